@@ -1,1 +1,55 @@
-fn main() {}
+//! The `switchboard` binary: `serve` runs the server, `bench` measures it.
+
+mod app;
+mod config;
+mod echo;
+mod limits;
+mod pubsub;
+mod rooms;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Switchboard: WebSocket, Socket.IO and WebRTC on one real-time server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (HTTP, /ws publish/subscribe, /ws/echo, /healthz, /metrics).
+    Serve(config::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve_main(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("switchboard: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve_main(args: config::ServeArgs) -> Result<(), String> {
+    let config = config::ServeConfig::load(args)?;
+    let filter =
+        EnvFilter::try_new(&config.log_level).map_err(|e| format!("bad log level: {e}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(serve::run(config))
+}

@@ -1,0 +1,71 @@
+//! State shared by every connection of one running server.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use switchboard_ws::handshake::ServerPolicy;
+use tokio::sync::watch;
+
+use crate::config::ServeConfig;
+use crate::rooms::Rooms;
+
+/// Counters exposed at `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) connections_total: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) websockets_open: AtomicU64,
+    pub(crate) handshakes_refused: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64) {
+        counter.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text format.
+    pub(crate) fn render(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "# TYPE switchboard_connections_open gauge\nswitchboard_connections_open {}\n\
+             # TYPE switchboard_connections_total counter\nswitchboard_connections_total {}\n\
+             # TYPE switchboard_connections_refused_total counter\nswitchboard_connections_refused_total {}\n\
+             # TYPE switchboard_websockets_open gauge\nswitchboard_websockets_open {}\n\
+             # TYPE switchboard_handshakes_refused_total counter\nswitchboard_handshakes_refused_total {}\n",
+            get(&self.connections_open),
+            get(&self.connections_total),
+            get(&self.connections_refused),
+            get(&self.websockets_open),
+            get(&self.handshakes_refused),
+        )
+    }
+}
+
+/// Everything a connection task needs.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) config: ServeConfig,
+    pub(crate) ws_config: switchboard_ws::Config,
+    pub(crate) ws_policy: ServerPolicy,
+    pub(crate) rooms: Rooms,
+    pub(crate) counters: Counters,
+    /// Flips to `true` once on SIGINT/SIGTERM.
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    pub(crate) fn new(config: ServeConfig, shutdown: watch::Receiver<bool>) -> Self {
+        Self {
+            ws_config: config.ws_config(),
+            ws_policy: config.ws_policy(),
+            config,
+            rooms: Rooms::default(),
+            counters: Counters::default(),
+            shutdown,
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! `switchboard serve` settings: flags, `SWITCHBOARD_*` environment variables and an optional
+//! TOML file, in that order of precedence, over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Command-line flags (each also read from its `SWITCHBOARD_*` variable).
+#[derive(Debug, Default, Args)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file; flags and environment variables override its values.
+    #[arg(long, short = 'c', env = "SWITCHBOARD_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address to listen on for HTTP and WebSocket [default: 127.0.0.1:3000].
+    #[arg(long, env = "SWITCHBOARD_LISTEN")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// PEM certificate chain; with --tls-key, the listener speaks HTTPS/WSS.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
+    #[arg(long, env = "SWITCHBOARD_LOG")]
+    pub(crate) log_level: Option<String>,
+    /// Most simultaneous connections; more are refused at accept [default: 50000].
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS")]
+    pub(crate) max_connections: Option<usize>,
+    /// Largest WebSocket frame payload in bytes; larger closes with 1009 [default: 16777216].
+    #[arg(long, env = "SWITCHBOARD_MAX_FRAME_SIZE")]
+    pub(crate) max_frame_size: Option<usize>,
+    /// Largest WebSocket message in bytes (after decompression); larger closes with 1009
+    /// [default: 16777216].
+    #[arg(long, env = "SWITCHBOARD_MAX_MESSAGE_SIZE")]
+    pub(crate) max_message_size: Option<usize>,
+    /// Largest HTTP request head in bytes; larger is answered 431 [default: 16384].
+    #[arg(long, env = "SWITCHBOARD_MAX_HEADER_SIZE")]
+    pub(crate) max_header_size: Option<usize>,
+    /// Messages queued per connection before it counts as a slow consumer and is closed with
+    /// 1008 [default: 1024].
+    #[arg(long, env = "SWITCHBOARD_SEND_QUEUE")]
+    pub(crate) send_queue: Option<usize>,
+    /// Bytes a connection may have unwritten before it stops taking queued messages
+    /// [default: 4194304].
+    #[arg(long, env = "SWITCHBOARD_SEND_BUFFER")]
+    pub(crate) send_buffer: Option<usize>,
+    /// Seconds without input before a keep-alive ping; 0 disables [default: 30].
+    #[arg(long, env = "SWITCHBOARD_PING_INTERVAL")]
+    pub(crate) ping_interval: Option<u64>,
+    /// Seconds to wait for any input after a keep-alive ping before closing [default: 30].
+    #[arg(long, env = "SWITCHBOARD_PONG_TIMEOUT")]
+    pub(crate) pong_timeout: Option<u64>,
+    /// Disable permessage-deflate (it is negotiated when a client offers it by default).
+    #[arg(long, env = "SWITCHBOARD_NO_DEFLATE")]
+    pub(crate) no_deflate: bool,
+    /// Messages below this many bytes go uncompressed [default: 1024].
+    #[arg(long, env = "SWITCHBOARD_DEFLATE_THRESHOLD")]
+    pub(crate) deflate_threshold: Option<usize>,
+    /// Browser origin allowed to open WebSockets (repeatable); others get 403. Unset: any.
+    #[arg(
+        long = "allowed-origin",
+        env = "SWITCHBOARD_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_origins: Vec<String>,
+    /// Rooms one /ws connection may subscribe to [default: 1000].
+    #[arg(long, env = "SWITCHBOARD_MAX_ROOMS_PER_CONNECTION")]
+    pub(crate) max_rooms_per_connection: Option<usize>,
+    /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
+    #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
+    pub(crate) shutdown_timeout: Option<u64>,
+}
+
+/// The TOML file: the same settings, by the flags' names with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    log_level: Option<String>,
+    max_connections: Option<usize>,
+    max_frame_size: Option<usize>,
+    max_message_size: Option<usize>,
+    max_header_size: Option<usize>,
+    send_queue: Option<usize>,
+    send_buffer: Option<usize>,
+    ping_interval: Option<u64>,
+    pong_timeout: Option<u64>,
+    deflate: Option<bool>,
+    deflate_threshold: Option<usize>,
+    allowed_origins: Option<Vec<String>>,
+    max_rooms_per_connection: Option<usize>,
+    shutdown_timeout: Option<u64>,
+}
+
+/// Settings in force, after merging.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeConfig {
+    pub(crate) listen: SocketAddr,
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    pub(crate) log_level: String,
+    pub(crate) max_connections: usize,
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_header_size: usize,
+    pub(crate) send_queue: usize,
+    pub(crate) send_buffer: usize,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) pong_timeout: Duration,
+    pub(crate) deflate: bool,
+    pub(crate) deflate_threshold: usize,
+    pub(crate) allowed_origins: Option<Vec<String>>,
+    pub(crate) max_rooms_per_connection: usize,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl ServeConfig {
+    /// Merges flags and environment (already combined by clap) over the file over defaults.
+    pub(crate) fn load(args: ServeArgs) -> Result<Self, String> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("in {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let tls_cert = args.tls_cert.or(file.tls_cert);
+        let tls_key = args.tls_key.or(file.tls_key);
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err(String::from("tls_cert and tls_key must be given together")),
+        };
+        let origins = if args.allowed_origins.is_empty() {
+            file.allowed_origins
+        } else {
+            Some(args.allowed_origins)
+        };
+        let ping = args.ping_interval.or(file.ping_interval).unwrap_or(30);
+        let config = Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 3000))),
+            tls,
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(50_000),
+            max_frame_size: args
+                .max_frame_size
+                .or(file.max_frame_size)
+                .unwrap_or(16 << 20),
+            max_message_size: args
+                .max_message_size
+                .or(file.max_message_size)
+                .unwrap_or(16 << 20),
+            max_header_size: args
+                .max_header_size
+                .or(file.max_header_size)
+                .unwrap_or(16 << 10),
+            send_queue: args.send_queue.or(file.send_queue).unwrap_or(1024),
+            send_buffer: args.send_buffer.or(file.send_buffer).unwrap_or(4 << 20),
+            ping_interval: (ping > 0).then(|| Duration::from_secs(ping)),
+            pong_timeout: Duration::from_secs(
+                args.pong_timeout.or(file.pong_timeout).unwrap_or(30),
+            ),
+            deflate: !args.no_deflate && file.deflate.unwrap_or(true),
+            deflate_threshold: args
+                .deflate_threshold
+                .or(file.deflate_threshold)
+                .unwrap_or(1024),
+            allowed_origins: origins,
+            max_rooms_per_connection: args
+                .max_rooms_per_connection
+                .or(file.max_rooms_per_connection)
+                .unwrap_or(1000),
+            shutdown_timeout: Duration::from_secs(
+                args.shutdown_timeout
+                    .or(file.shutdown_timeout)
+                    .unwrap_or(10),
+            ),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.max_connections == 0 || self.send_queue == 0 {
+            return Err(String::from(
+                "max_connections and send_queue must be at least 1",
+            ));
+        }
+        if self.max_header_size < 1024 {
+            return Err(String::from("max_header_size must be at least 1024"));
+        }
+        if self.max_frame_size == 0 || self.max_message_size == 0 {
+            return Err(String::from(
+                "max_frame_size and max_message_size must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Connection settings for every WebSocket.
+    pub(crate) fn ws_config(&self) -> switchboard_ws::Config {
+        switchboard_ws::Config {
+            max_frame_size: self.max_frame_size,
+            max_message_size: self.max_message_size,
+            ping_interval: self.ping_interval,
+            pong_timeout: self.pong_timeout,
+            compression_threshold: self.deflate_threshold,
+            ..switchboard_ws::Config::default()
+        }
+    }
+
+    /// Handshake policy for every WebSocket endpoint.
+    pub(crate) fn ws_policy(&self) -> switchboard_ws::handshake::ServerPolicy {
+        switchboard_ws::handshake::ServerPolicy {
+            allowed_origins: self.allowed_origins.clone(),
+            subprotocols: Vec::new(),
+            deflate: self.deflate.then(|| switchboard_ws::DeflateConfig {
+                threshold: self.deflate_threshold,
+                ..Default::default()
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_without_file_or_flags() {
+        let config = ServeConfig::load(ServeArgs::default()).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.max_message_size, 16 << 20);
+        assert!(config.deflate);
+        assert!(config.tls.is_none());
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchboard.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:4000\"\nmax_message_size = 1000\ndeflate = false\nallowed_origins = [\"http://a\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            max_message_size: Some(2000),
+            ..Default::default()
+        };
+        let config = ServeConfig::load(args).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(config.max_message_size, 2000);
+        assert!(!config.deflate);
+        assert_eq!(config.allowed_origins, Some(vec!["http://a".to_owned()]));
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        let err = ServeConfig::load(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("no_such_key"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,266 @@
+//! `switchboard serve`: the HTTP listener, routing, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use switchboard_ws_tokio::{upgrade, Stream};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::app::{App, Counters};
+use crate::config::ServeConfig;
+use crate::{echo, pubsub};
+
+/// Time allowed for a TLS handshake or an HTTP request head.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+type Body = Full<Bytes>;
+
+/// Held by every connection task; when the last one drops, shutdown may finish.
+#[derive(Clone)]
+struct Alive {
+    _tx: mpsc::Sender<()>,
+    app: Arc<App>,
+}
+
+impl Alive {
+    fn new(tx: &mpsc::Sender<()>, app: &Arc<App>) -> Self {
+        Self {
+            _tx: tx.clone(),
+            app: app.clone(),
+        }
+    }
+}
+
+/// Counts one TCP connection as open for as long as it lives.
+struct ConnectionGuard(Arc<App>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        Counters::sub(&self.0.counters.connections_open);
+    }
+}
+
+/// Runs the server until SIGINT/SIGTERM, then drains connections.
+pub(crate) async fn run(config: ServeConfig) -> Result<(), String> {
+    crate::limits::raise_fd_limit();
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(TlsAcceptor::from(
+            switchboard_ws_tokio::tls::server_config(cert, key).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    announce(&format!("switchboard listening on {scheme}://{local}"));
+    info!(%local, tls = tls.is_some(), "listening");
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown_timeout = config.shutdown_timeout;
+    let app = Arc::new(App::new(config, shutdown_rx.clone()));
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutting down");
+        let _ = shutdown_tx.send(true);
+    });
+
+    let mut stop = shutdown_rx.clone();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    if app.counters.connections_open.load(std::sync::atomic::Ordering::Relaxed)
+                        >= app.config.max_connections as u64
+                    {
+                        Counters::add(&app.counters.connections_refused);
+                        debug!(%peer, "connection limit reached; refusing");
+                        drop(tcp);
+                        continue;
+                    }
+                    let alive = Alive::new(&alive_tx, &app);
+                    let tls = tls.clone();
+                    tokio::spawn(serve_connection(tcp, peer, tls, alive));
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    drop(alive_tx);
+    if tokio::time::timeout(shutdown_timeout, alive_rx.recv())
+        .await
+        .is_err()
+    {
+        warn!("connections still open after the shutdown timeout; exiting anyway");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Prints the ready line on stdout (tests and scripts wait for it).
+fn announce(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    alive: Alive,
+) {
+    Counters::add(&alive.app.counters.connections_open);
+    Counters::add(&alive.app.counters.connections_total);
+    let _guard = ConnectionGuard(alive.app.clone());
+    if let Err(err) = tcp.set_nodelay(true) {
+        debug!(%peer, %err, "set_nodelay failed");
+    }
+    let stream = match tls {
+        Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+        {
+            Ok(Ok(tls)) => Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(tls))),
+            Ok(Err(err)) => {
+                debug!(%peer, %err, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        None => Stream::Plain(tcp),
+    };
+    let app = alive.app.clone();
+    let service_alive = alive.clone();
+    let service = service_fn(move |req| {
+        let alive = service_alive.clone();
+        async move { Ok::<_, Infallible>(route(req, alive)) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .max_buf_size(app.config.max_header_size.max(8192));
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut shutdown = app.shutdown.clone();
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                debug!(%peer, %err, "HTTP connection ended with an error");
+            }
+        }
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn route(mut req: Request<Incoming>, alive: Alive) -> Response<Body> {
+    let path = req.uri().path();
+    match (req.method(), path) {
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/metrics") => text(StatusCode::OK, &alive.app.counters.render()),
+        (_, "/ws/echo") => websocket(&mut req, alive, Endpoint::Echo),
+        (_, "/ws") => websocket(&mut req, alive, Endpoint::PubSub),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Echo,
+    PubSub,
+}
+
+fn websocket(req: &mut Request<Incoming>, alive: Alive, endpoint: Endpoint) -> Response<Body> {
+    let app = alive.app.clone();
+    match upgrade::accept(req, &app.ws_policy, app.ws_config.clone()) {
+        Ok((response, pending)) => {
+            tokio::spawn(async move {
+                let _alive = alive;
+                match pending.finish::<Stream>().await {
+                    Ok(ws) => {
+                        Counters::add(&app.counters.websockets_open);
+                        match endpoint {
+                            Endpoint::Echo => echo::serve(ws, app.clone()).await,
+                            Endpoint::PubSub => pubsub::serve(ws, app.clone()).await,
+                        }
+                        Counters::sub(&app.counters.websockets_open);
+                    }
+                    Err(err) => debug!(%err, "upgrade failed"),
+                }
+            });
+            response.map(|()| Body::default())
+        }
+        Err(err) => {
+            Counters::add(&app.counters.handshakes_refused);
+            debug!(
+                status = err.status,
+                reason = err.reason,
+                "WebSocket handshake refused"
+            );
+            upgrade::error_response(&err).map(|body| Body::new(Bytes::from(body)))
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,342 @@
+//! The async driver: moves bytes between a [`Transport`] and a sans-IO [`Connection`].
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use switchboard_ws::{
+    CloseCode, CloseInfo, Connection, Event, Initiator, Message, PreparedMessage, SendError,
+};
+use tokio::io::ReadBuf;
+use tokio::time::Sleep;
+
+use crate::stream::Transport;
+
+/// Smallest read; larger when a big frame is known to be arriving.
+const READ_CHUNK: usize = 8 * 1024;
+/// Largest single read.
+const MAX_READ_CHUNK: usize = 256 * 1024;
+/// Most buffers handed to one vectored write.
+const MAX_IOVECS: usize = 32;
+
+/// A WebSocket over an async transport: one per connection, driven from one task.
+///
+/// All state lives in the struct, so [`WebSocket::next_event`] is cancel-safe and can sit in a
+/// `tokio::select!` beside the application's own queues. Queued frames are written while
+/// `next_event` (or [`WebSocket::flush`]) is being polled.
+pub struct WebSocket<S> {
+    io: S,
+    conn: Connection,
+    pending: VecDeque<Bytes>,
+    pending_bytes: usize,
+    read_buf: BytesMut,
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_deadline: Option<Instant>,
+    finished: bool,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Transport> WebSocket<S> {
+    /// Wraps a transport whose handshake is done. `leftover` holds bytes read past the
+    /// handshake, which belong to the first frames.
+    pub fn new(io: S, mut conn: Connection, leftover: &[u8]) -> Self {
+        if !leftover.is_empty() {
+            conn.handle_input(now(), leftover);
+        }
+        Self {
+            io,
+            conn,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            read_buf: BytesMut::new(),
+            timer: None,
+            timer_deadline: None,
+            finished: false,
+        }
+    }
+
+    /// The protocol state machine, for sends and inspection.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Bytes queued and not yet written to the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.conn.buffered_amount() + self.pending_bytes
+    }
+
+    /// Queues a message; it is written while the socket is polled.
+    pub fn queue(&mut self, message: Message) -> Result<(), SendError> {
+        self.conn.send(message)
+    }
+
+    /// Queues a message framed once for many receivers.
+    pub fn queue_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        self.conn.send_prepared(message)
+    }
+
+    /// Sends a message and waits until it is written.
+    pub async fn send(&mut self, message: Message) -> io::Result<()> {
+        self.conn.send(message).map_err(send_error)?;
+        self.flush().await
+    }
+
+    /// Starts the close handshake; keep calling [`WebSocket::next_event`] (or
+    /// [`WebSocket::recv`]) until it yields `None` to complete it.
+    pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.conn.close(now(), code, reason)
+    }
+
+    /// Closes with `code` and `reason` and waits for the handshake to finish (or time out).
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
+        self.start_close(code, reason).map_err(send_error)?;
+        while self.next_event().await?.is_some() {}
+        Ok(())
+    }
+
+    /// Waits until everything queued is written.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| {
+            ready!(self.poll_write_pending(cx))?;
+            Pin::new(&mut self.io).poll_flush(cx)
+        })
+        .await
+    }
+
+    /// The next data message; `None` once the connection has closed. Pings are answered and
+    /// pongs dropped along the way.
+    pub async fn recv(&mut self) -> Option<io::Result<Message>> {
+        loop {
+            match self.next_event().await {
+                Ok(Some(Event::Message(message))) => return Some(Ok(message)),
+                Ok(Some(Event::Closed(_))) | Ok(None) => return None,
+                Ok(Some(_)) => continue,
+                Err(err) => return Some(Err(err)),
+            }
+        }
+    }
+
+    /// The next protocol event, or `None` once the connection is finished and the transport
+    /// shut down. Cancel-safe.
+    pub async fn next_event(&mut self) -> io::Result<Option<Event>> {
+        poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
+    /// Polls for the next event, writing queued bytes and running timers meanwhile.
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Event>>> {
+        loop {
+            if let Some(event) = self.conn.poll_event() {
+                return Poll::Ready(Ok(Some(event)));
+            }
+            if self.finished {
+                return Poll::Ready(Ok(None));
+            }
+            let written = self.poll_write_pending(cx)?;
+            if self.conn.is_closed() {
+                ready!(written);
+                // Best effort: the peer may already be gone.
+                let _ = ready!(Pin::new(&mut self.io).poll_shutdown(cx));
+                self.finished = true;
+                return Poll::Ready(Ok(None));
+            }
+            if self.poll_timer(cx) {
+                self.conn.handle_timeout(now());
+                continue;
+            }
+            match ready!(self.poll_read(cx)) {
+                Ok(0) => {
+                    // The transport ended without a close handshake.
+                    self.finished = true;
+                    return Poll::Ready(Ok(Some(Event::Closed(CloseInfo {
+                        code: CloseCode::ABNORMAL,
+                        reason: String::from("connection lost"),
+                        initiator: Initiator::Remote,
+                        error: None,
+                    }))));
+                }
+                Ok(_) => continue,
+                Err(err) => {
+                    self.finished = true;
+                    return Poll::Ready(Err(err));
+                }
+            }
+        }
+    }
+
+    /// Arms the timer for the connection's next deadline; true when it has passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return false;
+        };
+        // Re-arm only when the deadline moves earlier: a timer firing early is harmless (the
+        // connection ignores it), and skipping resets keeps per-message work off the wheel.
+        let rearm = self.timer_deadline.is_none_or(|armed| deadline < armed);
+        if rearm {
+            let at = tokio::time::Instant::from_std(deadline);
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(at),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+            }
+            self.timer_deadline = Some(deadline);
+        }
+        let Some(timer) = self.timer.as_mut() else {
+            return false;
+        };
+        if timer.as_mut().poll(cx).is_ready() {
+            self.timer_deadline = None;
+            if now() >= deadline {
+                return true;
+            }
+            // Fired for an older, earlier deadline: arm for the current one.
+            let at = tokio::time::Instant::from_std(deadline);
+            timer.as_mut().reset(at);
+            self.timer_deadline = Some(deadline);
+            return timer.as_mut().poll(cx).is_ready();
+        }
+        false
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        ready!(self.io.poll_read_ready(cx))?;
+        let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_READ_CHUNK);
+        if self.read_buf.len() < want {
+            self.read_buf.resize(want, 0);
+        }
+        let mut buf = ReadBuf::new(&mut self.read_buf[..]);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        let n = buf.filled().len();
+        if n > 0 {
+            let mut data = std::mem::take(&mut self.read_buf);
+            data.truncate(n);
+            self.conn.handle_input_buf(now(), data);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Writes everything the connection has queued. Ready once nothing is left.
+    fn poll_write_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            while self.pending.len() < MAX_IOVECS {
+                match self.conn.poll_transmit() {
+                    Some(bytes) => {
+                        self.pending_bytes += bytes.len();
+                        self.pending.push_back(bytes);
+                    }
+                    None => break,
+                }
+            }
+            if self.pending.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let n = if self.pending.len() > 1 && self.io.is_write_vectored() {
+                let slices: Vec<IoSlice<'_>> =
+                    self.pending.iter().map(|b| IoSlice::new(b)).collect();
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices))?
+            } else {
+                let Some(first) = self.pending.front() else {
+                    return Poll::Ready(Ok(()));
+                };
+                ready!(Pin::new(&mut self.io).poll_write(cx, first))?
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.consume_written(n);
+        }
+    }
+
+    fn consume_written(&mut self, mut n: usize) {
+        self.pending_bytes -= n;
+        while n > 0 {
+            let Some(front) = self.pending.front_mut() else {
+                return;
+            };
+            if front.len() <= n {
+                n -= front.len();
+                self.pending.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+}
+
+/// The driver's clock: tokio's, so paused-time tests see time move.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn send_error(err: SendError) -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_ws::{Config, Role};
+
+    fn pair() -> (
+        WebSocket<tokio::io::DuplexStream>,
+        WebSocket<tokio::io::DuplexStream>,
+    ) {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let now = now();
+        (
+            WebSocket::new(
+                a,
+                Connection::new(Role::Server, Config::default(), None, now),
+                &[],
+            ),
+            WebSocket::new(
+                b,
+                Connection::new(Role::Client, Config::default(), None, now),
+                &[],
+            ),
+        )
+    }
+
+    #[tokio::test]
+    async fn messages_flow_both_ways_and_close_completes() {
+        let (mut server, mut client) = pair();
+        let server_task = tokio::spawn(async move {
+            while let Some(Ok(message)) = server.recv().await {
+                server.send(message).await.unwrap();
+            }
+        });
+        let big = vec![5u8; 300_000];
+        client.send(Message::text("hi")).await.unwrap();
+        client.send(Message::binary(big.clone())).await.unwrap();
+        assert_eq!(client.recv().await.unwrap().unwrap(), Message::text("hi"));
+        assert_eq!(client.recv().await.unwrap().unwrap(), Message::binary(big));
+        client.close(CloseCode::NORMAL, "done").await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), server_task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unanswered_close_times_out_in_paused_time() {
+        let (mut server, _client_kept_silent) = pair();
+        let started = tokio::time::Instant::now();
+        server.close(CloseCode::GOING_AWAY, "bye").await.unwrap();
+        assert!(started.elapsed() >= Config::default().close_timeout);
+    }
+}
