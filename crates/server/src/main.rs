@@ -1,6 +1,7 @@
 //! The `switchboard` binary: `serve` runs the server, `bench` measures it.
 
 mod app;
+mod bench;
 mod config;
 mod echo;
 mod limits;
@@ -23,12 +24,15 @@ struct Cli {
 enum Command {
     /// Run the server (HTTP, /ws publish/subscribe, /ws/echo, /healthz, /metrics).
     Serve(config::ServeArgs),
+    /// Load-test a WebSocket server: echo or broadcast throughput and latency, idle memory.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve_main(args),
+        Command::Bench(args) => bench::main(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
