@@ -63,12 +63,18 @@ pub enum Initiator {
     Remote,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Open,
     /// We sent a close frame and wait for the peer's until the deadline.
     CloseSent {
         deadline: Instant,
+    },
+    /// The connection has ended and [`Event::Closed`] waits in the queue. `reply` is the close
+    /// frame still owed to the peer: it is queued when the application takes that event, so
+    /// answers to the messages before it go out first.
+    Ending {
+        reply: Option<(Option<CloseCode>, String)>,
     },
     Closed,
 }
@@ -154,9 +160,15 @@ impl Connection {
         self.compression.as_ref().map(|c| c.params)
     }
 
-    /// Whether data may still be sent.
+    /// Whether the close handshake has not begun.
     pub fn is_open(&self) -> bool {
         self.state == State::Open
+    }
+
+    /// Whether data may still be sent: while open, and after the peer closed or misbehaved
+    /// until the application takes [`Event::Closed`] (so it can answer what came before).
+    fn can_send(&self) -> bool {
+        matches!(self.state, State::Open | State::Ending { reply: Some(_) })
     }
 
     /// Whether the connection has finished (the transport may close once transmits are out).
@@ -193,7 +205,7 @@ impl Connection {
     /// Advances timers: keep-alive pings, the pong deadline and the close deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         match self.state {
-            State::Closed => {}
+            State::Closed | State::Ending { .. } => {}
             State::CloseSent { deadline } => {
                 if now >= deadline {
                     self.finish(CloseInfo {
@@ -222,7 +234,7 @@ impl Connection {
     /// When [`Connection::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
-            State::Closed => None,
+            State::Closed | State::Ending { .. } => None,
             State::CloseSent { deadline } => Some(deadline),
             State::Open => match self.ping_sent_at {
                 Some(sent) => Some(sent + self.config.pong_timeout),
@@ -234,7 +246,15 @@ impl Connection {
     /// The next event for the application.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front()?;
+        if matches!(event, Event::Closed(_)) {
+            if let State::Ending { reply } = std::mem::replace(&mut self.state, State::Closed) {
+                if let Some((code, reason)) = reply {
+                    self.queue_close(code, &reason);
+                }
+            }
+        }
+        Some(event)
     }
 
     /// The next bytes to write to the transport, in order.
@@ -259,7 +279,7 @@ impl Connection {
 
     /// Sends a data message, compressing it when deflate was negotiated and it is large enough.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        if self.state != State::Open {
+        if !self.can_send() {
             return Err(SendError::Closing);
         }
         let opcode = if message.is_text() {
@@ -286,7 +306,7 @@ impl Connection {
     /// Sends a message framed once for many receivers. Server connections queue the shared
     /// bytes as they are; client connections mask a copy.
     pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
-        if self.state != State::Open {
+        if !self.can_send() {
             return Err(SendError::Closing);
         }
         if self.role == Role::Client {
@@ -360,7 +380,7 @@ impl Connection {
     fn process(&mut self, now: Instant) {
         self.last_input = now;
         self.ping_sent_at = None;
-        while self.state != State::Closed {
+        while matches!(self.state, State::Open | State::CloseSent { .. }) {
             let (header, header_len) = match FrameHeader::parse(&self.recv) {
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => {
@@ -387,7 +407,7 @@ impl Connection {
                 return self.fail(now, err);
             }
         }
-        if self.state == State::Closed {
+        if !matches!(self.state, State::Open | State::CloseSent { .. }) {
             self.recv = BytesMut::new();
             self.recv_needed = 0;
         } else if self.recv.is_empty() {
@@ -553,43 +573,50 @@ impl Connection {
                 (Some(code), reason.to_owned())
             }
         };
-        let initiator = match self.state {
-            State::Open => {
-                // Echo the peer's code, as RFC 6455 §5.5.1 suggests.
-                self.queue_close(code, "");
-                Initiator::Remote
-            }
-            _ => Initiator::Local,
+        let (initiator, reply) = match self.state {
+            // Echo the peer's code, as RFC 6455 §5.5.1 suggests.
+            State::Open => (Initiator::Remote, Some((code, String::new()))),
+            _ => (Initiator::Local, None),
         };
         let code = match initiator {
             Initiator::Local => self.close_code_sent.unwrap_or(CloseCode::NO_STATUS),
             Initiator::Remote => code.unwrap_or(CloseCode::NO_STATUS),
         };
-        self.finish(CloseInfo {
-            code,
-            reason,
-            initiator,
-            error: None,
-        });
+        self.end(
+            CloseInfo {
+                code,
+                reason,
+                initiator,
+                error: None,
+            },
+            reply,
+        );
         Ok(())
     }
 
     /// Closes because the peer misbehaved: send the matching close code and stop reading.
     fn fail(&mut self, _now: Instant, err: ProtocolError) {
-        if self.state == State::Open {
-            let reason = err.to_string();
-            self.queue_close(Some(err.close_code()), &reason);
-        }
-        self.finish(CloseInfo {
-            code: err.close_code(),
-            reason: err.to_string(),
-            initiator: Initiator::Local,
-            error: Some(err),
-        });
+        let reply = (self.state == State::Open).then(|| (Some(err.close_code()), err.to_string()));
+        self.end(
+            CloseInfo {
+                code: err.close_code(),
+                reason: err.to_string(),
+                initiator: Initiator::Local,
+                error: Some(err),
+            },
+            reply,
+        );
     }
 
+    /// Ends the connection without a close frame still owed (timeouts, completed handshakes).
     fn finish(&mut self, info: CloseInfo) {
-        self.state = State::Closed;
+        self.end(info, None);
+    }
+
+    /// Stops reading; the close `reply`, if any, is queued once the application takes the
+    /// [`Event::Closed`] pushed here.
+    fn end(&mut self, info: CloseInfo, reply: Option<(Option<CloseCode>, String)>) {
+        self.state = State::Ending { reply };
         self.partial = None;
         self.recv = BytesMut::new();
         self.events.push_back(Event::Closed(info));

@@ -485,3 +485,23 @@ fn client_masks_and_server_unmasks_large_messages() {
         vec![Event::Message(Message::binary(data))]
     );
 }
+
+#[test]
+fn answers_to_messages_before_a_violation_go_out_before_the_close() {
+    let (mut conn, now) = server();
+    let mut wire = masked(0x81, b"first");
+    wire.extend(masked(0xa1, b"bad rsv2"));
+    conn.handle_input(now, &wire);
+    // The application answers the first message before it takes the Closed event.
+    assert_eq!(
+        conn.poll_event(),
+        Some(Event::Message(Message::text("first")))
+    );
+    conn.send(Message::text("first")).unwrap();
+    assert!(matches!(conn.poll_event(), Some(Event::Closed(_))));
+    assert!(conn.send(Message::text("too late")).is_err());
+    let out = transmitted(&mut conn);
+    assert_eq!(&out[..7], &[0x81, 0x05, b'f', b'i', b'r', b's', b't']);
+    assert_eq!(sent_close_code(&out), Some(1002));
+    assert!(conn.is_closed());
+}

@@ -4,8 +4,12 @@
 use std::time::Instant;
 
 use proptest::prelude::*;
-use switchboard_ws::handshake::{accept_request, parse_request, ServerPolicy, DEFAULT_MAX_HEAD_SIZE};
-use switchboard_ws::{CloseCode, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role};
+use switchboard_ws::handshake::{
+    accept_request, parse_request, ServerPolicy, DEFAULT_MAX_HEAD_SIZE,
+};
+use switchboard_ws::{
+    CloseCode, Config, Connection, DeflateConfig, DeflateParams, Event, Message, Role,
+};
 
 fn params() -> DeflateParams {
     DeflateParams {

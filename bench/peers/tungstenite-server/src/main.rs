@@ -73,13 +73,20 @@ async fn pubsub(ws: tokio_tungstenite::WebSocketStream<TcpStream>, rooms: Rooms)
     while let Some(Ok(msg)) = stream.next().await {
         let Message::Text(text) = msg else { continue };
         let Ok(request) = serde_json::from_str::<serde_json::Value>(text.as_str()) else {
-            let _ = tx.send(Message::text(r#"{"type":"error","message":"invalid JSON"}"#));
+            let _ = tx.send(Message::text(
+                r#"{"type":"error","message":"invalid JSON"}"#,
+            ));
             continue;
         };
         let room = request["room"].as_str().unwrap_or_default().to_owned();
         match request["type"].as_str() {
             Some("subscribe") if !room.is_empty() => {
-                rooms.lock().unwrap().entry(room.clone()).or_default().insert(id, tx.clone());
+                rooms
+                    .lock()
+                    .unwrap()
+                    .entry(room.clone())
+                    .or_default()
+                    .insert(id, tx.clone());
                 joined.push(room);
             }
             Some("unsubscribe") => {
@@ -88,7 +95,9 @@ async fn pubsub(ws: tokio_tungstenite::WebSocketStream<TcpStream>, rooms: Rooms)
                 }
             }
             Some("publish") if !room.is_empty() => {
-                let out = serde_json::json!({"type": "message", "room": room, "data": request["data"]}).to_string();
+                let out =
+                    serde_json::json!({"type": "message", "room": room, "data": request["data"]})
+                        .to_string();
                 let rooms = rooms.lock().unwrap();
                 if let Some(members) = rooms.get(&room) {
                     for (member, sender) in members {

@@ -37,7 +37,14 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
     let n = args.connections as u64;
     let mut tasks = Vec::with_capacity(subscribers.len() + 1);
     for (i, ws) in subscribers.into_iter().enumerate() {
-        tasks.push(tokio::spawn(receive(ws, i, recorder.clone(), progress.clone(), origin, n)));
+        tasks.push(tokio::spawn(receive(
+            ws,
+            i,
+            recorder.clone(),
+            progress.clone(),
+            origin,
+            n,
+        )));
     }
     let pad = "x".repeat(args.size.saturating_sub(40));
     let (k, rec, prog) = (args.in_flight as u64, recorder.clone(), progress.clone());
@@ -46,7 +53,9 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
         loop {
             // At most k publishes not yet delivered to everyone.
             while prog.delivered.load(Ordering::Relaxed) + k * n < (published + 1) * n {
-                if tokio::time::timeout(Duration::from_millis(100), prog.wake.notified()).await.is_err()
+                if tokio::time::timeout(Duration::from_millis(100), prog.wake.notified())
+                    .await
+                    .is_err()
                     && rec.stopped()
                 {
                     return;
@@ -96,13 +105,19 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
 /// comes back after the subscribe, on the same ordered connection).
 async fn subscribe(ws: &mut WebSocket<Stream>) -> Result<(), String> {
     let request = format!(r#"{{"type":"subscribe","room":"{ROOM}"}}"#);
-    ws.send(Message::text(request)).await.map_err(|e| e.to_string())?;
-    ws.send(Message::text("{}")).await.map_err(|e| e.to_string())?;
+    ws.send(Message::text(request))
+        .await
+        .map_err(|e| e.to_string())?;
+    ws.send(Message::text("{}"))
+        .await
+        .map_err(|e| e.to_string())?;
     loop {
         match tokio::time::timeout(Duration::from_secs(10), ws.next_event()).await {
             Ok(Ok(Some(Event::Message(m)))) if m.is_text() => return Ok(()),
             Ok(Ok(Some(_))) => continue,
-            Ok(Ok(None)) | Ok(Err(_)) => return Err(String::from("subscriber closed while subscribing")),
+            Ok(Ok(None)) | Ok(Err(_)) => {
+                return Err(String::from("subscriber closed while subscribing"))
+            }
             Err(_) => return Err(String::from("no reply to subscribe within 10 s")),
         }
     }

@@ -69,7 +69,9 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
     };
     report.measured(&recorder, &start, &end, args.server_pid);
     if failures > 0 {
-        report.notes.push(format!("{failures} connections ended early"));
+        report
+            .notes
+            .push(format!("{failures} connections ended early"));
     }
     Ok(report)
 }

@@ -77,10 +77,14 @@ pub(crate) struct BenchArgs {
 /// Runs the benchmark and prints its report.
 pub(crate) fn main(args: BenchArgs) -> Result<(), String> {
     if args.size < 16 {
-        return Err(String::from("--size must be at least 16 bytes (a timestamp travels in each message)"));
+        return Err(String::from(
+            "--size must be at least 16 bytes (a timestamp travels in each message)",
+        ));
     }
     if args.connections == 0 || args.in_flight == 0 {
-        return Err(String::from("--connections and --in-flight must be at least 1"));
+        return Err(String::from(
+            "--connections and --in-flight must be at least 1",
+        ));
     }
     crate::limits::raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -114,7 +118,11 @@ fn client_config() -> ClientConfig {
 }
 
 /// Opens `n` connections to `url`, at most `ramp` handshakes at a time.
-async fn open_connections(url: &str, n: usize, ramp: usize) -> Result<Vec<WebSocket<Stream>>, String> {
+async fn open_connections(
+    url: &str,
+    n: usize,
+    ramp: usize,
+) -> Result<Vec<WebSocket<Stream>>, String> {
     let permits = Arc::new(Semaphore::new(ramp.max(1)));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {

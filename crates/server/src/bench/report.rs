@@ -149,7 +149,11 @@ fn diff(a: Option<Duration>, b: Option<Duration>) -> Option<f64> {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let label = if self.label.is_empty() { "" } else { &self.label };
+        let label = if self.label.is_empty() {
+            ""
+        } else {
+            &self.label
+        };
         writeln!(
             f,
             "{label} {} connections={} size={} in_flight={}",
