@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The one command that runs every test. On a fresh Debian machine (as root) it first installs
+# what the tests need: Chromium, npm packages, a Python venv, cargo-fuzz, Autobahn.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "install test dependencies"
+scripts/install-test-deps.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build the release binary for interop tests"
+cargo build --release --quiet -p switchboard
+export SWITCHBOARD_BIN="$root/target/release/switchboard"
+
+step "fuzz targets (bounded)"
+scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
+
+step "Autobahn testsuite against /ws/echo"
+scripts/autobahn.sh
+
+step "interop: Node ws, Python websockets, Chromium"
+SWITCHBOARD_REQUIRE_CHROMIUM=1 tests/interop/run.sh
+
+step "Rust unit, property, conformance and end-to-end tests"
+SWITCHBOARD_INTEROP=1 cargo test --workspace --quiet
