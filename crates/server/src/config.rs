@@ -23,6 +23,9 @@ pub(crate) struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+    /// Worker threads, each with its own event loop [default: one per available CPU].
+    #[arg(long, env = "SWITCHBOARD_WORKERS")]
+    pub(crate) workers: Option<usize>,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long, env = "SWITCHBOARD_LOG")]
     pub(crate) log_level: Option<String>,
@@ -82,6 +85,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     log_level: Option<String>,
+    workers: Option<usize>,
     max_connections: Option<usize>,
     max_frame_size: Option<usize>,
     max_message_size: Option<usize>,
@@ -103,6 +107,7 @@ pub(crate) struct ServeConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     pub(crate) log_level: String,
+    pub(crate) workers: usize,
     pub(crate) max_connections: usize,
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
@@ -153,6 +158,10 @@ impl ServeConfig {
                 .log_level
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
+            workers: args
+                .workers
+                .or(file.workers)
+                .unwrap_or_else(crate::workers::Workers::default_count),
             max_connections: args
                 .max_connections
                 .or(file.max_connections)

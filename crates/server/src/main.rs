@@ -8,6 +8,7 @@ mod limits;
 mod pubsub;
 mod rooms;
 mod serve;
+mod workers;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -51,9 +52,5 @@ fn serve_main(args: config::ServeArgs) -> Result<(), String> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(serve::run(config))
+    serve::run(config)
 }

@@ -13,14 +13,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard_ws_tokio::{upgrade, Stream};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 use crate::app::{App, Counters};
 use crate::config::ServeConfig;
+use crate::workers::Workers;
 use crate::{echo, pubsub};
+
+/// Pending connections the kernel holds per listening socket.
+const LISTEN_BACKLOG: u32 = 4096;
 
 /// Time allowed for a TLS handshake or an HTTP request head.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,7 +57,7 @@ impl Drop for ConnectionGuard {
 }
 
 /// Runs the server until SIGINT/SIGTERM, then drains connections.
-pub(crate) async fn run(config: ServeConfig) -> Result<(), String> {
+pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     crate::limits::raise_fd_limit();
     let tls = match &config.tls {
         Some((cert, key)) => Some(TlsAcceptor::from(
@@ -61,25 +65,87 @@ pub(crate) async fn run(config: ServeConfig) -> Result<(), String> {
         )),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let workers = Workers::start(config.workers, "sb-worker")
+        .map_err(|e| format!("cannot start workers: {e}"))?;
+    let sockets = bind_listeners(config.listen, workers.handles().len())
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let local = sockets[0].local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     announce(&format!("switchboard listening on {scheme}://{local}"));
-    info!(%local, tls = tls.is_some(), "listening");
+    info!(%local, tls = tls.is_some(), workers = sockets.len(), "listening");
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let shutdown_timeout = config.shutdown_timeout;
-    let app = Arc::new(App::new(config, shutdown_rx.clone()));
-    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-    tokio::spawn(async move {
+    let coordinator = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let handles = workers.handles().to_vec();
+    coordinator.block_on(async move {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shutdown_timeout = config.shutdown_timeout;
+        let app = Arc::new(App::new(config, shutdown_rx));
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        for (socket, handle) in sockets.into_iter().zip(&handles) {
+            handle.spawn(accept_loop(
+                socket,
+                app.clone(),
+                tls.clone(),
+                alive_tx.clone(),
+            ));
+        }
         wait_for_signal().await;
         info!("shutting down");
         let _ = shutdown_tx.send(true);
+        drop(alive_tx);
+        if tokio::time::timeout(shutdown_timeout, alive_rx.recv())
+            .await
+            .is_err()
+        {
+            warn!("connections still open after the shutdown timeout; exiting anyway");
+        }
     });
+    workers.stop();
+    info!("stopped");
+    Ok(())
+}
 
-    let mut stop = shutdown_rx.clone();
+/// One listening socket per worker. With several workers they share the port through
+/// SO_REUSEPORT and the kernel spreads connections across them.
+fn bind_listeners(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpSocket>> {
+    let mut sockets: Vec<TcpSocket> = Vec::with_capacity(count);
+    let mut addr = addr;
+    for _ in 0..count {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        if count > 1 {
+            socket.set_reuseport(true)?;
+        }
+        socket.bind(addr)?;
+        // Port 0 picks a free port once; the other workers join that one.
+        addr = socket.local_addr()?;
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Accepts connections on one worker until shutdown.
+async fn accept_loop(
+    socket: TcpSocket,
+    app: Arc<App>,
+    tls: Option<TlsAcceptor>,
+    alive_tx: mpsc::Sender<()>,
+) {
+    let listener = match socket.listen(LISTEN_BACKLOG) {
+        Ok(listener) => listener,
+        Err(err) => {
+            warn!(%err, "listen failed");
+            return;
+        }
+    };
+    let mut stop = app.shutdown.clone();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -94,8 +160,7 @@ pub(crate) async fn run(config: ServeConfig) -> Result<(), String> {
                         continue;
                     }
                     let alive = Alive::new(&alive_tx, &app);
-                    let tls = tls.clone();
-                    tokio::spawn(serve_connection(tcp, peer, tls, alive));
+                    tokio::spawn(serve_connection(tcp, peer, tls.clone(), alive));
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -105,16 +170,6 @@ pub(crate) async fn run(config: ServeConfig) -> Result<(), String> {
             }
         }
     }
-    drop(listener);
-    drop(alive_tx);
-    if tokio::time::timeout(shutdown_timeout, alive_rx.recv())
-        .await
-        .is_err()
-    {
-        warn!("connections still open after the shutdown timeout; exiting anyway");
-    }
-    info!("stopped");
-    Ok(())
 }
 
 /// Prints the ready line on stdout (tests and scripts wait for it).

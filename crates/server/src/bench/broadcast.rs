@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use switchboard_ws::{Event, Message};
 use switchboard_ws_tokio::{connect, Stream, WebSocket};
+use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 use super::report::{CpuSnapshot, Recorder};
-use super::{client_config, nanos_since, open_connections, sleep_secs, BenchArgs, Report};
+use super::{client_config, nanos_since, open_connections, sleep_secs, worker, BenchArgs, Report};
 
 const ROOM: &str = "bench";
 
@@ -20,13 +21,23 @@ struct Progress {
     wake: Notify,
 }
 
-pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
-    let mut subscribers = open_connections(&args.url, args.connections, args.ramp).await?;
-    for ws in &mut subscribers {
-        subscribe(ws).await?;
+pub(super) async fn run(args: &BenchArgs, workers: &[Handle]) -> Result<Report, String> {
+    let subscribers = open_connections(&args.url, args.connections, args.ramp, workers).await?;
+    // Subscribe on each connection's own worker, all at once.
+    let mut subscribing = Vec::with_capacity(subscribers.len());
+    for (i, mut ws) in subscribers.into_iter().enumerate() {
+        subscribing
+            .push(worker(workers, i).spawn(async move { subscribe(&mut ws).await.map(|()| ws) }));
     }
-    let (mut publisher, _) = connect(&args.url, client_config())
+    let mut subscribers = Vec::with_capacity(subscribing.len());
+    for task in subscribing {
+        subscribers.push(task.await.map_err(|e| e.to_string())??);
+    }
+    let url = args.url.clone();
+    let (mut publisher, _) = worker(workers, args.connections)
+        .spawn(async move { connect(&url, client_config()).await })
         .await
+        .map_err(|e| e.to_string())?
         .map_err(|e| format!("publisher: {e}"))?;
     let recorder = Arc::new(Recorder::new()?);
     let progress = Arc::new(Progress {
@@ -48,7 +59,7 @@ pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
     }
     let pad = "x".repeat(args.size.saturating_sub(40));
     let (k, rec, prog) = (args.in_flight as u64, recorder.clone(), progress.clone());
-    tasks.push(tokio::spawn(async move {
+    tasks.push(worker(workers, args.connections).spawn(async move {
         let mut published = 0u64;
         loop {
             // At most k publishes not yet delivered to everyone.

@@ -8,7 +8,9 @@ use switchboard_ws::{Event, Message};
 use switchboard_ws_tokio::{Stream, WebSocket};
 
 use super::report::{CpuSnapshot, Recorder};
-use super::{nanos_since, open_connections, sleep_secs, BenchArgs, Report};
+use tokio::runtime::Handle;
+
+use super::{nanos_since, open_connections, sleep_secs, worker, BenchArgs, Report};
 
 /// A payload of `size` bytes starting with the send time: binary little-endian nanoseconds,
 /// or 16 hex digits for text.
@@ -35,15 +37,15 @@ fn sent_time(message: &Message) -> Option<u64> {
     }
 }
 
-pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
-    let sockets = open_connections(&args.url, args.connections, args.ramp).await?;
+pub(super) async fn run(args: &BenchArgs, workers: &[Handle]) -> Result<Report, String> {
+    let sockets = open_connections(&args.url, args.connections, args.ramp, workers).await?;
     let recorder = Arc::new(Recorder::new()?);
     let origin = tokio::time::Instant::now();
     let mut tasks = Vec::with_capacity(sockets.len());
     for (i, ws) in sockets.into_iter().enumerate() {
         let recorder = recorder.clone();
         let (size, text, k) = (args.size, args.text, args.in_flight);
-        tasks.push(tokio::spawn(drive(ws, i, recorder, origin, size, text, k)));
+        tasks.push(worker(workers, i).spawn(drive(ws, i, recorder, origin, size, text, k)));
     }
     sleep_secs(args.warmup).await;
     let start = CpuSnapshot::take(args.server_pid);

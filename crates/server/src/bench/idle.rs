@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
+use tokio::runtime::Handle;
+
 use super::procstat::rss_bytes;
 use super::{open_connections, sleep_secs, BenchArgs, Report};
 
-pub(super) async fn run(args: &BenchArgs) -> Result<Report, String> {
+pub(super) async fn run(args: &BenchArgs, workers: &[Handle]) -> Result<Report, String> {
     let pid = args.server_pid.ok_or("idle mode needs --server-pid")?;
     let before = rss_bytes(pid).ok_or("cannot read the server's memory")?;
-    let sockets = open_connections(&args.url, args.connections, args.ramp).await?;
+    let sockets = open_connections(&args.url, args.connections, args.ramp, workers).await?;
     // Let the server finish setting up every connection before reading its memory.
     sleep_secs(args.warmup.max(1.0)).await;
     let after = rss_bytes(pid).ok_or("cannot read the server's memory")?;

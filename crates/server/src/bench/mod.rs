@@ -18,7 +18,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use switchboard_ws::Config;
 use switchboard_ws_tokio::{connect, ClientConfig, Stream, WebSocket};
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
+
+use crate::workers::Workers;
 
 pub(crate) use report::Report;
 
@@ -87,17 +90,25 @@ pub(crate) fn main(args: BenchArgs) -> Result<(), String> {
         ));
     }
     crate::limits::raise_fd_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The same thread-per-core layout as the server, so the generator is fair to every
+    // connection and its own tail latency does not pollute the measurement.
+    let workers =
+        Workers::start(Workers::default_count(), "sb-bench").map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let handles = workers.handles().to_vec();
     let report = runtime.block_on(async {
         match args.mode {
-            Mode::Echo => echo::run(&args).await,
-            Mode::Broadcast => broadcast::run(&args).await,
-            Mode::Idle => idle::run(&args).await,
+            Mode::Echo => echo::run(&args, &handles).await,
+            Mode::Broadcast => broadcast::run(&args, &handles).await,
+            Mode::Idle => idle::run(&args, &handles).await,
         }
-    })?;
+    });
+    drop(runtime);
+    workers.stop();
+    let report = report?;
     if args.json {
         println!("{}", report.to_json());
     } else {
@@ -117,18 +128,20 @@ fn client_config() -> ClientConfig {
     }
 }
 
-/// Opens `n` connections to `url`, at most `ramp` handshakes at a time.
+/// Opens `n` connections to `url`, at most `ramp` handshakes at a time. Connection `i` is
+/// opened on worker `i % workers`; drive it there too (see [`worker`]).
 async fn open_connections(
     url: &str,
     n: usize,
     ramp: usize,
+    workers: &[Handle],
 ) -> Result<Vec<WebSocket<Stream>>, String> {
     let permits = Arc::new(Semaphore::new(ramp.max(1)));
     let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n {
         let permits = permits.clone();
         let url = url.to_owned();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(worker(workers, i).spawn(async move {
             let _permit = permits.acquire_owned().await;
             connect(&url, client_config()).await.map(|(ws, _)| ws)
         }));
@@ -142,6 +155,11 @@ async fn open_connections(
         }
     }
     Ok(sockets)
+}
+
+/// The worker that owns connection `i`.
+fn worker(workers: &[Handle], i: usize) -> &Handle {
+    &workers[i % workers.len()]
 }
 
 /// Nanoseconds since `origin`, as carried in messages.
