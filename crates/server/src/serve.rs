@@ -13,7 +13,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use switchboard_ws_tokio::{upgrade, Stream};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
@@ -67,12 +68,12 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     };
     let workers = Workers::start(config.workers, "sb-worker")
         .map_err(|e| format!("cannot start workers: {e}"))?;
-    let sockets = bind_listeners(config.listen, workers.handles().len())
+    let listeners = bind_listeners(config.listen, workers.handles())
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let local = sockets[0].local_addr().map_err(|e| e.to_string())?;
+    let local = listeners[0].local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     announce(&format!("switchboard listening on {scheme}://{local}"));
-    info!(%local, tls = tls.is_some(), workers = sockets.len(), "listening");
+    info!(%local, tls = tls.is_some(), workers = listeners.len(), "listening");
 
     let coordinator = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -84,9 +85,9 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
         let shutdown_timeout = config.shutdown_timeout;
         let app = Arc::new(App::new(config, shutdown_rx));
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
-        for (socket, handle) in sockets.into_iter().zip(&handles) {
+        for (listener, handle) in listeners.into_iter().zip(&handles) {
             handle.spawn(accept_loop(
-                socket,
+                listener,
                 app.clone(),
                 tls.clone(),
                 alive_tx.clone(),
@@ -108,12 +109,14 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// One listening socket per worker. With several workers they share the port through
-/// SO_REUSEPORT and the kernel spreads connections across them.
-fn bind_listeners(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpSocket>> {
-    let mut sockets: Vec<TcpSocket> = Vec::with_capacity(count);
+/// One listening socket per worker, registered with that worker's runtime and listening
+/// before this returns (so the ready line is true). With several workers they share the port
+/// through SO_REUSEPORT and the kernel spreads connections across them.
+fn bind_listeners(addr: SocketAddr, workers: &[Handle]) -> std::io::Result<Vec<TcpListener>> {
+    let count = workers.len();
+    let mut listeners = Vec::with_capacity(count);
     let mut addr = addr;
-    for _ in 0..count {
+    for worker in workers {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
@@ -126,25 +129,19 @@ fn bind_listeners(addr: SocketAddr, count: usize) -> std::io::Result<Vec<TcpSock
         socket.bind(addr)?;
         // Port 0 picks a free port once; the other workers join that one.
         addr = socket.local_addr()?;
-        sockets.push(socket);
+        let _context = worker.enter();
+        listeners.push(socket.listen(LISTEN_BACKLOG)?);
     }
-    Ok(sockets)
+    Ok(listeners)
 }
 
 /// Accepts connections on one worker until shutdown.
 async fn accept_loop(
-    socket: TcpSocket,
+    listener: TcpListener,
     app: Arc<App>,
     tls: Option<TlsAcceptor>,
     alive_tx: mpsc::Sender<()>,
 ) {
-    let listener = match socket.listen(LISTEN_BACKLOG) {
-        Ok(listener) => listener,
-        Err(err) => {
-            warn!(%err, "listen failed");
-            return;
-        }
-    };
     let mut stop = app.shutdown.clone();
     loop {
         tokio::select! {
