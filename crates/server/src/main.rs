@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (HTTP, /ws publish/subscribe, /ws/echo, /healthz, /metrics).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Load-test a WebSocket server: echo or broadcast throughput and latency, idle memory.
     Bench(bench::BenchArgs),
 }
@@ -32,7 +32,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve_main(args),
+        Command::Serve(args) => serve_main(*args),
         Command::Bench(args) => bench::main(args),
     };
     match result {

@@ -3,6 +3,8 @@
 //! fragmentation, UTF-8, close), 9 (large and many-fragment messages), and 12–13
 //! (permessage-deflate with different parameters).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use std::io::Write;

@@ -1,6 +1,8 @@
 //! The `switchboard serve` binary end to end: HTTP routes, handshake refusals, /ws pub/sub,
 //! TLS, and graceful shutdown.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 mod common;
 
 use std::process::Command;

@@ -2,6 +2,8 @@
 //! (`tests/interop/*/peer*echo*`). `scripts/install-test-deps.sh` installs them; CI sets
 //! `SWITCHBOARD_INTEROP=1`, which turns a missing peer into a failure instead of a skip.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,7 +47,9 @@ fn start(program: &Path, script: &Path, ready: &Path) -> Option<(Peer, String)> 
         .expect("spawn peer");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("peer ready line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("peer ready line");
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("ws://"))
@@ -66,7 +70,11 @@ async fn exercise(url: &str, deflate: bool) {
         .await
         .expect("connect in time")
         .expect("handshake");
-    assert_eq!(accepted.deflate.is_some(), deflate, "deflate negotiated as offered");
+    assert_eq!(
+        accepted.deflate.is_some(),
+        deflate,
+        "deflate negotiated as offered"
+    );
     let messages = [
         Message::text(""),
         Message::text("héllo"),
@@ -120,8 +128,11 @@ async fn our_client_against_node_ws() {
 async fn our_client_against_python_websockets() {
     let root = repo();
     let python = root.join(".test-deps/venv/bin/python");
-    let Some((_peer, url)) = start(&python, &root.join("tests/interop/python/peer_echo_server.py"), &python)
-    else {
+    let Some((_peer, url)) = start(
+        &python,
+        &root.join("tests/interop/python/peer_echo_server.py"),
+        &python,
+    ) else {
         return;
     };
     exercise(&url, true).await;

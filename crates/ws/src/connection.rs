@@ -248,10 +248,11 @@ impl Connection {
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if matches!(event, Event::Closed(_)) {
-            if let State::Ending { reply } = std::mem::replace(&mut self.state, State::Closed) {
-                if let Some((code, reason)) = reply {
-                    self.queue_close(code, &reason);
-                }
+            if let State::Ending {
+                reply: Some((code, reason)),
+            } = std::mem::replace(&mut self.state, State::Closed)
+            {
+                self.queue_close(code, &reason);
             }
         }
         Some(event)

@@ -29,10 +29,7 @@ impl Utf8Bytes {
     pub fn as_str(&self) -> &str {
         // Every constructor validates or receives validated bytes; re-checking keeps this crate
         // free of `unsafe` at the cost of a fast SIMD pass.
-        match simdutf8::basic::from_utf8(&self.0) {
-            Ok(text) => text,
-            Err(_) => "",
-        }
+        simdutf8::basic::from_utf8(&self.0).unwrap_or_default()
     }
 
     /// The underlying bytes.

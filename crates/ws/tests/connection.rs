@@ -1,6 +1,8 @@
 //! Connection state machine tests: RFC 6455 §5.7 frames, fragmentation, UTF-8, close, limits,
 //! keep-alive and permessage-deflate, driven with byte strings and simulated time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;

@@ -1,6 +1,8 @@
 //! Property tests: arbitrary input never panics and stays within limits; arbitrary messages
 //! survive any split into reads, with and without compression.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::Instant;
 
 use proptest::prelude::*;

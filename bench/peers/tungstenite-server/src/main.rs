@@ -37,6 +37,8 @@ async fn main() -> std::io::Result<()> {
     }
 }
 
+// The callback type is fixed by tokio-tungstenite: its error variant is an HTTP response.
+#[allow(clippy::result_large_err)]
 async fn handle(tcp: TcpStream, rooms: Rooms) {
     let mut path = String::new();
     let callback = |req: &Request, resp: Response| {

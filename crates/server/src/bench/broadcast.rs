@@ -156,7 +156,7 @@ async fn receive(
                     recorder.record(id, nanos_since(origin).saturating_sub(sent) / 1000);
                 }
                 let before = progress.delivered.fetch_add(1, Ordering::Relaxed);
-                if (before + 1) % n == 0 {
+                if (before + 1).is_multiple_of(n) {
                     progress.wake.notify_one();
                 }
             }

@@ -1,7 +1,13 @@
 //! Test helpers: start the real `switchboard` binary on a free port, and a tiny independent
 //! WebSocket client that writes frames byte by byte as the RFC lays them out.
 
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
