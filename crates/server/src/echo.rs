@@ -11,6 +11,8 @@ use crate::app::App;
 /// Serves one echo connection until it closes.
 pub(crate) async fn serve(mut ws: WebSocket<Stream>, app: Arc<App>) {
     let mut shutdown = app.shutdown.clone();
+    let shutdown = shutdown.changed();
+    tokio::pin!(shutdown);
     let mut closing = false;
     let send_buffer = app.config.send_buffer;
     loop {
@@ -19,7 +21,7 @@ pub(crate) async fn serve(mut ws: WebSocket<Stream>, app: Arc<App>) {
             break;
         }
         tokio::select! {
-            _ = shutdown.changed(), if !closing => {
+            _ = &mut shutdown, if !closing => {
                 closing = true;
                 let _ = ws.start_close(CloseCode::GOING_AWAY, "server shutting down");
             }

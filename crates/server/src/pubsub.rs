@@ -110,16 +110,22 @@ pub(crate) async fn serve(mut ws: WebSocket<Stream>, app: Arc<App>) {
         rooms: HashSet::new(),
         app: app.clone(),
     };
+    // Both futures are created once: re-creating them per message would register and
+    // unregister this task with a shared waiter list every time.
     let mut shutdown = app.shutdown.clone();
+    let shutdown = shutdown.changed();
+    tokio::pin!(shutdown);
+    let slow = slow.notified();
+    tokio::pin!(slow);
     let mut closing = false;
     let send_buffer = app.config.send_buffer;
     loop {
         tokio::select! {
-            _ = shutdown.changed(), if !closing => {
+            _ = &mut shutdown, if !closing => {
                 closing = true;
                 let _ = ws.start_close(CloseCode::GOING_AWAY, "server shutting down");
             }
-            _ = slow.notified(), if !closing => {
+            _ = &mut slow, if !closing => {
                 closing = true;
                 debug!(member = id, "closing a slow consumer");
                 session.leave_all();

@@ -22,6 +22,10 @@ const READ_CHUNK: usize = 8 * 1024;
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// Most buffers handed to one vectored write.
 const MAX_IOVECS: usize = 32;
+/// Input bytes handled in one turn before the task yields to others. A peer that keeps its
+/// socket full would otherwise be served until tokio's coop budget runs out (128 reads),
+/// starving the connections behind it.
+const TURN_BUDGET: usize = 64 * 1024;
 
 /// A WebSocket over an async transport: one per connection, driven from one task.
 ///
@@ -36,6 +40,7 @@ pub struct WebSocket<S> {
     read_buf: BytesMut,
     timer: Option<Pin<Box<Sleep>>>,
     timer_deadline: Option<Instant>,
+    turn_bytes: usize,
     finished: bool,
 }
 
@@ -62,6 +67,7 @@ impl<S: Transport> WebSocket<S> {
             read_buf: BytesMut::new(),
             timer: None,
             timer_deadline: None,
+            turn_bytes: 0,
             finished: false,
         }
     }
@@ -213,14 +219,28 @@ impl<S: Transport> WebSocket<S> {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        ready!(self.io.poll_read_ready(cx))?;
+        if self.turn_bytes >= TURN_BUDGET {
+            self.turn_bytes = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let ready = self.io.poll_read_ready(cx);
+        if ready.is_pending() {
+            self.turn_bytes = 0;
+        }
+        ready!(ready)?;
         let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_READ_CHUNK);
         if self.read_buf.len() < want {
             self.read_buf.resize(want, 0);
         }
         let mut buf = ReadBuf::new(&mut self.read_buf[..]);
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        let read = Pin::new(&mut self.io).poll_read(cx, &mut buf);
+        if read.is_pending() {
+            self.turn_bytes = 0;
+        }
+        ready!(read)?;
         let n = buf.filled().len();
+        self.turn_bytes += n;
         if n > 0 {
             let mut data = std::mem::take(&mut self.read_buf);
             data.truncate(n);
