@@ -120,17 +120,19 @@ pub(crate) async fn serve(mut ws: WebSocket<Stream>, app: Arc<App>) {
     let mut closing = false;
     let send_buffer = app.config.send_buffer;
     loop {
+        if !closing && ws.buffered_amount() >= send_buffer {
+            // Backpressure: write out before taking more from the queue (which meanwhile fills
+            // and, if this peer does not read, marks it a slow consumer). Input waits too.
+            tokio::select! {
+                written = ws.flush() => if written.is_err() { break },
+                _ = &mut shutdown => closing = shut_down(&mut ws),
+                _ = &mut slow => closing = drop_slow_consumer(&mut ws, &mut session),
+            }
+            continue;
+        }
         tokio::select! {
-            _ = &mut shutdown, if !closing => {
-                closing = true;
-                let _ = ws.start_close(CloseCode::GOING_AWAY, "server shutting down");
-            }
-            _ = &mut slow, if !closing => {
-                closing = true;
-                debug!(member = id, "closing a slow consumer");
-                session.leave_all();
-                let _ = ws.start_close(CloseCode::POLICY_VIOLATION, "slow consumer");
-            }
+            _ = &mut shutdown, if !closing => closing = shut_down(&mut ws),
+            _ = &mut slow, if !closing => closing = drop_slow_consumer(&mut ws, &mut session),
             event = ws.next_event() => match event {
                 Ok(Some(Event::Message(Message::Text(text)))) => {
                     if let Err(reason) = session.handle(&text) {
@@ -151,7 +153,7 @@ pub(crate) async fn serve(mut ws: WebSocket<Stream>, app: Arc<App>) {
                     break;
                 }
             },
-            Some(message) = queue.recv(), if !closing && ws.buffered_amount() < send_buffer => {
+            Some(message) = queue.recv(), if !closing => {
                 let _ = ws.queue_prepared(&message);
                 for _ in 1..DRAIN_BATCH {
                     if ws.buffered_amount() >= send_buffer {
@@ -166,6 +168,20 @@ pub(crate) async fn serve(mut ws: WebSocket<Stream>, app: Arc<App>) {
         }
     }
     session.leave_all();
+}
+
+/// Starts the 1001 close on server shutdown. Returns true: the connection is closing.
+fn shut_down(ws: &mut WebSocket<Stream>) -> bool {
+    let _ = ws.start_close(CloseCode::GOING_AWAY, "server shutting down");
+    true
+}
+
+/// Applies the slow-consumer policy: out of every room, then closed with 1008.
+fn drop_slow_consumer(ws: &mut WebSocket<Stream>, session: &mut Session) -> bool {
+    debug!(member = session.id, "closing a slow consumer");
+    session.leave_all();
+    let _ = ws.start_close(CloseCode::POLICY_VIOLATION, "slow consumer");
+    true
 }
 
 struct Session {

@@ -246,3 +246,48 @@ fn sigterm_closes_websockets_with_1001_and_exits() {
     // Nothing listens any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
 }
+
+#[test]
+fn a_slow_consumer_is_closed_with_1008_and_others_carry_on() {
+    let server = Server::start(&["--send-queue", "64", "--send-buffer", "65536"]);
+    let mut slow = RawClient::connect(server.port, "/ws", "").0;
+    let mut healthy = RawClient::connect(server.port, "/ws", "").0;
+    let mut publisher = RawClient::connect(server.port, "/ws", "").0;
+    subscribe_and_sync(&mut slow, "firehose");
+    subscribe_and_sync(&mut healthy, "firehose");
+    // `slow` stops reading now. Publish far more than its queue, buffer and the kernel's
+    // socket buffers can hold, while `healthy` keeps reading.
+    let payload = "p".repeat(4096);
+    let (batch, total) = (40, 3000);
+    let (progress_tx, progress_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for got in 1..=total {
+            let (_, body) = healthy.read_message();
+            assert!(body.starts_with(br#"{"type":"message""#));
+            let _ = progress_tx.send(got);
+        }
+    });
+    for i in 0..total {
+        publisher.send_text(&format!(
+            r#"{{"type":"publish","room":"firehose","data":"{i}{payload}"}}"#
+        ));
+        // Keep the healthy subscriber within one batch of the publisher: it is slower than the
+        // server (a debug-build test client), and that is not what this test is about.
+        if (i + 1) % batch == 0 {
+            while progress_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("healthy keeps up")
+                < i + 1
+            {}
+        }
+    }
+    reader
+        .join()
+        .expect("the healthy subscriber got every message");
+    // The slow one, once it reads again, finds its queue was cut off with 1008.
+    assert_eq!(slow.expect_close(), Some(1008));
+    // The publisher is unaffected.
+    publisher.send_text("ping?");
+    let (_, reply) = publisher.read_message();
+    assert!(String::from_utf8_lossy(&reply).contains("\"error\""));
+}
