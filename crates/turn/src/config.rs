@@ -7,8 +7,8 @@ use crate::policy::PeerPolicy;
 use crate::ratelimit::SourceLimit;
 
 /// Everything the server core needs to know up front. Build with [`Config::new`] and adjust
-/// fields; every limit has a default.
-#[derive(Clone, Debug)]
+/// fields; every limit has a default. `Debug` leaves the nonce secret out.
+#[derive(Clone)]
 pub struct Config {
     /// Users, shared secret and realm.
     pub credentials: Credentials,
@@ -76,5 +76,37 @@ impl Config {
             relay_ipv4: true,
             relay_ipv6: true,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("credentials", &self.credentials)
+            .field("nonce_secret", &"..")
+            .field("nonce_lifetime", &self.nonce_lifetime)
+            .field("software", &self.software)
+            .field("default_lifetime", &self.default_lifetime)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("permission_lifetime", &self.permission_lifetime)
+            .field("channel_lifetime", &self.channel_lifetime)
+            .field("channel_cooldown", &self.channel_cooldown)
+            .field("policy", &self.policy)
+            .field("max_allocations", &self.max_allocations)
+            .field("max_allocations_per_user", &self.max_allocations_per_user)
+            .field(
+                "max_permissions_per_allocation",
+                &self.max_permissions_per_allocation,
+            )
+            .field(
+                "max_channels_per_allocation",
+                &self.max_channels_per_allocation,
+            )
+            .field("bandwidth_per_allocation", &self.bandwidth_per_allocation)
+            .field("bandwidth_burst", &self.bandwidth_burst)
+            .field("unauthenticated_limit", &self.unauthenticated_limit)
+            .field("relay_ipv4", &self.relay_ipv4)
+            .field("relay_ipv6", &self.relay_ipv6)
+            .finish()
     }
 }

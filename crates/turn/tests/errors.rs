@@ -734,3 +734,72 @@ fn bandwidth_limit_drops_and_counts_excess() {
     h.advance(Duration::from_secs(1));
     assert!(h.input(c.five_tuple, &frame).0.is_some());
 }
+
+#[test]
+fn rest_credentials_of_one_user_share_the_quota() {
+    let mut config = common::config();
+    config.max_allocations_per_user = 1;
+    let mut h = Harness::new(config);
+    let (u1, p1) = rest_credentials(common::SECRET, "carol", common::UNIX_START + 100);
+    let (u2, p2) = rest_credentials(common::SECRET, "carol", common::UNIX_START + 200);
+    let mut a = Client::new("198.51.100.7:40000", &u1, &p1);
+    h.allocate(&mut a);
+    let mut b = Client::new("198.51.100.7:40001", &u2, &p2);
+    assert_eq!(
+        error_code(&h.allocate_raw(&mut b, &[])),
+        Some(ErrorCode::ALLOCATION_QUOTA_REACHED)
+    );
+}
+
+#[test]
+fn relay_reported_twice_is_not_freed_under_the_first_allocation() {
+    let mut h = Harness::new(common::config());
+    h.auto_bind = false;
+    let mut a = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let mut b = Client::new("198.51.100.8:40000", "bob", "bob-pw");
+    let relay = switchboard_turn::RelaySocket::new("192.0.2.1:50000".parse().unwrap());
+    let mut ids = Vec::new();
+    for c in [&mut a, &mut b] {
+        let first = h.request(
+            c,
+            Method::ALLOCATE,
+            &[Attribute::RequestedTransport(Protocol::UDP)],
+        );
+        c.learn(&first);
+        let (_, req) = c.request(
+            Method::ALLOCATE,
+            &[Attribute::RequestedTransport(Protocol::UDP)],
+        );
+        let (_, cmds) = h.input(c.five_tuple, &req);
+        let [Command::CreateRelay { id, .. }] = cmds.as_slice() else {
+            panic!("{cmds:?}")
+        };
+        ids.push(*id);
+    }
+    h.server.relay_bound(h.now, ids[0], relay);
+    assert!(h
+        .drain()
+        .iter()
+        .all(|c| matches!(c, Command::SendToClient { .. })));
+    h.server.relay_bound(h.now, ids[1], relay);
+    let cmds = h.drain();
+    assert!(
+        !cmds.iter().any(|c| matches!(c, Command::FreeRelay { .. })),
+        "{cmds:?}"
+    );
+    let Some(Command::SendToClient { bytes, .. }) = cmds.first() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(error_code(bytes), Some(ErrorCode::INSUFFICIENT_CAPACITY));
+    assert_eq!(h.server.allocation_count(), 1);
+}
+
+#[test]
+fn config_debug_hides_secrets() {
+    let text = format!("{:?}", common::config());
+    assert!(
+        !text.contains("alice-pw")
+            && !text.contains("rest-shared-secret")
+            && !text.contains("[7, 7")
+    );
+}

@@ -427,3 +427,24 @@ fn relaying_between_two_allocations_of_this_server_is_allowed() {
     let (_, cmds) = h.input(a.five_tuple, &a.send_indication(other_port, b"ssh?"));
     assert!(cmds.is_empty());
 }
+
+#[test]
+fn closing_a_tcp_connection_frees_its_allocation() {
+    let mut h = Harness::new(common::config());
+    let tuple = FiveTuple {
+        client: switchboard_turn::ClientSocket::new("198.51.100.7:40000".parse().unwrap()),
+        server: common::listener(),
+        transport: Transport::Tcp,
+    };
+    let mut c = Client::with_tuple(tuple, "alice", "alice-pw");
+    let relay = h.allocate(&mut c);
+    h.server.connection_closed(h.now, tuple);
+    assert_eq!(
+        h.drain(),
+        vec![Command::FreeRelay {
+            id: switchboard_turn::AllocationId(1),
+            relay
+        }]
+    );
+    assert_eq!(h.server.allocation_count(), 0);
+}

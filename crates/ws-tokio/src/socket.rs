@@ -18,6 +18,8 @@ use crate::stream::Transport;
 
 /// Smallest read; larger when a big frame is known to be arriving.
 const READ_CHUNK: usize = 8 * 1024;
+/// Below this much spare room in the read buffer, start a fresh one.
+const MIN_READ_ROOM: usize = 2 * 1024;
 /// Largest single read.
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// Most buffers handed to one vectored write.
@@ -162,6 +164,8 @@ impl<S: Transport> WebSocket<S> {
                 return Poll::Ready(Ok(None));
             }
             if self.poll_timer(cx) {
+                // Timers fire on idle connections: give back the spare read buffer.
+                self.read_buf = BytesMut::new();
                 self.conn.handle_timeout(now());
                 continue;
             }
@@ -229,9 +233,13 @@ impl<S: Transport> WebSocket<S> {
             self.turn_bytes = 0;
         }
         ready!(ready)?;
+        // Reads land in a zeroed buffer that is split, not reallocated, after each read: many
+        // small reads share one allocation and one memset.
         let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_READ_CHUNK);
-        if self.read_buf.len() < want {
-            self.read_buf.resize(want, 0);
+        if self.read_buf.len() < want.min(MIN_READ_ROOM)
+            || self.read_buf.len() < self.conn.read_hint()
+        {
+            self.read_buf = BytesMut::zeroed(want);
         }
         let mut buf = ReadBuf::new(&mut self.read_buf[..]);
         let read = Pin::new(&mut self.io).poll_read(cx, &mut buf);
@@ -242,8 +250,7 @@ impl<S: Transport> WebSocket<S> {
         let n = buf.filled().len();
         self.turn_bytes += n;
         if n > 0 {
-            let mut data = std::mem::take(&mut self.read_buf);
-            data.truncate(n);
+            let data = self.read_buf.split_to(n);
             self.conn.handle_input_buf(now(), data);
         }
         Poll::Ready(Ok(n))

@@ -123,6 +123,14 @@ impl Server {
         self.by_five_tuple.get(five_tuple).copied()
     }
 
+    /// A stream (TCP/TLS) connection closed: its allocation, if any, is deleted (RFC 8656
+    /// §3.1) and its relay freed.
+    pub fn connection_closed(&mut self, _now: Instant, five_tuple: FiveTuple) {
+        if let Some(id) = self.by_five_tuple.get(&five_tuple).copied() {
+            self.remove_allocation(id);
+        }
+    }
+
     /// The next side effect for the shell. Drain until `None` after every `handle_*` call.
     #[must_use]
     pub fn poll_command(&mut self) -> Option<Command> {
@@ -329,10 +337,11 @@ impl Server {
             self.by_relay.remove(&relay);
             self.commands.push_back(Command::FreeRelay { id, relay });
         }
-        if let Some(n) = self.per_user.get_mut(&a.username) {
+        let quota_key = requests::quota_key(&a.username);
+        if let Some(n) = self.per_user.get_mut(quota_key) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.per_user.remove(&a.username);
+                self.per_user.remove(quota_key);
             }
         }
         self.counters.allocations_active = self.counters.allocations_active.saturating_sub(1);

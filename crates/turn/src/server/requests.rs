@@ -17,6 +17,19 @@ use crate::message::{Class, Message, Method};
 use crate::ratelimit::TokenBucket;
 use crate::wire::{AddressFamily, ChannelNumber, Protocol};
 
+/// The name quotas count allocations under: for TURN REST usernames (`expiry:user`) the
+/// user part, so fresh credentials for the same user share one quota.
+pub(super) fn quota_key(username: &str) -> &str {
+    match username.split_once(':') {
+        Some((expiry, user))
+            if !expiry.is_empty() && expiry.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            user
+        }
+        _ => username,
+    }
+}
+
 fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
@@ -66,7 +79,11 @@ impl Server {
         if !offered {
             return self.error(txn, signer, ErrorCode::ADDRESS_FAMILY_NOT_SUPPORTED);
         }
-        let user_count = self.per_user.get(&authed.username).copied().unwrap_or(0);
+        let user_count = self
+            .per_user
+            .get(quota_key(&authed.username))
+            .copied()
+            .unwrap_or(0);
         if user_count >= self.config.max_allocations_per_user {
             return self.error(txn, signer, ErrorCode::ALLOCATION_QUOTA_REACHED);
         }
@@ -102,7 +119,10 @@ impl Server {
             algorithm: authed.algorithm,
             fingerprint: msg.has_fingerprint(),
         };
-        *self.per_user.entry(authed.username.clone()).or_insert(0) += 1;
+        *self
+            .per_user
+            .entry(Box::from(quota_key(&authed.username)))
+            .or_insert(0) += 1;
         self.allocations.insert(
             id,
             Allocation {
@@ -131,18 +151,21 @@ impl Server {
 
     /// The shell bound the relay socket for allocation `id`: the pending Allocate is answered.
     /// A relay for an allocation that no longer waits for one is handed back with
-    /// `Command::FreeRelay`.
+    /// `Command::FreeRelay`; a relay of the wrong family, or one already in use by another
+    /// allocation (a shell bug), fails the Allocate with 508.
     pub fn relay_bound(&mut self, now: Instant, id: AllocationId, relay: RelaySocket) {
-        let usable = self.allocations.get(&id).is_some_and(|a| {
-            matches!(a.relay, RelayState::Pending) && AddressFamily::of(&relay.addr()) == a.family
-        }) && !self.by_relay.contains_key(&relay);
-        if !usable {
-            self.commands.push_back(Command::FreeRelay { id, relay });
-            if self
-                .allocations
-                .get(&id)
-                .is_some_and(|a| matches!(a.relay, RelayState::Pending))
-            {
+        let pending = self
+            .allocations
+            .get(&id)
+            .filter(|a| matches!(a.relay, RelayState::Pending));
+        let family_ok = pending.is_some_and(|a| AddressFamily::of(&relay.addr()) == a.family);
+        let pending = pending.is_some();
+        let in_use = self.by_relay.contains_key(&relay);
+        if !pending || !family_ok || in_use {
+            if !in_use {
+                self.commands.push_back(Command::FreeRelay { id, relay });
+            }
+            if pending {
                 self.relay_failed(now, id);
             }
             return;

@@ -195,11 +195,7 @@ impl Harness {
     }
 
     /// Sends bytes from a client; returns forwarded ChannelData (owned) and the commands.
-    pub fn input(
-        &mut self,
-        from: FiveTuple,
-        bytes: &[u8],
-    ) -> (Option<Forwarded>, Vec<Command>) {
+    pub fn input(&mut self, from: FiveTuple, bytes: &[u8]) -> (Option<Forwarded>, Vec<Command>) {
         let fwd = self
             .server
             .handle_input(self.now, from, bytes)
