@@ -10,8 +10,8 @@ use switchboard_ws_tokio::{connect, Stream, WebSocket};
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
-use super::report::{CpuSnapshot, Recorder};
-use super::{client_config, nanos_since, open_connections, sleep_secs, worker, BenchArgs, Report};
+use super::report::Recorder;
+use super::{client_config, nanos_since, open_connections, worker, BenchArgs, Report};
 
 const ROOM: &str = "bench";
 
@@ -85,25 +85,8 @@ pub(super) async fn run(args: &BenchArgs, workers: &[Handle]) -> Result<Report, 
             published += 1;
         }
     }));
-    sleep_secs(args.warmup).await;
-    let start = CpuSnapshot::take(args.server_pid);
-    recorder.set_recording(true);
-    sleep_secs(args.duration).await;
-    recorder.set_recording(false);
-    let end = CpuSnapshot::take(args.server_pid);
-    recorder.stop.store(true, Ordering::Relaxed);
-    for task in &tasks {
-        task.abort();
-    }
-    let mut report = Report {
-        label: args.label.clone(),
-        mode: String::from("broadcast"),
-        connections: args.connections,
-        size: args.size,
-        in_flight: args.in_flight,
-        ..Report::default()
-    };
-    report.measured(&recorder, &start, &end, args.server_pid);
+    let mut report = Report::new(args, "broadcast");
+    report.measure(args, &recorder, &tasks).await;
     report.notes.push(format!(
         "{:.1} publishes/s fanned out to {} subscribers",
         report.messages_per_second / args.connections as f64,

@@ -1,16 +1,15 @@
 //! Echo mode: every connection keeps `in_flight` messages outstanding.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 use switchboard_ws::{Event, Message};
 use switchboard_ws_tokio::{Stream, WebSocket};
 
-use super::report::{CpuSnapshot, Recorder};
+use super::report::Recorder;
 use tokio::runtime::Handle;
 
-use super::{nanos_since, open_connections, sleep_secs, worker, BenchArgs, Report};
+use super::{nanos_since, open_connections, worker, BenchArgs, Report};
 
 /// A payload of `size` bytes starting with the send time: binary little-endian nanoseconds,
 /// or 16 hex digits for text.
@@ -47,34 +46,8 @@ pub(super) async fn run(args: &BenchArgs, workers: &[Handle]) -> Result<Report, 
         let (size, text, k) = (args.size, args.text, args.in_flight);
         tasks.push(worker(workers, i).spawn(drive(ws, i, recorder, origin, size, text, k)));
     }
-    sleep_secs(args.warmup).await;
-    let start = CpuSnapshot::take(args.server_pid);
-    recorder.set_recording(true);
-    sleep_secs(args.duration).await;
-    recorder.set_recording(false);
-    let end = CpuSnapshot::take(args.server_pid);
-    recorder.stop.store(true, Ordering::Relaxed);
-    let mut failures = 0;
-    for task in &tasks {
-        if task.is_finished() {
-            failures += 1;
-        }
-        task.abort();
-    }
-    let mut report = Report {
-        label: args.label.clone(),
-        mode: String::from("echo"),
-        connections: args.connections,
-        size: args.size,
-        in_flight: args.in_flight,
-        ..Report::default()
-    };
-    report.measured(&recorder, &start, &end, args.server_pid);
-    if failures > 0 {
-        report
-            .notes
-            .push(format!("{failures} connections ended early"));
-    }
+    let mut report = Report::new(args, "echo");
+    report.measure(args, &recorder, &tasks).await;
     Ok(report)
 }
 

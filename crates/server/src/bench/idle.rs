@@ -15,14 +15,10 @@ pub(super) async fn run(args: &BenchArgs, workers: &[Handle]) -> Result<Report, 
     sleep_secs(args.warmup.max(1.0)).await;
     let after = rss_bytes(pid).ok_or("cannot read the server's memory")?;
     let mut report = Report {
-        label: args.label.clone(),
-        mode: String::from("idle"),
-        connections: sockets.len(),
-        size: args.size,
         in_flight: 0,
         server_rss_bytes: Some(after),
         server_rss_per_connection: Some(after.saturating_sub(before) as f64 / sockets.len() as f64),
-        ..Report::default()
+        ..Report::new(args, "idle")
     };
     report.notes.push(format!(
         "server RSS {:.1} MiB before, {:.1} MiB with {} idle connections",

@@ -111,8 +111,47 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// An empty report describing the run `args` asks for.
+    pub(crate) fn new(args: &super::BenchArgs, mode: &str) -> Self {
+        Self {
+            label: args.label.clone(),
+            mode: mode.to_owned(),
+            connections: args.connections,
+            size: args.size,
+            in_flight: args.in_flight,
+            ..Self::default()
+        }
+    }
+
+    /// Runs the warm-up and the measurement window while load tasks run, then stops them and
+    /// fills in what was measured.
+    pub(crate) async fn measure(
+        &mut self,
+        args: &super::BenchArgs,
+        recorder: &Recorder,
+        tasks: &[tokio::task::JoinHandle<()>],
+    ) {
+        super::sleep_secs(args.warmup).await;
+        let start = CpuSnapshot::take(args.server_pid);
+        recorder.set_recording(true);
+        super::sleep_secs(args.duration).await;
+        recorder.set_recording(false);
+        let end = CpuSnapshot::take(args.server_pid);
+        recorder.stop.store(true, Ordering::Relaxed);
+        let ended_early = tasks.iter().filter(|t| t.is_finished()).count();
+        for task in tasks {
+            task.abort();
+        }
+        if ended_early > 0 {
+            self.notes.push(format!(
+                "{ended_early} load tasks ended before the measurement did"
+            ));
+        }
+        self.measured(recorder, &start, &end, args.server_pid);
+    }
+
     /// Fills throughput, latency and CPU figures from a measurement window.
-    pub(crate) fn measured(
+    fn measured(
         &mut self,
         recorder: &Recorder,
         start: &CpuSnapshot,
