@@ -12,6 +12,7 @@ mod idle;
 mod procstat;
 mod report;
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,11 +110,13 @@ pub(crate) fn main(args: BenchArgs) -> Result<(), String> {
     drop(runtime);
     workers.stop();
     let report = report?;
-    if args.json {
-        println!("{}", report.to_json());
+    // A closed stdout (`| head`) is not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    let _ = if args.json {
+        writeln!(out, "{}", report.to_json())
     } else {
-        println!("{report}");
-    }
+        writeln!(out, "{report}")
+    };
     Ok(())
 }
 
