@@ -156,7 +156,6 @@ impl TurnServer {
         loop {
             let deadline = self.server.poll_timeout().map(Instant::from_std);
             tokio::select! {
-                biased;
                 _ = shutdown.changed() => break,
                 received = self.listener.recv_from(&mut buf) => {
                     let (n, from) = match received {
@@ -214,7 +213,7 @@ impl TurnServer {
                         }
                     }
                 }
-                Command::CreateRelay { id, family } => match self.pool.bind(family) {
+                Command::CreateRelay { id, family, port } => match self.pool.bind(family, port) {
                     Ok(relay) => self.server.relay_bound(now, id, relay),
                     Err(e) => {
                         tracing::warn!(%id, error = %e, "cannot bind a relay socket");

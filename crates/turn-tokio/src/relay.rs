@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use switchboard_turn::{AddressFamily, PeerSocket, RelaySocket};
+use switchboard_turn::{AddressFamily, PeerSocket, PortRequest, RelaySocket};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -31,6 +31,8 @@ pub(crate) struct RelayPool {
     ports: RangeInclusive<u16>,
     cursor: u16,
     relays: HashMap<RelaySocket, Relay>,
+    /// Sockets held for a later Allocate with RESERVATION-TOKEN; not read.
+    reserved: HashMap<RelaySocket, UdpSocket>,
     tx: mpsc::Sender<PeerPacket>,
     max_datagram: usize,
 }
@@ -51,6 +53,7 @@ impl RelayPool {
             ports,
             cursor,
             relays: HashMap::new(),
+            reserved: HashMap::new(),
             tx,
             max_datagram,
         }
@@ -73,8 +76,52 @@ impl RelayPool {
         port
     }
 
-    /// Binds a relay socket of `family` on the next free port and starts its reader.
-    pub(crate) fn bind(&mut self, family: AddressFamily) -> io::Result<RelaySocket> {
+    /// Binds a relay socket as the core asks (any port, an even port with or without the
+    /// next one reserved, or a reserved socket) and starts its reader.
+    pub(crate) fn bind(
+        &mut self,
+        family: AddressFamily,
+        port: PortRequest,
+    ) -> io::Result<RelaySocket> {
+        let (relay, socket) = match port {
+            PortRequest::Reserved(relay) => {
+                let socket = self.reserved.remove(&relay).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "no such reserved relay socket")
+                })?;
+                (relay, socket)
+            }
+            PortRequest::Any => self.bind_free(family, false)?,
+            PortRequest::Even { reserve_next } => {
+                let (relay, socket) = self.bind_free(family, true)?;
+                if reserve_next {
+                    let next = SocketAddr::new(relay.ip(), relay.addr().port() + 1);
+                    match bind_udp(next) {
+                        Ok(s) => {
+                            self.reserved.insert(RelaySocket::new(next), s);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                (relay, socket)
+            }
+        };
+        let socket = Arc::new(socket);
+        let reader = tokio::spawn(read_loop(
+            Arc::clone(&socket),
+            relay,
+            self.tx.clone(),
+            self.max_datagram,
+        ));
+        self.relays.insert(relay, Relay { socket, reader });
+        Ok(relay)
+    }
+
+    /// Binds the next free port of `family` (an even one below the range end when `even`).
+    fn bind_free(
+        &mut self,
+        family: AddressFamily,
+        even: bool,
+    ) -> io::Result<(RelaySocket, UdpSocket)> {
         let ip = self
             .addresses
             .iter()
@@ -89,26 +136,16 @@ impl RelayPool {
         let span = usize::from(self.ports.end().saturating_sub(*self.ports.start())) + 1;
         let mut last_err = io::Error::new(io::ErrorKind::AddrInUse, "relay port range exhausted");
         for _ in 0..span.min(MAX_BIND_TRIES) {
-            let addr = SocketAddr::new(ip, self.next_port());
-            if self.relays.contains_key(&RelaySocket::new(addr)) {
+            let port = self.next_port();
+            if even && (!port.is_multiple_of(2) || port == u16::MAX || port >= *self.ports.end()) {
                 continue;
             }
-            match std::net::UdpSocket::bind(addr).and_then(|s| {
-                s.set_nonblocking(true)?;
-                UdpSocket::from_std(s)
-            }) {
-                Ok(socket) => {
-                    let relay = RelaySocket::new(addr);
-                    let socket = Arc::new(socket);
-                    let reader = tokio::spawn(read_loop(
-                        Arc::clone(&socket),
-                        relay,
-                        self.tx.clone(),
-                        self.max_datagram,
-                    ));
-                    self.relays.insert(relay, Relay { socket, reader });
-                    return Ok(relay);
-                }
+            let relay = RelaySocket::new(SocketAddr::new(ip, port));
+            if self.relays.contains_key(&relay) || self.reserved.contains_key(&relay) {
+                continue;
+            }
+            match bind_udp(relay.addr()) {
+                Ok(socket) => return Ok((relay, socket)),
                 Err(e) => last_err = e,
             }
         }
@@ -120,6 +157,7 @@ impl RelayPool {
         if let Some(r) = self.relays.remove(&relay) {
             r.reader.abort();
         }
+        self.reserved.remove(&relay);
     }
 
     /// The socket of a live relay.
@@ -139,6 +177,12 @@ impl Drop for RelayPool {
             r.reader.abort();
         }
     }
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
 }
 
 async fn read_loop(

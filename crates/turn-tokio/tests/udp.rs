@@ -201,3 +201,59 @@ async fn relays_over_real_udp_sockets() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn even_port_reservation_over_real_sockets() {
+    let creds = Credentials::new(REALM).with_user("alice", "pw");
+    let mut config = ShellConfig::new(creds, "127.0.0.1".parse().unwrap()).unwrap();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.relay_ports = 53000..=53999;
+    let server = TurnServer::bind(config).await.unwrap();
+    let server_addr = server.local_addr();
+    let handle = server.handle();
+    let task = tokio::spawn(server.run());
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        clients.push(TestClient {
+            socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            server: server_addr,
+            nonce: None,
+            key: LongTermKey::derive("alice", REALM, "pw"),
+            counter: 0,
+        });
+    }
+    let mut relays = Vec::new();
+    let mut token = None;
+    for c in &mut clients {
+        let mut attrs = vec![Attribute::RequestedTransport(Protocol::UDP)];
+        let t: Option<[u8; 8]> = token;
+        match &t {
+            Some(t) => attrs.push(Attribute::ReservationToken(t)),
+            None => attrs.push(Attribute::EvenPort(true)),
+        }
+        let resp = c.request(Method::ALLOCATE, &attrs).await;
+        if let Some(Attribute::Nonce(n)) = Message::decode(&resp).unwrap().get(AttributeType::NONCE)
+        {
+            c.nonce = Some(n.to_owned());
+        }
+        let resp = c.request(Method::ALLOCATE, &attrs).await;
+        let msg = Message::decode(&resp).unwrap();
+        let Some(Attribute::XorRelayedAddress(relay)) = msg.get(AttributeType::XOR_RELAYED_ADDRESS)
+        else {
+            panic!("allocate failed: {:?}", code(&resp));
+        };
+        if let Some(Attribute::ReservationToken(t)) = msg.get(AttributeType::RESERVATION_TOKEN) {
+            token = Some(*t);
+        }
+        relays.push(relay);
+    }
+    assert_eq!(relays[0].port() % 2, 0);
+    assert_eq!(relays[1].port(), relays[0].port() + 1);
+    assert_eq!(handle.counters().allocations_active, 2);
+    handle.shutdown();
+    timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::addr::{FiveTuple, PeerSocket, RelaySocket};
+use crate::command::PortRequest;
 use crate::credentials::LongTermKey;
 use crate::message::{IntegrityAlgorithm, TransactionId};
 use crate::ratelimit::TokenBucket;
@@ -60,6 +61,8 @@ pub(crate) struct Allocation {
     pub(crate) relay: RelayState,
     pub(crate) allocate_tid: TransactionId,
     pub(crate) allocate_reply: AllocateReply,
+    pub(crate) port_request: PortRequest,
+    pub(crate) reservation_token: Option<[u8; 8]>,
     pub(crate) lifetime: Duration,
     pub(crate) expires: Instant,
     pub(crate) permissions: HashMap<IpAddr, Permission>,
@@ -137,4 +140,12 @@ pub(crate) fn after(t: Instant, d: Duration) -> Instant {
     t.checked_add(d)
         .or_else(|| t.checked_add(Duration::from_secs(1 << 32)))
         .unwrap_or(t)
+}
+
+/// A relay socket the shell holds for a later Allocate with RESERVATION-TOKEN.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reservation {
+    pub(crate) relay: RelaySocket,
+    pub(crate) owner: AllocationId,
+    pub(crate) expires: Instant,
 }

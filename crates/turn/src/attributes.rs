@@ -38,7 +38,7 @@ impl AttributeType {
     pub const XOR_RELAYED_ADDRESS: Self = Self(0x0016);
     /// REQUESTED-ADDRESS-FAMILY (RFC 8656).
     pub const REQUESTED_ADDRESS_FAMILY: Self = Self(0x0017);
-    /// EVEN-PORT (RFC 8656; not supported here, answered with 420).
+    /// EVEN-PORT (RFC 8656).
     pub const EVEN_PORT: Self = Self(0x0018);
     /// REQUESTED-TRANSPORT (RFC 8656).
     pub const REQUESTED_TRANSPORT: Self = Self(0x0019);
@@ -52,7 +52,7 @@ impl AttributeType {
     pub const USERHASH: Self = Self(0x001E);
     /// XOR-MAPPED-ADDRESS (RFC 8489).
     pub const XOR_MAPPED_ADDRESS: Self = Self(0x0020);
-    /// RESERVATION-TOKEN (RFC 8656; not supported here).
+    /// RESERVATION-TOKEN (RFC 8656).
     pub const RESERVATION_TOKEN: Self = Self(0x0022);
     /// PRIORITY (RFC 8445, ICE). Understood and ignored.
     pub const PRIORITY: Self = Self(0x0024);
@@ -96,7 +96,9 @@ impl AttributeType {
                 | Self::NONCE
                 | Self::XOR_RELAYED_ADDRESS
                 | Self::REQUESTED_ADDRESS_FAMILY
+                | Self::EVEN_PORT
                 | Self::REQUESTED_TRANSPORT
+                | Self::RESERVATION_TOKEN
                 | Self::MESSAGE_INTEGRITY_SHA256
                 | Self::USERHASH
                 | Self::XOR_MAPPED_ADDRESS
@@ -218,6 +220,10 @@ pub enum Attribute<'a> {
     RequestedAddressFamily(AddressFamily),
     /// ADDITIONAL-ADDRESS-FAMILY.
     AdditionalAddressFamily(AddressFamily),
+    /// EVEN-PORT; `true` when the R bit asks to reserve the next-higher port too.
+    EvenPort(bool),
+    /// RESERVATION-TOKEN.
+    ReservationToken(&'a [u8; 8]),
     /// Any other attribute, kept raw.
     Other(AttributeType, &'a [u8]),
 }
@@ -247,6 +253,8 @@ impl<'a> Attribute<'a> {
             Self::RequestedTransport(_) => AttributeType::REQUESTED_TRANSPORT,
             Self::RequestedAddressFamily(_) => AttributeType::REQUESTED_ADDRESS_FAMILY,
             Self::AdditionalAddressFamily(_) => AttributeType::ADDITIONAL_ADDRESS_FAMILY,
+            Self::EvenPort(_) => AttributeType::EVEN_PORT,
+            Self::ReservationToken(_) => AttributeType::RESERVATION_TOKEN,
             Self::Other(t, _) => *t,
         }
     }
@@ -314,6 +322,13 @@ impl<'a> Attribute<'a> {
             AttributeType::ADDITIONAL_ADDRESS_FAMILY => {
                 Self::AdditionalAddressFamily(AddressFamily(four(value)?[0]))
             }
+            AttributeType::EVEN_PORT => match value {
+                [flags] => Self::EvenPort(flags & 0x80 != 0),
+                _ => return Err(AttributeError::BadLength),
+            },
+            AttributeType::RESERVATION_TOKEN => {
+                Self::ReservationToken(value.try_into().map_err(|_| AttributeError::BadLength)?)
+            }
             other => Self::Other(other, value),
         })
     }
@@ -356,6 +371,8 @@ impl<'a> Attribute<'a> {
                 out.extend_from_slice(&[0, 0]);
             }
             Self::Data(d) | Self::Other(_, d) => out.extend_from_slice(d),
+            Self::EvenPort(reserve) => out.push(if reserve { 0x80 } else { 0 }),
+            Self::ReservationToken(t) => out.extend_from_slice(t),
             Self::RequestedTransport(Protocol(p)) => out.extend_from_slice(&[p, 0, 0, 0]),
             Self::RequestedAddressFamily(AddressFamily(f))
             | Self::AdditionalAddressFamily(AddressFamily(f)) => {

@@ -23,15 +23,18 @@ pub enum Command {
         /// The UDP payload.
         bytes: Vec<u8>,
     },
-    /// Bind a relay socket of `family` from the relay port range, then report it with
-    /// [`crate::Server::relay_bound`] or [`crate::Server::relay_failed`].
+    /// Bind a relay socket of `family` from the relay port range as `port` asks, then report
+    /// it with [`crate::Server::relay_bound`] or [`crate::Server::relay_failed`].
     CreateRelay {
         /// The allocation the socket is for.
         id: AllocationId,
         /// IPv4 or IPv6.
         family: AddressFamily,
+        /// Which port.
+        port: PortRequest,
     },
-    /// Close the relay socket of a deleted allocation.
+    /// Close the relay socket of a deleted allocation, or a reserved socket whose reservation
+    /// lapsed.
     FreeRelay {
         /// The allocation that owned it.
         id: AllocationId,
@@ -50,4 +53,19 @@ pub struct Forward<'b> {
     pub peer: PeerSocket,
     /// The UDP payload, borrowed from the input bytes.
     pub payload: &'b [u8],
+}
+
+/// Which relay port an Allocate asks for (RFC 8656 EVEN-PORT and RESERVATION-TOKEN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortRequest {
+    /// Any free port.
+    Any,
+    /// An even port; with `reserve_next`, also bind the next-higher port and hold it, unread,
+    /// until the core uses it (`PortRequest::Reserved`) or frees it (`Command::FreeRelay`).
+    Even {
+        /// Also reserve `port + 1`.
+        reserve_next: bool,
+    },
+    /// The socket reserved earlier at this address: hand it to the new allocation.
+    Reserved(RelaySocket),
 }

@@ -45,6 +45,9 @@ pub struct Config {
     pub bandwidth_burst: u64,
     /// Per-source limit on requests that are not (yet) authenticated.
     pub unauthenticated_limit: SourceLimit,
+    /// Also accept channel numbers `0x5000..=0x7FFE` (RFC 5766's range) in ChannelBind.
+    /// Off by default: RFC 8656 reserves them for DTLS-SRTP demultiplexing (RFC 7983).
+    pub legacy_channel_numbers: bool,
     /// Offer IPv4 relays.
     pub relay_ipv4: bool,
     /// Offer IPv6 relays.
@@ -73,6 +76,7 @@ impl Config {
             bandwidth_per_allocation: Some(2_000_000),
             bandwidth_burst: 500_000,
             unauthenticated_limit: SourceLimit::default(),
+            legacy_channel_numbers: false,
             relay_ipv4: true,
             relay_ipv6: true,
         }
@@ -105,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("bandwidth_per_allocation", &self.bandwidth_per_allocation)
             .field("bandwidth_burst", &self.bandwidth_burst)
             .field("unauthenticated_limit", &self.unauthenticated_limit)
+            .field("legacy_channel_numbers", &self.legacy_channel_numbers)
             .field("relay_ipv4", &self.relay_ipv4)
             .field("relay_ipv6", &self.relay_ipv6)
             .finish()

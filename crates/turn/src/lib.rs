@@ -48,7 +48,7 @@
 //!             assert_eq!(to, from); // socket.send_to(&bytes, to.client.addr())
 //!         }
 //!         Command::SendToPeer { relay, peer, bytes } => { /* relay socket send_to */ }
-//!         Command::CreateRelay { id, family } => {
+//!         Command::CreateRelay { id, family, port } => {
 //!             // Bind a socket from the relay port range, then:
 //!             let relay = RelaySocket::new("198.51.100.1:49152".parse().unwrap());
 //!             server.relay_bound(now, id, relay);
@@ -59,6 +59,23 @@
 //! let next_wakeup: Option<Instant> = server.poll_timeout();
 //! server.handle_timeout(now + Duration::from_secs(1));
 //! ```
+//!
+//! # Safe defaults
+//!
+//! [`Config::new`] sets a limit on everything a client can make the server hold: allocations
+//! in total and per user, permissions and channels per allocation, bandwidth per
+//! allocation, and a per-source rate limit on unauthenticated requests in a bounded table.
+//! [`PeerPolicy::default`] refuses relaying to loopback, private, shared, link-local,
+//! multicast, broadcast, unspecified and reserved addresses and to the server's own
+//! addresses (403), except to live relay sockets of this same server.
+//!
+//! # Layers
+//!
+//! - Wire: [`Message`] (decode, validate, verify), [`MessageWriter`] (encode into a
+//!   caller's buffer), [`Attribute`], [`ChannelData`], [`framing`].
+//! - Credentials: [`Credentials`] (static users, TURN REST shared secret), [`NonceIssuer`].
+//! - Policy and limits: [`PeerPolicy`], [`TokenBucket`], [`SourceLimiter`].
+//! - The state machine: [`Server`], [`Command`], [`Forward`], [`Counters`].
 //!
 //! [`Instant`]: std::time::Instant
 #![forbid(unsafe_code)]
@@ -71,6 +88,7 @@ mod command;
 mod config;
 mod counters;
 mod credentials;
+mod decode_error;
 mod error_code;
 pub mod framing;
 pub mod integrity;
@@ -86,17 +104,19 @@ pub use addr::{ClientSocket, FiveTuple, PeerSocket, RelaySocket, Transport};
 pub use allocation::AllocationId;
 pub use attributes::{Attribute, AttributeError, AttributeType, UnknownAttributes};
 pub use channel_data::{is_channel_data, ChannelData, ChannelDataError, CHANNEL_DATA_HEADER_LEN};
-pub use command::{Command, Forward};
+pub use command::{Command, Forward, PortRequest};
 pub use config::Config;
 pub use counters::Counters;
 pub use credentials::{
     rest_credentials, rest_password, userhash, CredentialError, Credentials, LongTermKey,
 };
+pub use decode_error::{
+    DecodeError, DecodeErrorKind, Disposition, ErrorReply, UnknownList, MAX_UNKNOWN_LISTED,
+};
 pub use error_code::ErrorCode;
 pub use message::{
-    message_type, split_message_type, Class, DecodeError, DecodeErrorKind, Disposition, ErrorReply,
-    Header, IntegrityAlgorithm, IntegrityError, Message, Method, TransactionId, UnknownList,
-    HEADER_LEN, MAGIC_COOKIE, MAX_UNKNOWN_LISTED,
+    message_type, split_message_type, Class, Header, IntegrityAlgorithm, IntegrityError, Message,
+    Method, TransactionId, HEADER_LEN, MAGIC_COOKIE,
 };
 pub use nonce::{NonceIssuer, NonceStatus, NONCE_LEN};
 pub use policy::{Cidr, CidrParseError, DenyReason, PeerPolicy};

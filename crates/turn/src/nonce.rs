@@ -66,6 +66,18 @@ impl NonceIssuer {
         out
     }
 
+    /// An unguessable 8-byte RESERVATION-TOKEN for the `n`th reservation.
+    #[must_use]
+    pub fn reservation_token(&self, n: u64) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret) {
+            mac.update(b"reservation");
+            mac.update(&n.to_be_bytes());
+            out.copy_from_slice(&mac.finalize().into_bytes()[..8]);
+        }
+        out
+    }
+
     /// A nonce issued at `unix_now` for a client at `ip`: 40 lowercase hex digits.
     #[must_use]
     pub fn issue(&self, unix_now: u64, ip: IpAddr) -> String {

@@ -59,6 +59,16 @@ impl ChannelNumber {
     }
 }
 
+impl ChannelNumber {
+    /// True in RFC 5766's wider range `0x4000..=0x7FFE`, which older clients (coturn's
+    /// `turnutils_uclient` among them) still draw from. See
+    /// [`crate::Config::legacy_channel_numbers`].
+    #[must_use]
+    pub const fn is_valid_rfc5766(self) -> bool {
+        self.0 >= Self::MIN.0 && self.0 <= 0x7FFE
+    }
+}
+
 impl fmt::Display for ChannelNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#06x}", self.0)

@@ -560,7 +560,7 @@ fn unknown_comprehension_required_attribute_is_420_listing_it() {
     let tid = TransactionId([9; 12]);
     let mut w = MessageWriter::new(&mut buf, Class::Request, Method::ALLOCATE, tid);
     w.raw_attribute(AttributeType(0x7777), b"?").unwrap();
-    w.raw_attribute(AttributeType::EVEN_PORT, &[0x80]).unwrap();
+    w.raw_attribute(AttributeType::DONT_FRAGMENT, &[]).unwrap();
     w.raw_attribute(AttributeType(0xC001), b"optional is fine")
         .unwrap();
     let (_, cmds) = h.input(c.five_tuple, &buf);
@@ -573,7 +573,7 @@ fn unknown_comprehension_required_attribute_is_420_listing_it() {
     };
     assert_eq!(
         list.iter().collect::<Vec<_>>(),
-        vec![AttributeType(0x7777), AttributeType::EVEN_PORT]
+        vec![AttributeType(0x7777), AttributeType::DONT_FRAGMENT]
     );
 }
 
@@ -802,4 +802,80 @@ fn config_debug_hides_secrets() {
             && !text.contains("rest-shared-secret")
             && !text.contains("[7, 7")
     );
+}
+
+#[test]
+fn even_port_with_reservation_token_is_400_and_unknown_token_is_508() {
+    let mut h = Harness::new(common::config());
+    let mut c = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let resp = h.allocate_raw(
+        &mut c,
+        &[
+            Attribute::EvenPort(false),
+            Attribute::ReservationToken(&[1; 8]),
+        ],
+    );
+    assert_eq!(error_code(&resp), Some(ErrorCode::BAD_REQUEST));
+    let resp = h.allocate_raw(&mut c, &[Attribute::ReservationToken(&[1; 8])]);
+    assert_eq!(error_code(&resp), Some(ErrorCode::INSUFFICIENT_CAPACITY));
+}
+
+#[test]
+fn shell_binding_an_odd_port_for_even_port_fails_the_allocate() {
+    let mut h = Harness::new(common::config());
+    h.auto_bind = false;
+    let mut c = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let first = h.request(
+        &mut c,
+        Method::ALLOCATE,
+        &[Attribute::RequestedTransport(Protocol::UDP)],
+    );
+    c.learn(&first);
+    let attrs = [
+        Attribute::RequestedTransport(Protocol::UDP),
+        Attribute::EvenPort(false),
+    ];
+    let (tid, req) = c.request(Method::ALLOCATE, &attrs);
+    let (_, cmds) = h.input(c.five_tuple, &req);
+    let [Command::CreateRelay { id, .. }] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    let odd = switchboard_turn::RelaySocket::new("192.0.2.1:50001".parse().unwrap());
+    h.server.relay_bound(h.now, *id, odd);
+    let cmds = h.drain();
+    assert!(cmds.contains(&Command::FreeRelay {
+        id: *id,
+        relay: odd
+    }));
+    let resp = common::response_for(&cmds, c.five_tuple, tid).unwrap();
+    assert_eq!(error_code(&resp), Some(ErrorCode::INSUFFICIENT_CAPACITY));
+}
+
+#[test]
+fn legacy_channel_numbers_only_when_configured() {
+    let mut h = Harness::new(common::config());
+    let mut c = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    h.allocate(&mut c);
+    assert_eq!(
+        error_code(&h.channel_bind(&mut c, 0x5390, peer())),
+        Some(ErrorCode::BAD_REQUEST)
+    );
+
+    let mut config = common::config();
+    config.legacy_channel_numbers = true;
+    let mut h = Harness::new(config);
+    let mut c = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let relay = h.allocate(&mut c);
+    assert!(is_success(&h.channel_bind(&mut c, 0x5390, peer())));
+    assert!(is_success(&h.channel_bind(
+        &mut c,
+        0x7FFE,
+        "93.184.216.1:1".parse().unwrap()
+    )));
+    assert_eq!(
+        error_code(&h.channel_bind(&mut c, 0x7FFF, "93.184.216.2:1".parse().unwrap())),
+        Some(ErrorCode::BAD_REQUEST)
+    );
+    let (_, bytes) = h.peer_input(relay, peer(), b"x").unwrap();
+    assert_eq!(&bytes[..2], &[0x53, 0x90]);
 }

@@ -80,6 +80,7 @@ fn allocate_with_401_dance() {
         cmds[0],
         Command::CreateRelay {
             family: AddressFamily::IPV4,
+            port: switchboard_turn::PortRequest::Any,
             ..
         }
     ));
@@ -447,4 +448,63 @@ fn closing_a_tcp_connection_frees_its_allocation() {
         }]
     );
     assert_eq!(h.server.allocation_count(), 0);
+}
+
+fn token(bytes: &[u8]) -> Option<[u8; 8]> {
+    match Message::decode(bytes)
+        .unwrap()
+        .get(AttributeType::RESERVATION_TOKEN)
+    {
+        Some(Attribute::ReservationToken(t)) => Some(*t),
+        _ => None,
+    }
+}
+
+#[test]
+fn even_port_reservation_is_used_by_a_second_allocate() {
+    let mut h = Harness::new(common::config());
+    let mut a = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let resp = h.allocate_raw(&mut a, &[Attribute::EvenPort(true)]);
+    let relay = relayed_address(&resp).unwrap();
+    assert_eq!(relay.addr().port() % 2, 0);
+    let t = token(&resp).expect("RESERVATION-TOKEN");
+
+    let mut b = Client::new("198.51.100.7:40001", "alice", "alice-pw");
+    let resp = h.allocate_raw(&mut b, &[Attribute::ReservationToken(&t)]);
+    let second = relayed_address(&resp).unwrap();
+    assert_eq!(
+        second.addr(),
+        SocketAddr::new(relay.ip(), relay.addr().port() + 1)
+    );
+    // A token works once.
+    let mut c = Client::new("198.51.100.7:40002", "alice", "alice-pw");
+    let resp = h.allocate_raw(&mut c, &[Attribute::ReservationToken(&t)]);
+    assert_eq!(error_code(&resp), Some(ErrorCode::INSUFFICIENT_CAPACITY));
+    // EVEN-PORT without R reserves nothing.
+    let mut d = Client::new("198.51.100.7:40003", "alice", "alice-pw");
+    let resp = h.allocate_raw(&mut d, &[Attribute::EvenPort(false)]);
+    assert_eq!(relayed_address(&resp).unwrap().addr().port() % 2, 0);
+    assert_eq!(token(&resp), None);
+}
+
+#[test]
+fn unused_reservation_is_freed_after_30_seconds() {
+    let mut h = Harness::new(common::config());
+    let mut a = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let resp = h.allocate_raw(&mut a, &[Attribute::EvenPort(true)]);
+    let relay = relayed_address(&resp).unwrap();
+    let t = token(&resp).unwrap();
+    h.advance(Duration::from_secs(31));
+    let reserved =
+        switchboard_turn::RelaySocket::new(SocketAddr::new(relay.ip(), relay.addr().port() + 1));
+    assert_eq!(
+        h.drain(),
+        vec![Command::FreeRelay {
+            id: switchboard_turn::AllocationId(1),
+            relay: reserved
+        }]
+    );
+    let mut b = Client::new("198.51.100.7:40001", "alice", "alice-pw");
+    let resp = h.allocate_raw(&mut b, &[Attribute::ReservationToken(&t)]);
+    assert_eq!(error_code(&resp), Some(ErrorCode::INSUFFICIENT_CAPACITY));
 }

@@ -35,6 +35,8 @@ enum Owned {
     Transport(u8),
     Family(u8),
     Additional(u8),
+    EvenPort(bool),
+    Token([u8; 8]),
     Other(u16, Vec<u8>),
 }
 
@@ -60,6 +62,8 @@ impl Owned {
             Self::Transport(p) => Attribute::RequestedTransport(Protocol(*p)),
             Self::Family(f) => Attribute::RequestedAddressFamily(AddressFamily(*f)),
             Self::Additional(f) => Attribute::AdditionalAddressFamily(AddressFamily(*f)),
+            Self::EvenPort(r) => Attribute::EvenPort(*r),
+            Self::Token(t) => Attribute::ReservationToken(t),
             Self::Other(t, v) => Attribute::Other(AttributeType(*t), v),
         }
     }
@@ -98,6 +102,8 @@ fn attribute() -> impl Strategy<Value = Owned> {
         any::<u8>().prop_map(Owned::Transport),
         any::<u8>().prop_map(Owned::Family),
         any::<u8>().prop_map(Owned::Additional),
+        any::<bool>().prop_map(Owned::EvenPort),
+        any::<[u8; 8]>().prop_map(Owned::Token),
         (
             0xC000u16..=0xFFFF,
             proptest::collection::vec(any::<u8>(), 0..40)

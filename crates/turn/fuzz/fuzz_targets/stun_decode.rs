@@ -22,7 +22,10 @@ fn base() -> &'static Instant {
 }
 
 fn client() -> FiveTuple {
-    FiveTuple::udp(SocketAddr::from(([198, 51, 100, 1], 40000)), SocketAddr::from(([192, 0, 2, 1], 3478)))
+    FiveTuple::udp(
+        SocketAddr::from(([198, 51, 100, 1], 40000)),
+        SocketAddr::from(([192, 0, 2, 1], 3478)),
+    )
 }
 
 fn peer() -> PeerSocket {
@@ -47,11 +50,16 @@ fn drain(server: &mut Server, now: Instant) -> Option<String> {
     while let Some(c) = server.poll_command() {
         match c {
             Command::CreateRelay { id, .. } => {
-                server.relay_bound(now, id, RelaySocket::new(SocketAddr::from(([192, 0, 2, 1], 50000))));
+                server.relay_bound(
+                    now,
+                    id,
+                    RelaySocket::new(SocketAddr::from(([192, 0, 2, 1], 50000))),
+                );
             }
             Command::SendToClient { bytes, .. } => {
                 if let Ok(m) = Message::decode(&bytes) {
-                    if let Some(Attribute::Nonce(n)) = m.get(switchboard_turn::AttributeType::NONCE) {
+                    if let Some(Attribute::Nonce(n)) = m.get(switchboard_turn::AttributeType::NONCE)
+                    {
                         nonce = Some(n.to_owned());
                     }
                 }
@@ -68,13 +76,25 @@ fn server(now: Instant) -> Server {
     let mut server = Server::new(Config::new(creds, [9; 32]), now, 1_700_000_000);
     let udp = [Attribute::RequestedTransport(Protocol::UDP)];
     let mut bare = Vec::new();
-    MessageWriter::new(&mut bare, Class::Request, Method::ALLOCATE, TransactionId([1; 12]));
+    MessageWriter::new(
+        &mut bare,
+        Class::Request,
+        Method::ALLOCATE,
+        TransactionId([1; 12]),
+    );
     let _ = server.handle_input(now, client(), &bare);
     let nonce = drain(&mut server, now).unwrap_or_default();
     let _ = server.handle_input(now, client(), &signed(Method::ALLOCATE, &nonce, 2, &udp));
     drain(&mut server, now);
-    let bind = [Attribute::ChannelNumber(ChannelNumber(0x4000)), Attribute::XorPeerAddress(peer().addr())];
-    let _ = server.handle_input(now, client(), &signed(Method::CHANNEL_BIND, &nonce, 3, &bind));
+    let bind = [
+        Attribute::ChannelNumber(ChannelNumber(0x4000)),
+        Attribute::XorPeerAddress(peer().addr()),
+    ];
+    let _ = server.handle_input(
+        now,
+        client(),
+        &signed(Method::CHANNEL_BIND, &nonce, 3, &bind),
+    );
     drain(&mut server, now);
     server
 }
@@ -103,7 +123,10 @@ fuzz_target!(|data: &[u8]| {
                 server.handle_peer_input(t, relay, peer(), chunk);
             }
             _ => {
-                let tcp = FiveTuple { transport: Transport::Tcp, ..client() };
+                let tcp = FiveTuple {
+                    transport: Transport::Tcp,
+                    ..client()
+                };
                 let _ = server.handle_input(t, tcp, chunk);
                 t += Duration::from_secs(u64::from(chunk.first().copied().unwrap_or(0)));
                 server.handle_timeout(t);

@@ -6,23 +6,25 @@ mod requests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::addr::{FiveTuple, RelaySocket};
-use crate::allocation::{Allocation, AllocationId};
+use crate::allocation::{after, Allocation, AllocationId, Reservation};
 use crate::attributes::{Attribute, AttributeError};
 use crate::channel_data;
 use crate::command::{Command, Forward};
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::credentials::LongTermKey;
+use crate::decode_error::{DecodeError, Disposition};
 use crate::error_code::ErrorCode;
-use crate::message::{
-    Class, DecodeError, Disposition, IntegrityAlgorithm, Message, Method, TransactionId,
-};
+use crate::message::{Class, IntegrityAlgorithm, Message, Method, TransactionId};
 use crate::nonce::NonceIssuer;
 use crate::ratelimit::SourceLimiter;
 use crate::writer::MessageWriter;
+
+/// How long a port reserved by EVEN-PORT stays reserved (RFC 8656 suggests 30 s).
+const RESERVATION_LIFETIME: Duration = Duration::from_secs(30);
 
 /// A sans-IO STUN/TURN server. See the crate documentation for the drive contract.
 #[derive(Debug)]
@@ -36,6 +38,9 @@ pub struct Server {
     by_relay: HashMap<RelaySocket, AllocationId>,
     per_user: HashMap<Box<str>, usize>,
     deadlines: BTreeSet<(Instant, AllocationId)>,
+    reservations: HashMap<[u8; 8], Reservation>,
+    reservation_queue: VecDeque<(Instant, [u8; 8])>,
+    reservations_made: u64,
     commands: VecDeque<Command>,
     counters: Counters,
     limiter: SourceLimiter,
@@ -78,6 +83,9 @@ impl Server {
             by_relay: HashMap::new(),
             per_user: HashMap::new(),
             deadlines: BTreeSet::new(),
+            reservations: HashMap::new(),
+            reservation_queue: VecDeque::new(),
+            reservations_made: 0,
             commands: VecDeque::new(),
             counters: Counters::default(),
             limiter,
@@ -140,11 +148,28 @@ impl Server {
     /// When [`Server::handle_timeout`] should next be called, if ever.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(t, _)| *t)
+        let allocations = self.deadlines.first().map(|(t, _)| *t);
+        let reservations = self.reservation_queue.front().map(|(t, _)| *t);
+        match (allocations, reservations) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        }
     }
 
     /// Expires allocations, permissions and channels due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(t, token)) = self.reservation_queue.front() {
+            if t > now {
+                break;
+            }
+            self.reservation_queue.pop_front();
+            if let Some(r) = self.reservations.remove(&token) {
+                self.commands.push_back(Command::FreeRelay {
+                    id: r.owner,
+                    relay: r.relay,
+                });
+            }
+        }
         let cooldown = self.config.channel_cooldown;
         while let Some(&(t, id)) = self.deadlines.first() {
             if t > now {
@@ -310,6 +335,23 @@ impl Server {
             chunk.copy_from_slice(&z.to_be_bytes()[..6]);
         }
         TransactionId(out)
+    }
+
+    /// Records that the shell holds `relay` for a later Allocate; returns the token.
+    fn reserve(&mut self, now: Instant, owner: AllocationId, relay: RelaySocket) -> [u8; 8] {
+        self.reservations_made += 1;
+        let token = self.nonces.reservation_token(self.reservations_made);
+        let expires = after(now, RESERVATION_LIFETIME);
+        self.reservations.insert(
+            token,
+            Reservation {
+                relay,
+                owner,
+                expires,
+            },
+        );
+        self.reservation_queue.push_back((expires, token));
+        token
     }
 
     /// Re-files an allocation under its next deadline.

@@ -2,6 +2,7 @@
 //! and the shell's answers to `CreateRelay`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::auth::Authed;
@@ -11,7 +12,7 @@ use crate::allocation::{
     after, AllocateReply, Allocation, AllocationId, Channel, Permission, RelayState,
 };
 use crate::attributes::{Attribute, AttributeType};
-use crate::command::Command;
+use crate::command::{Command, PortRequest};
 use crate::error_code::ErrorCode;
 use crate::message::{Class, Message, Method};
 use crate::ratelimit::TokenBucket;
@@ -62,8 +63,26 @@ impl Server {
             Some(_) => return self.error(txn, signer, ErrorCode::UNSUPPORTED_TRANSPORT_PROTOCOL),
             None => return self.error(txn, signer, ErrorCode::BAD_REQUEST),
         }
-        let family = match msg.get(AttributeType::REQUESTED_ADDRESS_FAMILY) {
-            Some(Attribute::RequestedAddressFamily(f)) => f,
+        let even_port = match msg.get(AttributeType::EVEN_PORT) {
+            Some(Attribute::EvenPort(reserve_next)) => Some(reserve_next),
+            _ => None,
+        };
+        let token = match msg.get(AttributeType::RESERVATION_TOKEN) {
+            Some(Attribute::ReservationToken(t)) => Some(*t),
+            _ => None,
+        };
+        if token.is_some()
+            && (even_port.is_some() || msg.get(AttributeType::REQUESTED_ADDRESS_FAMILY).is_some())
+        {
+            return self.error(txn, signer, ErrorCode::BAD_REQUEST);
+        }
+        let reserved = token
+            .and_then(|t| self.reservations.get(&t))
+            .filter(|r| r.expires > now)
+            .map(|r| r.relay);
+        let family = match (reserved, msg.get(AttributeType::REQUESTED_ADDRESS_FAMILY)) {
+            (Some(relay), _) => AddressFamily::of(&relay.addr()),
+            (None, Some(Attribute::RequestedAddressFamily(f))) => f,
             _ => AddressFamily::IPV4,
         };
         if msg.get(AttributeType::REQUESTED_ADDRESS_FAMILY).is_some()
@@ -97,7 +116,18 @@ impl Server {
         let lifetime = requested
             .min(self.config.max_lifetime)
             .max(self.config.default_lifetime);
-        self.create_allocation(now, txn, msg, authed, family, lifetime);
+        let port = match (token, even_port) {
+            (Some(t), _) => match reserved {
+                Some(relay) => {
+                    self.reservations.remove(&t);
+                    PortRequest::Reserved(relay)
+                }
+                None => return self.error(txn, signer, ErrorCode::INSUFFICIENT_CAPACITY),
+            },
+            (None, Some(reserve_next)) => PortRequest::Even { reserve_next },
+            (None, None) => PortRequest::Any,
+        };
+        self.create_allocation(now, txn, msg, authed, (family, port), lifetime);
     }
 
     fn create_allocation(
@@ -106,7 +136,7 @@ impl Server {
         txn: &Txn,
         msg: &Message<'_>,
         authed: Authed,
-        family: AddressFamily,
+        (family, port_request): (AddressFamily, PortRequest),
         lifetime: Duration,
     ) {
         let id = self.next_id();
@@ -133,6 +163,8 @@ impl Server {
                 relay: RelayState::Pending,
                 allocate_tid: txn.tid,
                 allocate_reply,
+                port_request,
+                reservation_token: None,
                 lifetime,
                 expires,
                 permissions: HashMap::new(),
@@ -146,7 +178,11 @@ impl Server {
         self.by_five_tuple.insert(txn.to, id);
         self.counters.allocations_active += 1;
         self.counters.allocations_created += 1;
-        self.commands.push_back(Command::CreateRelay { id, family });
+        self.commands.push_back(Command::CreateRelay {
+            id,
+            family,
+            port: port_request,
+        });
     }
 
     /// The shell bound the relay socket for allocation `id`: the pending Allocate is answered.
@@ -158,7 +194,14 @@ impl Server {
             .allocations
             .get(&id)
             .filter(|a| matches!(a.relay, RelayState::Pending));
-        let family_ok = pending.is_some_and(|a| AddressFamily::of(&relay.addr()) == a.family);
+        let family_ok = pending.is_some_and(|a| {
+            AddressFamily::of(&relay.addr()) == a.family
+                && match a.port_request {
+                    PortRequest::Any => true,
+                    PortRequest::Even { .. } => relay.addr().port().is_multiple_of(2),
+                    PortRequest::Reserved(r) => r == relay,
+                }
+        });
         let pending = pending.is_some();
         let in_use = self.by_relay.contains_key(&relay);
         if !pending || !family_ok || in_use {
@@ -170,9 +213,20 @@ impl Server {
             }
             return;
         }
+        let mut reserve = None;
         if let Some(a) = self.allocations.get_mut(&id) {
             a.relay = RelayState::Bound(relay);
             a.expires = after(now, a.lifetime);
+            if a.port_request == (PortRequest::Even { reserve_next: true }) {
+                let next = relay.addr().port().saturating_add(1);
+                reserve = Some(RelaySocket::new(SocketAddr::new(relay.ip(), next)));
+            }
+        }
+        if let Some(next) = reserve {
+            let token = self.reserve(now, id, next);
+            if let Some(a) = self.allocations.get_mut(&id) {
+                a.reservation_token = Some(token);
+            }
         }
         self.by_relay.insert(relay, id);
         self.reschedule(id);
@@ -218,9 +272,13 @@ impl Server {
         let signer = Some((a.key, p.algorithm));
         let lifetime = secs(a.expires.saturating_duration_since(now));
         let mapped = a.five_tuple.client.addr();
+        let token = a.reservation_token;
         self.reply(&txn, Class::SuccessResponse, signer, |_, w| {
             w.attribute(&Attribute::XorRelayedAddress(relay.addr()))?;
             w.attribute(&Attribute::Lifetime(lifetime))?;
+            if let Some(token) = &token {
+                w.attribute(&Attribute::ReservationToken(token))?;
+            }
             w.attribute(&Attribute::XorMappedAddress(mapped))
         });
     }
@@ -352,7 +410,11 @@ impl Server {
             return;
         };
         let channel = match msg.get(AttributeType::CHANNEL_NUMBER) {
-            Some(Attribute::ChannelNumber(n)) if n.is_valid() => n,
+            Some(Attribute::ChannelNumber(n))
+                if n.is_valid() || (self.config.legacy_channel_numbers && n.is_valid_rfc5766()) =>
+            {
+                n
+            }
             _ => return self.error(txn, signer, ErrorCode::BAD_REQUEST),
         };
         let peer = match msg.get(AttributeType::XOR_PEER_ADDRESS) {

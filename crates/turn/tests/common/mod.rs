@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_turn::{
     Attribute, AttributeType, Class, Command, Config, Credentials, ErrorCode, FiveTuple,
-    LongTermKey, Message, MessageWriter, Method, PeerSocket, Protocol, RelaySocket, Server,
-    TransactionId,
+    LongTermKey, Message, MessageWriter, Method, PeerSocket, PortRequest, Protocol, RelaySocket,
+    Server, TransactionId,
 };
 
 pub const REALM: &str = "switchboard.test";
@@ -173,20 +173,28 @@ impl Harness {
     pub fn drain(&mut self) -> Vec<Command> {
         let mut out = Vec::new();
         while let Some(c) = self.server.poll_command() {
-            if let Command::CreateRelay { id, family } = &c {
+            if let Command::CreateRelay { id, family, port } = &c {
                 if self.auto_bind {
-                    let port = self.next_port;
-                    self.next_port += 1;
                     let ip = if *family == switchboard_turn::AddressFamily::IPV6 {
                         "2001:db8::1".parse().unwrap()
                     } else {
                         self.relay_ip
                     };
-                    self.server.relay_bound(
-                        self.now,
-                        *id,
-                        RelaySocket::new(SocketAddr::new(ip, port)),
-                    );
+                    let relay = match port {
+                        PortRequest::Reserved(relay) => *relay,
+                        PortRequest::Even { .. } => {
+                            self.next_port += self.next_port % 2;
+                            let p = self.next_port;
+                            self.next_port += 2;
+                            RelaySocket::new(SocketAddr::new(ip, p))
+                        }
+                        PortRequest::Any => {
+                            let p = self.next_port;
+                            self.next_port += 1;
+                            RelaySocket::new(SocketAddr::new(ip, p))
+                        }
+                    };
+                    self.server.relay_bound(self.now, *id, relay);
                 }
             }
             out.push(c);
