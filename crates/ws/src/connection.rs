@@ -21,7 +21,7 @@ use crate::message::{Message, Utf8Bytes};
 use crate::prepared::PreparedMessage;
 use crate::random::{random_u64, MaskGenerator};
 use crate::role::Role;
-use crate::utf8::{Utf8Cursor, Utf8Progress};
+use crate::utf8::{Utf8Progress, Utf8Stream};
 
 /// Payloads up to this size are copied next to their header; larger ones are queued as-is.
 const COPY_THRESHOLD: usize = 4096;
@@ -84,7 +84,6 @@ struct Partial {
     text: bool,
     compressed: bool,
     data: BytesMut,
-    utf8: Utf8Cursor,
 }
 
 struct Compression {
@@ -101,6 +100,11 @@ pub struct Connection {
     recv: BytesMut,
     /// Bytes still needed to complete the frame at the head of `recv`.
     recv_needed: usize,
+    /// Payload bytes of the frame at the head of `recv` already unmasked and, for text,
+    /// validated; `None` until that frame's header has been seen.
+    head_checked: Option<usize>,
+    /// UTF-8 state of the text message being received.
+    text_utf8: Utf8Stream,
     partial: Option<Partial>,
     compression: Option<Compression>,
     events: VecDeque<Event>,
@@ -137,6 +141,8 @@ impl Connection {
             state: State::Open,
             recv: BytesMut::new(),
             recv_needed: 0,
+            head_checked: None,
+            text_utf8: Utf8Stream::default(),
             partial: None,
             compression,
             events: VecDeque::new(),
@@ -393,16 +399,20 @@ impl Connection {
             if let Err(err) = self.check_header(&header) {
                 return self.fail(now, err);
             }
+            if let Err(err) = self.check_arriving_text(&header, header_len) {
+                return self.fail(now, err);
+            }
             // check_header bounded payload_len by max_frame_size, which fits in usize.
             let total = header_len + header.payload_len as usize;
             if self.recv.len() < total {
                 self.recv_needed = total - self.recv.len();
                 break;
             }
+            let checked = self.head_checked.take().unwrap_or(0);
             let mut payload = self.recv.split_to(total);
             payload.advance(header_len);
             if let Some(key) = header.mask {
-                apply_mask(&mut payload, key, 0);
+                apply_mask(&mut payload[checked..], key, checked);
             }
             if let Err(err) = self.handle_frame(now, &header, payload) {
                 return self.fail(now, err);
@@ -411,9 +421,50 @@ impl Connection {
         if !matches!(self.state, State::Open | State::CloseSent { .. }) {
             self.recv = BytesMut::new();
             self.recv_needed = 0;
+            self.head_checked = None;
         } else if self.recv.is_empty() {
             // Release the read buffer while idle; payloads handed out keep their own reference.
             self.recv = BytesMut::new();
+        }
+    }
+
+    /// Unmasks and validates the part of an uncompressed text frame that has arrived, so
+    /// invalid UTF-8 fails the connection as soon as it is on the wire, even mid-frame.
+    fn check_arriving_text(
+        &mut self,
+        header: &FrameHeader,
+        header_len: usize,
+    ) -> Result<(), ProtocolError> {
+        let starts_text = header.opcode == OpCode::TEXT && !header.rsv1;
+        let continues_text = header.opcode == OpCode::CONTINUATION
+            && self
+                .partial
+                .as_ref()
+                .is_some_and(|p| p.text && !p.compressed);
+        if !starts_text && !continues_text {
+            return Ok(());
+        }
+        let checked = match self.head_checked {
+            Some(checked) => checked,
+            None => {
+                if starts_text {
+                    self.text_utf8 = Utf8Stream::default();
+                }
+                0
+            }
+        };
+        let arrived = (self.recv.len() - header_len).min(header.payload_len as usize);
+        self.head_checked = Some(arrived);
+        if arrived == checked {
+            return Ok(());
+        }
+        let piece = &mut self.recv[header_len + checked..header_len + arrived];
+        if let Some(key) = header.mask {
+            apply_mask(piece, key, checked);
+        }
+        match self.text_utf8.feed(piece) {
+            Utf8Progress::Valid => Ok(()),
+            Utf8Progress::Invalid => Err(ProtocolError::InvalidUtf8),
         }
     }
 
@@ -486,11 +537,14 @@ impl Connection {
                 if header.fin && !header.rsv1 {
                     return self.deliver_whole(text, payload);
                 }
+                if text && header.rsv1 {
+                    // Compressed text is validated as it is inflated.
+                    self.text_utf8 = Utf8Stream::default();
+                }
                 self.partial = Some(Partial {
                     text,
                     compressed: header.rsv1,
                     data: BytesMut::new(),
-                    utf8: Utf8Cursor::default(),
                 });
                 self.append_fragment(now, header.fin, payload)
             }
@@ -501,9 +555,12 @@ impl Connection {
     fn deliver_whole(&mut self, text: bool, payload: BytesMut) -> Result<(), ProtocolError> {
         let payload = payload.freeze();
         let message = if text {
-            Message::Text(
-                Utf8Bytes::try_from_bytes(payload).map_err(|_| ProtocolError::InvalidUtf8)?,
-            )
+            // Validated as it arrived (check_arriving_text); only an unfinished code point
+            // at the very end remains to be caught.
+            if !self.text_utf8.is_complete() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+            Message::Text(Utf8Bytes::from_validated(payload))
         } else {
             Message::Binary(payload)
         };
@@ -525,26 +582,24 @@ impl Connection {
             let Some(compression) = self.compression.as_mut() else {
                 return Err(ProtocolError::ReservedBits);
             };
+            let before = partial.data.len();
             compression
                 .inflater
                 .inflate(&payload, &mut partial.data, limit)?;
             if fin {
                 compression.inflater.finish(&mut partial.data, limit)?;
             }
+            if partial.text && self.text_utf8.feed(&partial.data[before..]) == Utf8Progress::Invalid
+            {
+                return Err(ProtocolError::InvalidUtf8);
+            }
         } else if partial.data.is_empty() {
             partial.data = payload;
         } else {
             partial.data.extend_from_slice(&payload);
         }
-        if partial.text {
-            let progress = if fin {
-                partial.utf8.finish(&partial.data)
-            } else {
-                partial.utf8.advance(&partial.data)
-            };
-            if progress == Utf8Progress::Invalid {
-                return Err(ProtocolError::InvalidUtf8);
-            }
+        if fin && partial.text && !self.text_utf8.is_complete() {
+            return Err(ProtocolError::InvalidUtf8);
         }
         if fin {
             if let Some(partial) = self.partial.take() {

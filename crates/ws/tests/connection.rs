@@ -507,3 +507,45 @@ fn answers_to_messages_before_a_violation_go_out_before_the_close() {
     assert_eq!(sent_close_code(&out), Some(1002));
     assert!(conn.is_closed());
 }
+
+#[test]
+fn invalid_utf8_fails_fast_inside_a_frame_that_is_still_arriving() {
+    let (mut conn, now) = server();
+    let mut text = "κόσμε".as_bytes().to_vec();
+    text.extend_from_slice(&[0xf4, 0x90, 0x80, 0x80]);
+    text.extend_from_slice(&[b'x'; 1000]);
+    let wire = masked(0x81, &text);
+    // Header plus the valid part plus the first invalid byte: nothing yet.
+    conn.handle_input(now, &wire[..8 + 11]);
+    assert_eq!(events(&mut conn), vec![]);
+    // The second byte of the bad sequence arrives; 1000 more payload bytes are still due.
+    conn.handle_input(now, &wire[8 + 11..8 + 12]);
+    assert_eq!(
+        closed_with(&events(&mut conn)),
+        Some(CloseCode::INVALID_PAYLOAD)
+    );
+}
+
+#[test]
+fn valid_text_arriving_in_pieces_is_unmasked_exactly_once() {
+    let (mut conn, now) = server();
+    let text = "κόσμε, ".repeat(300);
+    let wire = masked(0x81, text.as_bytes());
+    for piece in wire.chunks(7) {
+        conn.handle_input(now, piece);
+    }
+    let mut wire = masked(0x01, &text.as_bytes()[..1001]);
+    wire.extend(masked(0x89, b"ping"));
+    wire.extend(masked(0x80, &text.as_bytes()[1001..]));
+    for piece in wire.chunks(13) {
+        conn.handle_input(now, piece);
+    }
+    assert_eq!(
+        events(&mut conn),
+        vec![
+            Event::Message(Message::text(text.clone())),
+            Event::Ping(Bytes::from_static(b"ping")),
+            Event::Message(Message::text(text)),
+        ]
+    );
+}
