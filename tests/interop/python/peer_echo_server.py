@@ -1,0 +1,24 @@
+"""A Python `websockets` echo server for our Rust client (crates/ws-tokio/tests/peers.rs).
+
+Echoes every message with its type (permessage-deflate is on by default in websockets),
+listens on a free port and prints `listening on ws://127.0.0.1:PORT`.
+"""
+import asyncio
+
+from websockets.asyncio.server import serve
+
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+
+async def main():
+    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on ws://127.0.0.1:{port}", flush=True)
+        await asyncio.get_running_loop().create_future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
