@@ -21,8 +21,8 @@ export SWITCHBOARD_BIN="$root/target/release/switchboard"
 step "fuzz targets (bounded)"
 scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 
-step "Autobahn testsuite against /ws/echo"
-scripts/autobahn.sh
+step "Autobahn testsuite against /ws/echo (AUTOBAHN_CASES=all for every case)"
+AUTOBAHN_CASES="${AUTOBAHN_CASES:-ci}" scripts/autobahn.sh
 
 step "interop: Node ws, Python websockets, Chromium"
 SWITCHBOARD_REQUIRE_CHROMIUM=1 tests/interop/run.sh
