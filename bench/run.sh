@@ -3,6 +3,8 @@
 # generator (`switchboard bench`) to core 1, a fresh server process per scenario.
 # Usage: bench/run.sh [seconds-per-run] [servers...]
 #   servers: switchboard tungstenite fastwebsockets node-ws (default: all)
+# Prints each report and appends it as JSON to bench/results.jsonl;
+# `python3 bench/report.py bench/results.jsonl` turns that into the tables of BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"; shift || true
@@ -31,7 +33,7 @@ run() { # name mode path extra-args...
   local name=$1 mode=$2 path=$3; shift 3
   start "$name"
   taskset -c 1 $bin/switchboard bench --label "$name" --mode "$mode" --url "ws://127.0.0.1:$port$path" \
-    --server-pid "$pid" -d "$secs" "$@" || echo "$name $mode failed"
+    --server-pid "$pid" -d "$secs" --json "$@" | tee -a bench/results.jsonl || echo "$name $mode failed"
   stop
 }
 

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Turns `switchboard bench --json` lines (bench/run.sh's bench/results.jsonl) into Markdown
+tables: messages per server CPU-second with ratios against switchboard, latency, memory."""
+import json
+import sys
+from collections import OrderedDict
+
+
+def scenario(r):
+    if r["mode"] == "idle":
+        return f'idle, {r["connections"]} connections'
+    who = "subscribers" if r["mode"] == "broadcast" else "connections"
+    return f'{r["mode"]}, {r["connections"]} {who}, {r["size"]} B, {r["in_flight"]} in flight'
+
+
+def main(path):
+    runs = [json.loads(line) for line in open(path) if line.startswith("{")]
+    servers = list(OrderedDict.fromkeys(r["label"] for r in runs))
+    table = OrderedDict()
+    for r in runs:
+        table.setdefault(scenario(r), {})[r["label"]] = r
+    print("| scenario | " + " | ".join(servers) + " |")
+    print("| --- |" + " --- |" * len(servers))
+    for name, by_server in table.items():
+        if name.startswith("idle"):
+            continue
+        ours = (by_server.get("switchboard") or {}).get("messages_per_server_cpu_second")
+        cells = []
+        for s in servers:
+            r = by_server.get(s)
+            rate = r and r.get("messages_per_server_cpu_second")
+            if not rate:
+                cells.append("–")
+                continue
+            ratio = f" ({ours / rate:.2f}×)" if ours and s != "switchboard" else ""
+            cells.append(f"{rate / 1000:,.0f} k{ratio}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    print("Latency at saturation, p50 / p99 / p99.9 in ms (client-observed):")
+    print()
+    print("| scenario | " + " | ".join(servers) + " |")
+    print("| --- |" + " --- |" * len(servers))
+    for name, by_server in table.items():
+        if name.startswith("idle"):
+            continue
+        cells = []
+        for s in servers:
+            r = by_server.get(s)
+            cells.append(
+                f'{r["p50_us"] / 1000:.2f} / {r["p99_us"] / 1000:.2f} / {r["p999_us"] / 1000:.2f}' if r and r["messages"] else "–"
+            )
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    print("Server memory per idle WebSocket (RSS growth / connections):")
+    print()
+    print("| scenario | " + " | ".join(servers) + " |")
+    print("| --- |" + " --- |" * len(servers))
+    for name, by_server in table.items():
+        if not name.startswith("idle"):
+            continue
+        cells = []
+        for s in servers:
+            r = by_server.get(s)
+            per = r and r.get("server_rss_per_connection")
+            cells.append(f"{per / 1024:.2f} KiB" if per else "–")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "bench/results.jsonl")
