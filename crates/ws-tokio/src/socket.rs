@@ -235,11 +235,12 @@ impl<S: Transport> WebSocket<S> {
         ready!(ready)?;
         // Reads land in a zeroed buffer that is split, not reallocated, after each read: many
         // small reads share one allocation and one memset.
-        let want = self.conn.read_hint().clamp(READ_CHUNK, MAX_READ_CHUNK);
-        if self.read_buf.len() < want.min(MIN_READ_ROOM)
-            || self.read_buf.len() < self.conn.read_hint()
-        {
-            self.read_buf = BytesMut::zeroed(want);
+        // A fresh buffer when little room is left, or when a large frame is due and the room
+        // left is small; sized for that frame up to MAX_READ_CHUNK.
+        let room = self.read_buf.len();
+        let hint = self.conn.read_hint();
+        if room < MIN_READ_ROOM || (hint > room && room < READ_CHUNK) {
+            self.read_buf = BytesMut::zeroed(hint.clamp(READ_CHUNK, MAX_READ_CHUNK));
         }
         let mut buf = ReadBuf::new(&mut self.read_buf[..]);
         let read = Pin::new(&mut self.io).poll_read(cx, &mut buf);
