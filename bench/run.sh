@@ -3,6 +3,7 @@
 # generator (`switchboard bench`) to core 1, a fresh server process per scenario.
 # Usage: bench/run.sh [seconds-per-run] [servers...]
 #   servers: switchboard tungstenite fastwebsockets node-ws (default: all)
+#   MODES="echo broadcast idle" selects scenarios (default: all three)
 # Prints each report and appends it as JSON to bench/results.jsonl;
 # `python3 bench/report.py bench/results.jsonl` turns that into the tables of BENCHMARKS.md.
 set -euo pipefail
@@ -37,11 +38,16 @@ run() { # name mode path extra-args...
   stop
 }
 
+modes="${MODES:-echo broadcast idle}"
 for s in "${servers[@]}"; do
-  for size in 32 4096; do
-    for k in 1 16; do run "$s" echo /ws/echo -n 100 -s "$size" -k "$k"; done
-  done
-  run "$s" echo /ws/echo -n 1000 -s 32 -k 1
-  [ "$s" = fastwebsockets ] || run "$s" broadcast /ws -n 10000 -s 64 -k 4 --ramp 256
-  run "$s" idle /ws/echo -n 10000 --ramp 256
+  if [[ " $modes " == *" echo "* ]]; then
+    for size in 32 4096; do
+      for k in 1 16; do run "$s" echo /ws/echo -n 100 -s "$size" -k "$k"; done
+    done
+    run "$s" echo /ws/echo -n 1000 -s 32 -k 1
+  fi
+  if [[ " $modes " == *" broadcast "* && "$s" != fastwebsockets ]]; then
+    for k in 1 16; do run "$s" broadcast /ws -n 10000 -s 64 -k "$k" --ramp 256; done
+  fi
+  [[ " $modes " != *" idle "* ]] || run "$s" idle /ws/echo -n 10000 --ramp 256
 done
