@@ -242,14 +242,7 @@ impl Server {
         if !matches!(a.relay, RelayState::Pending) {
             return;
         }
-        let p = a.allocate_reply;
-        let txn = Txn {
-            to: a.five_tuple,
-            method: Method::ALLOCATE,
-            tid: a.allocate_tid,
-            fingerprint: p.fingerprint,
-        };
-        let signer = Some((a.key, p.algorithm));
+        let (txn, signer) = allocate_txn(a);
         self.error(&txn, signer, ErrorCode::INSUFFICIENT_CAPACITY);
         self.remove_allocation(id);
     }
@@ -262,14 +255,7 @@ impl Server {
         let Some(relay) = a.relay() else {
             return;
         };
-        let p = a.allocate_reply;
-        let txn = Txn {
-            to: a.five_tuple,
-            method: Method::ALLOCATE,
-            tid: a.allocate_tid,
-            fingerprint: p.fingerprint,
-        };
-        let signer = Some((a.key, p.algorithm));
+        let (txn, signer) = allocate_txn(a);
         let lifetime = secs(a.expires.saturating_duration_since(now));
         let mapped = a.five_tuple.client.addr();
         let token = a.reservation_token;
@@ -485,4 +471,16 @@ fn bind_conflict(
         return Some(ErrorCode::INSUFFICIENT_CAPACITY);
     }
     None
+}
+
+/// The Allocate transaction that created `a`, and how its answer is signed.
+fn allocate_txn(a: &Allocation) -> (Txn, Signer) {
+    let reply = a.allocate_reply;
+    let txn = Txn {
+        to: a.five_tuple,
+        method: Method::ALLOCATE,
+        tid: a.allocate_tid,
+        fingerprint: reply.fingerprint,
+    };
+    (txn, Some((a.key, reply.algorithm)))
 }
