@@ -2,7 +2,7 @@
 # Installs what the tests need on a fresh Debian machine (as root). Idempotent and quiet:
 # Chromium (Debian's package), npm packages for the interop tests and the Node benchmark peer,
 # a Python venv with websockets and pytest, Autobahn's wstest in a Python 2.7 venv, coturn's
-# test clients, and cargo-fuzz.
+# test clients (turnutils_uclient, turnutils_stunclient), and cargo-fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -38,9 +38,8 @@ if [ ! -x "$deps/autobahn/py27/bin/wstest" ]; then
   [ -x "$deps/autobahn/py27/bin/wstest" ] || { echo "wstest did not install" >&2; exit 1; }
 fi
 
-if [ -x scripts/install-turn-deps.sh ]; then
-  scripts/install-turn-deps.sh
-fi
+# coturn's test clients (turnutils_*); the packaged coturn service is never started here.
+command -v turnutils_uclient >/dev/null || { echo "installing coturn (test clients)"; apt_install coturn; }
 
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz"; cargo install --locked --quiet cargo-fuzz; }
 echo "test dependencies ready"

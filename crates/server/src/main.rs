@@ -8,6 +8,7 @@ mod limits;
 mod pubsub;
 mod rooms;
 mod serve;
+mod turn;
 mod workers;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Load-test a WebSocket server: echo or broadcast throughput and latency, idle memory.
     Bench(bench::BenchArgs),
+    /// Run the STUN/TURN server alone (UDP).
+    Turn(turn::TurnArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +37,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve_main(*args),
         Command::Bench(args) => bench::main(args),
+        Command::Turn(args) => init_logging(&args.log_level).and_then(|()| turn::main(args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -46,11 +50,16 @@ fn main() -> std::process::ExitCode {
 
 fn serve_main(args: config::ServeArgs) -> Result<(), String> {
     let config = config::ServeConfig::load(args)?;
-    let filter =
-        EnvFilter::try_new(&config.log_level).map_err(|e| format!("bad log level: {e}"))?;
+    init_logging(&config.log_level)?;
+    serve::run(config)
+}
+
+/// Logs to stderr (stdout carries the ready line) with a tracing filter.
+fn init_logging(level: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(level).map_err(|e| format!("bad log level: {e}"))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    serve::run(config)
+    Ok(())
 }

@@ -170,14 +170,14 @@ async fn accept_loop(
 }
 
 /// Prints the ready line on stdout (tests and scripts wait for it).
-fn announce(line: &str) {
+pub(crate) fn announce(line: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
