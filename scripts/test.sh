@@ -22,7 +22,7 @@ step "fuzz targets (bounded)"
 scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"
 
 step "Autobahn testsuite against /ws/echo (AUTOBAHN_CASES=all for every case)"
-AUTOBAHN_CASES="${AUTOBAHN_CASES:-ci}" scripts/autobahn.sh
+AUTOBAHN_STRICT=1 AUTOBAHN_CASES="${AUTOBAHN_CASES:-ci}" scripts/autobahn.sh
 
 step "interop: Node ws, Python websockets, Chromium"
 SWITCHBOARD_REQUIRE_CHROMIUM=1 tests/interop/run.sh

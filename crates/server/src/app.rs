@@ -16,6 +16,8 @@ pub(crate) struct Counters {
     pub(crate) connections_refused: AtomicU64,
     pub(crate) websockets_open: AtomicU64,
     pub(crate) handshakes_refused: AtomicU64,
+    /// The STUN/TURN server's counters, when it runs inside `serve`.
+    pub(crate) turn: std::sync::OnceLock<switchboard_turn_tokio::Handle>,
 }
 
 impl Counters {
@@ -30,7 +32,7 @@ impl Counters {
     /// Prometheus text format.
     pub(crate) fn render(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        format!(
+        let mut out = format!(
             "# TYPE switchboard_connections_open gauge\nswitchboard_connections_open {}\n\
              # TYPE switchboard_connections_total counter\nswitchboard_connections_total {}\n\
              # TYPE switchboard_connections_refused_total counter\nswitchboard_connections_refused_total {}\n\
@@ -41,7 +43,11 @@ impl Counters {
             get(&self.connections_refused),
             get(&self.websockets_open),
             get(&self.handshakes_refused),
-        )
+        );
+        if let Some(turn) = self.turn.get() {
+            out.push_str(&crate::turn::render_metrics(turn));
+        }
+        out
     }
 }
 

@@ -75,6 +75,12 @@ pub(crate) struct ServeArgs {
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
+    /// Also run the STUN/TURN server (UDP and TCP on --turn-listen, TLS with a certificate);
+    /// off by default. The --turn-* settings below apply.
+    #[arg(long = "turn", env = "SWITCHBOARD_TURN")]
+    pub(crate) turn: bool,
+    #[command(flatten)]
+    pub(crate) turn_args: crate::turn::TurnArgs,
 }
 
 /// The TOML file: the same settings, by the flags' names with underscores.
@@ -121,19 +127,28 @@ pub(crate) struct ServeConfig {
     pub(crate) allowed_origins: Option<Vec<String>>,
     pub(crate) max_rooms_per_connection: usize,
     pub(crate) shutdown_timeout: Duration,
+    /// The STUN/TURN server's settings when it runs inside `serve`.
+    pub(crate) turn: Option<crate::turn::TurnSettings>,
 }
 
 impl ServeConfig {
     /// Merges flags and environment (already combined by clap) over the file over defaults.
     pub(crate) fn load(args: ServeArgs) -> Result<Self, String> {
-        let file = match &args.config {
+        let (file, turn_file) = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| format!("in {}: {e}", path.display()))?
+                // The `turn` and `turn_*` keys belong to crate::turn.
+                let mut table = toml::from_str::<toml::Table>(&text)
+                    .map_err(|e| format!("in {}: {e}", path.display()))?;
+                let turn = crate::turn::TurnFile::take(&mut table)
+                    .map_err(|e| format!("in {}: {e}", path.display()))?;
+                let file = toml::Value::Table(table)
+                    .try_into::<FileConfig>()
+                    .map_err(|e| format!("in {}: {e}", path.display()))?;
+                (file, turn)
             }
-            None => FileConfig::default(),
+            None => Default::default(),
         };
         let tls_cert = args.tls_cert.or(file.tls_cert);
         let tls_key = args.tls_key.or(file.tls_key);
@@ -148,6 +163,15 @@ impl ServeConfig {
             Some(args.allowed_origins)
         };
         let ping = args.ping_interval.or(file.ping_interval).unwrap_or(30);
+        let turn = if args.turn || turn_file.turn.unwrap_or(false) {
+            Some(crate::turn::TurnSettings::resolve(
+                args.turn_args,
+                turn_file,
+                tls.as_ref(),
+            )?)
+        } else {
+            None
+        };
         let config = Self {
             listen: args
                 .listen
@@ -199,6 +223,7 @@ impl ServeConfig {
                     .or(file.shutdown_timeout)
                     .unwrap_or(10),
             ),
+            turn,
         };
         config.validate()?;
         Ok(config)

@@ -1,4 +1,5 @@
-//! The `switchboard` binary: `serve` runs the server, `bench` measures it.
+//! The `switchboard` binary: `serve` runs the server, `bench` measures it, `turn` runs the
+//! STUN/TURN server alone.
 
 mod app;
 mod bench;
@@ -28,8 +29,8 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Load-test a WebSocket server: echo or broadcast throughput and latency, idle memory.
     Bench(bench::BenchArgs),
-    /// Run the STUN/TURN server alone (UDP).
-    Turn(turn::TurnArgs),
+    /// Run the STUN/TURN server alone (UDP, TCP and TLS).
+    Turn(Box<turn::TurnCommand>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,7 +38,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve_main(*args),
         Command::Bench(args) => bench::main(args),
-        Command::Turn(args) => init_logging(&args.log_level).and_then(|()| turn::main(args)),
+        Command::Turn(args) => turn::main(*args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

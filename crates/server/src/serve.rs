@@ -66,6 +66,13 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
         )),
         None => None,
     };
+    // TURN (when enabled) binds first, so a port conflict fails before anything listens.
+    let turn = config
+        .turn
+        .as_ref()
+        .map(crate::turn::Running::start)
+        .transpose()?;
+    let turn_handle = turn.as_ref().map(crate::turn::Running::handle);
     let workers = Workers::start(config.workers, "sb-worker")
         .map_err(|e| format!("cannot start workers: {e}"))?;
     let listeners = bind_listeners(config.listen, workers.handles())
@@ -73,6 +80,9 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     let local = listeners[0].local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     announce(&format!("switchboard listening on {scheme}://{local}"));
+    if let Some(turn) = &turn {
+        announce(turn.ready_line());
+    }
     info!(%local, tls = tls.is_some(), workers = listeners.len(), "listening");
 
     let coordinator = tokio::runtime::Builder::new_current_thread()
@@ -83,7 +93,11 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     coordinator.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let shutdown_timeout = config.shutdown_timeout;
-        let app = Arc::new(App::new(config, shutdown_rx));
+        let app = App::new(config, shutdown_rx);
+        if let Some(handle) = turn_handle {
+            let _ = app.counters.turn.set(handle);
+        }
+        let app = Arc::new(app);
         let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
         for (listener, handle) in listeners.into_iter().zip(&handles) {
             handle.spawn(accept_loop(
@@ -105,6 +119,7 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
         }
     });
     workers.stop();
+    drop(turn);
     info!("stopped");
     Ok(())
 }

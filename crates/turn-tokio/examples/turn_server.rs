@@ -68,6 +68,7 @@ async fn main() -> std::io::Result<()> {
     }
     let mut config = ShellConfig::new(credentials, relay)?;
     config.listen = listen;
+    config.tcp_listen = Some(listen);
     config.relay_ports = ports.0..=ports.1;
     config.turn.policy.allow_loopback = allow_loopback;
     config.turn.bandwidth_per_allocation = bandwidth;

@@ -185,25 +185,48 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(socket)
 }
 
+std::thread_local! {
+    /// One receive buffer per thread, shared by every relay reader on it: a reader borrows it
+    /// only between readiness and copying the datagram out, never across an await, so an
+    /// allocation costs no buffer of its own.
+    static RECV_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads one ready datagram into the thread's buffer and copies it out.
+fn try_recv(socket: &UdpSocket, max_datagram: usize) -> io::Result<(Vec<u8>, SocketAddr)> {
+    RECV_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        if buf.len() < max_datagram {
+            buf.resize(max_datagram, 0);
+        }
+        let (n, from) = socket.try_recv_from(&mut buf[..max_datagram])?;
+        Ok((buf[..n].to_vec(), from))
+    })
+}
+
 async fn read_loop(
     socket: Arc<UdpSocket>,
     relay: RelaySocket,
     tx: mpsc::Sender<PeerPacket>,
     max_datagram: usize,
 ) {
-    let mut buf = vec![0u8; max_datagram];
     loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((n, from)) => {
+        if let Err(e) = socket.readable().await {
+            tracing::debug!(%relay, error = %e, "relay socket failed");
+            return;
+        }
+        match try_recv(&socket, max_datagram) {
+            Ok((data, from)) => {
                 let packet = PeerPacket {
                     relay,
                     peer: PeerSocket::new(from),
-                    data: buf[..n].to_vec(),
+                    data,
                 };
                 if tx.send(packet).await.is_err() {
                     return;
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             // ICMP errors (port unreachable) surface as recv errors on some systems: ignore.
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
             Err(e) => {

@@ -72,6 +72,7 @@ async fn relays_over_real_udp_sockets() {
     let creds = Credentials::new(REALM).with_user("alice", "pw");
     let mut config = ShellConfig::new(creds, "127.0.0.1".parse().unwrap()).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.tcp_listen = None;
     config.relay_ports = 52000..=52999;
     config.turn.policy.allow_loopback = true;
     let server = TurnServer::bind(config).await.unwrap();
@@ -207,6 +208,7 @@ async fn even_port_reservation_over_real_sockets() {
     let creds = Credentials::new(REALM).with_user("alice", "pw");
     let mut config = ShellConfig::new(creds, "127.0.0.1".parse().unwrap()).unwrap();
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.tcp_listen = None;
     config.relay_ports = 53000..=53999;
     let server = TurnServer::bind(config).await.unwrap();
     let server_addr = server.local_addr();

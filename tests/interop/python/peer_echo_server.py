@@ -1,9 +1,12 @@
 """A Python `websockets` echo server for our Rust client (crates/ws-tokio/tests/peers.rs).
 
 Echoes every message with its type (permessage-deflate is on by default in websockets),
-listens on a free port and prints `listening on ws://127.0.0.1:PORT`.
+listens on a free port and prints `listening on ws://127.0.0.1:PORT` (wss:// with
+`--tls CERT KEY`).
 """
 import asyncio
+import ssl
+import sys
 
 from websockets.asyncio.server import serve
 
@@ -14,9 +17,14 @@ async def echo(ws):
 
 
 async def main():
-    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+    context = None
+    if "--tls" in sys.argv:
+        cert, key = sys.argv[sys.argv.index("--tls") + 1 : sys.argv.index("--tls") + 3]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+    async with serve(echo, "127.0.0.1", 0, ssl=context, max_size=None) as server:
         port = server.sockets[0].getsockname()[1]
-        print(f"listening on ws://127.0.0.1:{port}", flush=True)
+        print(f"listening on {'wss' if context else 'ws'}://127.0.0.1:{port}", flush=True)
         await asyncio.get_running_loop().create_future()
 
 
