@@ -28,7 +28,7 @@ step "interop: Node ws, Python websockets, Chromium"
 SWITCHBOARD_REQUIRE_CHROMIUM=1 tests/interop/run.sh
 
 step "TURN: coturn's turnutils clients against switchboard turn (loopback-only namespace)"
-tests/turn/run.sh
+SWITCHBOARD_INTEROP=1 tests/turn/run.sh
 
 step "Rust unit, property, conformance and end-to-end tests"
 SWITCHBOARD_INTEROP=1 cargo test --workspace --quiet

@@ -154,6 +154,27 @@ udp_sink
 check "relay to a loopback peer on safe defaults: 403, nothing relayed" \
   bash -c "$(declare -f uclient_refused); work='$work'; uclient_refused '403|Forbidden|cannot|Cannot' -p 3479 -u alice -w alice-pw -e 127.0.0.1 -r 3480 -m 1 -n 5 127.0.0.1"
 check "  ... and the peer received nothing" nothing_reached_sink
-check "both switchboard turn servers still running" kill -0 "$main_pid" "$strict_pid"
+# Chromium's WebRTC stack, relay-only, with switchboard's TURN inside `serve` as its only ICE
+# server (tests/turn/chromium.mjs): data-channel messages both ways over UDP and TCP, and a
+# wrong password refused with 401.
+"$SWITCHBOARD_BIN" serve --listen 127.0.0.1:3000 --log-level warn --turn \
+  --turn-listen 127.0.0.1:3490 --turn-no-tls --turn-relay-ip 127.0.0.1 \
+  --turn-relay-ports 52000-52099 --turn-user carol:carol-pw --turn-realm "$realm" \
+  --turn-allow-loopback > "$work/serve.ready" 2> "$work/serve.log" &
+pids+=($!)
+serve_pid="${pids[-1]}"
+for _ in $(seq 100); do grep -q listening "$work/serve.ready" 2>/dev/null && break; sleep 0.05; done
+chromium_relay() {
+  timeout 150 node "$(dirname "$0")/chromium.mjs" http://127.0.0.1:3000 127.0.0.1:3490 carol carol-pw
+}
+if [ -x /usr/bin/chromium ] && [ -d "$(dirname "$0")/../interop/node_modules/playwright-core" ]; then
+  check "chromium: relay-only data channels through switchboard (UDP, TCP, wrong password)" chromium_relay
+elif [ -n "${SWITCHBOARD_INTEROP:-}" ]; then
+  check "chromium: installed (scripts/install-test-deps.sh)" false
+else
+  echo "skip chromium: /usr/bin/chromium or tests/interop/node_modules missing"
+fi
+check "both switchboard turn servers and serve --turn still running" \
+  kill -0 "$main_pid" "$strict_pid" "$serve_pid"
 echo "turn: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
