@@ -3,31 +3,39 @@
 # loopback-only network namespace. Each server is pinned to core 0 (`taskset -c 0`), the load
 # generator (coturn's turnutils_uclient, client-to-client over channels, UDP) to core 1.
 #
-# For each load level it reports relayed messages (uclient's tot_recv_msgs), lost messages,
-# the server's CPU time (utime+stime from /proc/PID/stat, before and after) and messages per
-# server CPU-second. Then memory per allocation: server RSS with HOLD allocations open (uclient
-# -h keeps them) minus RSS before, divided by HOLD.
+# Two kinds of load, each at several levels (clients:messages:interval-ms):
+#   c2c  (LEVELS)       turnutils_uclient -y: clients relay to each other through two
+#                       allocations on the server (the usual relay-to-relay ICE pair);
+#   peer (PEER_LEVELS)  clients relay to an external UDP echo peer (coturn's turnutils_peer on
+#                       127.0.0.1:3480, core 1), so every message leaves and re-enters the server
+#                       through a relay socket.
+# For each it reports relayed messages (uclient's tot_recv_msgs), lost messages, the server's
+# CPU time (utime+stime from /proc/PID/stat, before and after) and messages per server
+# CPU-second. Then memory per allocation: server RSS with HOLD allocations open (uclient -h
+# keeps them) minus RSS before, divided by HOLD.
 #
 #   SWITCHBOARD_BIN=target/release/switchboard bench/turn.sh
-#   LEVELS="20:2000:5 50:2000:2" HOLD=400 bench/turn.sh   # clients:messages:interval-ms
+#   LEVELS="20:2000:5 50:2000:2" PEER_LEVELS="50:2000:1" HOLD=400 bench/turn.sh
 #
 # Needs root (unshare -n), turnserver and turnutils_uclient (scripts/install-turn-deps.sh).
 set -euo pipefail
 : "${SWITCHBOARD_BIN:?set SWITCHBOARD_BIN to the switchboard release binary}"
-for tool in turnserver turnutils_uclient taskset unshare ip timeout; do
+for tool in turnserver turnutils_uclient turnutils_peer taskset unshare ip timeout; do
   command -v "$tool" >/dev/null || { echo "bench/turn: $tool missing" >&2; exit 1; }
 done
 if [ "${1:-}" != "--inside" ]; then
   exec timeout --kill-after=10 1800 unshare -n bash "$0" --inside
 fi
 ip link set lo up
-LEVELS="${LEVELS:-10:2000:10 20:2000:5 40:2000:2}"
+LEVELS="${LEVELS:-50:4000:1 100:4000:1}"
+PEER_LEVELS="${PEER_LEVELS:-50:4000:1 100:4000:1}"
 HOLD="${HOLD:-400}"
 MSG_LEN="${MSG_LEN:-100}"
 tck="$(getconf CLK_TCK)"
 work="$(mktemp -d)"
 server_pid=""
 load_pid=""
+peer_pid=""
 stop() { # kill, bounded wait
   local p
   for p in "$@"; do
@@ -37,7 +45,7 @@ stop() { # kill, bounded wait
     kill -9 "$p" 2>/dev/null || true
   done
 }
-cleanup() { stop "$load_pid" "$server_pid"; rm -rf "$work"; }
+cleanup() { stop "$load_pid" "$server_pid" "$peer_pid"; rm -rf "$work"; }
 trap cleanup EXIT
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -68,22 +76,35 @@ start_server() {
   echo "bench/turn: $1 did not start" >&2; tail "$work/server.out" >&2; exit 1
 }
 
-printf '%-12s %-10s %10s %6s %9s %12s\n' server load relayed lost cpu_s msgs/cpu_s
+# The external peer: a UDP echo server on the load generator's core.
+taskset -c 1 turnutils_peer -L 127.0.0.1 -p 3480 > "$work/peer.out" 2>&1 &
+peer_pid=$!
+
+# run_level SERVER MODE LEVEL: one uclient run, one result line.
+run_level() {
+  local server=$1 mode=$2 level=$3 m n z
+  IFS=: read -r m n z <<< "$level"
+  local target=(-y)
+  [ "$mode" = peer ] && target=(-e 127.0.0.1 -r 3480)
+  local before after
+  before="$(cpu_ticks "$server_pid")"
+  timeout 300 taskset -c 1 turnutils_uclient -u test -w test "${target[@]}" -c -m "$m" -n "$n" \
+    -l "$MSG_LEN" -z "$z" 127.0.0.1 > "$work/uclient" 2>&1 || true
+  after="$(cpu_ticks "$server_pid")"
+  local recv lost cpu rate
+  recv="$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "$work/uclient" | tail -1)"
+  lost="$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$work/uclient" | tail -1)"
+  cpu="$(awk -v t=$((after - before)) -v hz="$tck" 'BEGIN {printf "%.2f", t / hz}')"
+  rate="$(awk -v r="${recv:-0}" -v t=$((after - before)) -v hz="$tck" \
+    'BEGIN {if (t > 0) printf "%.0f", r * hz / t; else print "n/a"}')"
+  printf '%-12s %-5s %-10s %10s %6s %9s %12s\n' "$server" "$mode" "$level" "${recv:-?}" "${lost:-?}" "$cpu" "$rate"
+}
+
+printf '%-12s %-5s %-10s %10s %6s %9s %12s\n' server mode load relayed lost cpu_s msgs/cpu_s
 for server in switchboard coturn; do
   start_server "$server"
-  for level in $LEVELS; do
-    IFS=: read -r m n z <<< "$level"
-    before="$(cpu_ticks "$server_pid")"
-    timeout 300 taskset -c 1 turnutils_uclient -u test -w test -y -c -m "$m" -n "$n" \
-      -l "$MSG_LEN" -z "$z" 127.0.0.1 > "$work/uclient" 2>&1 || true
-    after="$(cpu_ticks "$server_pid")"
-    recv="$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "$work/uclient" | tail -1)"
-    lost="$(sed -n 's/.*Total lost packets \([0-9]*\).*/\1/p' "$work/uclient" | tail -1)"
-    cpu="$(awk -v t=$((after - before)) -v hz="$tck" 'BEGIN {printf "%.2f", t / hz}')"
-    rate="$(awk -v r="${recv:-0}" -v t=$((after - before)) -v hz="$tck" \
-      'BEGIN {if (t > 0) printf "%.0f", r * hz / t; else print "n/a"}')"
-    printf '%-12s %-10s %10s %6s %9s %12s\n' "$server" "$m:$n:$z" "${recv:-?}" "${lost:-?}" "$cpu" "$rate"
-  done
+  for level in $LEVELS; do run_level "$server" c2c "$level"; done
+  for level in $PEER_LEVELS; do run_level "$server" peer "$level"; done
   # Memory per allocation: HOLD clients keep one allocation each (-c: no RTCP) after sending.
   rss0="$(rss_kb "$server_pid")"
   taskset -c 1 turnutils_uclient -u test -w test -y -c -h -m "$HOLD" -n 1 -z 1000 127.0.0.1 \

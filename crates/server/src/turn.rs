@@ -80,6 +80,9 @@ pub(crate) struct TurnArgs {
     /// TURN: most TCP and TLS connections [default: 10000].
     #[arg(long, env = "SWITCHBOARD_TURN_MAX_CONNECTIONS")]
     turn_max_connections: Option<usize>,
+    /// TURN: most TCP and TLS connections from one IP address [default: 256].
+    #[arg(long, env = "SWITCHBOARD_TURN_MAX_CONNECTIONS_PER_IP")]
+    turn_max_connections_per_ip: Option<usize>,
     /// TURN: a peer network (CIDR) relays may reach despite the safe defaults, which deny
     /// loopback, private, link-local, multicast and the server's own addresses (repeatable).
     #[arg(
@@ -119,6 +122,7 @@ pub(crate) struct TurnFile {
     turn_bandwidth: Option<u64>,
     turn_unauthenticated_rate: Option<u64>,
     turn_max_connections: Option<usize>,
+    turn_max_connections_per_ip: Option<usize>,
     turn_allow_peers: Option<Vec<String>>,
     turn_allow_loopback: Option<bool>,
     turn_legacy_channels: Option<bool>,
@@ -161,6 +165,7 @@ pub(crate) struct TurnSettings {
     bandwidth: u64,
     unauthenticated_rate: u64,
     max_connections: usize,
+    max_connections_per_ip: usize,
     allow_peers: Vec<Cidr>,
     allow_loopback: bool,
     legacy_channels: bool,
@@ -184,6 +189,7 @@ impl std::fmt::Debug for TurnSettings {
             .field("bandwidth", &self.bandwidth)
             .field("unauthenticated_rate", &self.unauthenticated_rate)
             .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("allow_peers", &self.allow_peers)
             .field("allow_loopback", &self.allow_loopback)
             .field("legacy_channels", &self.legacy_channels)
@@ -316,6 +322,10 @@ impl TurnSettings {
                 .turn_max_connections
                 .or(file.turn_max_connections)
                 .unwrap_or(10_000),
+            max_connections_per_ip: args
+                .turn_max_connections_per_ip
+                .or(file.turn_max_connections_per_ip)
+                .unwrap_or(256),
             allow_peers,
             allow_loopback: args.turn_allow_loopback || file.turn_allow_loopback.unwrap_or(false),
             legacy_channels: args.turn_legacy_channels
@@ -324,10 +334,11 @@ impl TurnSettings {
         if settings.max_allocations == 0
             || settings.max_allocations_per_user == 0
             || settings.max_connections == 0
+            || settings.max_connections_per_ip == 0
         {
             return Err(String::from(
-                "turn_max_allocations, turn_max_allocations_per_user and turn_max_connections \
-                 must be at least 1",
+                "turn_max_allocations, turn_max_allocations_per_user, turn_max_connections and \
+                 turn_max_connections_per_ip must be at least 1",
             ));
         }
         Ok(settings)
@@ -352,6 +363,7 @@ impl TurnSettings {
         };
         config.relay_ports = self.relay_ports.clone();
         config.streams.max_connections = self.max_connections;
+        config.streams.max_connections_per_ip = self.max_connections_per_ip;
         let turn = &mut config.turn;
         turn.software = Some(format!("switchboard {}", env!("CARGO_PKG_VERSION")));
         turn.max_allocations = self.max_allocations;
@@ -482,6 +494,8 @@ pub(crate) fn render_metrics(handle: &Handle) -> String {
          # TYPE switchboard_turn_relayed_packets_total counter\n\
          switchboard_turn_relayed_packets_total{{direction=\"to_peer\"}} {}\n\
          switchboard_turn_relayed_packets_total{{direction=\"to_client\"}} {}\n\
+         # TYPE switchboard_turn_relayed_internally_total counter\n\
+         switchboard_turn_relayed_internally_total {}\n\
          # TYPE switchboard_turn_auth_failures_total counter\nswitchboard_turn_auth_failures_total {}\n\
          # TYPE switchboard_turn_peers_denied_total counter\nswitchboard_turn_peers_denied_total {}\n\
          # TYPE switchboard_turn_rate_limited_total counter\nswitchboard_turn_rate_limited_total {}\n\
@@ -493,6 +507,7 @@ pub(crate) fn render_metrics(handle: &Handle) -> String {
         c.bytes_to_clients,
         c.packets_to_peers,
         c.packets_to_clients,
+        c.relayed_internally,
         c.auth_failures,
         c.peers_denied,
         c.rate_limited,

@@ -37,6 +37,10 @@ pub struct ShellConfig {
     pub max_datagram: usize,
     /// Peer datagrams queued between relay sockets and the core before relay sockets wait.
     pub peer_queue: usize,
+    /// Receive and send buffer asked of the kernel for the UDP listener, in bytes (default
+    /// 2 MiB; Linux caps it at `net.core.rmem_max`/`wmem_max` and doubles it). Every client
+    /// shares this one socket, so the kernel's ~200 KiB default overflows in bursts.
+    pub listener_buffer: usize,
     /// Stream limits (TCP and TLS connections).
     pub streams: StreamLimits,
     /// The protocol core's configuration.
@@ -48,6 +52,9 @@ pub struct ShellConfig {
 pub struct StreamLimits {
     /// Open TCP and TLS connections together; more are closed at accept (default 10000).
     pub max_connections: usize,
+    /// Open TCP and TLS connections from one IP address; more are closed at accept
+    /// (default 256: one per allocation, many clients behind one NAT).
+    pub max_connections_per_ip: usize,
     /// Messages queued for one connection; when full, further messages to it (relayed data
     /// and responses alike) are dropped and counted, as a UDP path would lose them
     /// (default 512).
@@ -69,6 +76,7 @@ impl Default for StreamLimits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
+            max_connections_per_ip: 256,
             send_queue: 512,
             send_buffer: 256 << 10,
             idle_timeout: Duration::from_secs(60),
@@ -93,6 +101,7 @@ impl ShellConfig {
             relay_ports: 49152..=65535,
             max_datagram: 65_536,
             peer_queue: 4096,
+            listener_buffer: 2 << 20,
             streams: StreamLimits::default(),
             turn: Config::new(credentials, secret),
         })

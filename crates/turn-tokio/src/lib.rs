@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod per_ip;
 mod relay;
 mod stream;
 
@@ -44,7 +45,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchboard_turn::framing::{frame_length, Frame};
@@ -78,7 +79,9 @@ pub struct TurnServer {
     stream_dropped: u64,
     pool: RelayPool,
     peer_rx: mpsc::Receiver<PeerPacket>,
-    counters: watch::Sender<Counters>,
+    /// The latest counters, for [`Handle::counters`]: a plain lock, written once per loop
+    /// turn (a watch channel would wake its receivers for every relayed packet).
+    counters: Arc<Mutex<Counters>>,
     shutdown: Arc<watch::Sender<bool>>,
     max_datagram: usize,
 }
@@ -103,7 +106,7 @@ impl std::fmt::Debug for TurnServer {
 /// Reads counters from, and stops, a running [`TurnServer`]. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Handle {
-    counters: watch::Receiver<Counters>,
+    counters: Arc<Mutex<Counters>>,
     connections: Arc<AtomicUsize>,
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -113,7 +116,7 @@ impl Handle {
     /// client's send queue was full.
     #[must_use]
     pub fn counters(&self) -> Counters {
-        *self.counters.borrow()
+        *self.counters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// TCP and TLS connections open now.
@@ -157,6 +160,7 @@ impl TurnServer {
             relay_ports,
             max_datagram,
             peer_queue,
+            listener_buffer,
             streams: limits,
             mut turn,
         } = config;
@@ -166,7 +170,7 @@ impl TurnServer {
                 "empty relay port range",
             ));
         }
-        let listener = UdpSocket::bind(listen).await?;
+        let listener = bind_listener(listen, listener_buffer)?;
         let local = listener.local_addr()?;
         let mut stream_listeners = Vec::new();
         let mut tcp_local = None;
@@ -208,7 +212,7 @@ impl TurnServer {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let server = Server::new(turn, std_now(), unix);
-        let (counters, _) = watch::channel(server.counters());
+        let counters = Arc::new(Mutex::new(server.counters()));
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
             server,
@@ -253,7 +257,7 @@ impl TurnServer {
     #[must_use]
     pub fn handle(&self) -> Handle {
         Handle {
-            counters: self.counters.subscribe(),
+            counters: Arc::clone(&self.counters),
             connections: Arc::clone(&self.open_connections),
             shutdown: Arc::clone(&self.shutdown),
         }
@@ -264,6 +268,7 @@ impl TurnServer {
     pub async fn run(mut self) -> io::Result<()> {
         let mut shutdown = self.shutdown.subscribe();
         let permits = Arc::new(Semaphore::new(self.limits.max_connections));
+        let per_ip = per_ip::PerIpLimit::new(self.limits.max_connections_per_ip);
         let _accept_loops: Vec<AbortOnDrop> = std::mem::take(&mut self.stream_listeners)
             .into_iter()
             .map(|l| {
@@ -272,6 +277,7 @@ impl TurnServer {
                     self.stream_tx.clone(),
                     self.limits.clone(),
                     Arc::clone(&permits),
+                    Arc::clone(&per_ip),
                 )))
             })
             .collect();
@@ -312,11 +318,7 @@ impl TurnServer {
             }
             let mut counters = self.server.counters();
             counters.dropped_packets += self.stream_dropped;
-            self.counters.send_if_modified(|c| {
-                let changed = *c != counters;
-                *c = counters;
-                changed
-            });
+            *self.counters.lock().unwrap_or_else(PoisonError::into_inner) = counters;
         }
         Ok(())
     }
@@ -417,6 +419,23 @@ async fn forward(pool: &RelayPool, fwd: Forward<'_>) {
             tracing::debug!(peer = %fwd.peer, error = %e, "relay send failed");
         }
     }
+}
+
+/// Binds the UDP listener with larger kernel buffers; failing to enlarge them only logs.
+fn bind_listener(addr: SocketAddr, buffer: usize) -> io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    for (what, result) in [
+        ("receive", socket.set_recv_buffer_size(buffer)),
+        ("send", socket.set_send_buffer_size(buffer)),
+    ] {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, buffer, "cannot set the UDP listener's {what} buffer");
+        }
+    }
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::StreamLimits;
+use crate::per_ip::{PerIpLimit, PerIpSlot};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
@@ -63,6 +64,7 @@ pub(crate) async fn accept_loop(
     events: mpsc::Sender<StreamEvent>,
     limits: StreamLimits,
     permits: Arc<Semaphore>,
+    per_ip: Arc<PerIpLimit>,
 ) {
     let mut tasks = JoinSet::new();
     let transport = listener.transport();
@@ -77,6 +79,10 @@ pub(crate) async fn accept_loop(
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        let Some(slot) = per_ip.try_acquire(peer.ip()) else {
+            tracing::debug!(%peer, "TURN connections per IP limit reached; closing");
+            continue;
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             tracing::debug!(%peer, "TURN connection limit reached; closing");
@@ -101,7 +107,7 @@ pub(crate) async fn accept_loop(
             listener.tls.clone(),
             events.clone(),
             limits.clone(),
-            permit,
+            (permit, slot),
         ));
     }
 }
@@ -112,7 +118,7 @@ async fn serve_tcp(
     tls: Option<TlsAcceptor>,
     events: mpsc::Sender<StreamEvent>,
     limits: StreamLimits,
-    _permit: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, PerIpSlot),
 ) {
     match tls {
         None => serve_stream(tcp, tuple, &events, &limits).await,

@@ -171,6 +171,33 @@ async fn connections_beyond_the_limit_are_closed_at_accept() {
 }
 
 #[tokio::test]
+async fn connections_beyond_the_per_ip_limit_are_closed_and_the_slot_comes_back() {
+    let mut cfg = config(creds(), 54600..=54699);
+    cfg.streams.max_connections_per_ip = 2;
+    let (handle, task, _, tcp, _) = start(cfg).await;
+    let tcp = tcp.unwrap();
+    let mut first = Client::tcp(tcp, "alice", "pw").await;
+    first.allocate().await.unwrap();
+    let mut second = Client::tcp(tcp, "alice", "pw").await;
+    second.allocate().await.unwrap();
+    let mut third = TcpStream::connect(tcp).await.unwrap();
+    let mut byte = [0u8; 1];
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut byte))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    assert_eq!(n, 0, "a third connection from 127.0.0.1 is closed");
+    assert_eq!(handle.connections(), 2);
+    // When one closes, its slot is free again.
+    drop(first);
+    assert!(eventually(|| handle.connections() == 1).await);
+    let mut again = Client::tcp(tcp, "alice", "pw").await;
+    again.allocate().await.unwrap();
+    handle.shutdown();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn a_client_that_stops_reading_loses_messages_not_memory() {
     let mut cfg = config(creds(), 54500..=54599);
     cfg.streams.send_queue = 4;

@@ -16,6 +16,9 @@ pub struct Counters {
     pub packets_to_peers: u64,
     /// Packets relayed from peers to clients.
     pub packets_to_clients: u64,
+    /// Of `packets_to_peers`, those whose peer was another allocation's relay socket on this
+    /// server, handed over without leaving the process.
+    pub relayed_internally: u64,
     /// Requests refused for bad credentials, unknown users or expired REST usernames.
     pub auth_failures: u64,
     /// Requests dropped by the per-source limit on unauthenticated requests.

@@ -242,6 +242,53 @@ fn peer_data_without_permission_is_dropped() {
 }
 
 #[test]
+fn channel_data_between_two_allocations_stays_inside_the_server() {
+    let mut h = Harness::new(common::config());
+    let mut a = Client::new("198.51.100.7:40000", "alice", "alice-pw");
+    let mut b = Client::new("198.51.100.8:40000", "bob", "bob-pw");
+    let ra = h.allocate(&mut a);
+    let rb = h.allocate(&mut b);
+    assert!(is_success(&h.channel_bind(&mut a, 0x4001, rb.addr())));
+    let frame = |channel: u16, payload: &[u8]| {
+        let mut out = Vec::new();
+        ChannelData {
+            channel: ChannelNumber(channel),
+            payload,
+        }
+        .encode(false, &mut out);
+        out
+    };
+    // b has no permission for a's relay yet: b's allocation drops it, nothing leaves.
+    let (fwd, cmds) = h.input(a.five_tuple, &frame(0x4001, b"early"));
+    assert_eq!((fwd, cmds), (None, vec![]));
+    assert_eq!(h.server.counters().dropped_no_permission, 1);
+
+    assert!(is_success(&h.channel_bind(&mut b, 0x4002, ra.addr())));
+    let (fwd, cmds) = h.input(a.five_tuple, &frame(0x4001, b"to b"));
+    assert_eq!(
+        fwd, None,
+        "nothing for the shell to send from a relay socket"
+    );
+    assert_eq!(
+        cmds,
+        vec![Command::SendToClient {
+            to: b.five_tuple,
+            bytes: frame(0x4002, b"to b")
+        }]
+    );
+    let (fwd, cmds) = h.input(b.five_tuple, &frame(0x4002, b"to a"));
+    assert_eq!(fwd, None);
+    assert_eq!(
+        cmds,
+        vec![Command::SendToClient {
+            to: a.five_tuple,
+            bytes: frame(0x4001, b"to a")
+        }]
+    );
+    assert_eq!(h.server.counters().relayed_internally, 3);
+}
+
+#[test]
 fn channel_bind_then_channel_data_both_ways() {
     let mut h = Harness::new(common::config());
     let mut c = Client::new("198.51.100.7:40000", "alice", "alice-pw");
@@ -409,15 +456,27 @@ fn relaying_between_two_allocations_of_this_server_is_allowed() {
     let rb = h.allocate(&mut b);
     assert!(is_success(&h.create_permission(&mut a, rb.addr())));
     assert!(is_success(&h.create_permission(&mut b, ra.addr())));
+    // The peer is a relay socket of this server: the data goes straight to b's allocation,
+    // which hands it to b as a Data indication from a's relay address, as the kernel would.
     let (_, cmds) = h.input(a.five_tuple, &a.send_indication(rb.addr(), b"hi b"));
+    let [Command::SendToClient { to, bytes }] = cmds.as_slice() else {
+        panic!("expected one message for b, got {cmds:?}");
+    };
+    assert_eq!(*to, b.five_tuple);
+    let msg = Message::decode(bytes).unwrap();
+    assert_eq!(msg.method(), Method::DATA);
     assert_eq!(
-        cmds,
-        vec![Command::SendToPeer {
-            relay: ra,
-            peer: PeerSocket::new(rb.addr()),
-            bytes: b"hi b".to_vec()
-        }]
+        msg.get(AttributeType::XOR_PEER_ADDRESS),
+        Some(Attribute::XorPeerAddress(ra.addr()))
     );
+    assert_eq!(msg.get(AttributeType::DATA), Some(Attribute::Data(b"hi b")));
+    let counters = h.server.counters();
+    assert_eq!(counters.relayed_internally, 1);
+    assert_eq!(
+        (counters.packets_to_peers, counters.packets_to_clients),
+        (1, 1)
+    );
+    // Peer data arriving from outside on b's relay socket is accepted too.
     assert!(h.peer_input(rb, ra.addr(), b"hi b").is_some());
     // Another port on the same (denied) address is not a relay: refused.
     let other_port = SocketAddr::new(rb.addr().ip(), 22);

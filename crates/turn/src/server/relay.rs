@@ -73,6 +73,7 @@ impl Server {
             return None;
         };
         match self.route_to_peer(now, &from, None, Some(cd.channel), cd.payload.len()) {
+            Ok((relay, peer)) if self.deliver_internally(now, relay, peer, cd.payload) => None,
             Ok((relay, peer)) => Some(Forward {
                 relay,
                 peer,
@@ -94,6 +95,7 @@ impl Server {
             return self.count_drop(Drop::Unroutable);
         };
         match self.route_to_peer(now, &from, Some(PeerSocket::new(peer)), None, data.len()) {
+            Ok((relay, peer)) if self.deliver_internally(now, relay, peer, data) => {}
             Ok((relay, peer)) => {
                 self.commands.push_back(Command::SendToPeer {
                     relay,
@@ -103,6 +105,27 @@ impl Server {
             }
             Err(why) => self.count_drop(why),
         }
+    }
+
+    /// Relay data whose peer is a live relay socket of this server (two clients relaying to
+    /// each other through it, the usual relay-to-relay ICE pair) goes straight to that
+    /// allocation, as if it had arrived from `relay`: the kernel would deliver it to that same
+    /// socket, so nothing observable changes, and it saves a send and a receive per packet.
+    /// Returns false when `peer` is not one of ours.
+    fn deliver_internally(
+        &mut self,
+        now: Instant,
+        relay: RelaySocket,
+        peer: PeerSocket,
+        payload: &[u8],
+    ) -> bool {
+        let target = RelaySocket::new(peer.addr());
+        if !self.by_relay.contains_key(&target) {
+            return false;
+        }
+        self.counters.relayed_internally += 1;
+        self.handle_peer_input(now, target, PeerSocket::new(relay.addr()), payload);
+        true
     }
 
     /// Handles a datagram that `peer` sent to relay socket `relay`. When a permission covers
