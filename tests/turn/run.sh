@@ -4,7 +4,10 @@
 #   - turnutils_stunclient: a Binding answered with the reflexive address;
 #   - turnutils_uclient in client-to-client mode (-y) over UDP, TCP and TLS, with a static
 #     user and with TURN REST credentials made from the shared secret (-W), over channels and
-#     over Send indications: exit 0, every message received, "Total lost packets 0";
+#     over Send indications, and against an external echo peer (turnutils_peer, -e): exit 0,
+#     every message received, "Total lost packets 0";
+#   - Chromium (tests/turn/chromium.mjs): two pages, relay-only, connect through switchboard's
+#     TURN over UDP and TCP and exchange data-channel messages; a wrong password gives 401;
 #   - refusals: a wrong password and an expired REST username cannot allocate; a relay to a
 #     loopback peer is refused (403) by a server on the safe defaults, and nothing reaches it.
 # Exact error codes for every refusal, and quota exceeded (486), are checked over real sockets
@@ -16,7 +19,7 @@
 set -euo pipefail
 : "${SWITCHBOARD_BIN:?set SWITCHBOARD_BIN to the switchboard release binary}"
 [ -x "$SWITCHBOARD_BIN" ] || { echo "turn: $SWITCHBOARD_BIN is not executable" >&2; exit 1; }
-for tool in turnutils_uclient turnutils_stunclient openssl python3 timeout unshare ip; do
+for tool in turnutils_uclient turnutils_stunclient turnutils_peer openssl python3 timeout unshare ip; do
   command -v "$tool" >/dev/null || { echo "turn: $tool missing (scripts/install-turn-deps.sh)" >&2; exit 1; }
 done
 if [ "${1:-}" != "--inside" ]; then
@@ -144,6 +147,12 @@ check "uclient UDP, static user, channels (-y -m 10 -n 100)" uclient_ok -u alice
 check "uclient UDP, static user, Send indications (-s)" uclient_ok -u alice -w alice-pw -y -s -m 5 -n 50
 check "uclient TCP, static user, padded channels (-t)" uclient_ok -t -u alice -w alice-pw -y -m 10 -n 100
 check "uclient UDP, REST shared secret (-W)" uclient_ok -u bob -W "$secret" -y -m 10 -n 100
+# An external UDP echo peer (coturn's turnutils_peer): every message leaves through a relay
+# socket and comes back into another (client-to-client traffic above stays inside the server).
+turnutils_peer -L 127.0.0.1 -p 3482 > "$work/peer.log" 2>&1 &
+pids+=($!)
+check "uclient UDP, external echo peer through relay sockets (-e)" uclient_ok -u alice -w alice-pw -e 127.0.0.1 -r 3482 -m 10 -n 100
+check "uclient TCP, external echo peer through relay sockets (-t -e)" uclient_ok -t -u alice -w alice-pw -e 127.0.0.1 -r 3482 -m 10 -n 100
 check "uclient TCP, REST shared secret (-t -W)" uclient_ok -t -u bob -W "$secret" -y -m 10 -n 100
 check "uclient TLS, static user (-t -S -p 5349)" uclient_ok -t -S -p 5349 -u alice -w alice-pw -y -m 5 -n 50
 check "wrong password: allocation refused" \

@@ -35,8 +35,6 @@ pub struct ShellConfig {
     pub relay_ports: RangeInclusive<u16>,
     /// Largest datagram read, in bytes.
     pub max_datagram: usize,
-    /// Peer datagrams queued between relay sockets and the core before relay sockets wait.
-    pub peer_queue: usize,
     /// Receive and send buffer asked of the kernel for the UDP listener, in bytes (default
     /// 2 MiB; Linux caps it at `net.core.rmem_max`/`wmem_max` and doubles it). Every client
     /// shares this one socket, so the kernel's ~200 KiB default overflows in bursts.
@@ -100,7 +98,6 @@ impl ShellConfig {
             relay_addresses: vec![relay_address],
             relay_ports: 49152..=65535,
             max_datagram: 65_536,
-            peer_queue: 4096,
             listener_buffer: 2 << 20,
             streams: StreamLimits::default(),
             turn: Config::new(credentials, secret),

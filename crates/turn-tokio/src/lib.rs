@@ -1,8 +1,10 @@
 //! The tokio shell around [`switchboard_turn`]: UDP, TCP and TLS listeners, relay sockets
-//! bound from a port range, and the core's timer. One task owns the protocol core; each relay
-//! socket has a reader task that hands peer datagrams to it over a bounded channel, and each
-//! TCP or TLS connection has one task that frames its byte stream (STUN messages and padded
-//! ChannelData) and hands whole frames to the core, also over a bounded channel.
+//! bound from a port range, and the core's timer. The protocol core sits behind one lock
+//! with the sockets its commands use: the run loop (UDP listener, timers, streams) and a
+//! small task per relay socket each take it when their socket is readable and hand the
+//! datagrams to the core in place, so nothing is copied or queued between tasks. Each TCP or
+//! TLS connection has one task that frames its byte stream (STUN messages and padded
+//! ChannelData) and hands whole frames to the run loop over a bounded channel.
 //!
 //! The protocol lives in `switchboard_turn`; this crate only moves bytes and timers.
 //!
@@ -39,17 +41,16 @@
 mod config;
 mod per_ip;
 mod relay;
+mod shared;
 mod stream;
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use switchboard_turn::framing::{frame_length, Frame};
-use switchboard_turn::{AddressFamily, Command, Counters, FiveTuple, Forward, Server, Transport};
+use switchboard_turn::{AddressFamily, Counters, Server};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -59,38 +60,27 @@ use tokio_rustls::TlsAcceptor;
 pub use config::{ShellConfig, StreamLimits, DEFAULT_PORT, DEFAULT_TLS_PORT};
 pub use switchboard_turn as protocol;
 
-use relay::{PeerPacket, RelayPool};
+use relay::RelayPool;
+use shared::{lock, std_now, Core};
 use stream::{StreamEvent, StreamListener};
 
 /// A bound, not yet running, TURN server.
 pub struct TurnServer {
-    server: Server,
-    listener: UdpSocket,
+    core: Arc<Mutex<Core>>,
+    listener: Arc<UdpSocket>,
     local: SocketAddr,
     tcp_local: Option<SocketAddr>,
     tls_local: Option<SocketAddr>,
     stream_listeners: Vec<StreamListener>,
     stream_tx: mpsc::Sender<StreamEvent>,
     stream_rx: mpsc::Receiver<StreamEvent>,
-    connections: HashMap<FiveTuple, Connection>,
     open_connections: Arc<AtomicUsize>,
     limits: StreamLimits,
-    /// Messages for stream clients dropped because their queue was full.
-    stream_dropped: u64,
-    pool: RelayPool,
-    peer_rx: mpsc::Receiver<PeerPacket>,
-    /// The latest counters, for [`Handle::counters`]: a plain lock, written once per loop
-    /// turn (a watch channel would wake its receivers for every relayed packet).
+    /// The latest counters, for [`Handle::counters`]: a plain lock, written once per batch
+    /// of input (a watch channel would wake its receivers for every relayed packet).
     counters: Arc<Mutex<Counters>>,
     shutdown: Arc<watch::Sender<bool>>,
     max_datagram: usize,
-}
-
-/// The core task's side of one TCP or TLS connection.
-#[derive(Debug)]
-struct Connection {
-    tx: mpsc::Sender<Vec<u8>>,
-    last_input: Instant,
 }
 
 impl std::fmt::Debug for TurnServer {
@@ -131,10 +121,6 @@ impl Handle {
     }
 }
 
-fn std_now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
 /// Aborts a task when dropped.
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -159,7 +145,6 @@ impl TurnServer {
             relay_addresses,
             relay_ports,
             max_datagram,
-            peer_queue,
             listener_buffer,
             streams: limits,
             mut turn,
@@ -170,7 +155,7 @@ impl TurnServer {
                 "empty relay port range",
             ));
         }
-        let listener = bind_listener(listen, listener_buffer)?;
+        let listener = Arc::new(bind_listener(listen, listener_buffer)?);
         let local = listener.local_addr()?;
         let mut stream_listeners = Vec::new();
         let mut tcp_local = None;
@@ -191,11 +176,14 @@ impl TurnServer {
                 tls: Some(TlsAcceptor::from(tls)),
             });
         }
-        let (tx, peer_rx) = mpsc::channel(peer_queue.max(1));
         let (stream_tx, stream_rx) = mpsc::channel(limits.input_queue.max(1));
-        let pool = RelayPool::new(relay_addresses.clone(), relay_ports, tx, max_datagram);
-        turn.relay_ipv4 &= pool.offers(AddressFamily::IPV4);
-        turn.relay_ipv6 &= pool.offers(AddressFamily::IPV6);
+        let offers = |family| {
+            relay_addresses
+                .iter()
+                .any(|ip| AddressFamily::of(&SocketAddr::new(*ip, 0)) == family)
+        };
+        turn.relay_ipv4 &= offers(AddressFamily::IPV4);
+        turn.relay_ipv6 &= offers(AddressFamily::IPV6);
         let allow_loopback = turn.policy.allow_loopback;
         let listener_ips = [Some(local), tcp_local, tls_local];
         for ip in relay_addresses
@@ -213,9 +201,21 @@ impl TurnServer {
             .map_or(0, |d| d.as_secs());
         let server = Server::new(turn, std_now(), unix);
         let counters = Arc::new(Mutex::new(server.counters()));
+        let open_connections = Arc::new(AtomicUsize::new(0));
+        let core = Arc::new_cyclic(|weak| {
+            let pool = RelayPool::new(relay_addresses, relay_ports, weak.clone(), max_datagram);
+            Mutex::new(Core::new(
+                server,
+                pool,
+                Arc::clone(&listener),
+                local,
+                Arc::clone(&counters),
+                Arc::clone(&open_connections),
+            ))
+        });
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
-            server,
+            core,
             listener,
             local,
             tcp_local,
@@ -223,12 +223,8 @@ impl TurnServer {
             stream_listeners,
             stream_tx,
             stream_rx,
-            connections: HashMap::new(),
-            open_connections: Arc::new(AtomicUsize::new(0)),
+            open_connections,
             limits,
-            stream_dropped: 0,
-            pool,
-            peer_rx,
             counters,
             shutdown: Arc::new(shutdown),
             max_datagram,
@@ -285,139 +281,32 @@ impl TurnServer {
             (self.limits.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(5));
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut buf = vec![0u8; self.max_datagram];
+        let timer_moved = Arc::clone(&lock(&self.core).timer_moved);
         loop {
-            let deadline = self.server.poll_timeout().map(Instant::from_std);
+            let (deadline, has_connections) = {
+                let core = lock(&self.core);
+                let deadline = core.server.poll_timeout().map(Instant::from_std);
+                (deadline, core.has_connections())
+            };
             tokio::select! {
                 _ = shutdown.changed() => break,
-                received = self.listener.recv_from(&mut buf) => {
-                    let (n, from) = match received {
-                        Ok(r) => r,
-                        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => continue,
-                        Err(e) => return Err(e),
-                    };
-                    let now = std_now();
-                    let tuple = FiveTuple::udp(from, self.local);
-                    if let Some(fwd) = self.server.handle_input(now, tuple, &buf[..n]) {
-                        forward(&self.pool, fwd).await;
-                    }
-                    self.drain(now).await;
+                ready = self.listener.readable() => {
+                    ready?;
+                    lock(&self.core).read_listener(self.max_datagram)?;
                 }
-                Some(packet) = self.peer_rx.recv() => {
-                    let now = std_now();
-                    self.server.handle_peer_input(now, packet.relay, packet.peer, &packet.data);
-                    self.drain(now).await;
-                }
-                Some(event) = self.stream_rx.recv() => self.stream_event(event).await,
+                Some(event) = self.stream_rx.recv() => lock(&self.core).stream_event(event),
                 () = sleep_until(deadline), if deadline.is_some() => {
-                    let now = std_now();
-                    self.server.handle_timeout(now);
-                    self.drain(now).await;
+                    lock(&self.core).handle_timeout();
                 }
-                _ = sweep.tick(), if !self.connections.is_empty() => self.close_idle(),
+                // A relay reader moved the next deadline earlier: compute it again.
+                () = timer_moved.notified() => {}
+                _ = sweep.tick(), if has_connections => {
+                    lock(&self.core).close_idle(self.limits.idle_timeout);
+                }
             }
-            let mut counters = self.server.counters();
-            counters.dropped_packets += self.stream_dropped;
-            *self.counters.lock().unwrap_or_else(PoisonError::into_inner) = counters;
+            lock(&self.core).publish_counters();
         }
         Ok(())
-    }
-
-    /// Handles what a connection task reports.
-    async fn stream_event(&mut self, event: StreamEvent) {
-        match event {
-            StreamEvent::Opened { tuple, tx } => {
-                let last_input = Instant::now();
-                self.connections
-                    .insert(tuple, Connection { tx, last_input });
-                self.open_connections
-                    .store(self.connections.len(), Ordering::Relaxed);
-            }
-            StreamEvent::Frames { tuple, bytes } => {
-                let now = Instant::now();
-                if let Some(c) = self.connections.get_mut(&tuple) {
-                    c.last_input = now;
-                }
-                let now = now.into_std();
-                let mut rest = bytes.as_slice();
-                // The connection task sends whole frames only.
-                while let Frame::Length(n) = frame_length(rest) {
-                    let Some((frame, tail)) = rest.split_at_checked(n) else {
-                        break;
-                    };
-                    rest = tail;
-                    if let Some(fwd) = self.server.handle_input(now, tuple, frame) {
-                        forward(&self.pool, fwd).await;
-                    }
-                    self.drain(now).await;
-                }
-            }
-            StreamEvent::Closed { tuple } => {
-                self.connections.remove(&tuple);
-                self.open_connections
-                    .store(self.connections.len(), Ordering::Relaxed);
-                let now = std_now();
-                self.server.connection_closed(now, tuple);
-                self.drain(now).await;
-            }
-        }
-    }
-
-    /// Closes connections that have no allocation and have been silent too long. Dropping
-    /// the sender ends the connection task, which then reports `Closed`.
-    fn close_idle(&mut self) {
-        let now = Instant::now();
-        let timeout = self.limits.idle_timeout;
-        let server = &self.server;
-        self.connections.retain(|tuple, c| {
-            server.allocation_of(tuple).is_some() || now.duration_since(c.last_input) < timeout
-        });
-    }
-
-    /// Carries out every queued command.
-    async fn drain(&mut self, now: std::time::Instant) {
-        while let Some(command) = self.server.poll_command() {
-            match command {
-                Command::SendToClient { to, bytes } => match to.transport {
-                    Transport::Udp => {
-                        if let Err(e) = self.listener.send_to(&bytes, to.client.addr()).await {
-                            tracing::debug!(client = %to.client, error = %e, "send to client failed");
-                        }
-                    }
-                    Transport::Tcp | Transport::Tls => {
-                        let sent = self.connections.get(&to).map(|c| c.tx.try_send(bytes));
-                        if let Some(Err(mpsc::error::TrySendError::Full(_))) = sent {
-                            self.stream_dropped += 1;
-                        }
-                    }
-                },
-                Command::SendToPeer { relay, peer, bytes } => {
-                    if let Some(socket) = self.pool.socket(&relay) {
-                        if let Err(e) = socket.send_to(&bytes, peer.addr()).await {
-                            tracing::debug!(%peer, error = %e, "relay send failed");
-                        }
-                    }
-                }
-                Command::CreateRelay { id, family, port } => match self.pool.bind(family, port) {
-                    Ok(relay) => self.server.relay_bound(now, id, relay),
-                    Err(e) => {
-                        tracing::warn!(%id, error = %e, "cannot bind a relay socket");
-                        self.server.relay_failed(now, id);
-                    }
-                },
-                Command::FreeRelay { relay, .. } => self.pool.free(relay),
-            }
-        }
-        tracing::trace!(relays = self.pool.len(), "drained");
-    }
-}
-
-/// Sends client data the core routed on the hot path.
-async fn forward(pool: &RelayPool, fwd: Forward<'_>) {
-    if let Some(socket) = pool.socket(&fwd.relay) {
-        if let Err(e) = socket.send_to(fwd.payload, fwd.peer.addr()).await {
-            tracing::debug!(peer = %fwd.peer, error = %e, "relay send failed");
-        }
     }
 }
 

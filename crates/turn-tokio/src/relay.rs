@@ -1,24 +1,17 @@
-//! Relay sockets: bound from the port range, each read by its own task that forwards peer
-//! datagrams to the core over a bounded channel.
+//! Relay sockets: bound from the port range, each watched by a small task that, when
+//! datagrams are ready, takes the core's lock and hands them to it in place.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
-use switchboard_turn::{AddressFamily, PeerSocket, PortRequest, RelaySocket};
+use switchboard_turn::{AddressFamily, PortRequest, RelaySocket};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// A datagram a peer sent to a relay socket.
-#[derive(Debug)]
-pub(crate) struct PeerPacket {
-    pub(crate) relay: RelaySocket,
-    pub(crate) peer: PeerSocket,
-    pub(crate) data: Vec<u8>,
-}
+use crate::shared::{lock, Core};
 
 struct Relay {
     socket: Arc<UdpSocket>,
@@ -33,7 +26,8 @@ pub(crate) struct RelayPool {
     relays: HashMap<RelaySocket, Relay>,
     /// Sockets held for a later Allocate with RESERVATION-TOKEN; not read.
     reserved: HashMap<RelaySocket, UdpSocket>,
-    tx: mpsc::Sender<PeerPacket>,
+    /// The core the readers hand datagrams to (weak: the core owns this pool).
+    core: Weak<Mutex<Core>>,
     max_datagram: usize,
 }
 
@@ -44,7 +38,7 @@ impl RelayPool {
     pub(crate) fn new(
         addresses: Vec<IpAddr>,
         ports: RangeInclusive<u16>,
-        tx: mpsc::Sender<PeerPacket>,
+        core: Weak<Mutex<Core>>,
         max_datagram: usize,
     ) -> Self {
         let cursor = *ports.start();
@@ -54,16 +48,9 @@ impl RelayPool {
             cursor,
             relays: HashMap::new(),
             reserved: HashMap::new(),
-            tx,
+            core,
             max_datagram,
         }
-    }
-
-    /// True when a relay address of `family` is configured.
-    pub(crate) fn offers(&self, family: AddressFamily) -> bool {
-        self.addresses
-            .iter()
-            .any(|ip| AddressFamily::of(&SocketAddr::new(*ip, 0)) == family)
     }
 
     fn next_port(&mut self) -> u16 {
@@ -109,7 +96,7 @@ impl RelayPool {
         let reader = tokio::spawn(read_loop(
             Arc::clone(&socket),
             relay,
-            self.tx.clone(),
+            Weak::clone(&self.core),
             self.max_datagram,
         ));
         self.relays.insert(relay, Relay { socket, reader });
@@ -164,11 +151,6 @@ impl RelayPool {
     pub(crate) fn socket(&self, relay: &RelaySocket) -> Option<&Arc<UdpSocket>> {
         self.relays.get(relay).map(|r| &r.socket)
     }
-
-    /// Number of live relay sockets.
-    pub(crate) fn len(&self) -> usize {
-        self.relays.len()
-    }
 }
 
 impl Drop for RelayPool {
@@ -185,29 +167,12 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     UdpSocket::from_std(socket)
 }
 
-std::thread_local! {
-    /// One receive buffer per thread, shared by every relay reader on it: a reader borrows it
-    /// only between readiness and copying the datagram out, never across an await, so an
-    /// allocation costs no buffer of its own.
-    static RECV_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Reads one ready datagram into the thread's buffer and copies it out.
-fn try_recv(socket: &UdpSocket, max_datagram: usize) -> io::Result<(Vec<u8>, SocketAddr)> {
-    RECV_BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        if buf.len() < max_datagram {
-            buf.resize(max_datagram, 0);
-        }
-        let (n, from) = socket.try_recv_from(&mut buf[..max_datagram])?;
-        Ok((buf[..n].to_vec(), from))
-    })
-}
-
+/// Waits until `socket` is readable, then lets the core read it; ends when the socket fails
+/// or the core is gone (and is aborted when the relay is freed).
 async fn read_loop(
     socket: Arc<UdpSocket>,
     relay: RelaySocket,
-    tx: mpsc::Sender<PeerPacket>,
+    core: Weak<Mutex<Core>>,
     max_datagram: usize,
 ) {
     loop {
@@ -215,24 +180,15 @@ async fn read_loop(
             tracing::debug!(%relay, error = %e, "relay socket failed");
             return;
         }
-        match try_recv(&socket, max_datagram) {
-            Ok((data, from)) => {
-                let packet = PeerPacket {
-                    relay,
-                    peer: PeerSocket::new(from),
-                    data,
-                };
-                if tx.send(packet).await.is_err() {
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            // ICMP errors (port unreachable) surface as recv errors on some systems: ignore.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
-            Err(e) => {
-                tracing::debug!(%relay, error = %e, "relay socket read failed");
-                return;
-            }
+        let Some(shared) = core.upgrade() else {
+            return;
+        };
+        let mut guard = lock(&shared);
+        let read = guard.read_relay(&socket, relay, max_datagram);
+        guard.publish_counters();
+        if let Err(e) = read {
+            tracing::debug!(%relay, error = %e, "relay socket read failed");
+            return;
         }
     }
 }
