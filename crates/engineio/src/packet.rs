@@ -127,7 +127,10 @@ impl Packet {
         let Some(&first) = bytes.first() else {
             return Err(DecodeError::Empty);
         };
-        let data = &input[1..];
+        // A non-ASCII first byte is no type; slicing after it would split a character.
+        let Some(data) = input.get(1..).filter(|_| first.is_ascii()) else {
+            return Err(DecodeError::UnknownType(first));
+        };
         if first == b'b' {
             return match protocol {
                 Protocol::V4 => Ok(Packet::binary(decode_base64(data)?)),
