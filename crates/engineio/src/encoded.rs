@@ -19,6 +19,7 @@ pub struct EncodedPacket {
 
 impl EncodedPacket {
     /// A text message: `4<data>`.
+    #[must_use]
     pub fn text(data: &str) -> Self {
         let mut buf = BytesMut::with_capacity(1 + data.len());
         buf.put_u8(PacketType::Message.digit());
@@ -30,6 +31,7 @@ impl EncodedPacket {
     }
 
     /// A binary message; the bytes are kept as they are (no copy).
+    #[must_use]
     pub fn binary(data: impl Into<Bytes>) -> Self {
         Self {
             bytes: data.into(),
@@ -38,6 +40,7 @@ impl EncodedPacket {
     }
 
     /// A message of either kind.
+    #[must_use]
     pub fn message(message: &Message) -> Self {
         match message {
             Message::Text(t) => Self::text(t),
@@ -46,6 +49,7 @@ impl EncodedPacket {
     }
 
     /// Any packet.
+    #[must_use]
     pub fn from_packet(packet: &Packet) -> Self {
         match packet {
             Packet::Message(m) => Self::message(m),

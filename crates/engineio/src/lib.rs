@@ -64,5 +64,7 @@ pub use encoded::{EncodedPacket, WsFrame};
 pub use error::{DecodeError, EngineError, RequestError, SendError};
 pub use packet::{Message, Packet, PacketType, Protocol};
 pub use request::{classify, Handshake, Query, RequestKind, TransportKind};
-pub use session::{Event, PollResponse, Session, Transmit, WsInput};
+pub use session::{
+    Event, PollResponse, Session, Transmit, WsInput, POST_OK_BODY, POST_OK_CONTENT_TYPE,
+};
 pub use sid::{generate_sid, sid_from_bytes};

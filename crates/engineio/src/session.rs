@@ -20,6 +20,11 @@ use crate::packet::{Message, Packet, PacketType, Protocol};
 use crate::request::{Handshake, TransportKind};
 use crate::{payload, v3};
 
+/// The body of the answer to a successful POST (HTTP 200), as Node sends it.
+pub const POST_OK_BODY: &str = "ok";
+/// The content type of the answer to a successful POST (`text/html`, as Node sends it).
+pub const POST_OK_CONTENT_TYPE: &str = "text/html";
+
 /// Something the application learns about a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -145,6 +150,7 @@ impl Session {
     /// [`Transmit::Poll`]), on WebSocket it is the first [`Transmit::Ws`]. In v4 the first
     /// ping is due `ping_interval` from `now`; in v3 the client must ping within
     /// `ping_interval + ping_timeout`.
+    #[must_use]
     pub fn new(now: Instant, sid: String, handshake: Handshake, config: &Config) -> Self {
         let upgrades: &[&str] = if handshake.transport == TransportKind::Polling
             && config.allow_upgrades
@@ -333,7 +339,7 @@ impl Session {
     ///
     /// The shell needs to read at most `max_http_buffer_size + 1` bytes: a longer body is
     /// refused with [`RequestError::PayloadTooLarge`] (413, session unchanged). On success
-    /// answer HTTP 200, `Content-Type: text/html`, body `ok`.
+    /// answer HTTP 200 with [`POST_OK_BODY`] as [`POST_OK_CONTENT_TYPE`].
     pub fn handle_post(
         &mut self,
         now: Instant,
@@ -553,6 +559,7 @@ impl Session {
     }
 
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has work.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let closing = match self.state {
             State::Closed => return None,
@@ -603,11 +610,13 @@ impl Session {
     // ----- output -----
 
     /// The next thing to write, in order.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
     /// The next event for the application.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
