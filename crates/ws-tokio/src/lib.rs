@@ -33,5 +33,5 @@ pub mod upgrade;
 
 pub use client::{connect, ClientConfig, WsUrl};
 pub use socket::WebSocket;
-pub use stream::{Stream, Transport};
+pub use stream::{BoxTransport, Stream, Transport};
 pub use switchboard_ws as protocol;

@@ -26,6 +26,19 @@ impl Transport for TcpStream {
 
 impl Transport for tokio::io::DuplexStream {}
 
+/// Any transport, boxed: lets one type of [`crate::WebSocket`] serve streams of different
+/// types (a hyper upgrade in someone else's server, our own [`Stream`]).
+pub type BoxTransport = Box<dyn Transport>;
+
+impl Transport for BoxTransport {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        (**self).poll_read_ready(cx)
+    }
+}
+
+/// A stream hyper upgraded whose original type is not known (another server's connection).
+impl Transport for hyper_util::rt::TokioIo<hyper::upgrade::Upgraded> {}
+
 /// Plain TCP or TLS (either role) over TCP.
 #[derive(Debug)]
 pub enum Stream {

@@ -8,7 +8,7 @@ use switchboard_ws::handshake::{self, Accepted, HandshakeError, HeaderLookup, Se
 use switchboard_ws::{Config, Connection, DeflateParams, Role};
 
 use crate::socket::WebSocket;
-use crate::stream::Transport;
+use crate::stream::{BoxTransport, Transport};
 
 /// Adapts hyper's header map to the protocol crate's [`HeaderLookup`].
 #[derive(Debug, Clone, Copy)]
@@ -114,5 +114,21 @@ impl PendingUpgrade {
         let now = tokio::time::Instant::now().into_std();
         let conn = Connection::new(Role::Server, self.config, self.deflate, now);
         Ok(WebSocket::new(parts.io.into_inner(), conn, &parts.read_buf))
+    }
+
+    /// Like [`finish`](Self::finish), boxing the stream: it is recovered as `S` (no extra
+    /// layer) when hyper served that type, and kept as hyper's upgraded stream otherwise.
+    pub async fn finish_boxed<S: Transport>(self) -> io::Result<WebSocket<BoxTransport>> {
+        let upgraded = self
+            .on_upgrade
+            .await
+            .map_err(|err| io::Error::new(io::ErrorKind::ConnectionAborted, err))?;
+        let (io, read_buf): (BoxTransport, _) = match upgraded.downcast::<TokioIo<S>>() {
+            Ok(parts) => (Box::new(parts.io.into_inner()), parts.read_buf),
+            Err(upgraded) => (Box::new(TokioIo::new(upgraded)), bytes::Bytes::new()),
+        };
+        let now = tokio::time::Instant::now().into_std();
+        let conn = Connection::new(Role::Server, self.config, self.deflate, now);
+        Ok(WebSocket::new(io, conn, &read_buf))
     }
 }

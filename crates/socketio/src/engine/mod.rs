@@ -1,0 +1,351 @@
+//! The Engine.IO shell: answers HTTP long-polling requests and WebSocket upgrades for
+//! [`switchboard_engineio::Session`]s, one task per session.
+//!
+//! Requests for a session may arrive on any connection (and, in `switchboard serve`, on any
+//! worker thread): the registry maps a session id to its task's input queue. The task owns
+//! the session's state machine, its WebSocket (and an upgrade candidate), the parked polling
+//! GET, and the application's per-session state ([`EngineApp::Session`]); it is the only
+//! place any of them change.
+
+mod http_io;
+mod registry;
+mod task;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use switchboard_engineio::{
+    classify, generate_sid, Config, EngineError, Handshake, RequestKind, Session, Transmit,
+    TransportKind,
+};
+use switchboard_ws_tokio::{upgrade, Transport};
+use tokio::sync::{mpsc, oneshot};
+
+pub use http_io::Cors;
+use registry::Registry;
+pub use task::{ConnHandle, Outgoing, SendError};
+use task::{Input, SessionTask};
+
+/// What the application layer (Socket.IO) does with each Engine.IO session. Called from the
+/// session's task only, so the per-session state needs no lock.
+pub trait EngineApp: Send + Sync + 'static {
+    /// Per-session state.
+    type Session: Send + 'static;
+
+    /// A session opened; `conn` sends packets to it (cheap to clone, usable from anywhere).
+    fn open(&self, conn: ConnHandle, request: &RequestInfo) -> Self::Session;
+
+    /// The client sent a message.
+    fn message(&self, session: &mut Self::Session, message: switchboard_engineio::Message);
+
+    /// Drives the session's in-flight work (the application's handler futures). Called
+    /// whenever the task wakes; work that cannot progress registers `cx`'s waker.
+    fn poll(&self, session: &mut Self::Session, cx: &mut std::task::Context<'_>) {
+        let _ = (session, cx);
+    }
+
+    /// The session ended.
+    fn close(&self, session: Self::Session, reason: switchboard_engineio::CloseReason);
+}
+
+/// What the application learns about the handshake request.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// The request's headers.
+    pub headers: http::HeaderMap,
+    /// The request URI (path and query).
+    pub uri: http::Uri,
+    /// The Engine.IO protocol revision.
+    pub protocol: switchboard_engineio::Protocol,
+}
+
+/// Settings of the shell, beside the protocol's [`Config`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Protocol settings (ping interval and timeout, buffer size, transports, ...).
+    pub protocol: Config,
+    /// Cross-origin settings for polling requests.
+    pub cors: Option<Cors>,
+    /// Outbound packets queued per session between the application and the session task;
+    /// a session whose queue is full when a packet is sent to it is closed (slow consumer).
+    pub outgoing_queue: usize,
+    /// WebSocket frame and message limits for the websocket transport.
+    pub ws: switchboard_ws::Config,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let protocol = Config::default();
+        // Engine.IO's maxPayload bounds WebSocket messages too.
+        let ws = switchboard_ws::Config {
+            max_message_size: protocol.max_http_buffer_size,
+            max_frame_size: protocol.max_http_buffer_size,
+            ..switchboard_ws::Config::default()
+        };
+        Self {
+            protocol,
+            cors: None,
+            outgoing_queue: 1024,
+            ws,
+        }
+    }
+}
+
+/// An Engine.IO server: route requests under its path to [`Engine::handle`].
+pub struct Engine<A: EngineApp> {
+    shared: Arc<Shared<A>>,
+}
+
+impl<A: EngineApp> Clone for Engine<A> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<A: EngineApp> std::fmt::Debug for Engine<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("sessions", &self.shared.registry.len())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Shared<A: EngineApp> {
+    pub(crate) config: EngineConfig,
+    pub(crate) app: A,
+    pub(crate) registry: Registry,
+    ws_policy: switchboard_ws::handshake::ServerPolicy,
+}
+
+/// The response body type.
+pub type Body = Full<Bytes>;
+
+impl<A: EngineApp> Engine<A> {
+    /// An engine serving `app`.
+    pub fn new(config: EngineConfig, app: A) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                app,
+                registry: Registry::default(),
+                ws_policy: switchboard_ws::handshake::ServerPolicy::default(),
+            }),
+        }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.shared.app
+    }
+
+    /// Open sessions.
+    pub fn sessions(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Answers one request for this engine's path. `S` is the stream type the HTTP connection
+    /// runs over, recovered without an extra layer when a WebSocket upgrade takes it over (any
+    /// other type still works, boxed behind hyper's upgraded stream).
+    pub async fn handle<S, B>(&self, req: Request<B>) -> Response<Body>
+    where
+        S: Transport,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let cors = self.shared.config.cors.as_ref();
+        let origin = req.headers().get(http::header::ORIGIN).cloned();
+        let mut response = if req.method() == Method::OPTIONS {
+            http_io::empty(StatusCode::NO_CONTENT)
+        } else {
+            self.route::<S, B>(req).await
+        };
+        if let Some(cors) = cors {
+            cors.apply(origin.as_ref(), &mut response);
+        }
+        response
+    }
+
+    async fn route<S, B>(&self, mut req: Request<B>) -> Response<Body>
+    where
+        S: Transport,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let websocket = upgrade::is_upgrade_request(&req);
+        let kind = match classify(
+            req.method().as_str(),
+            &query,
+            websocket,
+            &self.shared.config.protocol,
+        ) {
+            Ok(kind) => kind,
+            Err(e) => return http_io::engine_error(e),
+        };
+        match kind {
+            RequestKind::Handshake(handshake) => match handshake.transport {
+                TransportKind::Polling => self.open_polling(&req, handshake),
+                TransportKind::WebSocket => self.open_websocket::<S, B>(&mut req, handshake),
+            },
+            RequestKind::Poll { sid } => {
+                let (respond, answer) = oneshot::channel();
+                self.send_input(&sid, Input::Poll { respond }, answer).await
+            }
+            RequestKind::Post { sid } => {
+                let Some(tx) = self.shared.registry.get(&sid) else {
+                    return http_io::engine_error(EngineError::UnknownSid);
+                };
+                let binary = http_io::is_binary(&req);
+                let limit = self.shared.config.protocol.max_http_buffer_size;
+                let body = match Limited::new(req.into_body(), limit + 1).collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    // Over the limit: Node answers 413 and the session lives on.
+                    Err(_) => return http_io::empty(StatusCode::PAYLOAD_TOO_LARGE),
+                };
+                let (respond, answer) = oneshot::channel();
+                let input = Input::Post {
+                    body,
+                    binary,
+                    respond,
+                };
+                if tx.send(input).await.is_err() {
+                    return http_io::engine_error(EngineError::UnknownSid);
+                }
+                answer
+                    .await
+                    .unwrap_or_else(|_| http_io::engine_error(EngineError::UnknownSid))
+            }
+            RequestKind::Upgrade { sid } => {
+                let Some(tx) = self.shared.registry.get(&sid) else {
+                    return http_io::engine_error(EngineError::UnknownSid);
+                };
+                match upgrade::accept(
+                    &mut req,
+                    &self.shared.ws_policy,
+                    self.shared.config.ws.clone(),
+                ) {
+                    Ok((response, pending)) => {
+                        tokio::spawn(async move {
+                            match pending.finish_boxed::<S>().await {
+                                Ok(ws) => {
+                                    let ws = Box::new(ws);
+                                    let _ = tx.send(Input::Upgrade { ws }).await;
+                                }
+                                Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                            }
+                        });
+                        response.map(|()| Body::default())
+                    }
+                    Err(e) => upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b))),
+                }
+            }
+        }
+    }
+
+    async fn send_input(
+        &self,
+        sid: &str,
+        input: Input,
+        answer: oneshot::Receiver<Response<Body>>,
+    ) -> Response<Body> {
+        let Some(tx) = self.shared.registry.get(sid) else {
+            return http_io::engine_error(EngineError::UnknownSid);
+        };
+        if tx.send(input).await.is_err() {
+            return http_io::engine_error(EngineError::UnknownSid);
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| http_io::engine_error(EngineError::UnknownSid))
+    }
+
+    fn request_info<B>(req: &Request<B>, handshake: &Handshake) -> RequestInfo {
+        RequestInfo {
+            headers: req.headers().clone(),
+            uri: req.uri().clone(),
+            protocol: handshake.protocol,
+        }
+    }
+
+    /// A polling handshake: the open packet answers this GET; the task takes it from there.
+    fn open_polling<B>(&self, req: &Request<B>, handshake: Handshake) -> Response<Body> {
+        let now = tokio::time::Instant::now().into_std();
+        let info = Self::request_info(req, &handshake);
+        let mut session =
+            Session::new(now, generate_sid(), handshake, &self.shared.config.protocol);
+        let open = match session.poll_transmit() {
+            Some(Transmit::Poll(open)) => open,
+            _ => return http_io::engine_error(EngineError::BadRequest),
+        };
+        self.spawn(session, None, &info);
+        http_io::poll_response(open)
+    }
+
+    /// A WebSocket handshake without a session: the session starts on WebSocket.
+    fn open_websocket<S, B>(&self, req: &mut Request<B>, handshake: Handshake) -> Response<Body>
+    where
+        S: Transport,
+    {
+        let info = Self::request_info(req, &handshake);
+        match upgrade::accept(req, &self.shared.ws_policy, self.shared.config.ws.clone()) {
+            Ok((response, pending)) => {
+                let engine = self.clone();
+                tokio::spawn(async move {
+                    match pending.finish_boxed::<S>().await {
+                        Ok(ws) => {
+                            let now = tokio::time::Instant::now().into_std();
+                            let session = Session::new(
+                                now,
+                                generate_sid(),
+                                handshake,
+                                &engine.shared.config.protocol,
+                            );
+                            engine.spawn(session, Some(ws), &info);
+                        }
+                        Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                    }
+                });
+                response.map(|()| Body::default())
+            }
+            Err(e) => upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b))),
+        }
+    }
+
+    /// Registers the session and starts its task.
+    fn spawn(
+        &self,
+        session: Session,
+        ws: Option<switchboard_ws_tokio::WebSocket<switchboard_ws_tokio::BoxTransport>>,
+        info: &RequestInfo,
+    ) {
+        let sid: Arc<str> = Arc::from(session.sid());
+        let (input_tx, input_rx) = mpsc::channel(8);
+        let (out_tx, out_rx) = mpsc::channel(self.shared.config.outgoing_queue.max(1));
+        let (conn, kill) = ConnHandle::new(Arc::clone(&sid), out_tx);
+        let state = self.shared.app.open(conn, info);
+        self.shared.registry.insert(Arc::clone(&sid), input_tx);
+        let task = SessionTask::new(
+            Arc::clone(&self.shared),
+            sid,
+            session,
+            ws,
+            task::Queues {
+                inputs: input_rx,
+                outgoing: out_rx,
+                kill,
+            },
+            state,
+        );
+        tokio::spawn(task.run());
+    }
+}
+
+/// How long a closing WebSocket may take to flush before it is dropped.
+pub(crate) const CLOSE_FLUSH: Duration = Duration::from_secs(1);
