@@ -96,6 +96,16 @@ impl ConnHandle {
         }
     }
 
+    /// Queues a packet unless the queue is full (then the packet is dropped and the session
+    /// lives on: Socket.IO's `volatile`).
+    pub fn send_volatile(&self, packet: EncodedPacket) -> Result<(), SendError> {
+        match self.tx.try_send(Outgoing::Packet(packet)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::Full),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        }
+    }
+
     /// Asks the session to close (`forced close`) once the packets queued before are out.
     pub fn close(&self) {
         if self.tx.try_send(Outgoing::Close).is_err() {

@@ -1,0 +1,154 @@
+//! A Socket.IO server that behaves as the official socket.io-protocol test suite expects
+//! (`test-suite/` of github.com/socketio/socket.io-protocol), plus the namespaces and events
+//! the interop tests in tests/interop use. Prints `listening on http://ADDR` when ready.
+//!
+//!     cargo run --release -p switchboard-socketio --example conformance [ADDR] [--polling-only]
+//!
+//! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
+//! `auth` with the CONNECT payload; `message` → `message-back` with every argument;
+//! `message-with-ack` → acknowledged with the same arguments; `/custom` only emits `auth`;
+//! other namespaces are refused (`Invalid namespace`).
+//!
+//! Interop extras: `/dynamic-<anything>` (a dynamic namespace); `/restricted` (middleware that
+//! refuses without `auth.token == "secret"`, with data); on `/`: `ask` (the server asks the
+//! client for an acknowledgement and emits `asked` with the answer), `join` / `to-room`
+//! (rooms), `disconnect-me` (the server closes the connection), `leave-namespace` (the server
+//! disconnects the socket), `volume` (the server emits a payload of the requested size).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use switchboard_socketio::engine::Cors;
+use switchboard_socketio::{Ack, Args, Config, ConnectError, Data, Socket, SocketIo, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+fn greet(socket: &Socket) {
+    let auth = match &socket.handshake().auth {
+        Value::Null => Value::Object(Default::default()),
+        other => other.clone(),
+    };
+    let _ = socket.emit_args("auth", vec![auth]);
+}
+
+fn suite_handlers(socket: &Socket) {
+    socket.on("message", |socket: Socket, Args(args): Args| async move {
+        let _ = socket.emit_args("message-back", args);
+    });
+    socket.on(
+        "message-with-ack",
+        |Args(args): Args, ack: Ack| async move { ack.send_args(args) },
+    );
+}
+
+fn interop_handlers(socket: &Socket) {
+    socket.on("ask", |socket: Socket, Args(args): Args| async move {
+        let answer = socket
+            .emit_args_with_ack("question", args, Duration::from_secs(5))
+            .await;
+        let reply = match answer {
+            Ok(args) => Value::Array(args),
+            Err(e) => Value::String(e.to_string()),
+        };
+        let _ = socket.emit_args("asked", vec![reply]);
+    });
+    socket.on(
+        "join",
+        |socket: Socket, Data(room): Data<String>, ack: Ack| async move {
+            socket.join(room);
+            ack.send(&true);
+        },
+    );
+    socket.on(
+        "to-room",
+        |socket: Socket, Data((room, text)): Data<(String, String)>| async move {
+            let _ = socket.to(room).emit("room-message", &text);
+        },
+    );
+    socket.on("disconnect-me", |socket: Socket| async move {
+        socket.close_connection();
+    });
+    socket.on("leave-namespace", |socket: Socket| async move {
+        socket.disconnect();
+    });
+    socket.on(
+        "volume",
+        |socket: Socket, Data(size): Data<usize>| async move {
+            let _ = socket.emit("volume", &"x".repeat(size.min(4_000_000)));
+        },
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let addr = args
+        .next()
+        .filter(|a| !a.starts_with("--"))
+        .unwrap_or_else(|| "127.0.0.1:3000".into());
+    let mut config = Config::default();
+    config.engine.protocol.ping_interval = Duration::from_millis(300);
+    config.engine.protocol.ping_timeout = Duration::from_millis(200);
+    config.engine.cors = Some(Cors::default());
+    if std::env::args().any(|a| a == "--polling-only") {
+        config.engine.protocol.transports.websocket = false;
+    }
+    let io = SocketIo::new(config);
+    io.ns("/", |socket: Socket| async move {
+        greet(&socket);
+        suite_handlers(&socket);
+        interop_handlers(&socket);
+    });
+    io.ns("/custom", |socket: Socket| async move { greet(&socket) });
+    io.dynamic_namespace(|name| name.starts_with("/dynamic-"))
+        .on_connect(|socket: Socket| async move {
+            greet(&socket);
+            let name = socket.nsp().to_owned();
+            let _ = socket.emit("namespace", &name);
+        });
+    io.namespace("/restricted")
+        .with(|socket: Socket| async move {
+            let token = match &socket.handshake().auth {
+                Value::Object(map) => map.get("token").cloned(),
+                _ => None,
+            };
+            if token == Some(Value::String("secret".into())) {
+                Ok(())
+            } else {
+                Err(ConnectError::new("not authorized").with_data(Value::Object(
+                    [("reason".to_owned(), Value::String("missing token".into()))]
+                        .into_iter()
+                        .collect(),
+                )))
+            }
+        })
+        .on_connect(|socket: Socket| async move { greet(&socket) });
+
+    let listener = TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let io = io.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let io = io.clone();
+                async move {
+                    if req.uri().path().starts_with("/socket.io") {
+                        Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await)
+                    } else {
+                        let mut not_found = hyper::Response::new(Default::default());
+                        *not_found.status_mut() = hyper::StatusCode::NOT_FOUND;
+                        Ok(not_found)
+                    }
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}

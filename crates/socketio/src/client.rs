@@ -1,0 +1,270 @@
+//! One Engine.IO connection seen from Socket.IO: its sockets (one per namespace joined), the
+//! packet decoder, and the handler futures it runs. Lives in the session's task.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use switchboard_engineio::Message;
+use tokio::time::Sleep;
+
+use crate::engine::{ConnHandle, RequestInfo};
+use crate::handler::{BoxFuture, Incoming};
+use crate::io::IoInner;
+use crate::namespace::ConnectError;
+use crate::reason::DisconnectReason;
+use crate::socket::{lock, Handshake, Socket};
+use crate::value::Value;
+use crate::wire::{self, Decoded, WireDecoder};
+
+/// Lets sockets (from any task) hand work to their connection's task.
+#[derive(Clone, Default)]
+pub(crate) struct Spawner {
+    shared: Arc<Mutex<SpawnQueue>>,
+}
+
+#[derive(Default)]
+struct SpawnQueue {
+    futures: Vec<BoxFuture>,
+    /// Sockets connected by a finished middleware chain, to be registered.
+    attached: Vec<Socket>,
+    /// Namespaces the server disconnected.
+    detached: Vec<String>,
+    waker: Option<Waker>,
+}
+
+impl Spawner {
+    /// Runs `future` on the connection's task.
+    pub(crate) fn spawn(&self, future: BoxFuture) {
+        let mut queue = lock(&self.shared);
+        queue.futures.push(future);
+        if let Some(waker) = queue.waker.take() {
+            waker.wake();
+        }
+    }
+
+    fn attach(&self, socket: Socket) {
+        let mut queue = lock(&self.shared);
+        queue.attached.push(socket);
+        if let Some(waker) = queue.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Forgets the socket of namespace `nsp` (disconnected by the server).
+    pub(crate) fn detach(&self, nsp: &str) {
+        let mut queue = lock(&self.shared);
+        queue.detached.push(nsp.to_owned());
+        if let Some(waker) = queue.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl std::fmt::Debug for Spawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spawner")
+    }
+}
+
+pub(crate) struct Client {
+    io: Arc<IoInner>,
+    conn: ConnHandle,
+    request: RequestInfo,
+    decoder: WireDecoder,
+    protocol: wire::Protocol,
+    sockets: HashMap<String, Socket>,
+    spawner: Spawner,
+    running: Vec<BoxFuture>,
+    /// Closes the connection when no namespace is joined in time (`connectTimeout`).
+    connect_deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl Client {
+    pub(crate) fn new(io: Arc<IoInner>, conn: ConnHandle, request: &RequestInfo) -> Self {
+        let protocol = wire::Protocol::of(request.protocol);
+        let decoder = WireDecoder::new(io.config.codec, protocol, io.config.max_attachments);
+        let connect_deadline = Some(Box::pin(tokio::time::sleep(io.config.connect_timeout)));
+        Self {
+            io,
+            conn,
+            request: request.clone(),
+            decoder,
+            protocol,
+            sockets: HashMap::new(),
+            spawner: Spawner::default(),
+            running: Vec::new(),
+            connect_deadline,
+        }
+    }
+
+    pub(crate) fn message(&mut self, message: Message) {
+        match self.decoder.decode(message) {
+            Ok(None) => {}
+            Ok(Some(packet)) => self.packet(packet),
+            Err(e) => {
+                tracing::debug!(sid = %self.conn.sid(), error = %e, "bad Socket.IO packet: closing");
+                self.conn.close();
+            }
+        }
+    }
+
+    fn packet(&mut self, packet: Decoded) {
+        match packet {
+            Decoded::Connect { nsp, auth } => self.connect(nsp, auth),
+            Decoded::Event {
+                nsp,
+                event,
+                args,
+                id,
+            } => match self.sockets.get(&nsp) {
+                Some(socket) => socket.dispatch(event, args, id),
+                None => tracing::debug!(%nsp, "event for a namespace not joined"),
+            },
+            Decoded::Ack { nsp, id, args } => {
+                if let Some(socket) = self.sockets.get(&nsp) {
+                    socket.inner.acks.resolve(id, args);
+                }
+            }
+            Decoded::Disconnect { nsp } => {
+                if let Some(socket) = self.sockets.remove(&nsp) {
+                    socket.closed(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, nsp: String, auth: Value) {
+        if self.sockets.contains_key(&nsp) {
+            tracing::debug!(%nsp, "already connected to this namespace");
+            return;
+        }
+        let Some(ns) = self.io.namespace_for(&nsp) else {
+            let refusal = ConnectError::new("Invalid namespace");
+            let packets = wire::connect_error(&nsp, &refusal, self.io.config.codec, self.protocol);
+            for p in packets.iter() {
+                let _ = self.conn.send(p.clone());
+            }
+            return;
+        };
+        self.connect_deadline = None;
+        let handshake = Handshake {
+            auth: auth.clone(),
+            headers: self.request.headers.clone(),
+            uri: self.request.uri.clone(),
+        };
+        let socket = Socket::new(
+            crate::io::socket_id(),
+            Arc::clone(&ns),
+            self.conn.clone(),
+            handshake,
+            self.spawner.clone(),
+            self.protocol,
+        );
+        if ns.setup.middleware.is_empty() {
+            self.sockets.insert(nsp, socket.clone());
+            accept(socket, auth);
+            return;
+        }
+        let spawner = self.spawner.clone();
+        let codec = self.io.config.codec;
+        let protocol = self.protocol;
+        let conn = self.conn.clone();
+        let middleware = ns.run_middleware(&socket);
+        self.spawner.spawn(Box::pin(async move {
+            match middleware.await {
+                Ok(()) => {
+                    spawner.attach(socket.clone());
+                    accept(socket, auth);
+                }
+                Err(refusal) => {
+                    let packets = wire::connect_error(socket.nsp(), &refusal, codec, protocol);
+                    for p in packets.iter() {
+                        let _ = conn.send(p.clone());
+                    }
+                }
+            }
+        }));
+    }
+
+    /// Runs the handler futures and registers what they connected or disconnected.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) {
+        if let Some(deadline) = self.connect_deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                tracing::debug!(sid = %self.conn.sid(), "no namespace joined in time: closing");
+                self.connect_deadline = None;
+                self.conn.close();
+            }
+        }
+        loop {
+            let (new, attached, detached) = {
+                let mut queue = lock(&self.spawner.shared);
+                queue.waker = Some(cx.waker().clone());
+                (
+                    std::mem::take(&mut queue.futures),
+                    std::mem::take(&mut queue.attached),
+                    std::mem::take(&mut queue.detached),
+                )
+            };
+            if new.is_empty() && attached.is_empty() && detached.is_empty() {
+                break;
+            }
+            for socket in attached {
+                self.sockets.insert(socket.nsp().to_owned(), socket);
+            }
+            for nsp in detached {
+                self.sockets.remove(&nsp);
+            }
+            self.running.extend(new);
+            self.poll_running(cx);
+        }
+        self.poll_running(cx);
+    }
+
+    fn poll_running(&mut self, cx: &mut Context<'_>) {
+        self.running
+            .retain_mut(|future| future.as_mut().poll(cx) == Poll::Pending);
+    }
+
+    pub(crate) fn close(&mut self, reason: DisconnectReason) {
+        for (_, socket) in self.sockets.drain() {
+            socket.closed(reason);
+        }
+        // Disconnect handlers were queued: run them once (they cannot reach the client now).
+        let waker = futures_noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let queued = std::mem::take(&mut lock(&self.spawner.shared).futures);
+        for mut future in queued {
+            if future.as_mut().poll(&mut cx).is_pending() {
+                tokio::spawn(future);
+            }
+        }
+    }
+}
+
+/// Sends the CONNECT answer, marks the socket connected and runs the connection handler.
+fn accept(socket: Socket, auth: Value) {
+    socket.inner.ns.add(&socket);
+    socket.mark_connected();
+    let packets = wire::connect(
+        socket.nsp(),
+        socket.id(),
+        socket.inner.ns.codec,
+        socket.protocol(),
+    );
+    let _ = socket.send_packets(&packets);
+    let on_connect = Arc::clone(&socket.inner.ns.setup.on_connect);
+    let incoming = Incoming {
+        args: vec![auth],
+        ack: None,
+    };
+    if let Some(future) = on_connect(socket.clone(), incoming) {
+        socket.inner.spawner.spawn(future);
+    }
+}
+
+fn futures_noop_waker() -> Waker {
+    Waker::noop().clone()
+}

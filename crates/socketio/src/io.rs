@@ -1,0 +1,267 @@
+//! The server handle: namespaces, broadcast, and the Engine.IO glue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::task::Context;
+use std::time::Duration;
+
+use http::{Request, Response};
+use switchboard_engineio::{CloseReason, Message};
+use switchboard_ws_tokio::Transport;
+
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::client::Client;
+use crate::engine::{Body, ConnHandle, Engine, EngineApp, EngineConfig, RequestInfo};
+use crate::handler::{erase, Handler};
+use crate::namespace::{ConnectError, Middleware, Namespace, NamespaceSetup};
+use crate::socket::Socket;
+use crate::wire::Codec;
+
+/// Server settings, with Node's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Engine.IO settings (ping interval, timeouts, `maxHttpBufferSize`, transports, CORS...).
+    pub engine: EngineConfig,
+    /// A client that joins no namespace within this time is disconnected (Node's
+    /// `connectTimeout`, 45 s).
+    pub connect_timeout: Duration,
+    /// The packet format: Node's default parser, or `socket.io-msgpack-parser`'s.
+    pub codec: Codec,
+    /// Most binary attachments in one packet.
+    pub max_attachments: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            engine: EngineConfig::default(),
+            connect_timeout: Duration::from_secs(45),
+            codec: Codec::Text,
+            max_attachments: 10,
+        }
+    }
+}
+
+/// Decides whether a dynamic namespace name is served.
+type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+pub(crate) struct IoInner {
+    pub(crate) config: Config,
+    namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
+    dynamic: RwLock<Vec<(NamespaceMatcher, NamespaceSetup)>>,
+}
+
+impl IoInner {
+    /// The namespace named `name`, created from a matching dynamic pattern when needed.
+    pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<Namespace>> {
+        if let Some(ns) = read(&self.namespaces).get(name) {
+            return Some(Arc::clone(ns));
+        }
+        let setup = read(&self.dynamic)
+            .iter()
+            .find(|(matches, _)| matches(name))
+            .map(|(_, setup)| setup.clone())?;
+        let mut namespaces = write(&self.namespaces);
+        let ns = namespaces
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Namespace::new(name.to_owned(), setup, self.config.codec)));
+        Some(Arc::clone(ns))
+    }
+}
+
+/// A Socket.IO server. Cheap to clone; register namespaces with [`SocketIo::ns`], route
+/// requests under `/socket.io/` to [`SocketIo::handle`] (or use [`crate::SocketIoLayer`]).
+#[derive(Clone)]
+pub struct SocketIo {
+    inner: Arc<IoInner>,
+    engine: Engine<SioApp>,
+}
+
+impl std::fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIo").finish_non_exhaustive()
+    }
+}
+
+/// Configures one namespace: middleware, then the connection handler.
+pub struct NamespaceBuilder {
+    io: SocketIo,
+    target: NamespaceTarget,
+    middleware: Vec<Middleware>,
+}
+
+enum NamespaceTarget {
+    Static(String),
+    Dynamic(NamespaceMatcher),
+}
+
+impl NamespaceBuilder {
+    /// Runs `middleware` for every connection before the handler; an `Err` refuses the
+    /// connection and reaches the client as `connect_error` with its message and data.
+    pub fn with<F, Fut>(mut self, middleware: F) -> Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.middleware
+            .push(Arc::new(move |socket| Box::pin(middleware(socket))));
+        self
+    }
+
+    /// Sets the connection handler and starts serving the namespace.
+    pub fn on_connect<H: Handler<T>, T>(self, handler: H) {
+        let setup = NamespaceSetup {
+            on_connect: erase(handler),
+            middleware: self.middleware,
+        };
+        let inner = &self.io.inner;
+        match self.target {
+            NamespaceTarget::Static(name) => {
+                let ns = Arc::new(Namespace::new(name.clone(), setup, inner.config.codec));
+                write(&inner.namespaces).insert(name, ns);
+            }
+            NamespaceTarget::Dynamic(matcher) => write(&inner.dynamic).push((matcher, setup)),
+        }
+    }
+}
+
+impl SocketIo {
+    /// A server with these settings.
+    pub fn new(config: Config) -> Self {
+        let engine_config = config.engine.clone();
+        let inner = Arc::new(IoInner {
+            config,
+            namespaces: RwLock::new(HashMap::new()),
+            dynamic: RwLock::new(Vec::new()),
+        });
+        let engine = Engine::new(
+            engine_config,
+            SioApp {
+                io: Arc::clone(&inner),
+            },
+        );
+        Self { inner, engine }
+    }
+
+    /// Serves namespace `name` with `handler` for each connection.
+    pub fn ns<H: Handler<T>, T>(&self, name: &str, handler: H) {
+        self.namespace(name).on_connect(handler);
+    }
+
+    /// A builder for namespace `name` (to add middleware first).
+    pub fn namespace(&self, name: &str) -> NamespaceBuilder {
+        NamespaceBuilder {
+            io: self.clone(),
+            target: NamespaceTarget::Static(normalize(name)),
+            middleware: Vec::new(),
+        }
+    }
+
+    /// A builder for every namespace whose name `matches` accepts (Node's dynamic
+    /// namespaces, by pattern or predicate); each name gets its own namespace.
+    pub fn dynamic_namespace<F>(&self, matches: F) -> NamespaceBuilder
+    where
+        F: Fn(&str) -> bool + Send + Sync + 'static,
+    {
+        NamespaceBuilder {
+            io: self.clone(),
+            target: NamespaceTarget::Dynamic(Arc::new(matches)),
+            middleware: Vec::new(),
+        }
+    }
+
+    /// Namespace `name`, if it exists (a dynamic one once a client has joined it).
+    pub fn of(&self, name: &str) -> Option<BroadcastOperator> {
+        read(&self.inner.namespaces)
+            .get(&normalize(name))
+            .map(|ns| BroadcastOperator::new(Arc::clone(ns)))
+    }
+
+    fn main(&self) -> BroadcastOperator {
+        self.of("/").unwrap_or_else(|| {
+            let setup = NamespaceSetup {
+                on_connect: erase(|| async {}),
+                middleware: Vec::new(),
+            };
+            let ns = Arc::new(Namespace::new("/".into(), setup, self.inner.config.codec));
+            write(&self.inner.namespaces).insert("/".into(), Arc::clone(&ns));
+            BroadcastOperator::new(ns)
+        })
+    }
+
+    /// Sockets of the main namespace in `rooms`.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.main().to(rooms)
+    }
+
+    /// Every socket of the main namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.main()
+    }
+
+    /// Open Engine.IO sessions.
+    pub fn sessions(&self) -> usize {
+        self.engine.sessions()
+    }
+
+    /// Answers one request under the Socket.IO path. `S` is the connection's stream type
+    /// (see [`Engine::handle`]).
+    pub async fn handle<S, B>(&self, req: Request<B>) -> Response<Body>
+    where
+        S: Transport,
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.engine.handle::<S, B>(req).await
+    }
+}
+
+/// Node accepts namespace names with or without the leading slash.
+fn normalize(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("/{name}")
+    }
+}
+
+/// A fresh socket id: 20 URL-safe characters, as Engine.IO session ids (but distinct).
+pub(crate) fn socket_id() -> Arc<str> {
+    Arc::from(switchboard_engineio::generate_sid())
+}
+
+/// The Engine.IO application: one [`Client`] per session.
+pub(crate) struct SioApp {
+    io: Arc<IoInner>,
+}
+
+impl EngineApp for SioApp {
+    type Session = Client;
+
+    fn open(&self, conn: ConnHandle, request: &RequestInfo) -> Client {
+        Client::new(Arc::clone(&self.io), conn, request)
+    }
+
+    fn message(&self, client: &mut Client, message: Message) {
+        client.message(message);
+    }
+
+    fn poll(&self, client: &mut Client, cx: &mut Context<'_>) {
+        client.poll(cx);
+    }
+
+    fn close(&self, mut client: Client, reason: CloseReason) {
+        client.close(reason.into());
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,591 @@
+//! Socket.IO packets on the wire (Node's default parser): encoding once into Engine.IO
+//! packets, and decoding with binary attachments reassembled.
+//!
+//! `<type>[<attachments>-][<nsp>,][<id>][<json>]`; binary values are replaced by
+//! `{"_placeholder":true,"num":N}` and sent as the following Engine.IO binary messages.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use switchboard_engineio::{EncodedPacket, Message};
+
+use crate::namespace::ConnectError;
+use crate::value::Value;
+
+/// The packet format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// Node's default parser (JSON text plus binary attachments).
+    #[default]
+    Text,
+}
+
+/// The Socket.IO protocol revision of a client: 5 (Socket.IO 3 and 4, Engine.IO 4) or 4
+/// (Socket.IO 2, Engine.IO 3). They differ in CONNECT and CONNECT_ERROR only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    V4,
+    V5,
+}
+
+impl Protocol {
+    pub(crate) fn of(engine: switchboard_engineio::Protocol) -> Self {
+        match engine {
+            switchboard_engineio::Protocol::V3 => Protocol::V4,
+            switchboard_engineio::Protocol::V4 => Protocol::V5,
+        }
+    }
+}
+
+/// One Socket.IO packet as Engine.IO packets (the text, then its attachments), shared.
+#[derive(Debug, Clone)]
+pub(crate) struct Packets(Arc<[EncodedPacket]>);
+
+impl Packets {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &EncodedPacket> {
+        self.0.iter()
+    }
+}
+
+const CONNECT: u8 = 0;
+const DISCONNECT: u8 = 1;
+const EVENT: u8 = 2;
+const ACK: u8 = 3;
+const CONNECT_ERROR: u8 = 4;
+const BINARY_EVENT: u8 = 5;
+const BINARY_ACK: u8 = 6;
+
+/// Events the client may not send (Node's `RESERVED_EVENTS`).
+const RESERVED: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+fn header(out: &mut String, kind: u8, attachments: usize, nsp: &str, id: Option<u64>) {
+    out.push(char::from(b'0' + kind));
+    if attachments > 0 {
+        out.push_str(&attachments.to_string());
+        out.push('-');
+    }
+    if nsp != "/" {
+        out.push_str(nsp);
+        out.push(',');
+    }
+    if let Some(id) = id {
+        out.push_str(&id.to_string());
+    }
+}
+
+fn finish(text: String, attachments: Vec<Bytes>) -> Packets {
+    let mut packets = Vec::with_capacity(1 + attachments.len());
+    packets.push(EncodedPacket::text(&text));
+    packets.extend(attachments.into_iter().map(EncodedPacket::binary));
+    Packets(packets.into())
+}
+
+/// Writes `value` as JSON, binary replaced by placeholders (collected in `attachments`).
+fn write_json(out: &mut String, value: &Value, attachments: &mut Vec<Bytes>) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item, attachments);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, key);
+                out.push(':');
+                write_json(out, item, attachments);
+            }
+            out.push('}');
+        }
+        Value::Binary(bytes) => {
+            out.push_str(r#"{"_placeholder":true,"num":"#);
+            out.push_str(&attachments.len().to_string());
+            out.push('}');
+            attachments.push(bytes.clone());
+        }
+    }
+}
+
+fn write_str(out: &mut String, s: &str) {
+    // serde_json escapes exactly as JSON.stringify needs; writing to a String cannot fail.
+    if let Ok(quoted) = serde_json::to_string(s) {
+        out.push_str(&quoted);
+    }
+}
+
+fn data_packet(kind: (u8, u8), nsp: &str, id: Option<u64>, data: &Value) -> Packets {
+    let mut body = String::new();
+    let mut attachments = Vec::new();
+    write_json(&mut body, data, &mut attachments);
+    let kind = if attachments.is_empty() {
+        kind.0
+    } else {
+        kind.1
+    };
+    let mut text = String::with_capacity(body.len() + nsp.len() + 8);
+    header(&mut text, kind, attachments.len(), nsp, id);
+    text.push_str(&body);
+    finish(text, attachments)
+}
+
+/// An EVENT (BINARY_EVENT when an argument holds binary).
+pub(crate) fn event(
+    nsp: &str,
+    event: &str,
+    args: Vec<Value>,
+    id: Option<u64>,
+    _codec: Codec,
+) -> Packets {
+    let mut all = Vec::with_capacity(args.len() + 1);
+    all.push(Value::String(event.to_owned()));
+    all.extend(args);
+    data_packet((EVENT, BINARY_EVENT), nsp, id, &Value::Array(all))
+}
+
+/// An ACK (BINARY_ACK when an argument holds binary).
+pub(crate) fn ack(nsp: &str, id: u64, args: Vec<Value>, _codec: Codec) -> Packets {
+    data_packet((ACK, BINARY_ACK), nsp, Some(id), &Value::Array(args))
+}
+
+/// The server leaving a namespace.
+pub(crate) fn disconnect(nsp: &str, _codec: Codec) -> Packets {
+    let mut text = String::new();
+    header(&mut text, DISCONNECT, 0, nsp, None);
+    finish(text, Vec::new())
+}
+
+/// The answer to a successful CONNECT: `{"sid":…}` in v5, nothing in v4.
+pub(crate) fn connect(nsp: &str, sid: &str, _codec: Codec, protocol: Protocol) -> Packets {
+    let mut text = String::new();
+    header(&mut text, CONNECT, 0, nsp, None);
+    if protocol == Protocol::V5 {
+        text.push_str(r#"{"sid":"#);
+        write_str(&mut text, sid);
+        text.push('}');
+    }
+    finish(text, Vec::new())
+}
+
+/// A refused CONNECT: `{"message":…,"data":…}` in v5, the message as a string in v4.
+pub(crate) fn connect_error(
+    nsp: &str,
+    error: &ConnectError,
+    _codec: Codec,
+    protocol: Protocol,
+) -> Packets {
+    let mut text = String::new();
+    header(&mut text, CONNECT_ERROR, 0, nsp, None);
+    let mut ignored = Vec::new();
+    match protocol {
+        Protocol::V5 => {
+            text.push_str(r#"{"message":"#);
+            write_str(&mut text, &error.message);
+            if let Some(data) = &error.data {
+                text.push_str(r#","data":"#);
+                write_json(&mut text, data, &mut ignored);
+            }
+            text.push('}');
+        }
+        Protocol::V4 => write_str(&mut text, &error.message),
+    }
+    finish(text, Vec::new())
+}
+
+/// A packet from the client, as the server acts on it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decoded {
+    Connect {
+        nsp: String,
+        auth: Value,
+    },
+    Disconnect {
+        nsp: String,
+    },
+    Event {
+        nsp: String,
+        event: String,
+        args: Vec<Value>,
+        id: Option<u64>,
+    },
+    Ack {
+        nsp: String,
+        id: u64,
+        args: Vec<Value>,
+    },
+}
+
+/// Why a client's packet is refused (the connection is then closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DecodeError(pub(crate) &'static str);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A packet waiting for its attachments.
+#[derive(Debug)]
+struct Partial {
+    kind: u8,
+    nsp: String,
+    id: Option<u64>,
+    json: serde_json::Value,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+/// Decodes the packets of one connection (stateful: binary attachments arrive after their
+/// packet).
+#[derive(Debug)]
+pub(crate) struct WireDecoder {
+    protocol: Protocol,
+    max_attachments: usize,
+    partial: Option<Partial>,
+}
+
+impl WireDecoder {
+    pub(crate) fn new(_codec: Codec, protocol: Protocol, max_attachments: usize) -> Self {
+        Self {
+            protocol,
+            max_attachments,
+            partial: None,
+        }
+    }
+
+    /// Decodes one Engine.IO message: a packet, `None` while attachments are missing.
+    pub(crate) fn decode(&mut self, message: Message) -> Result<Option<Decoded>, DecodeError> {
+        match message {
+            Message::Text(text) => {
+                if self.partial.is_some() {
+                    return Err(DecodeError("text packet while attachments were expected"));
+                }
+                self.decode_text(&text)
+            }
+            Message::Binary(bytes) => {
+                let Some(partial) = self.partial.as_mut() else {
+                    return Err(DecodeError("unexpected binary attachment"));
+                };
+                partial.attachments.push(bytes);
+                if partial.attachments.len() < partial.expected {
+                    return Ok(None);
+                }
+                let Some(partial) = self.partial.take() else {
+                    return Ok(None);
+                };
+                let json = partial.json;
+                let value = with_attachments(json, &partial.attachments)?;
+                finish_decoded(partial.kind, partial.nsp, partial.id, value).map(Some)
+            }
+        }
+    }
+
+    fn decode_text(&mut self, text: &str) -> Result<Option<Decoded>, DecodeError> {
+        let bytes = text.as_bytes();
+        let kind = match bytes.first() {
+            Some(b @ b'0'..=b'6') => b - b'0',
+            _ => return Err(DecodeError("unknown packet type")),
+        };
+        let mut at = 1;
+        let mut expected = 0usize;
+        if kind == BINARY_EVENT || kind == BINARY_ACK {
+            let start = at;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if at == start || bytes.get(at) != Some(&b'-') {
+                return Err(DecodeError("illegal attachments"));
+            }
+            expected = text[start..at]
+                .parse()
+                .map_err(|_| DecodeError("illegal attachments"))?;
+            if expected == 0 || expected > self.max_attachments {
+                return Err(DecodeError("illegal attachments"));
+            }
+            at += 1;
+        }
+        let mut nsp = String::from("/");
+        if bytes.get(at) == Some(&b'/') {
+            let end = text[at..].find(',').map_or(text.len(), |i| at + i);
+            nsp = text[at..end].to_owned();
+            at = (end + 1).min(text.len());
+        }
+        if self.protocol == Protocol::V4 {
+            // Socket.IO 2 sends the handshake query in the namespace: `/nsp?x=y`.
+            if let Some(q) = nsp.find('?') {
+                nsp.truncate(q);
+            }
+        }
+        let mut id = None;
+        let start = at;
+        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if at > start {
+            id = Some(
+                text[start..at]
+                    .parse::<u64>()
+                    .map_err(|_| DecodeError("invalid ack id"))?,
+            );
+        }
+        let json = if at < text.len() {
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text[at..])
+                    .map_err(|_| DecodeError("invalid payload"))?,
+            )
+        } else {
+            None
+        };
+        if expected > 0 {
+            let json = json.ok_or(DecodeError("invalid payload"))?;
+            self.partial = Some(Partial {
+                kind,
+                nsp,
+                id,
+                json,
+                expected,
+                attachments: Vec::with_capacity(expected),
+            });
+            return Ok(None);
+        }
+        match json {
+            Some(json) => finish_decoded(kind, nsp, id, Value::from_json(json)).map(Some),
+            None => match kind {
+                CONNECT => Ok(Some(Decoded::Connect {
+                    nsp,
+                    auth: Value::Null,
+                })),
+                DISCONNECT => Ok(Some(Decoded::Disconnect { nsp })),
+                _ => Err(DecodeError("invalid payload")),
+            },
+        }
+    }
+}
+
+/// Replaces placeholders by the attachments they name.
+fn with_attachments(json: serde_json::Value, attachments: &[Bytes]) -> Result<Value, DecodeError> {
+    Ok(match json {
+        serde_json::Value::Object(map) => {
+            if map.get("_placeholder") == Some(&serde_json::Value::Bool(true)) {
+                let num = map
+                    .get("num")
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or(DecodeError("illegal attachments"))?;
+                let bytes = usize::try_from(num)
+                    .ok()
+                    .and_then(|n| attachments.get(n))
+                    .ok_or(DecodeError("illegal attachments"))?;
+                Value::Binary(bytes.clone())
+            } else {
+                Value::Object(
+                    map.into_iter()
+                        .map(|(k, v)| Ok((k, with_attachments(v, attachments)?)))
+                        .collect::<Result<_, DecodeError>>()?,
+                )
+            }
+        }
+        serde_json::Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| with_attachments(v, attachments))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => Value::from_json(other),
+    })
+}
+
+/// Validates a packet's payload as Node's parser does and turns it into what the server uses.
+fn finish_decoded(
+    kind: u8,
+    nsp: String,
+    id: Option<u64>,
+    data: Value,
+) -> Result<Decoded, DecodeError> {
+    match kind {
+        CONNECT => match data {
+            Value::Object(_) => Ok(Decoded::Connect { nsp, auth: data }),
+            _ => Err(DecodeError("invalid payload")),
+        },
+        EVENT | BINARY_EVENT => {
+            let Value::Array(mut items) = data else {
+                return Err(DecodeError("invalid payload"));
+            };
+            if items.is_empty() {
+                return Err(DecodeError("invalid payload"));
+            }
+            let event = match items.remove(0) {
+                Value::String(name) if !RESERVED.contains(&name.as_str()) => name,
+                Value::Number(n) => n.to_string(),
+                _ => return Err(DecodeError("invalid payload")),
+            };
+            Ok(Decoded::Event {
+                nsp,
+                event,
+                args: items,
+                id,
+            })
+        }
+        ACK | BINARY_ACK => {
+            let (Value::Array(args), Some(id)) = (data, id) else {
+                return Err(DecodeError("invalid payload"));
+            };
+            Ok(Decoded::Ack { nsp, id, args })
+        }
+        // DISCONNECT carries no payload; CONNECT_ERROR only goes to clients.
+        _ => Err(DecodeError("invalid payload")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(packets: &Packets) -> Vec<Vec<u8>> {
+        packets.iter().map(|p| p.as_bytes().to_vec()).collect()
+    }
+
+    fn decode_all(messages: Vec<Message>) -> Result<Option<Decoded>, DecodeError> {
+        let mut decoder = WireDecoder::new(Codec::Text, Protocol::V5, 10);
+        let mut last = None;
+        for m in messages {
+            last = decoder.decode(m)?;
+        }
+        Ok(last)
+    }
+
+    #[test]
+    fn events_encode_as_node_does() {
+        let p = event("/", "hello", vec![Value::from("world")], None, Codec::Text);
+        assert_eq!(texts(&p), vec![br#"42["hello","world"]"#.to_vec()]);
+        let p = event("/admin", "a", vec![], Some(12), Codec::Text);
+        assert_eq!(texts(&p), vec![br#"42/admin,12["a"]"#.to_vec()]);
+        let bin = Value::Binary(Bytes::from_static(&[1, 2]));
+        let p = event("/", "b", vec![bin.clone(), bin], None, Codec::Text);
+        assert_eq!(
+            texts(&p),
+            vec![
+                br#"452-["b",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+                    .to_vec(),
+                vec![1, 2],
+                vec![1, 2],
+            ]
+        );
+        let p = ack("/", 3, vec![Value::Null], Codec::Text);
+        assert_eq!(texts(&p), vec![b"433[null]".to_vec()]);
+    }
+
+    #[test]
+    fn connect_answers_differ_by_protocol() {
+        let p = connect("/", "abc", Codec::Text, Protocol::V5);
+        assert_eq!(texts(&p), vec![br#"40{"sid":"abc"}"#.to_vec()]);
+        let p = connect("/x", "abc", Codec::Text, Protocol::V4);
+        assert_eq!(texts(&p), vec![b"40/x,".to_vec()]);
+        let err = ConnectError::new("no").with_data(Value::Bool(true));
+        let p = connect_error("/", &err, Codec::Text, Protocol::V5);
+        assert_eq!(
+            texts(&p),
+            vec![br#"44{"message":"no","data":true}"#.to_vec()]
+        );
+        let p = connect_error("/", &err, Codec::Text, Protocol::V4);
+        assert_eq!(texts(&p), vec![br#"44"no""#.to_vec()]);
+    }
+
+    #[test]
+    fn decodes_packets_and_reassembles_attachments() {
+        let m = |s: &str| Message::Text(s.into());
+        assert_eq!(
+            decode_all(vec![m("0/admin,{\"token\":1}")]),
+            Ok(Some(Decoded::Connect {
+                nsp: "/admin".into(),
+                auth: Value::Object([("token".into(), Value::Number(1.into()))].into()),
+            }))
+        );
+        assert_eq!(
+            decode_all(vec![m("0")]),
+            Ok(Some(Decoded::Connect {
+                nsp: "/".into(),
+                auth: Value::Null
+            }))
+        );
+        assert_eq!(
+            decode_all(vec![m(r#"2/a,7["ev",1]"#)]),
+            Ok(Some(Decoded::Event {
+                nsp: "/a".into(),
+                event: "ev".into(),
+                args: vec![Value::Number(1.into())],
+                id: Some(7),
+            }))
+        );
+        let decoded = decode_all(vec![
+            m(r#"51-["up",{"_placeholder":true,"num":0}]"#),
+            Message::Binary(Bytes::from_static(b"\x00\xff")),
+        ]);
+        assert_eq!(
+            decoded,
+            Ok(Some(Decoded::Event {
+                nsp: "/".into(),
+                event: "up".into(),
+                args: vec![Value::Binary(Bytes::from_static(b"\x00\xff"))],
+                id: None,
+            }))
+        );
+        // A placeholder-looking object in a plain packet stays an object.
+        let Ok(Some(Decoded::Event { args, .. })) =
+            decode_all(vec![m(r#"2["x",{"_placeholder":true,"num":0}]"#)])
+        else {
+            panic!("plain packet with a placeholder-like object");
+        };
+        assert!(matches!(args[0], Value::Object(_)));
+    }
+
+    #[test]
+    fn refuses_what_node_refuses() {
+        let m = |s: &str| Message::Text(s.into());
+        for bad in [
+            "",
+            "7",
+            "a",
+            "2",
+            "2{}",
+            "2[]",
+            "2[1",
+            r#"2["connect"]"#,
+            r#"2[{}]"#,
+            "0[]",
+            r#"3["x"]"#,
+            "4{}",
+            "5-[\"a\"]",
+            "51[\"a\"]",
+            "599-[\"a\"]",
+            "0\"x\"",
+        ] {
+            assert!(decode_all(vec![m(bad)]).is_err(), "{bad:?} was accepted");
+        }
+        assert!(decode_all(vec![Message::Binary(Bytes::new())]).is_err());
+        // An attachment number out of range.
+        assert!(decode_all(vec![
+            m(r#"51-["x",{"_placeholder":true,"num":1}]"#),
+            Message::Binary(Bytes::new()),
+        ])
+        .is_err());
+    }
+}
