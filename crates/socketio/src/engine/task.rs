@@ -240,7 +240,11 @@ impl<A: EngineApp> SessionTask<A> {
                         }
                     }
                     Event::Upgrading => {}
-                    Event::Upgraded => self.ws = self.candidate.take(),
+                    Event::Upgraded => {
+                        if self.ws.is_none() {
+                            self.ws = self.candidate.take();
+                        }
+                    }
                     Event::Closed(reason) => closed = Some(reason),
                 }
             }
@@ -252,6 +256,11 @@ impl<A: EngineApp> SessionTask<A> {
 
     fn transmit(&mut self, transmit: Transmit) {
         let on_candidate = self.session.transport() == TransportKind::Polling;
+        if !on_candidate && self.ws.is_none() {
+            // The upgrade just completed: frames queued behind it (before the `Upgraded`
+            // event is drained) belong to the candidate, now the session's WebSocket.
+            self.ws = self.candidate.take();
+        }
         match transmit {
             Transmit::Poll(poll) => {
                 if let Some(respond) = self.pending_get.take() {
