@@ -138,6 +138,10 @@ async fn main() -> std::io::Result<()> {
                 async move {
                     if req.uri().path().starts_with("/socket.io") {
                         Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await)
+                    } else if req.uri().path() == "/" {
+                        // A blank page: an http:// origin for browser tests.
+                        let page = "<!doctype html><title>conformance</title>";
+                        Ok(hyper::Response::new(bytes::Bytes::from_static(page.as_bytes()).into()))
                     } else {
                         let mut not_found = hyper::Response::new(Default::default());
                         *not_found.status_mut() = hyper::StatusCode::NOT_FOUND;

@@ -1,0 +1,99 @@
+// socket.io-client inside Chromium (Debian's /usr/bin/chromium via playwright-core) against
+// switchboard's Socket.IO server (the `conformance` example of crates/socketio): the browser
+// bundle from npm, over the default polling → WebSocket upgrade and over WebSocket only,
+// with events, acknowledgements both ways and binary (ArrayBuffer) both ways.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+import { withTimeout } from './server.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const BIN = process.env.SOCKETIO_SERVER_BIN;
+const skip = (!existsSync(CHROMIUM) || !BIN) && !process.env.SWITCHBOARD_INTEROP
+  ? 'needs /usr/bin/chromium and SOCKETIO_SERVER_BIN (scripts/test.sh provides both)'
+  : false;
+const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules',
+  'socket.io-client', 'dist', 'socket.io.min.js');
+
+let proc;
+let url;
+let context;
+let profile;
+
+before(async () => {
+  if (skip) return;
+  proc = spawn(BIN, ['127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await withTimeout(new Promise((resolve) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  }), 15_000, 'the Socket.IO server to start');
+  url = `http://127.0.0.1:${port}`;
+  profile = mkdtempSync(join(tmpdir(), 'switchboard-sio-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 30_000,
+  });
+});
+
+after(async () => {
+  await context?.close();
+  proc?.kill('SIGKILL');
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+/// Runs in the page: connects with `options`, exercises events, acks and binary, and resolves
+/// with what it saw.
+async function exercise(options) {
+  const socket = io(options);
+  const next = (event) => new Promise((resolve) => socket.once(event, (...args) => resolve(args)));
+  const [auth] = await next('auth');
+  if (!socket.connected) await next('connect');
+  socket.on('question', (a, ack) => ack(`${a}!`));
+  const echoed = next('message-back');
+  socket.emit('message', 'é😀', new Uint8Array([1, 2, 255]).buffer, { n: 1 });
+  const [text, bin, obj] = await echoed;
+  const acked = await socket.timeout(5000).emitWithAck('message-with-ack', 'ack me');
+  const asked = next('asked');
+  socket.emit('ask', 'hey');
+  const [answer] = await asked;
+  if (socket.io.engine.transport.name !== 'websocket') {
+    await new Promise((resolve) => socket.io.engine.once('upgrade', resolve));
+  }
+  const transport = socket.io.engine.transport.name;
+  socket.disconnect();
+  return { auth, text, bin: Array.from(new Uint8Array(bin)), obj, acked, answer, transport };
+}
+
+for (const [name, options] of [['upgrade', {}], ['websocket', { transports: ['websocket'] }]]) {
+  test(`socket.io-client in Chromium over ${name}`, { skip }, async () => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    try {
+      await page.goto(`${url}/`);
+      await page.addScriptTag({ path: BUNDLE });
+      const seen = await page.evaluate(exercise, { ...options, auth: { from: 'chromium' } });
+      assert.deepEqual(seen, {
+        auth: { from: 'chromium' },
+        text: 'é😀',
+        bin: [1, 2, 255],
+        obj: { n: 1 },
+        acked: 'ack me',
+        answer: ['hey!'],
+        transport: 'websocket',
+      });
+    } finally {
+      await page.close();
+    }
+  });
+}
