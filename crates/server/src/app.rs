@@ -57,7 +57,9 @@ pub(crate) struct App {
     pub(crate) config: ServeConfig,
     pub(crate) ws_config: switchboard_ws::Config,
     pub(crate) ws_policy: ServerPolicy,
-    pub(crate) rooms: Rooms,
+    pub(crate) rooms: std::sync::Arc<Rooms>,
+    /// Socket.IO at `/socket.io/`, bridged to `rooms` on namespace `/`.
+    pub(crate) io: switchboard_socketio::SocketIo,
     pub(crate) counters: Counters,
     /// Flips to `true` once on SIGINT/SIGTERM.
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -65,11 +67,13 @@ pub(crate) struct App {
 
 impl App {
     pub(crate) fn new(config: ServeConfig, shutdown: watch::Receiver<bool>) -> Self {
+        let rooms = std::sync::Arc::new(Rooms::default());
         Self {
             ws_config: config.ws_config(),
             ws_policy: config.ws_policy(),
+            io: crate::socketio::build(&config, std::sync::Arc::clone(&rooms)),
             config,
-            rooms: Rooms::default(),
+            rooms,
             counters: Counters::default(),
             shutdown,
         }

@@ -9,6 +9,7 @@ mod limits;
 mod pubsub;
 mod rooms;
 mod serve;
+mod socketio;
 mod turn;
 mod workers;
 

@@ -67,8 +67,8 @@ pub(crate) fn error_json(message: &str) -> String {
 pub(crate) enum Action {
     Subscribe(String),
     Unsubscribe(String),
-    /// The room and the ready-to-send `message` JSON.
-    Publish(String, String),
+    /// The room, the ready-to-send `message` JSON, and the `data` JSON alone.
+    Publish(String, String, String),
 }
 
 /// Parses a request, or explains what is wrong with it.
@@ -94,7 +94,7 @@ pub(crate) fn parse_request(text: &str) -> Result<Action, String> {
                 data,
             })
             .map_err(|e| format!("cannot encode: {e}"))?;
-            Ok(Action::Publish(room, json))
+            Ok(Action::Publish(room, json, data.get().to_owned()))
         }
         other => Err(format!("unknown type {other:?}")),
     }
@@ -210,9 +210,10 @@ impl Session {
                 self.app.rooms.leave(&room, self.id);
                 self.rooms.remove(&room);
             }
-            Action::Publish(room, json) => {
+            Action::Publish(room, json, data) => {
                 let message = Arc::new(PreparedMessage::new(Message::text(json)));
                 self.app.rooms.publish(&room, Some(self.id), &message);
+                crate::socketio::publish_from_ws(&self.app.io, &room, &data);
             }
         }
         Ok(())
@@ -239,19 +240,20 @@ mod tests {
             parse_request(r#"{"room":"a","type":"unsubscribe"}"#),
             Ok(Action::Unsubscribe("a".into()))
         );
-        let Ok(Action::Publish(room, json)) =
+        let Ok(Action::Publish(room, json, data)) =
             parse_request(r#"{"type":"publish","room":"r\"1","data":{"x":[1,2.5,"\u00e9"]}}"#)
         else {
             panic!("publish did not parse");
         };
         assert_eq!(room, "r\"1");
+        assert_eq!(data, r#"{"x":[1,2.5,"\u00e9"]}"#);
         assert_eq!(
             json,
             r#"{"type":"message","room":"r\"1","data":{"x":[1,2.5,"\u00e9"]}}"#
         );
         let reparsed: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(reparsed["data"]["x"][2], "é");
-        let Ok(Action::Publish(_, json)) =
+        let Ok(Action::Publish(_, json, _)) =
             parse_request(r#"{"type":"publish","room":"r","data":null}"#)
         else {
             panic!("null data is data");

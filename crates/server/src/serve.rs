@@ -248,7 +248,7 @@ async fn serve_connection(
     let service_alive = alive.clone();
     let service = service_fn(move |req| {
         let alive = service_alive.clone();
-        async move { Ok::<_, Infallible>(route(req, alive)) }
+        async move { Ok::<_, Infallible>(route(req, alive).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -273,8 +273,12 @@ async fn serve_connection(
     }
 }
 
-fn route(mut req: Request<Incoming>, alive: Alive) -> Response<Body> {
+async fn route(mut req: Request<Incoming>, alive: Alive) -> Response<Body> {
     let path = req.uri().path();
+    if path.starts_with("/socket.io/") || path == "/socket.io" {
+        let io = alive.app.io.clone();
+        return io.handle::<Stream, _>(req).await;
+    }
     match (req.method(), path) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/metrics") => text(StatusCode::OK, &alive.app.counters.render()),

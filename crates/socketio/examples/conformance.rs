@@ -141,7 +141,9 @@ async fn main() -> std::io::Result<()> {
                     } else if req.uri().path() == "/" {
                         // A blank page: an http:// origin for browser tests.
                         let page = "<!doctype html><title>conformance</title>";
-                        Ok(hyper::Response::new(bytes::Bytes::from_static(page.as_bytes()).into()))
+                        Ok(hyper::Response::new(
+                            bytes::Bytes::from_static(page.as_bytes()).into(),
+                        ))
                     } else {
                         let mut not_found = hyper::Response::new(Default::default());
                         *not_found.status_mut() = hyper::StatusCode::NOT_FOUND;

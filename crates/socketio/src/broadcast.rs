@@ -174,6 +174,14 @@ impl BroadcastOperator {
         out
     }
 
+    /// Whether any socket is selected (cheap: no packet is built).
+    pub fn has_receivers(&self) -> bool {
+        let mut any = false;
+        self.ns
+            .for_each_target(&self.rooms, &self.except, |_| any = true);
+        any
+    }
+
     /// The selected sockets (Node's `fetchSockets`).
     pub fn sockets(&self) -> Vec<Socket> {
         let mut out = Vec::new();

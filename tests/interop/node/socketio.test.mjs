@@ -186,3 +186,46 @@ for (const [name, options] of Object.entries(TRANSPORTS)) {
     });
   });
 }
+
+// `switchboard serve`: one room model for /ws and Socket.IO (docs/pubsub.md).
+describe('switchboard serve: /ws and Socket.IO share rooms', { skip: !process.env.SWITCHBOARD_BIN && 'SWITCHBOARD_BIN not set' }, () => {
+  let serve;
+  let ws;
+  let sio;
+  let other;
+  before(async () => {
+    const { startServer: startSwitchboard, open } = await import('./server.mjs');
+    serve = await startSwitchboard();
+    ws = await open(`${serve.url}/ws`);
+    sio = io(serve.httpUrl, { forceNew: true, reconnection: false });
+    other = io(serve.httpUrl, { forceNew: true, reconnection: false, transports: ['polling'] });
+    await Promise.all([connected(sio), connected(other)]);
+  });
+  after(async () => {
+    sio?.disconnect();
+    other?.disconnect();
+    ws?.close();
+    await serve?.stop();
+  });
+
+  test('a /ws publish reaches Socket.IO members of the room, and back', async () => {
+    ws.send(JSON.stringify({ type: 'subscribe', room: 'R' }));
+    assert.equal(await sio.timeout(5_000).emitWithAck('subscribe', 'R'), true);
+    assert.equal(await other.timeout(5_000).emitWithAck('subscribe', 'R'), true);
+    // /ws requests are handled in order: the subscribe is done before this publish goes out.
+    ws.send(JSON.stringify({ type: 'publish', room: 'R', data: { from: 'ws', n: [1, 2] } }));
+    assert.deepEqual(await once(sio, 'message'), [{ from: 'ws', n: [1, 2] }, 'R']);
+    assert.deepEqual(await once(other, 'message'), [{ from: 'ws', n: [1, 2] }, 'R']);
+
+    const wsGot = ws.inbox.next(5_000);
+    const otherGot = once(other, 'message');
+    assert.equal(await sio.timeout(5_000).emitWithAck('publish', 'R', { from: 'sio' }), true);
+    assert.deepEqual(JSON.parse(String((await wsGot).data)), { type: 'message', room: 'R', data: { from: 'sio' } });
+    assert.deepEqual(await otherGot, [{ from: 'sio' }, 'R']);
+  });
+
+  test('bad room names are refused', async () => {
+    assert.equal(await sio.timeout(5_000).emitWithAck('subscribe', ''), false);
+    assert.equal(await sio.timeout(5_000).emitWithAck('publish', 42, 'x'), false);
+  });
+});

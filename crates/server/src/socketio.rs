@@ -1,0 +1,125 @@
+//! Socket.IO in `switchboard serve`, at `/socket.io/`, sharing the room model of `/ws`.
+//!
+//! Namespace `/` offers the same three operations as the `/ws` JSON protocol, as events:
+//! `subscribe` (room), `unsubscribe` (room), `publish` (room, data). A publish reaches the other
+//! members of the room on both transports: Socket.IO sockets get the event `message` with
+//! arguments `(data, room)`, `/ws` subscribers the usual `{"type":"message","room":…,"data":…}`.
+//! A `/ws` publish reaches Socket.IO members of the room the same way. See docs/pubsub.md.
+
+use std::sync::Arc;
+
+use switchboard_socketio::engine::Cors;
+use switchboard_socketio::{Ack, Args, Config, Socket, SocketIo, Value};
+use switchboard_ws::{Message, PreparedMessage};
+
+use crate::config::ServeConfig;
+use crate::pubsub::MAX_ROOM_NAME;
+use crate::rooms::Rooms;
+
+/// The server's Socket.IO instance, with the room bridge on namespace `/`.
+pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
+    let mut sio = Config::default();
+    if let Some(origins) = &config.allowed_origins {
+        sio.engine.cors = Some(Cors {
+            origins: origins.clone(),
+            credentials: false,
+        });
+    }
+    let io = SocketIo::new(sio);
+    io.ns("/", move |socket: Socket| {
+        let rooms = Arc::clone(&rooms);
+        async move { room_events(&socket, rooms) }
+    });
+    io
+}
+
+/// A room name from an event argument, within the `/ws` protocol's limits.
+fn room_name(args: &[Value]) -> Option<String> {
+    match args.first() {
+        Some(Value::String(room)) if !room.is_empty() && room.len() <= MAX_ROOM_NAME => {
+            Some(room.clone())
+        }
+        _ => None,
+    }
+}
+
+fn room_events(socket: &Socket, rooms: Arc<Rooms>) {
+    socket.on(
+        "subscribe",
+        |socket: Socket, Args(args): Args, ack: Ack| async move {
+            match room_name(&args) {
+                Some(room) => {
+                    socket.join(room);
+                    ack.send(&true);
+                }
+                None => ack.send(&false),
+            }
+        },
+    );
+    socket.on(
+        "unsubscribe",
+        |socket: Socket, Args(args): Args, ack: Ack| async move {
+            match room_name(&args) {
+                Some(room) => {
+                    socket.leave(room);
+                    ack.send(&true);
+                }
+                None => ack.send(&false),
+            }
+        },
+    );
+    socket.on(
+        "publish",
+        move |socket: Socket, Args(mut args): Args, ack: Ack| {
+            let rooms = Arc::clone(&rooms);
+            async move {
+                let Some(room) = room_name(&args) else {
+                    return ack.send(&false);
+                };
+                let data = if args.len() > 1 {
+                    args.swap_remove(1)
+                } else {
+                    Value::Null
+                };
+                publish_to_ws(&rooms, &room, &data);
+                socket
+                    .to(room.as_str())
+                    .emit_args("message", vec![data, Value::String(room)]);
+                ack.send(&true);
+            }
+        },
+    );
+}
+
+/// Delivers a Socket.IO publish to the room's `/ws` subscribers (binary as arrays of bytes:
+/// the `/ws` protocol is JSON).
+fn publish_to_ws(rooms: &Rooms, room: &str, data: &Value) {
+    #[derive(serde::Serialize)]
+    struct Outgoing<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        room: &'a str,
+        data: serde_json::Value,
+    }
+    let message = Outgoing {
+        kind: "message",
+        room,
+        data: data.clone().into_json(),
+    };
+    if let Ok(json) = serde_json::to_string(&message) {
+        let prepared = Arc::new(PreparedMessage::new(Message::text(json)));
+        rooms.publish(room, None, &prepared);
+    }
+}
+
+/// Delivers a `/ws` publish (its `data` JSON) to the room's Socket.IO members.
+pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str) {
+    let receivers = io.to(room);
+    if !receivers.has_receivers() {
+        return;
+    }
+    let data = serde_json::from_str(data)
+        .map(Value::from_json)
+        .unwrap_or(Value::Null);
+    receivers.emit_args("message", vec![data, Value::String(room.to_owned())]);
+}
