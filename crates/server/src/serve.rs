@@ -281,6 +281,8 @@ async fn route(mut req: Request<Incoming>, alive: Alive) -> Response<Body> {
     }
     match (req.method(), path) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/") => asset(DEMO_PAGE, "text/html; charset=utf-8"),
+        (&Method::GET, "/sdk/switchboard.js") => asset(SDK, "text/javascript; charset=utf-8"),
         (&Method::GET, "/metrics") => text(StatusCode::OK, &alive.app.counters.render()),
         (_, "/ws/echo") => websocket(&mut req, alive, Endpoint::Echo),
         (_, "/ws") => websocket(&mut req, alive, Endpoint::PubSub),
@@ -324,6 +326,20 @@ fn websocket(req: &mut Request<Incoming>, alive: Alive, endpoint: Endpoint) -> R
             upgrade::error_response(&err).map(|body| Body::new(Bytes::from(body)))
         }
     }
+}
+
+/// The chat demo, served at `/` (web/index.html).
+const DEMO_PAGE: &str = include_str!("../../../web/index.html");
+/// The browser SDK the demo imports (web/switchboard.js).
+const SDK: &str = include_str!("../../../web/switchboard.js");
+
+fn asset(body: &'static str, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Body::new(Bytes::from_static(body.as_bytes())));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {

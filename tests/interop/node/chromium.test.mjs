@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
+import { startServer, open } from './server.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && !process.env.SWITCHBOARD_REQUIRE_CHROMIUM
@@ -105,4 +105,32 @@ test('a page echoes text and binary over /ws/echo with permessage-deflate', { sk
   }));
   assert.equal(code, 4001);
   await page.close();
+});
+
+test('the chat demo at / (our browser SDK, Socket.IO) talks with a /ws subscriber of the room', { skip }, async () => {
+  const pages = await Promise.all([0, 1].map(async () => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.waitForFunction(() => document.querySelector('#log')?.textContent.includes('joined lobby'));
+    return page;
+  }));
+  const ws = await open(`ws://127.0.0.1:${server.port}/ws`);
+  ws.send(JSON.stringify({ type: 'subscribe', room: 'lobby' }));
+  ws.send('sync'); // the error reply proves the subscribe took effect
+  assert.equal(JSON.parse(String((await ws.inbox.next()).data)).type, 'error');
+
+  await pages[0].fill('#name', 'ada');
+  await pages[0].fill('input[name=text]', 'hello from the demo');
+  await pages[0].click('#send button');
+  await pages[1].waitForFunction(() => document.querySelector('#log').textContent.includes('ada: hello from the demo'));
+  assert.deepEqual(JSON.parse(String((await ws.inbox.next()).data)),
+    { type: 'message', room: 'lobby', data: { name: 'ada', text: 'hello from the demo' } });
+
+  ws.send(JSON.stringify({ type: 'publish', room: 'lobby', data: { name: 'wsbot', text: 'hi pages' } }));
+  for (const page of pages) {
+    await page.waitForFunction(() => document.querySelector('#log').textContent.includes('wsbot: hi pages'));
+  }
+  ws.close();
+  await Promise.all(pages.map((p) => p.close()));
 });

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ const skip = (!existsSync(CHROMIUM) || !BIN) && !process.env.SWITCHBOARD_INTEROP
   : false;
 const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'node_modules',
   'socket.io-client', 'dist', 'socket.io.min.js');
+const SDK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web', 'switchboard.js');
 
 let proc;
 let url;
@@ -97,3 +98,47 @@ for (const [name, options] of [['upgrade', {}], ['websocket', { transports: ['we
     }
   });
 }
+
+/// Runs in the page: the same exercise with our own SDK (web/switchboard.js).
+async function exerciseSdk() {
+  const socket = window.sbio({ auth: { from: 'sdk' } });
+  const next = (event) => new Promise((resolve) => socket.on(event, (...args) => resolve(args)));
+  const [auth] = await next('auth');
+  socket.on('question', (a, ack) => ack(`${a}!`));
+  const echoed = next('message-back');
+  socket.emit('message', 'é😀', new Uint8Array([1, 2, 255]).buffer, { n: 1 });
+  const [text, bin, obj] = await echoed;
+  const acked = await socket.emitWithAck('message-with-ack', 'ack me');
+  const asked = next('asked');
+  socket.emit('ask', 'hey');
+  const [answer] = await asked;
+  socket.disconnect();
+  const refused = window.sbio({ namespace: '/restricted', auth: { token: 'nope' } });
+  const [err] = await new Promise((resolve) => refused.on('connect_error', (...a) => resolve(a)));
+  return {
+    auth, text, bin: Array.from(new Uint8Array(bin)), obj, acked, answer,
+    refusal: { message: err.message, data: err.data },
+  };
+}
+
+test('our browser SDK (web/switchboard.js) in Chromium: events, acks both ways, binary, refusals', { skip }, async () => {
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  try {
+    await page.goto(`${url}/`);
+    const sdk = readFileSync(SDK, 'utf8');
+    await page.addScriptTag({ type: 'module', content: `${sdk}\nwindow.sbio = io;` });
+    await page.waitForFunction(() => typeof window.sbio === 'function');
+    assert.deepEqual(await page.evaluate(exerciseSdk), {
+      auth: { from: 'sdk' },
+      text: 'é😀',
+      bin: [1, 2, 255],
+      obj: { n: 1 },
+      acked: 'ack me',
+      answer: ['hey!'],
+      refusal: { message: 'not authorized', data: { reason: 'missing token' } },
+    });
+  } finally {
+    await page.close();
+  }
+});
