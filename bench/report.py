@@ -7,9 +7,9 @@ from collections import OrderedDict
 
 
 def scenario(r):
-    if r["mode"] == "idle":
-        return f'idle, {r["connections"]} connections'
-    who = "subscribers" if r["mode"] == "broadcast" else "connections"
+    if r["mode"] in ("idle", "sio-idle"):
+        return f'{r["mode"]}, {r["connections"]} connections'
+    who = "subscribers" if "broadcast" in r["mode"] else "connections"
     return f'{r["mode"]}, {r["connections"]} {who}, {r["size"]} B, {r["in_flight"]} in flight'
 
 
@@ -22,7 +22,7 @@ def main(path):
     print("| scenario | " + " | ".join(servers) + " |")
     print("| --- |" + " --- |" * len(servers))
     for name, by_server in table.items():
-        if name.startswith("idle"):
+        if name.startswith(("idle", "sio-idle")):
             continue
         ours = (by_server.get("switchboard") or {}).get("messages_per_server_cpu_second")
         cells = []
@@ -41,7 +41,7 @@ def main(path):
     print("| scenario | " + " | ".join(servers) + " |")
     print("| --- |" + " --- |" * len(servers))
     for name, by_server in table.items():
-        if name.startswith("idle"):
+        if name.startswith(("idle", "sio-idle")):
             continue
         cells = []
         for s in servers:
@@ -56,7 +56,7 @@ def main(path):
     print("| scenario | " + " | ".join(servers) + " |")
     print("| --- |" + " --- |" * len(servers))
     for name, by_server in table.items():
-        if not name.startswith("idle"):
+        if not name.startswith(("idle", "sio-idle")):
             continue
         cells = []
         for s in servers:

@@ -2,7 +2,8 @@
 //!
 //! Modes: `echo` (each connection keeps messages in flight against an echo endpoint),
 //! `broadcast` (one publisher, N subscribers on the `/ws` JSON protocol) and `idle` (open N
-//! connections and report the server's memory per connection). Reports messages per second,
+//! connections and report the server's memory per connection), and the same three for
+//! Socket.IO (`sio-echo`, `sio-broadcast`, `sio-idle`). Reports messages per second,
 //! latency percentiles, the generator's CPU use and, given `--server-pid`, the server's CPU
 //! use and messages per server CPU-second.
 
@@ -11,6 +12,7 @@ mod echo;
 mod idle;
 mod procstat;
 mod report;
+mod sio;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -35,6 +37,12 @@ pub(crate) enum Mode {
     Broadcast,
     /// Idle connections: the server's memory per connection.
     Idle,
+    /// Socket.IO: `echo` emits acknowledged by the server (WebSocket transport).
+    SioEcho,
+    /// Socket.IO: one sender's `broadcast` relayed to every other socket.
+    SioBroadcast,
+    /// Socket.IO: idle sockets joined to `/`: the server's memory per socket.
+    SioIdle,
 }
 
 /// `switchboard bench` flags.
@@ -105,6 +113,9 @@ pub(crate) fn main(args: BenchArgs) -> Result<(), String> {
             Mode::Echo => echo::run(&args, &handles).await,
             Mode::Broadcast => broadcast::run(&args, &handles).await,
             Mode::Idle => idle::run(&args, &handles).await,
+            Mode::SioEcho => sio::echo(&args, &handles).await,
+            Mode::SioBroadcast => sio::broadcast(&args, &handles).await,
+            Mode::SioIdle => sio::idle(&args, &handles).await,
         }
     });
     drop(runtime);
