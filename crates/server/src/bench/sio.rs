@@ -250,7 +250,7 @@ async fn receive(
                 recorder.record(id, nanos_since(origin).saturating_sub(sent) / 1000);
             }
             // Wake the sender once per complete fan-out, not per delivery.
-            if (progress.delivered.fetch_add(1, Ordering::Relaxed) + 1) % n == 0 {
+            if (progress.delivered.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(n) {
                 progress.wake.notify_one();
             }
         } else if text.as_str() == "2" && ws.queue(Message::text("3")).is_err() {
