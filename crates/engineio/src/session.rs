@@ -255,7 +255,9 @@ impl Session {
     /// On WebSocket, queued packets are flushed and the WebSocket closed (Node sends no close
     /// packet there). On polling, a close packet is queued behind the pending packets and goes
     /// out with the next GET; the session ends then, or after `close_timeout` without a GET.
-    /// An upgrade candidate is closed at once.
+    /// An upgrade candidate that has not answered the probe is closed at once; one that has
+    /// is let finish (its client has paused polling and waits to send the upgrade packet),
+    /// and the session then closes over the new WebSocket.
     pub fn close(&mut self, now: Instant) {
         self.close_with(now, CloseReason::ForcedClose);
     }
@@ -266,7 +268,9 @@ impl Session {
         if self.state != State::Open {
             return;
         }
-        self.abort_candidate();
+        if !matches!(self.upgrade, Upgrade::Pending { probed: true, .. }) {
+            self.abort_candidate();
+        }
         self.next_ping = None;
         match self.transport {
             TransportKind::WebSocket => {
@@ -502,13 +506,21 @@ impl Session {
                     self.answer_poll_with(PacketType::Noop);
                 }
             }
-            Ok(Packet::Upgrade) if self.state == State::Open => {
+            Ok(Packet::Upgrade) if self.state != State::Closed => {
                 self.upgrade = Upgrade::Done;
                 self.transport = TransportKind::WebSocket;
                 if self.poll_pending {
                     self.answer_poll_with(PacketType::Noop);
                 }
                 self.events.push_back(Event::Upgraded);
+                if let State::Closing { reason, .. } = self.state {
+                    // Closed during the upgrade: no close packet over WebSocket (as Node).
+                    self.queue.retain(|p| p.packet_type() != PacketType::Close);
+                    self.flush();
+                    self.transmits.push_back(Transmit::CloseWs);
+                    self.finish(reason);
+                    return;
+                }
                 self.flush();
             }
             // Node: anything else on the candidate closes it; the session lives on.

@@ -574,12 +574,52 @@ fn candidate_websocket_closing_keeps_the_session() {
 }
 
 #[test]
-fn session_close_during_upgrade_closes_candidate() {
+fn session_close_before_the_probe_closes_the_candidate() {
     let (mut s, t0) = polling();
-    upgrade_to_probe(&mut s, t0);
+    s.handle_ws_upgrade(t0).unwrap();
     s.close(t0);
     assert_eq!(s.poll_transmit(), Some(Transmit::CloseWs));
     assert_eq!(s.handle_ws_upgrade(t0), Err(EngineError::BadRequest));
+}
+
+#[test]
+fn session_close_after_the_probe_finishes_the_upgrade_then_closes() {
+    // The client has paused polling and waits to send `5`: closing the candidate would leave
+    // it with neither transport until its ping timeout.
+    let (mut s, t0) = polling();
+    upgrade_to_probe(&mut s, t0);
+    s.send(EncodedPacket::text("last")).unwrap();
+    s.close(t0);
+    assert_eq!(s.poll_transmit(), None);
+    assert!(!s.is_closed());
+    s.handle_ws_message(t0, WsInput::Text("5"));
+    assert_eq!(s.transport(), TransportKind::WebSocket);
+    assert_eq!(s.poll_transmit(), Some(text("4last")));
+    assert_eq!(s.poll_transmit(), Some(Transmit::CloseWs));
+    assert_eq!(s.poll_transmit(), None);
+    assert_eq!(s.poll_event(), Some(Event::Upgraded));
+    assert_eq!(
+        s.poll_event(),
+        Some(Event::Closed(CloseReason::ForcedClose))
+    );
+    assert!(s.is_closed());
+}
+
+#[test]
+fn session_close_after_the_probe_ends_when_the_upgrade_never_comes() {
+    let (mut s, t0) = polling();
+    upgrade_to_probe(&mut s, t0);
+    s.close(t0);
+    let deadline = s.poll_timeout().unwrap();
+    assert!(deadline <= t0 + Duration::from_secs(30));
+    s.handle_timeout(deadline);
+    let mut later = deadline;
+    while !s.is_closed() {
+        later = s.poll_timeout().unwrap();
+        s.handle_timeout(later);
+    }
+    assert!(later <= t0 + Duration::from_secs(30));
+    assert!(transmits(&mut s).contains(&Transmit::CloseWs));
 }
 
 #[test]

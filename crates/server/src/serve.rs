@@ -110,6 +110,7 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
         wait_for_signal().await;
         info!("shutting down");
         let _ = shutdown_tx.send(true);
+        app.io.shutdown();
         drop(alive_tx);
         if tokio::time::timeout(shutdown_timeout, alive_rx.recv())
             .await

@@ -199,6 +199,11 @@ impl SocketIo {
         self.main()
     }
 
+    /// Closes every connection (reason `server shutting down`): for a graceful stop.
+    pub fn shutdown(&self) {
+        self.engine.shutdown();
+    }
+
     /// Open Engine.IO sessions.
     pub fn sessions(&self) -> usize {
         self.engine.sessions()

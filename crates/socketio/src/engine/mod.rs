@@ -8,6 +8,7 @@
 //! place any of them change.
 
 mod http_io;
+mod mailbox;
 mod registry;
 mod task;
 
@@ -22,12 +23,14 @@ use switchboard_engineio::{
     TransportKind,
 };
 use switchboard_ws_tokio::{upgrade, Transport};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use http_io::Cors;
+pub use mailbox::SendError;
+use mailbox::{Input, Mailbox};
 use registry::Registry;
-pub use task::{ConnHandle, Outgoing, SendError};
-use task::{Input, SessionTask};
+pub use task::ConnHandle;
+use task::SessionTask;
 
 /// What the application layer (Socket.IO) does with each Engine.IO session. Called from the
 /// session's task only, so the per-session state needs no lock.
@@ -83,6 +86,8 @@ impl Default for EngineConfig {
         let ws = switchboard_ws::Config {
             max_message_size: protocol.max_http_buffer_size,
             max_frame_size: protocol.max_http_buffer_size,
+            // Engine.IO's own heartbeat watches the connection.
+            ping_interval: None,
             ..switchboard_ws::Config::default()
         };
         Self {
@@ -199,9 +204,9 @@ impl<A: EngineApp> Engine<A> {
                 self.send_input(&sid, Input::Poll { respond }, answer).await
             }
             RequestKind::Post { sid } => {
-                let Some(tx) = self.shared.registry.get(&sid) else {
+                if self.shared.registry.get(&sid).is_none() {
                     return http_io::engine_error(EngineError::UnknownSid);
-                };
+                }
                 let binary = http_io::is_binary(&req);
                 let limit = self.shared.config.protocol.max_http_buffer_size;
                 let body = match Limited::new(req.into_body(), limit + 1).collect().await {
@@ -215,15 +220,10 @@ impl<A: EngineApp> Engine<A> {
                     binary,
                     respond,
                 };
-                if tx.send(input).await.is_err() {
-                    return http_io::engine_error(EngineError::UnknownSid);
-                }
-                answer
-                    .await
-                    .unwrap_or_else(|_| http_io::engine_error(EngineError::UnknownSid))
+                self.send_input(&sid, input, answer).await
             }
             RequestKind::Upgrade { sid } => {
-                let Some(tx) = self.shared.registry.get(&sid) else {
+                let Some(mailbox) = self.shared.registry.get(&sid) else {
                     return http_io::engine_error(EngineError::UnknownSid);
                 };
                 match upgrade::accept(
@@ -236,7 +236,11 @@ impl<A: EngineApp> Engine<A> {
                             match pending.finish_boxed::<S>().await {
                                 Ok(ws) => {
                                     let ws = Box::new(ws);
-                                    let _ = tx.send(Input::Upgrade { ws }).await;
+                                    if let Err(Input::Upgrade { ws }) =
+                                        mailbox.input(Input::Upgrade { ws })
+                                    {
+                                        task::close_ws(ws).await;
+                                    }
                                 }
                                 Err(e) => tracing::debug!(error = %e, "upgrade failed"),
                             }
@@ -255,11 +259,12 @@ impl<A: EngineApp> Engine<A> {
         input: Input,
         answer: oneshot::Receiver<Response<Body>>,
     ) -> Response<Body> {
-        let Some(tx) = self.shared.registry.get(sid) else {
+        let Some(mailbox) = self.shared.registry.get(sid) else {
             return http_io::engine_error(EngineError::UnknownSid);
         };
-        if tx.send(input).await.is_err() {
-            return http_io::engine_error(EngineError::UnknownSid);
+        if mailbox.input(input).is_err() {
+            // Gone meanwhile, or flooded with requests.
+            return http_io::engine_error(EngineError::BadRequest);
         }
         answer
             .await
@@ -307,7 +312,7 @@ impl<A: EngineApp> Engine<A> {
                                 handshake,
                                 &engine.shared.config.protocol,
                             );
-                            engine.spawn(session, Some(ws), &info);
+                            engine.spawn(session, Some(Box::new(ws)), &info);
                         }
                         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
                     }
@@ -319,31 +324,24 @@ impl<A: EngineApp> Engine<A> {
     }
 
     /// Registers the session and starts its task.
-    fn spawn(
-        &self,
-        session: Session,
-        ws: Option<switchboard_ws_tokio::WebSocket<switchboard_ws_tokio::BoxTransport>>,
-        info: &RequestInfo,
-    ) {
+    fn spawn(&self, session: Session, ws: Option<Box<mailbox::Ws>>, info: &RequestInfo) {
         let sid: Arc<str> = Arc::from(session.sid());
-        let (input_tx, input_rx) = mpsc::channel(8);
-        let (out_tx, out_rx) = mpsc::channel(self.shared.config.outgoing_queue.max(1));
-        let (conn, kill) = ConnHandle::new(Arc::clone(&sid), out_tx);
+        let mailbox = Arc::new(Mailbox::new(self.shared.config.outgoing_queue));
+        let conn = ConnHandle::new(Arc::clone(&sid), Arc::clone(&mailbox));
         let state = self.shared.app.open(conn, info);
-        self.shared.registry.insert(Arc::clone(&sid), input_tx);
-        let task = SessionTask::new(
-            Arc::clone(&self.shared),
-            sid,
-            session,
-            ws,
-            task::Queues {
-                inputs: input_rx,
-                outgoing: out_rx,
-                kill,
-            },
-            state,
-        );
+        self.shared
+            .registry
+            .insert(Arc::clone(&sid), Arc::clone(&mailbox));
+        let task = SessionTask::new(Arc::clone(&self.shared), sid, session, ws, mailbox, state);
         tokio::spawn(task.run());
+    }
+
+    /// Closes every session (reason `server shutting down`), WebSockets with a close frame
+    /// and parked polls answered with a close packet.
+    pub fn shutdown(&self) {
+        for mailbox in self.shared.registry.all() {
+            mailbox.close(switchboard_engineio::CloseReason::ServerShuttingDown);
+        }
     }
 }
 

@@ -3,23 +3,26 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::mpsc;
-
-use super::task::Input;
+use super::mailbox::Mailbox;
 
 /// Live sessions. A plain lock: it is touched on handshakes, polling requests and closes,
 /// never per WebSocket message.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    sessions: Mutex<HashMap<Arc<str>, mpsc::Sender<Input>>>,
+    sessions: Mutex<HashMap<Arc<str>, Arc<Mailbox>>>,
 }
 
 impl Registry {
-    pub(crate) fn insert(&self, sid: Arc<str>, tx: mpsc::Sender<Input>) {
-        self.lock().insert(sid, tx);
+    pub(crate) fn insert(&self, sid: Arc<str>, mailbox: Arc<Mailbox>) {
+        self.lock().insert(sid, mailbox);
     }
 
-    pub(crate) fn get(&self, sid: &str) -> Option<mpsc::Sender<Input>> {
+    /// Every live session's inbox (for shutdown).
+    pub(crate) fn all(&self) -> Vec<Arc<Mailbox>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub(crate) fn get(&self, sid: &str) -> Option<Arc<Mailbox>> {
         self.lock().get(sid).cloned()
     }
 
@@ -31,7 +34,7 @@ impl Registry {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, mpsc::Sender<Input>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<Mailbox>>> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

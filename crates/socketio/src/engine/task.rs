@@ -2,12 +2,16 @@
 //! candidate), the parked polling GET and the application's per-session state, and turns
 //! what arrives (requests, WebSocket messages, packets to send, timers) into the machine's
 //! inputs and its transmits into writes.
+//!
+//! The task is one hand-written poll loop rather than a `select!`: nothing is rebuilt per
+//! wake-up (the timer is reset only when the deadline moves), and the future stays small
+//! (an idle session's memory is mostly this future).
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::Response;
 use switchboard_engineio::{
     CloseReason, EncodedPacket, Event, Session, Transmit, TransportKind, WsFrame, WsInput,
@@ -15,66 +19,30 @@ use switchboard_engineio::{
 use switchboard_ws_tokio::protocol::{
     CloseCode, Event as WsEvent, Message as WsMessage, Utf8Bytes,
 };
-use switchboard_ws_tokio::{BoxTransport, WebSocket};
-use tokio::sync::{mpsc, oneshot, Notify};
-use tokio::time::Instant;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
 
+use super::mailbox::{Input, Mailbox, Outgoing, SendError, Taken, Ws};
 use super::{http_io, Body, EngineApp, Shared, CLOSE_FLUSH};
 
-type Ws = WebSocket<BoxTransport>;
-
-/// What request handlers hand to a session's task.
-pub(crate) enum Input {
-    /// A polling GET, answered through `respond`.
-    Poll {
-        respond: oneshot::Sender<Response<Body>>,
-    },
-    /// A polling POST and its body.
-    Post {
-        body: Bytes,
-        binary: bool,
-        respond: oneshot::Sender<Response<Body>>,
-    },
-    /// A WebSocket for this session (an upgrade).
-    Upgrade { ws: Box<Ws> },
-}
-
-/// What the application sends a session.
-#[derive(Debug, Clone)]
-pub enum Outgoing {
-    /// A packet (possibly shared with many sessions).
-    Packet(EncodedPacket),
-    /// Close the session (reason `forced close`).
-    Close,
-}
-
-/// Why a packet could not be queued for a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
-    /// The session's queue is full: it does not keep up (the session is being closed).
-    Full,
-    /// The session is gone.
-    Closed,
-}
-
 /// Sends packets to one session from anywhere. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ConnHandle {
     sid: Arc<str>,
-    tx: mpsc::Sender<Outgoing>,
-    /// Closes the session even when its queue is full.
-    kill: Arc<Notify>,
+    mailbox: Arc<Mailbox>,
+}
+
+impl std::fmt::Debug for ConnHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnHandle")
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConnHandle {
-    pub(crate) fn new(sid: Arc<str>, tx: mpsc::Sender<Outgoing>) -> (Self, Arc<Notify>) {
-        let kill = Arc::new(Notify::new());
-        let handle = Self {
-            sid,
-            tx,
-            kill: Arc::clone(&kill),
-        };
-        (handle, kill)
+    pub(crate) fn new(sid: Arc<str>, mailbox: Arc<Mailbox>) -> Self {
+        Self { sid, mailbox }
     }
 
     /// The Engine.IO session id.
@@ -82,83 +50,62 @@ impl ConnHandle {
         &self.sid
     }
 
-    /// Queues a packet without waiting. When the queue is full the session is a slow
+    /// Queues a packet without waiting. When the session's queue is full it is a slow
     /// consumer: it is closed (`transport error`) and [`SendError::Full`] returned.
     pub fn send(&self, packet: EncodedPacket) -> Result<(), SendError> {
-        match self.tx.try_send(Outgoing::Packet(packet)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::debug!(sid = %self.sid, "outgoing queue full: closing the session");
-                self.kill.notify_one();
-                Err(SendError::Full)
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        let sent = self.mailbox.send(packet, false);
+        if sent == Err(SendError::Full) {
+            tracing::debug!(sid = %self.sid, "outgoing queue full: closing the session");
         }
+        sent
     }
 
     /// Queues a packet unless the queue is full (then the packet is dropped and the session
     /// lives on: Socket.IO's `volatile`).
     pub fn send_volatile(&self, packet: EncodedPacket) -> Result<(), SendError> {
-        match self.tx.try_send(Outgoing::Packet(packet)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(SendError::Full),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
-        }
+        self.mailbox.send(packet, true)
     }
 
     /// Asks the session to close (`forced close`) once the packets queued before are out.
     pub fn close(&self) {
-        if self.tx.try_send(Outgoing::Close).is_err() {
-            self.kill.notify_one();
-        }
+        self.mailbox.close(CloseReason::ForcedClose);
     }
 
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.mailbox.is_closed()
     }
 }
 
-/// The task's ends of a session's queues.
-pub(crate) struct Queues {
-    pub(crate) inputs: mpsc::Receiver<Input>,
-    pub(crate) outgoing: mpsc::Receiver<Outgoing>,
-    pub(crate) kill: Arc<Notify>,
-}
+/// Rounds of work one wake-up may do before yielding to other tasks.
+const ROUNDS_PER_WAKE: usize = 32;
 
 pub(crate) struct SessionTask<A: EngineApp> {
     shared: Arc<Shared<A>>,
     sid: Arc<str>,
     session: Session,
     /// The WebSocket carrying the session (transport websocket).
-    ws: Option<Ws>,
+    ws: Option<Box<Ws>>,
     /// A WebSocket asking to take over a polling session.
-    candidate: Option<Ws>,
+    candidate: Option<Box<Ws>>,
     /// The parked polling GET.
     pending_get: Option<oneshot::Sender<Response<Body>>>,
-    inputs: mpsc::Receiver<Input>,
-    outgoing: mpsc::Receiver<Outgoing>,
-    kill: Arc<Notify>,
+    mailbox: Arc<Mailbox>,
+    taken: Taken,
+    /// The deadline the timer is set to.
+    timer_at: Option<Instant>,
     state: Option<A::Session>,
 }
-
-/// Packets taken from the outgoing queue per wake-up before the task writes.
-const OUTGOING_BATCH: usize = 64;
 
 impl<A: EngineApp> SessionTask<A> {
     pub(crate) fn new(
         shared: Arc<Shared<A>>,
         sid: Arc<str>,
         session: Session,
-        ws: Option<Ws>,
-        queues: Queues,
+        ws: Option<Box<Ws>>,
+        mailbox: Arc<Mailbox>,
         state: A::Session,
     ) -> Self {
-        let Queues {
-            inputs,
-            outgoing,
-            kill,
-        } = queues;
         Self {
             shared,
             sid,
@@ -166,59 +113,121 @@ impl<A: EngineApp> SessionTask<A> {
             ws,
             candidate: None,
             pending_get: None,
-            inputs,
-            outgoing,
-            kill,
+            mailbox,
+            taken: Taken::default(),
+            timer_at: None,
             state: Some(state),
         }
     }
 
     pub(crate) async fn run(mut self) {
-        let reason = loop {
-            if let Some(reason) = self.drain() {
-                break reason;
-            }
-            let deadline = self.session.poll_timeout().map(Instant::from_std);
-            tokio::select! {
-                biased;
-                input = self.inputs.recv() => match input {
-                    Some(input) => self.input(input),
-                    // The registry dropped us (shutdown).
-                    None => self.session.close_with(now(), CloseReason::ServerShuttingDown),
-                },
-                event = next_ws_event(&mut self.ws) => self.ws_event(event, false),
-                event = next_ws_event(&mut self.candidate) => self.ws_event(event, true),
-                packet = self.outgoing.recv() => match packet {
-                    Some(first) => self.outgoing(first),
-                    None => self.session.close(now()),
-                },
-                () = self.kill.notified() => {
-                    self.session.close_with(now(), CloseReason::TransportError);
-                }
-                () = sleep_until(deadline) => self.session.handle_timeout(now()),
-                () = get_abandoned(&mut self.pending_get) => {
-                    self.pending_get = None;
-                    self.session.handle_poll_aborted(now());
-                }
-                () = poll_fn(|cx| {
-                    if let Some(state) = self.state.as_mut() {
-                        self.shared.app.poll(state, cx);
-                    }
-                    Poll::<()>::Pending
-                }) => {}
-            }
-        };
+        // Re-armed in place whenever the session's deadline moves; never rebuilt.
+        let timer = tokio::time::sleep_until(far_future());
+        let mut timer = std::pin::pin!(timer);
+        let reason = poll_fn(|cx| self.poll(cx, timer.as_mut())).await;
         self.shared.registry.remove(&self.sid);
+        for input in self.mailbox.close_for_good() {
+            refuse(input);
+        }
         if let Some(state) = self.state.take() {
             self.shared.app.close(state, reason);
         }
-        // Write what is left (a last poll answer went out in drain) and close the sockets.
         for ws in [self.ws.take(), self.candidate.take()]
             .into_iter()
             .flatten()
         {
-            close_ws(ws).await;
+            tokio::spawn(close_ws(ws));
         }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> Poll<CloseReason> {
+        for _ in 0..ROUNDS_PER_WAKE {
+            if let Some(reason) = self.drain() {
+                return Poll::Ready(reason);
+            }
+            let mut progressed = self.poll_mailbox(cx);
+            progressed |= self.poll_websockets(cx);
+            if let Some(respond) = self.pending_get.as_mut() {
+                if respond.poll_closed(cx).is_ready() {
+                    self.pending_get = None;
+                    self.session.handle_poll_aborted(now());
+                    progressed = true;
+                }
+            }
+            progressed |= self.poll_timer(cx, timer.as_mut());
+            if let Some(state) = self.state.as_mut() {
+                // What handlers send arrives through the mailbox, which wakes this task.
+                self.shared.app.poll(state, cx);
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+        // Busy: let other sessions run, then carry on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn poll_mailbox(&mut self, cx: &mut Context<'_>) -> bool {
+        self.mailbox.take(cx, &mut self.taken);
+        if self.taken.is_empty() {
+            return false;
+        }
+        let now = now();
+        if let Some(reason) = self.taken.kill.take() {
+            self.session.close_with(now, reason);
+        }
+        while let Some(input) = self.taken.inputs.pop_front() {
+            self.input(input);
+        }
+        while let Some(item) = self.taken.packets.pop_front() {
+            match item {
+                Outgoing::Packet(packet) => {
+                    if self.session.send(packet).is_err() && !self.session.is_closed() {
+                        self.session.close_with(now, CloseReason::TransportError);
+                    }
+                }
+                Outgoing::Close(reason) => self.session.close_with(now, reason),
+            }
+        }
+        true
+    }
+
+    /// Reads what the WebSockets have (bounded), writing their queued frames meanwhile.
+    fn poll_websockets(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        for candidate in [false, true] {
+            for _ in 0..ROUNDS_PER_WAKE {
+                let slot = if candidate {
+                    &mut self.candidate
+                } else {
+                    &mut self.ws
+                };
+                let Some(ws) = slot.as_mut() else { break };
+                match ws.poll_next_event(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(event) => {
+                        progressed = true;
+                        self.ws_event(event, candidate);
+                    }
+                }
+            }
+        }
+        progressed
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> bool {
+        let wanted = self.session.poll_timeout().map(Instant::from_std);
+        if wanted != self.timer_at {
+            self.timer_at = wanted;
+            timer.as_mut().reset(wanted.unwrap_or_else(far_future));
+        }
+        if self.timer_at.is_some() && timer.as_mut().poll(cx).is_ready() {
+            self.timer_at = None;
+            self.session.handle_timeout(now());
+            return true;
+        }
+        false
     }
 
     /// Carries out the machine's transmits and hands its events to the application; the
@@ -320,10 +329,10 @@ impl<A: EngineApp> SessionTask<A> {
                 let _ = respond.send(answer);
             }
             Input::Upgrade { ws } => match self.session.handle_ws_upgrade(now) {
-                Ok(()) => self.candidate = Some(*ws),
+                Ok(()) => self.candidate = Some(ws),
                 Err(e) => {
                     tracing::debug!(sid = %self.sid, error = ?e, "upgrade refused");
-                    tokio::spawn(close_ws(*ws));
+                    tokio::spawn(close_ws(ws));
                 }
             },
         }
@@ -350,56 +359,32 @@ impl<A: EngineApp> SessionTask<A> {
             }
         }
     }
+}
 
-    fn outgoing(&mut self, first: Outgoing) {
-        let now = now();
-        let mut next = Some(first);
-        let mut taken = 0;
-        while let Some(item) = next.take() {
-            match item {
-                Outgoing::Packet(packet) => {
-                    if self.session.send(packet).is_err() && !self.session.is_closed() {
-                        self.session.close_with(now, CloseReason::TransportError);
-                    }
-                }
-                Outgoing::Close => self.session.close(now),
-            }
-            taken += 1;
-            if taken < OUTGOING_BATCH {
-                next = self.outgoing.try_recv().ok();
-            }
+/// Answers a request the session can no longer take.
+fn refuse(input: Input) {
+    let gone = || http_io::engine_error(switchboard_engineio::EngineError::UnknownSid);
+    match input {
+        Input::Poll { respond } | Input::Post { respond, .. } => {
+            let _ = respond.send(gone());
+        }
+        Input::Upgrade { ws } => {
+            tokio::spawn(close_ws(ws));
         }
     }
 }
 
-fn now() -> std::time::Instant {
+pub(crate) fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
 
-async fn next_ws_event(ws: &mut Option<Ws>) -> std::io::Result<Option<WsEvent>> {
-    match ws {
-        Some(ws) => ws.next_event().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Completes when the client of the parked GET has gone away.
-async fn get_abandoned(pending: &mut Option<oneshot::Sender<Response<Body>>>) {
-    match pending {
-        Some(respond) => respond.closed().await,
-        None => std::future::pending().await,
-    }
+/// A deadline that never comes in practice (a year away).
+fn far_future() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600)
 }
 
 /// Closes a WebSocket normally, bounded in time.
-async fn close_ws(mut ws: Ws) {
+pub(crate) async fn close_ws(mut ws: Box<Ws>) {
     let close = ws.close(CloseCode::NORMAL, "");
     let _ = tokio::time::timeout(CLOSE_FLUSH, close).await;
 }

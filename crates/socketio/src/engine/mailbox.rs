@@ -1,0 +1,196 @@
+//! A session's inbox: what request handlers (polling requests, upgrades) and the application
+//! (packets, close) hand to the session's task. One small allocation per session, nothing
+//! queued while idle (a pair of channels cost ~3 KiB per session even when empty).
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Waker};
+
+use bytes::Bytes;
+use http::Response;
+use switchboard_engineio::{CloseReason, EncodedPacket};
+use tokio::sync::oneshot;
+
+use super::Body;
+
+/// A WebSocket of a session.
+pub(crate) type Ws = switchboard_ws_tokio::WebSocket<switchboard_ws_tokio::BoxTransport>;
+
+/// What request handlers hand to a session's task.
+pub(crate) enum Input {
+    /// A polling GET, answered through `respond`.
+    Poll {
+        respond: oneshot::Sender<Response<Body>>,
+    },
+    /// A polling POST and its body.
+    Post {
+        body: Bytes,
+        binary: bool,
+        respond: oneshot::Sender<Response<Body>>,
+    },
+    /// A WebSocket for this session (an upgrade).
+    Upgrade { ws: Box<Ws> },
+}
+
+/// What the application sends a session.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    /// A packet (possibly shared with many sessions).
+    Packet(EncodedPacket),
+    /// Close the session once the packets queued before are out.
+    Close(CloseReason),
+}
+
+/// Why something could not be handed to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The session's queue is full: it does not keep up (and is being closed).
+    Full,
+    /// The session is gone.
+    Closed,
+}
+
+/// Inputs a session holds before further requests are refused (the protocol allows one GET,
+/// one POST and one upgrade at a time; the rest are errors anyway).
+const MAX_INPUTS: usize = 8;
+
+#[derive(Default)]
+struct State {
+    inputs: VecDeque<Input>,
+    packets: VecDeque<Outgoing>,
+    waker: Option<Waker>,
+    /// The task has ended: everything is refused.
+    closed: bool,
+    /// Close at once, without flushing (a slow consumer).
+    kill: Option<CloseReason>,
+}
+
+/// The shared inbox.
+pub(crate) struct Mailbox {
+    limit: usize,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("limit", &self.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the task takes out in one go. Its buffers are swapped with the inbox's, so neither
+/// side allocates per message once both have some capacity.
+#[derive(Default)]
+pub(crate) struct Taken {
+    pub(crate) inputs: VecDeque<Input>,
+    pub(crate) packets: VecDeque<Outgoing>,
+    pub(crate) kill: Option<CloseReason>,
+}
+
+impl Taken {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inputs.is_empty() && self.packets.is_empty() && self.kill.is_none()
+    }
+}
+
+/// Capacity an emptied buffer keeps: bursts do not leave idle sessions holding memory.
+const KEEP_CAPACITY: usize = 16;
+
+fn trim<T>(buffer: &mut VecDeque<T>) {
+    if buffer.capacity() > KEEP_CAPACITY {
+        buffer.shrink_to(KEEP_CAPACITY);
+    }
+}
+
+impl Mailbox {
+    /// An inbox holding at most `limit` outgoing packets.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake(state: &mut State) {
+        if let Some(waker) = state.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Queues a packet; when `limit` are waiting the session is killed (unless `volatile`, which
+    /// drops the packet instead).
+    pub(crate) fn send(&self, packet: EncodedPacket, volatile: bool) -> Result<(), SendError> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(SendError::Closed);
+        }
+        if state.packets.len() >= self.limit {
+            if !volatile && state.kill.is_none() {
+                state.kill = Some(CloseReason::TransportError);
+                Self::wake(&mut state);
+            }
+            return Err(SendError::Full);
+        }
+        state.packets.push_back(Outgoing::Packet(packet));
+        Self::wake(&mut state);
+        Ok(())
+    }
+
+    /// Asks the session to close after the packets queued before.
+    pub(crate) fn close(&self, reason: CloseReason) {
+        let mut state = self.lock();
+        if !state.closed {
+            state.packets.push_back(Outgoing::Close(reason));
+            Self::wake(&mut state);
+        }
+    }
+
+    /// Hands a request to the task; refused when the session is gone or flooded.
+    pub(crate) fn input(&self, input: Input) -> Result<(), Input> {
+        let mut state = self.lock();
+        if state.closed || state.inputs.len() >= MAX_INPUTS {
+            return Err(input);
+        }
+        state.inputs.push_back(input);
+        Self::wake(&mut state);
+        Ok(())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Swaps everything waiting into `taken` (whose buffers must be empty), or registers `cx`
+    /// to be woken when something arrives.
+    pub(crate) fn take(&self, cx: &mut Context<'_>, taken: &mut Taken) {
+        trim(&mut taken.inputs);
+        trim(&mut taken.packets);
+        let mut state = self.lock();
+        std::mem::swap(&mut state.inputs, &mut taken.inputs);
+        std::mem::swap(&mut state.packets, &mut taken.packets);
+        taken.kill = state.kill.take();
+        if taken.is_empty() {
+            let register = match &state.waker {
+                Some(w) => !w.will_wake(cx.waker()),
+                None => true,
+            };
+            if register {
+                state.waker = Some(cx.waker().clone());
+            }
+        }
+    }
+
+    /// Marks the session ended and hands back the requests still waiting (to be refused).
+    pub(crate) fn close_for_good(&self) -> VecDeque<Input> {
+        let mut state = self.lock();
+        state.closed = true;
+        state.packets = VecDeque::new();
+        state.waker = None;
+        std::mem::take(&mut state.inputs)
+    }
+}
