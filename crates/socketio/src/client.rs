@@ -72,7 +72,7 @@ impl std::fmt::Debug for Spawner {
 pub(crate) struct Client {
     io: Arc<IoInner>,
     conn: ConnHandle,
-    request: RequestInfo,
+    request: Arc<RequestInfo>,
     decoder: WireDecoder,
     protocol: wire::Protocol,
     sockets: HashMap<String, Socket>,
@@ -90,7 +90,7 @@ impl Client {
         Self {
             io,
             conn,
-            request: request.clone(),
+            request: Arc::new(request.clone()),
             decoder,
             protocol,
             sockets: HashMap::new(),
@@ -152,8 +152,7 @@ impl Client {
         self.connect_deadline = None;
         let handshake = Handshake {
             auth: auth.clone(),
-            headers: self.request.headers.clone(),
-            uri: self.request.uri.clone(),
+            request: Arc::clone(&self.request),
         };
         let socket = Socket::new(
             crate::io::socket_id(),

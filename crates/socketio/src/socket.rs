@@ -25,16 +25,24 @@ pub type Room = Arc<str>;
 pub struct Handshake {
     /// The CONNECT payload (`auth` on the client), `Value::Null` when none.
     pub auth: Value,
-    /// Headers of the Engine.IO handshake request.
-    pub headers: http::HeaderMap,
-    /// The URI of the Engine.IO handshake request (path and query).
-    pub uri: http::Uri,
+    /// The Engine.IO handshake request, shared by every socket of the connection.
+    pub(crate) request: Arc<crate::engine::RequestInfo>,
 }
 
 impl Handshake {
-    /// A query parameter of the handshake request.
+    /// Headers of the Engine.IO handshake request.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.request.headers
+    }
+
+    /// The URI of the Engine.IO handshake request (path and query).
+    pub fn uri(&self) -> &http::Uri {
+        &self.request.uri
+    }
+
+    /// A query parameter of the handshake request (not percent-decoded).
     pub fn query(&self, name: &str) -> Option<String> {
-        self.uri.query()?.split('&').find_map(|pair| {
+        self.request.uri.query()?.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == name).then(|| v.to_owned())
         })

@@ -20,6 +20,8 @@ use crate::stream::Transport;
 const READ_CHUNK: usize = 8 * 1024;
 /// Below this much spare room in the read buffer, start a fresh one.
 const MIN_READ_ROOM: usize = 2 * 1024;
+/// Spare read room an idle connection may keep.
+const IDLE_READ_ROOM: usize = 256;
 /// Largest single read.
 const MAX_READ_CHUNK: usize = 256 * 1024;
 /// Most buffers handed to one vectored write.
@@ -231,6 +233,7 @@ impl<S: Transport> WebSocket<S> {
         let ready = self.io.poll_read_ready(cx);
         if ready.is_pending() {
             self.turn_bytes = 0;
+            self.release_read_room();
         }
         ready!(ready)?;
         // Reads land in a zeroed buffer that is split, not reallocated, after each read: many
@@ -244,17 +247,26 @@ impl<S: Transport> WebSocket<S> {
         }
         let mut buf = ReadBuf::new(&mut self.read_buf[..]);
         let read = Pin::new(&mut self.io).poll_read(cx, &mut buf);
+        let n = buf.filled().len();
         if read.is_pending() {
             self.turn_bytes = 0;
+            self.release_read_room();
         }
         ready!(read)?;
-        let n = buf.filled().len();
         self.turn_bytes += n;
         if n > 0 {
             let data = self.read_buf.split_to(n);
             self.conn.handle_input_buf(now(), data);
         }
         Poll::Ready(Ok(n))
+    }
+
+    /// Nothing more to read for now: give back the spare room of the read buffer, so an idle
+    /// connection holds no input memory (a fresh buffer costs one allocation when data comes).
+    fn release_read_room(&mut self) {
+        if self.read_buf.len() > IDLE_READ_ROOM {
+            self.read_buf = BytesMut::new();
+        }
     }
 
     /// Writes everything the connection has queued. Ready once nothing is left.

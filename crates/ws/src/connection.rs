@@ -206,6 +206,10 @@ impl Connection {
             self.recv.extend_from_slice(&data);
         }
         self.process(now);
+        if self.recv.is_empty() {
+            // Let go of the reader's buffer: an idle connection holds no input memory.
+            self.recv = BytesMut::new();
+        }
     }
 
     /// Advances timers: keep-alive pings, the pong deadline and the close deadline.

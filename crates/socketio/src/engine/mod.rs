@@ -271,10 +271,19 @@ impl<A: EngineApp> Engine<A> {
             .unwrap_or_else(|_| http_io::engine_error(EngineError::UnknownSid))
     }
 
+    /// What the application keeps of the handshake request. Header values and the URI are
+    /// copied: hyper's are views into its 8 KiB read buffer, which they would keep alive for
+    /// the whole session.
     fn request_info<B>(req: &Request<B>, handshake: &Handshake) -> RequestInfo {
+        let mut headers = http::HeaderMap::with_capacity(req.headers().len());
+        for (name, value) in req.headers() {
+            if let Ok(owned) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                headers.append(name.clone(), owned);
+            }
+        }
         RequestInfo {
-            headers: req.headers().clone(),
-            uri: req.uri().clone(),
+            headers,
+            uri: req.uri().to_string().parse().unwrap_or_default(),
             protocol: handshake.protocol,
         }
     }
