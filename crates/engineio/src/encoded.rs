@@ -30,6 +30,19 @@ impl EncodedPacket {
         }
     }
 
+    /// A text message already in wire form: `message` is `4<data>` (the caller wrote the type
+    /// digit, so a broadcast is built in one buffer and never copied). Handed back when it does
+    /// not start with `4`.
+    pub fn from_message_text(message: String) -> Result<Self, String> {
+        if !message.starts_with('4') {
+            return Err(message);
+        }
+        Ok(Self {
+            bytes: Bytes::from(message),
+            binary: false,
+        })
+    }
+
     /// A binary message; the bytes are kept as they are (no copy).
     #[must_use]
     pub fn binary(data: impl Into<Bytes>) -> Self {

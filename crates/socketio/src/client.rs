@@ -120,7 +120,13 @@ impl Client {
                 args,
                 id,
             } => match self.sockets.get(&nsp) {
-                Some(socket) => socket.dispatch(event, args, id),
+                Some(socket) => {
+                    // Run on this task without a round trip through the spawner: polled in
+                    // the same wake-up, right after the message is handled.
+                    if let Some(future) = socket.dispatch(event, args, id) {
+                        self.running.push(future);
+                    }
+                }
                 None => tracing::debug!(%nsp, "event for a namespace not joined"),
             },
             Decoded::Ack { nsp, id, args } => {

@@ -298,8 +298,14 @@ impl Socket {
         }
     }
 
-    /// Dispatches an event from the client to its handler.
-    pub(crate) fn dispatch(&self, event: String, args: Vec<Value>, ack: Option<u64>) {
+    /// Dispatches an event from the client to its handler: the future to run on the
+    /// connection's task (which polls it right away).
+    pub(crate) fn dispatch(
+        &self,
+        event: String,
+        args: Vec<Value>,
+        ack: Option<u64>,
+    ) -> Option<crate::handler::BoxFuture> {
         let ack = ack.map(|id| crate::ack::Ack::new(self.clone(), id));
         let handler = lock(&self.inner.handlers).get(&event).cloned();
         let future = match handler {
@@ -307,7 +313,7 @@ impl Socket {
             None => {
                 let Some(any) = lock(&self.inner.any_handler).clone() else {
                     tracing::trace!(socket = %self.id(), %event, "no handler");
-                    return;
+                    return None;
                 };
                 let mut all = Vec::with_capacity(args.len() + 1);
                 all.push(Value::String(event));
@@ -315,10 +321,10 @@ impl Socket {
                 any(self.clone(), Incoming { args: all, ack })
             }
         };
-        match future {
-            Some(future) => self.inner.spawner.spawn(future),
-            None => tracing::debug!(socket = %self.id(), "handler arguments did not match"),
+        if future.is_none() {
+            tracing::debug!(socket = %self.id(), "handler arguments did not match");
         }
+        future
     }
 
     /// Marks the socket disconnected, leaves every room, fails pending acknowledgements and

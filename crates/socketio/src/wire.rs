@@ -39,11 +39,19 @@ impl Protocol {
 
 /// One Socket.IO packet as Engine.IO packets (the text, then its attachments), shared.
 #[derive(Debug, Clone)]
-pub(crate) struct Packets(Arc<[EncodedPacket]>);
+pub(crate) enum Packets {
+    /// No attachments: the common case, without a shared slice to allocate.
+    One(EncodedPacket),
+    /// The text and its attachments.
+    Many(Arc<[EncodedPacket]>),
+}
 
 impl Packets {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &EncodedPacket> {
-        self.0.iter()
+        match self {
+            Packets::One(packet) => std::slice::from_ref(packet).iter(),
+            Packets::Many(packets) => packets.iter(),
+        }
     }
 }
 
@@ -65,7 +73,9 @@ const RESERVED: [&str; 6] = [
     "removeListener",
 ];
 
+/// Starts a packet's text: the Engine.IO message digit `4`, then the Socket.IO header.
 fn header(out: &mut String, kind: u8, attachments: usize, nsp: &str, id: Option<u64>) {
+    out.push('4');
     out.push(char::from(b'0' + kind));
     if attachments > 0 {
         out.push_str(&attachments.to_string());
@@ -81,10 +91,16 @@ fn header(out: &mut String, kind: u8, attachments: usize, nsp: &str, id: Option<
 }
 
 fn finish(text: String, attachments: Vec<Bytes>) -> Packets {
+    // `header` wrote the leading `4`, so this cannot fail; the fallback copies.
+    let first =
+        EncodedPacket::from_message_text(text).unwrap_or_else(|text| EncodedPacket::text(&text));
+    if attachments.is_empty() {
+        return Packets::One(first);
+    }
     let mut packets = Vec::with_capacity(1 + attachments.len());
-    packets.push(EncodedPacket::text(&text));
+    packets.push(first);
     packets.extend(attachments.into_iter().map(EncodedPacket::binary));
-    Packets(packets.into())
+    Packets::Many(packets.into())
 }
 
 /// Writes `value` as JSON, binary replaced by placeholders (collected in `attachments`).
@@ -249,7 +265,7 @@ struct Partial {
     kind: u8,
     nsp: String,
     id: Option<u64>,
-    json: serde_json::Value,
+    json: Value,
     expected: usize,
     attachments: Vec<Bytes>,
 }
@@ -349,7 +365,7 @@ impl WireDecoder {
         }
         let json = if at < text.len() {
             Some(
-                serde_json::from_str::<serde_json::Value>(&text[at..])
+                serde_json::from_str::<Value>(&text[at..])
                     .map_err(|_| DecodeError("invalid payload"))?,
             )
         } else {
@@ -368,7 +384,7 @@ impl WireDecoder {
             return Ok(None);
         }
         match json {
-            Some(json) => finish_decoded(kind, nsp, id, Value::from_json(json)).map(Some),
+            Some(json) => finish_decoded(kind, nsp, id, json).map(Some),
             None => match kind {
                 CONNECT => Ok(Some(Decoded::Connect {
                     nsp,
@@ -382,14 +398,15 @@ impl WireDecoder {
 }
 
 /// Replaces placeholders by the attachments they name.
-fn with_attachments(json: serde_json::Value, attachments: &[Bytes]) -> Result<Value, DecodeError> {
-    Ok(match json {
-        serde_json::Value::Object(map) => {
-            if map.get("_placeholder") == Some(&serde_json::Value::Bool(true)) {
-                let num = map
-                    .get("num")
-                    .and_then(serde_json::Value::as_u64)
-                    .ok_or(DecodeError("illegal attachments"))?;
+fn with_attachments(value: Value, attachments: &[Bytes]) -> Result<Value, DecodeError> {
+    Ok(match value {
+        Value::Object(map) => {
+            if map.get("_placeholder") == Some(&Value::Bool(true)) {
+                let num = match map.get("num") {
+                    Some(Value::Number(n)) => n.as_u64(),
+                    _ => None,
+                }
+                .ok_or(DecodeError("illegal attachments"))?;
                 let bytes = usize::try_from(num)
                     .ok()
                     .and_then(|n| attachments.get(n))
@@ -403,13 +420,13 @@ fn with_attachments(json: serde_json::Value, attachments: &[Bytes]) -> Result<Va
                 )
             }
         }
-        serde_json::Value::Array(items) => Value::Array(
+        Value::Array(items) => Value::Array(
             items
                 .into_iter()
                 .map(|v| with_attachments(v, attachments))
                 .collect::<Result<_, _>>()?,
         ),
-        other => Value::from_json(other),
+        other => other,
     })
 }
 
@@ -459,6 +476,7 @@ fn finish_decoded(
 mod tests {
     use super::*;
 
+    /// The wire bytes of each Engine.IO packet (text ones start with the message digit `4`).
     fn texts(packets: &Packets) -> Vec<Vec<u8>> {
         packets.iter().map(|p| p.as_bytes().to_vec()).collect()
     }
