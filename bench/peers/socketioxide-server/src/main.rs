@@ -19,9 +19,12 @@ async fn main() -> std::io::Result<()> {
         socket.on("echo", async |Data::<Value>(data), ack: AckSender| {
             let _ = ack.send(&data);
         });
-        socket.on("broadcast", async |socket: SocketRef, Data::<Value>(data)| {
-            let _ = socket.broadcast().emit("broadcast", &data).await;
-        });
+        socket.on(
+            "broadcast",
+            async |socket: SocketRef, Data::<Value>(data)| {
+                let _ = socket.broadcast().emit("broadcast", &data).await;
+            },
+        );
     });
     let app = axum::Router::new().layer(layer);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
