@@ -194,3 +194,69 @@ impl Mailbox {
         std::mem::take(&mut state.inputs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn packet() -> EncodedPacket {
+        EncodedPacket::text("x")
+    }
+
+    #[test]
+    fn a_full_queue_kills_the_session_but_volatile_packets_are_just_dropped() {
+        let mailbox = Mailbox::new(2);
+        let wakes = Arc::new(Count(0.into()));
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = Taken::default();
+        mailbox.take(&mut cx, &mut taken);
+        assert!(taken.is_empty(), "nothing yet: the waker is registered");
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet(), true), Err(SendError::Full));
+        mailbox.take(&mut cx, &mut taken);
+        assert_eq!(taken.packets.len(), 2);
+        assert_eq!(taken.kill, None, "a volatile packet does not kill");
+        taken.packets.clear();
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet(), false), Err(SendError::Full));
+        mailbox.take(&mut cx, &mut taken);
+        assert_eq!(taken.kill, Some(CloseReason::TransportError));
+    }
+
+    #[test]
+    fn a_closed_mailbox_refuses_everything_and_hands_back_waiting_requests() {
+        let mailbox = Mailbox::new(4);
+        let (respond, _answer) = oneshot::channel();
+        assert!(mailbox.input(Input::Poll { respond }).is_ok());
+        let waiting = mailbox.close_for_good();
+        assert_eq!(waiting.len(), 1);
+        assert!(mailbox.is_closed());
+        assert_eq!(mailbox.send(packet(), false), Err(SendError::Closed));
+        let (respond, _answer) = oneshot::channel();
+        assert!(mailbox.input(Input::Poll { respond }).is_err());
+    }
+
+    #[test]
+    fn request_floods_are_refused() {
+        let mailbox = Mailbox::new(4);
+        let mut answers = Vec::new();
+        for i in 0..MAX_INPUTS + 2 {
+            let (respond, answer) = oneshot::channel();
+            answers.push(answer);
+            assert_eq!(mailbox.input(Input::Poll { respond }).is_ok(), i < MAX_INPUTS);
+        }
+    }
+}
