@@ -256,7 +256,10 @@ mod tests {
         for i in 0..MAX_INPUTS + 2 {
             let (respond, answer) = oneshot::channel();
             answers.push(answer);
-            assert_eq!(mailbox.input(Input::Poll { respond }).is_ok(), i < MAX_INPUTS);
+            assert_eq!(
+                mailbox.input(Input::Poll { respond }).is_ok(),
+                i < MAX_INPUTS
+            );
         }
     }
 }
