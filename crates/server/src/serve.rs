@@ -78,6 +78,14 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     let listeners = bind_listeners(config.listen, workers.handles())
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listeners[0].local_addr().map_err(|e| e.to_string())?;
+    let coordinator = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let signals = {
+        let _runtime = coordinator.enter();
+        Signals::install()
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     announce(&format!("switchboard listening on {scheme}://{local}"));
     if let Some(turn) = &turn {
@@ -85,10 +93,6 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     }
     info!(%local, tls = tls.is_some(), workers = listeners.len(), "listening");
 
-    let coordinator = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let handles = workers.handles().to_vec();
     coordinator.block_on(async move {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -107,7 +111,7 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
                 alive_tx.clone(),
             ));
         }
-        wait_for_signal().await;
+        signals.recv().await;
         info!("shutting down");
         let _ = shutdown_tx.send(true);
         app.io.shutdown();
@@ -193,27 +197,45 @@ pub(crate) fn announce(line: &str) {
     let _ = out.flush();
 }
 
-pub(crate) async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened for from the moment this is made (inside a runtime): made
+/// before the ready line is printed, so a signal sent right after it is never missed (and never
+/// kills the process with the default action).
+pub(crate) struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Registers the handlers; call within a runtime context.
+    pub(crate) fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => None,
+            };
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// Waits for SIGINT or SIGTERM.
+    pub(crate) async fn recv(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -583,11 +583,12 @@ pub(crate) fn main(command: TurnCommand) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let server = bind(&settings).await?;
+        let signals = crate::serve::Signals::install();
         crate::serve::announce(&ready_line(&server));
         info!(?settings, "TURN listening");
         let handle = server.handle();
         let run = tokio::spawn(server.run());
-        crate::serve::wait_for_signal().await;
+        signals.recv().await;
         info!(counters = ?handle.counters(), "TURN shutting down");
         handle.shutdown();
         let _ = run.await;
