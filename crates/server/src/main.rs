@@ -26,9 +26,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (HTTP, /ws publish/subscribe, /ws/echo, /healthz, /metrics).
+    /// Run the server (HTTP, Socket.IO at /socket.io/, /ws publish/subscribe, /ws/echo, the chat
+    /// demo at /, /healthz, /metrics).
     Serve(Box<config::ServeArgs>),
-    /// Load-test a WebSocket server: echo or broadcast throughput and latency, idle memory.
+    /// Load-test a WebSocket or Socket.IO server: echo or broadcast throughput and latency, idle
+    /// memory.
     Bench(bench::BenchArgs),
     /// Run the STUN/TURN server alone (UDP, TCP and TLS).
     Turn(Box<turn::TurnCommand>),
