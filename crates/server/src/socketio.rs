@@ -82,10 +82,10 @@ fn room_events(socket: &Socket, rooms: Arc<Rooms>) {
                     Value::Null
                 };
                 publish_to_ws(&rooms, &room, &data);
-                socket
+                let sent = socket
                     .to(room.as_str())
                     .emit_args("message", vec![data, Value::String(room)]);
-                ack.send(&true);
+                ack.send(&sent.is_ok());
             }
         },
     );
@@ -121,5 +121,7 @@ pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str) {
     let data = serde_json::from_str(data)
         .map(Value::from_json)
         .unwrap_or(Value::Null);
-    receivers.emit_args("message", vec![data, Value::String(room.to_owned())]);
+    if let Err(e) = receivers.emit_args("message", vec![data, Value::String(room.to_owned())]) {
+        tracing::warn!(room, error = %e, "publish to Socket.IO members failed");
+    }
 }

@@ -23,7 +23,7 @@ async fn main() -> std::io::Result<()> {
             ack.send_args(args);
         });
         socket.on("broadcast", |socket: Socket, Args(args): Args| async move {
-            socket.broadcast().emit_args("broadcast", args);
+            let _ = socket.broadcast().emit_args("broadcast", args);
         });
     });
     let listener = TcpListener::bind(&addr).await?;

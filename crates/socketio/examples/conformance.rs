@@ -13,7 +13,11 @@
 //! refuses without `auth.token == "secret"`, with data); on `/`: `ask` (the server asks the
 //! client for an acknowledgement and emits `asked` with the answer), `join` / `to-room`
 //! (rooms), `disconnect-me` (the server closes the connection), `leave-namespace` (the server
-//! disconnects the socket), `volume` (the server emits a payload of the requested size).
+//! disconnects the socket), `volume` (the server emits a payload of the requested size),
+//! `poll-room` (the server asks every socket of a room for an acknowledgement and acks the
+//! requester with `{complete, answers}`), `room-members` (acks with the ids of a room's sockets, by
+//! fetchSockets), `forbidden` (refused by a per-packet middleware, whose error the server
+//! emits back as `refused`).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -22,7 +26,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use switchboard_socketio::engine::Cors;
-use switchboard_socketio::{Ack, Args, Config, ConnectError, Data, Socket, SocketIo, Value};
+use switchboard_socketio::{
+    Ack, Args, Config, ConnectError, Data, PacketError, Socket, SocketIo, Value,
+};
 use tokio::net::{TcpListener, TcpStream};
 
 fn greet(socket: &Socket) {
@@ -44,6 +50,53 @@ fn suite_handlers(socket: &Socket) {
 }
 
 fn interop_handlers(socket: &Socket) {
+    socket.use_middleware(|_socket, event| async move {
+        if event.event == "forbidden" {
+            Err(PacketError::new("forbidden event"))
+        } else {
+            Ok(event)
+        }
+    });
+    socket.on_error(|socket: Socket, error: PacketError| async move {
+        let _ = socket.emit("refused", &error.message);
+    });
+    socket.on(
+        "poll-room",
+        |socket: Socket, Data(room): Data<String>, ack: Ack| async move {
+            let answers = socket
+                .to(room)
+                .timeout(Duration::from_secs(5))
+                .emit_args_with_ack("poll", vec![])
+                .await;
+            match answers {
+                Ok(acks) => {
+                    #[derive(serde::Serialize)]
+                    struct Polled {
+                        complete: bool,
+                        answers: Vec<Vec<Value>>,
+                    }
+                    ack.send(&Polled {
+                        complete: acks.complete(),
+                        answers: acks.responses,
+                    });
+                }
+                Err(e) => ack.send(&e.to_string()),
+            }
+        },
+    );
+    socket.on(
+        "room-members",
+        |socket: Socket, Data(room): Data<String>, ack: Ack| async move {
+            match socket.namespace().to(room).fetch_sockets().await {
+                Ok(found) => {
+                    let mut ids: Vec<&str> = found.iter().map(|s| s.id()).collect();
+                    ids.sort_unstable();
+                    ack.send(&ids);
+                }
+                Err(e) => ack.send(&e.to_string()),
+            }
+        },
+    );
     socket.on("ask", |socket: Socket, Args(args): Args| async move {
         let answer = socket
             .emit_args_with_ack("question", args, Duration::from_secs(5))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::socket::Socket;
 use crate::value::{to_value, Value};
@@ -58,6 +58,8 @@ pub enum AckError {
     Disconnected,
     /// The answer did not decode as the expected type.
     Decode(String),
+    /// The adapter could not reach the other servers.
+    Adapter(String),
 }
 
 impl std::fmt::Display for AckError {
@@ -66,6 +68,7 @@ impl std::fmt::Display for AckError {
             AckError::Timeout => f.write_str("acknowledgement timed out"),
             AckError::Disconnected => f.write_str("socket disconnected before acknowledging"),
             AckError::Decode(e) => write!(f, "acknowledgement does not decode: {e}"),
+            AckError::Adapter(e) => write!(f, "adapter failed: {e}"),
         }
     }
 }
@@ -75,14 +78,26 @@ impl std::error::Error for AckError {}
 /// Acknowledgements a socket waits for, by packet id.
 #[derive(Debug, Default)]
 pub(crate) struct PendingAcks {
-    waiting: Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>,
+    waiting: Mutex<HashMap<u64, Waiter>>,
+}
+
+/// Who waits for an answer: one emit, or a broadcast gathering many sockets' answers.
+#[derive(Debug)]
+enum Waiter {
+    One(oneshot::Sender<Vec<Value>>),
+    Many(mpsc::UnboundedSender<Vec<Value>>),
 }
 
 impl PendingAcks {
     pub(crate) fn register(&self, id: u64) -> oneshot::Receiver<Vec<Value>> {
         let (tx, rx) = oneshot::channel();
-        self.lock().insert(id, tx);
+        self.lock().insert(id, Waiter::One(tx));
         rx
+    }
+
+    /// Waits for answer `id` on behalf of a broadcast, which gathers answers on `tx`.
+    pub(crate) fn register_many(&self, id: u64, tx: mpsc::UnboundedSender<Vec<Value>>) {
+        self.lock().insert(id, Waiter::Many(tx));
     }
 
     pub(crate) fn forget(&self, id: u64) {
@@ -91,8 +106,14 @@ impl PendingAcks {
 
     /// Delivers the client's answer; unknown ids (late or forged) are ignored.
     pub(crate) fn resolve(&self, id: u64, args: Vec<Value>) {
-        if let Some(tx) = self.lock().remove(&id) {
-            let _ = tx.send(args);
+        match self.lock().remove(&id) {
+            Some(Waiter::One(tx)) => {
+                let _ = tx.send(args);
+            }
+            Some(Waiter::Many(tx)) => {
+                let _ = tx.send(args);
+            }
+            None => {}
         }
     }
 
@@ -101,7 +122,7 @@ impl PendingAcks {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Vec<Value>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiter>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

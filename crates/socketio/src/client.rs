@@ -251,12 +251,12 @@ impl Client {
 
 /// Sends the CONNECT answer, marks the socket connected and runs the connection handler.
 fn accept(socket: Socket, auth: Value) {
-    socket.inner.ns.add(&socket);
+    socket.inner.ns.local.add(&socket);
     socket.mark_connected();
     let packets = wire::connect(
         socket.nsp(),
         socket.id(),
-        socket.inner.ns.codec,
+        socket.inner.ns.codec(),
         socket.protocol(),
     );
     let _ = socket.send_packets(&packets);

@@ -9,6 +9,7 @@ use http::{Request, Response};
 use switchboard_engineio::{CloseReason, Message};
 use switchboard_ws_tokio::Transport;
 
+use crate::adapter::{AdapterFactory, MemoryAdapter};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::client::Client;
 use crate::engine::{Body, ConnHandle, Engine, EngineApp, EngineConfig, RequestInfo};
@@ -47,6 +48,7 @@ type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 pub(crate) struct IoInner {
     pub(crate) config: Config,
+    adapters: Arc<dyn AdapterFactory>,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(NamespaceMatcher, NamespaceSetup)>>,
 }
@@ -64,8 +66,12 @@ impl IoInner {
         let mut namespaces = write(&self.namespaces);
         let ns = namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Namespace::new(name.to_owned(), setup, self.config.codec)));
+            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup)));
         Some(Arc::clone(ns))
+    }
+
+    fn new_namespace(&self, name: String, setup: NamespaceSetup) -> Namespace {
+        Namespace::new(name, setup, self.config.codec, &*self.adapters)
     }
 }
 
@@ -117,7 +123,7 @@ impl NamespaceBuilder {
         let inner = &self.io.inner;
         match self.target {
             NamespaceTarget::Static(name) => {
-                let ns = Arc::new(Namespace::new(name.clone(), setup, inner.config.codec));
+                let ns = Arc::new(inner.new_namespace(name.clone(), setup));
                 write(&inner.namespaces).insert(name, ns);
             }
             NamespaceTarget::Dynamic(matcher) => write(&inner.dynamic).push((matcher, setup)),
@@ -126,11 +132,18 @@ impl NamespaceBuilder {
 }
 
 impl SocketIo {
-    /// A server with these settings.
+    /// A server with these settings and the in-memory adapter (one server).
     pub fn new(config: Config) -> Self {
+        Self::with_adapter(config, MemoryAdapter::factory())
+    }
+
+    /// A server with these settings whose namespaces get their adapters from `adapters`
+    /// (a cluster adapter, for example).
+    pub fn with_adapter(config: Config, adapters: Arc<dyn AdapterFactory>) -> Self {
         let engine_config = config.engine.clone();
         let inner = Arc::new(IoInner {
             config,
+            adapters,
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
         });
@@ -183,7 +196,7 @@ impl SocketIo {
                 on_connect: erase(|| async {}),
                 middleware: Vec::new(),
             };
-            let ns = Arc::new(Namespace::new("/".into(), setup, self.inner.config.codec));
+            let ns = Arc::new(self.inner.new_namespace("/".into(), setup));
             write(&self.inner.namespaces).insert("/".into(), Arc::clone(&ns));
             BroadcastOperator::new(ns)
         })

@@ -27,6 +27,7 @@
 //! namespaces, sockets, rooms, broadcast, acknowledgements.
 
 mod ack;
+pub mod adapter;
 mod broadcast;
 mod client;
 pub mod engine;
@@ -40,12 +41,13 @@ pub mod value;
 mod wire;
 
 pub use ack::{Ack, AckError};
-pub use broadcast::{BroadcastOperator, IntoRooms};
+pub use adapter::{Adapter, AdapterError, BroadcastAcks, MemoryAdapter, SocketInfo};
+pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use handler::{Args, Data, FromEvent, Handler, Incoming, TryData};
 pub use io::{Config, NamespaceBuilder, SocketIo};
 pub use namespace::{ConnectError, Namespace};
 pub use reason::DisconnectReason;
 pub use service::{SocketIoLayer, SocketIoRouter, SocketIoService, DEFAULT_PATH};
-pub use socket::{EmitError, Handshake, Room, Socket};
+pub use socket::{EmitError, Handshake, IncomingEvent, PacketError, Room, Socket};
 pub use value::Value;
 pub use wire::Codec;

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::ack::{AckError, PendingAcks};
+use crate::adapter::{AdapterError, SocketInfo};
 use crate::broadcast::BroadcastOperator;
 use crate::engine::ConnHandle;
 use crate::handler::{erase, ErasedHandler, Handler, Incoming};
@@ -30,6 +31,14 @@ pub struct Handshake {
 }
 
 impl Handshake {
+    /// A handshake as another server describes it (for cluster adapters).
+    pub fn new(auth: Value, request: crate::engine::RequestInfo) -> Self {
+        Self {
+            auth,
+            request: Arc::new(request),
+        }
+    }
+
     /// Headers of the Engine.IO handshake request.
     pub fn headers(&self) -> &http::HeaderMap {
         &self.request.headers
@@ -53,6 +62,56 @@ impl Handshake {
 pub(crate) type DisconnectHandler =
     Arc<dyn Fn(Socket, DisconnectReason) -> crate::handler::BoxFuture + Send + Sync>;
 
+/// A handler called with a per-packet middleware's refusal.
+type ErrorHandler = Arc<dyn Fn(Socket, PacketError) -> crate::handler::BoxFuture + Send + Sync>;
+
+/// A per-packet middleware ([`Socket::use_middleware`]).
+type PacketMiddleware = Arc<
+    dyn Fn(
+            Socket,
+            IncomingEvent,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<IncomingEvent, PacketError>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// A listener of every event sent to the socket ([`Socket::on_any_outgoing`]).
+type OutgoingListener = Arc<dyn Fn(&Socket, &str, &[Value]) + Send + Sync>;
+
+/// An event from the client as per-packet middleware sees it (and may change it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingEvent {
+    /// The event name.
+    pub event: String,
+    /// Its arguments.
+    pub args: Vec<Value>,
+}
+
+/// Why a per-packet middleware refused an event; given to [`Socket::on_error`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PacketError {
+    /// What went wrong.
+    pub message: String,
+}
+
+impl PacketError {
+    /// A refusal with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PacketError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PacketError {}
+
 pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
     pub(crate) ns: Arc<Namespace>,
@@ -61,6 +120,11 @@ pub(crate) struct SocketInner {
     handlers: Mutex<HashMap<String, ErasedHandler>>,
     any_handler: Mutex<Option<ErasedHandler>>,
     disconnect_handler: Mutex<Option<DisconnectHandler>>,
+    error_handler: Mutex<Option<ErrorHandler>>,
+    packet_middleware: Mutex<Vec<PacketMiddleware>>,
+    outgoing: Mutex<Option<OutgoingListener>>,
+    has_outgoing: AtomicBool,
+    data: Mutex<Value>,
     pub(crate) acks: PendingAcks,
     pub(crate) connected: AtomicBool,
     /// Handler futures to start, picked up by the connection's task (which runs them).
@@ -101,6 +165,11 @@ impl Socket {
                 handlers: Mutex::new(HashMap::new()),
                 any_handler: Mutex::new(None),
                 disconnect_handler: Mutex::new(None),
+                error_handler: Mutex::new(None),
+                packet_middleware: Mutex::new(Vec::new()),
+                outgoing: Mutex::new(None),
+                has_outgoing: AtomicBool::new(false),
+                data: Mutex::new(Value::Null),
                 acks: PendingAcks::default(),
                 connected: AtomicBool::new(false),
                 spawner,
@@ -151,6 +220,55 @@ impl Socket {
         }));
     }
 
+    /// Runs `middleware` on every event from the client before its handler, after the
+    /// middleware registered earlier (Node's `socket.use`). It may change the event; an
+    /// `Err` drops the event and goes to the [`on_error`](Self::on_error) handler.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket, IncomingEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<IncomingEvent, PacketError>> + Send + 'static,
+    {
+        lock(&self.inner.packet_middleware).push(Arc::new(move |socket, event| {
+            Box::pin(middleware(socket, event))
+        }));
+    }
+
+    /// Calls `handler` when a per-packet middleware refuses an event (Node's `error`
+    /// event of the server-side socket). Without one, refusals are logged at debug level.
+    pub fn on_error<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, PacketError) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        *lock(&self.inner.error_handler) = Some(Arc::new(move |socket, error| {
+            Box::pin(handler(socket, error))
+        }));
+    }
+
+    /// Calls `listener` with every event sent to this socket, directly or by a broadcast,
+    /// before it is queued (Node's `onAnyOutgoing`). It runs on the sending task: keep it
+    /// short.
+    pub fn on_any_outgoing<F>(&self, listener: F)
+    where
+        F: Fn(&Socket, &str, &[Value]) + Send + Sync + 'static,
+    {
+        *lock(&self.inner.outgoing) = Some(Arc::new(listener));
+        self.inner.has_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Attaches application data to the socket (Node's `socket.data`), visible to
+    /// [`crate::BroadcastOperator::fetch_sockets`] on every server.
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        let value = to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        *lock(&self.inner.data) = value;
+        Ok(())
+    }
+
+    /// The application data, decoded as `T` (`Value::Null` until [`set_data`](Self::set_data)).
+    pub fn data<T: DeserializeOwned>(&self) -> Result<T, crate::value::Error> {
+        from_value(lock(&self.inner.data).clone())
+    }
+
     /// Sends `event` with one argument.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let value = to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
@@ -162,7 +280,8 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        let packets = wire::event(self.nsp(), event, args, None, self.inner.ns.codec);
+        self.notify_outgoing(event, &args);
+        let packets = wire::event(self.nsp(), event, &args, None, self.inner.ns.codec());
         self.send_packets(&packets)
     }
 
@@ -199,9 +318,10 @@ impl Socket {
         if !self.connected() {
             return Err(AckError::Disconnected);
         }
-        let id = self.inner.ns.next_ack_id();
+        let id = self.inner.ns.local.next_ack_id();
         let answer = self.inner.acks.register(id);
-        let packets = wire::event(self.nsp(), event, args, Some(id), self.inner.ns.codec);
+        self.notify_outgoing(event, &args);
+        let packets = wire::event(self.nsp(), event, &args, Some(id), self.inner.ns.codec());
         if self.send_packets(&packets).is_err() {
             self.inner.acks.forget(id);
             return Err(AckError::Disconnected);
@@ -218,23 +338,36 @@ impl Socket {
 
     /// Joins rooms.
     pub fn join(&self, rooms: impl crate::broadcast::IntoRooms) {
-        self.inner
-            .ns
-            .rooms()
-            .join(&self.inner.id, rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        self.inner.ns.local.join(&self.inner.id, &rooms);
+        self.inner.ns.adapter.add_all(&self.inner.id, &rooms);
     }
 
     /// Leaves rooms.
     pub fn leave(&self, rooms: impl crate::broadcast::IntoRooms) {
-        self.inner
-            .ns
-            .rooms()
-            .leave(&self.inner.id, &rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        self.inner.ns.local.leave(&self.inner.id, &rooms);
+        self.inner.ns.adapter.del(&self.inner.id, &rooms);
     }
 
     /// The rooms this socket is in (its own id's room included).
     pub fn rooms(&self) -> HashSet<Room> {
-        self.inner.ns.rooms().rooms_of(&self.inner.id)
+        self.inner.ns.local.rooms_of(&self.inner.id)
+    }
+
+    /// This socket as any server describes it.
+    pub fn info(&self) -> SocketInfo {
+        SocketInfo {
+            id: Arc::clone(&self.inner.id),
+            rooms: self.rooms(),
+            handshake: self.inner.handshake.clone(),
+            data: lock(&self.inner.data).clone(),
+        }
+    }
+
+    /// Every socket of the namespace, this one included (Node's `socket.nsp`).
+    pub fn namespace(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(&self.inner.ns))
     }
 
     /// Every other socket of the namespace.
@@ -251,7 +384,7 @@ impl Socket {
     /// client is told and does not reconnect by itself.
     pub fn disconnect(&self) {
         if self.connected() {
-            let packets = wire::disconnect(self.nsp(), self.inner.ns.codec);
+            let packets = wire::disconnect(self.nsp(), self.inner.ns.codec());
             let _ = self.send_packets(&packets);
             self.inner.spawner.detach(self.nsp());
             self.closed(DisconnectReason::ServerNamespaceDisconnect);
@@ -266,6 +399,21 @@ impl Socket {
 
     pub(crate) fn protocol(&self) -> wire::Protocol {
         self.inner.protocol
+    }
+
+    pub(crate) fn has_outgoing_listener(&self) -> bool {
+        self.inner.has_outgoing.load(Ordering::Acquire)
+    }
+
+    /// Tells the outgoing listener, if any, of an event about to be sent.
+    pub(crate) fn notify_outgoing(&self, event: &str, args: &[Value]) {
+        if !self.has_outgoing_listener() {
+            return;
+        }
+        let listener = lock(&self.inner.outgoing).clone();
+        if let Some(listener) = listener {
+            listener(self, event, args);
+        }
     }
 
     pub(crate) fn mark_connected(&self) {
@@ -293,7 +441,7 @@ impl Socket {
 
     pub(crate) fn send_ack(&self, id: u64, args: Vec<Value>) {
         if self.connected() {
-            let packets = wire::ack(self.nsp(), id, args, self.inner.ns.codec);
+            let packets = wire::ack(self.nsp(), id, args, self.inner.ns.codec());
             let _ = self.send_packets(&packets);
         }
     }
@@ -301,6 +449,42 @@ impl Socket {
     /// Dispatches an event from the client to its handler: the future to run on the
     /// connection's task (which polls it right away).
     pub(crate) fn dispatch(
+        &self,
+        event: String,
+        args: Vec<Value>,
+        ack: Option<u64>,
+    ) -> Option<crate::handler::BoxFuture> {
+        let middleware = lock(&self.inner.packet_middleware).clone();
+        if middleware.is_empty() {
+            return self.call_handler(event, args, ack);
+        }
+        let socket = self.clone();
+        Some(Box::pin(async move {
+            let mut incoming = IncomingEvent { event, args };
+            for m in middleware {
+                match m(socket.clone(), incoming).await {
+                    Ok(passed) => incoming = passed,
+                    Err(error) => {
+                        socket.refused(error).await;
+                        return;
+                    }
+                }
+            }
+            if let Some(handler) = socket.call_handler(incoming.event, incoming.args, ack) {
+                handler.await;
+            }
+        }))
+    }
+
+    async fn refused(&self, error: PacketError) {
+        let handler = lock(&self.inner.error_handler).clone();
+        match handler {
+            Some(handler) => handler(self.clone(), error).await,
+            None => tracing::debug!(socket = %self.id(), %error, "event refused by middleware"),
+        }
+    }
+
+    fn call_handler(
         &self,
         event: String,
         args: Vec<Value>,
@@ -333,13 +517,17 @@ impl Socket {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
         }
-        self.inner.ns.remove(self);
+        self.inner.ns.local.remove(self);
+        self.inner.ns.adapter.del_all(&self.inner.id);
         self.inner.acks.clear();
         if let Some(handler) = lock(&self.inner.disconnect_handler).take() {
             self.inner.spawner.spawn(handler(self.clone(), reason));
         }
         lock(&self.inner.handlers).clear();
         lock(&self.inner.any_handler).take();
+        lock(&self.inner.error_handler).take();
+        lock(&self.inner.packet_middleware).clear();
+        lock(&self.inner.outgoing).take();
     }
 }
 
@@ -350,6 +538,8 @@ pub enum EmitError {
     Serialize(String),
     /// The socket is disconnected (or its connection's queue overflowed and it was closed).
     Disconnected,
+    /// The adapter could not reach the other servers.
+    Adapter(AdapterError),
 }
 
 impl std::fmt::Display for EmitError {
@@ -357,6 +547,7 @@ impl std::fmt::Display for EmitError {
         match self {
             EmitError::Serialize(e) => write!(f, "data does not serialize: {e}"),
             EmitError::Disconnected => f.write_str("socket disconnected"),
+            EmitError::Adapter(e) => e.fmt(f),
         }
     }
 }

@@ -167,14 +167,28 @@ fn data_packet(kind: (u8, u8), nsp: &str, id: Option<u64>, data: &Value) -> Pack
 pub(crate) fn event(
     nsp: &str,
     event: &str,
-    args: Vec<Value>,
+    args: &[Value],
     id: Option<u64>,
     _codec: Codec,
 ) -> Packets {
-    let mut all = Vec::with_capacity(args.len() + 1);
-    all.push(Value::String(event.to_owned()));
-    all.extend(args);
-    data_packet((EVENT, BINARY_EVENT), nsp, id, &Value::Array(all))
+    let mut body = String::new();
+    let mut attachments = Vec::new();
+    body.push('[');
+    write_str(&mut body, event);
+    for arg in args {
+        body.push(',');
+        write_json(&mut body, arg, &mut attachments);
+    }
+    body.push(']');
+    let kind = if attachments.is_empty() {
+        EVENT
+    } else {
+        BINARY_EVENT
+    };
+    let mut text = String::with_capacity(body.len() + nsp.len() + 8);
+    header(&mut text, kind, attachments.len(), nsp, id);
+    text.push_str(&body);
+    finish(text, attachments)
 }
 
 /// An ACK (BINARY_ACK when an argument holds binary).
@@ -492,12 +506,12 @@ mod tests {
 
     #[test]
     fn events_encode_as_node_does() {
-        let p = event("/", "hello", vec![Value::from("world")], None, Codec::Text);
+        let p = event("/", "hello", &[Value::from("world")], None, Codec::Text);
         assert_eq!(texts(&p), vec![br#"42["hello","world"]"#.to_vec()]);
-        let p = event("/admin", "a", vec![], Some(12), Codec::Text);
+        let p = event("/admin", "a", &[], Some(12), Codec::Text);
         assert_eq!(texts(&p), vec![br#"42/admin,12["a"]"#.to_vec()]);
         let bin = Value::Binary(Bytes::from_static(&[1, 2]));
-        let p = event("/", "b", vec![bin.clone(), bin], None, Codec::Text);
+        let p = event("/", "b", &[bin.clone(), bin], None, Codec::Text);
         assert_eq!(
             texts(&p),
             vec![

@@ -134,6 +134,34 @@ for (const [name, options] of Object.entries(TRANSPORTS)) {
       assert.equal(strayed, false);
     });
 
+    test('broadcast acknowledgements: every member of a room answers', async () => {
+      const [a, b, c] = await Promise.all([client(), client(), client()].map(connected));
+      assert.equal(await b.emitWithAck('join', 'poll'), true);
+      assert.equal(await c.emitWithAck('join', 'poll'), true);
+      b.on('poll', (ack) => ack('b'));
+      c.on('poll', (ack) => ack('c'));
+      const { answers, complete } = await a.timeout(5_000).emitWithAck('poll-room', 'poll');
+      assert.deepEqual(answers.map((args) => args[0]).sort(), ['b', 'c']);
+      assert.equal(complete, true);
+    });
+
+    test('fetchSockets lists the sockets of a room', async () => {
+      const [a, b, c] = await Promise.all([client(), client(), client()].map(connected));
+      assert.equal(await a.emitWithAck('join', 'listed'), true);
+      assert.equal(await b.emitWithAck('join', 'listed'), true);
+      const ids = await c.timeout(5_000).emitWithAck('room-members', 'listed');
+      assert.deepEqual(ids, [a.id, b.id].sort());
+    });
+
+    test('per-packet middleware refuses an event; the server reports it back', async () => {
+      const socket = await connected(client());
+      const refused = once(socket, 'refused');
+      socket.emit('forbidden', 'x');
+      assert.deepEqual(await refused, ['forbidden event']);
+      // Other events still flow.
+      assert.deepEqual(await socket.emitWithAck('message-with-ack', 1), 1);
+    });
+
     test('static and dynamic namespaces; unknown ones are refused', async () => {
       const custom = client('/custom');
       assert.deepEqual(await once(custom, 'auth'), [{}]);

@@ -1,0 +1,264 @@
+//! One namespace's sockets and rooms on this server, and the operations every adapter
+//! carries out on them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::mpsc;
+
+use super::rooms::{read, write, Rooms};
+use super::{BroadcastOptions, BroadcastPacket, SocketInfo};
+use crate::socket::{Room, Socket};
+use crate::value::Value;
+use crate::wire::{self, Codec};
+
+/// A namespace's sockets and rooms on this server. Adapters get one per namespace and
+/// carry out operations on this server's sockets through it (those from other servers
+/// included). Cheap to clone.
+#[derive(Clone)]
+pub struct LocalNamespace {
+    state: Arc<LocalState>,
+}
+
+struct LocalState {
+    name: String,
+    codec: Codec,
+    sockets: RwLock<HashMap<Arc<str>, Socket>>,
+    rooms: Rooms,
+    ack_ids: AtomicU64,
+}
+
+impl std::fmt::Debug for LocalNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalNamespace")
+            .field("name", &self.state.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalNamespace {
+    pub(crate) fn new(name: String, codec: Codec) -> Self {
+        Self {
+            state: Arc::new(LocalState {
+                name,
+                codec,
+                sockets: RwLock::new(HashMap::new()),
+                rooms: Rooms::default(),
+                ack_ids: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+    /// How many sockets are connected to this server.
+    pub fn len(&self) -> usize {
+        read(&self.state.sockets).len()
+    }
+
+    /// Whether no socket is connected to this server.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every room with a member on this server (socket ids included).
+    pub fn rooms(&self) -> HashSet<Room> {
+        self.state.rooms.all()
+    }
+
+    /// The local socket with this id.
+    pub fn socket(&self, id: &str) -> Option<Socket> {
+        read(&self.state.sockets).get(id).cloned()
+    }
+
+    pub(crate) fn codec(&self) -> Codec {
+        self.state.codec
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.state.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Adds a socket that passed the middleware; it joins the room of its own id.
+    pub(crate) fn add(&self, socket: &Socket) {
+        let id = Arc::clone(&socket.inner.id);
+        write(&self.state.sockets).insert(Arc::clone(&id), socket.clone());
+        self.state.rooms.join(&id, &[Arc::clone(&id)]);
+    }
+
+    pub(crate) fn remove(&self, socket: &Socket) {
+        write(&self.state.sockets).remove(&socket.inner.id);
+        self.state.rooms.leave_all(&socket.inner.id);
+    }
+
+    pub(crate) fn join(&self, id: &Arc<str>, rooms: &[Room]) {
+        self.state.rooms.join(id, rooms);
+    }
+
+    pub(crate) fn leave(&self, id: &Arc<str>, rooms: &[Room]) {
+        self.state.rooms.leave(id, rooms);
+    }
+
+    pub(crate) fn rooms_of(&self, id: &str) -> HashSet<Room> {
+        self.state.rooms.rooms_of(id)
+    }
+
+    /// Calls `f` on every connected socket `opts` selects.
+    pub(crate) fn for_each(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Socket)) {
+        let sockets = read(&self.state.sockets);
+        let excluded = self.state.rooms.members(&opts.except);
+        let mut visit = |socket: &Socket| {
+            if socket.connected() {
+                f(socket);
+            }
+        };
+        if opts.rooms.is_empty() {
+            for (id, socket) in sockets.iter() {
+                if !excluded.contains(id) {
+                    visit(socket);
+                }
+            }
+        } else {
+            for id in self.state.rooms.members(&opts.rooms) {
+                if excluded.contains(&id) {
+                    continue;
+                }
+                if let Some(socket) = sockets.get(&id) {
+                    visit(socket);
+                }
+            }
+        }
+    }
+
+    /// The selected sockets, cloned out so no lock is held while acting on them.
+    pub(crate) fn select(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        let mut out = Vec::new();
+        self.for_each(opts, |s| out.push(s.clone()));
+        out
+    }
+
+    /// Sends `packet` to the selected sockets of this server, encoded once; returns how
+    /// many it was queued for.
+    pub fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> usize {
+        let packets = wire::event(
+            self.name(),
+            &packet.event,
+            &packet.args,
+            None,
+            self.state.codec,
+        );
+        let mut count = 0;
+        let mut listening = Vec::new();
+        self.for_each(opts, |socket| {
+            deliver(socket, &packets, opts.flags.volatile);
+            if socket.has_outgoing_listener() {
+                listening.push(socket.clone());
+            }
+            count += 1;
+        });
+        // Outside the sockets lock: a listener may broadcast or join rooms itself.
+        for socket in listening {
+            socket.notify_outgoing(&packet.event, &packet.args);
+        }
+        count
+    }
+
+    /// Sends `packet` to the selected sockets of this server asking each for an
+    /// acknowledgement; the answers come through the returned [`LocalAcks`].
+    pub fn broadcast_with_ack(
+        &self,
+        packet: &BroadcastPacket,
+        opts: &BroadcastOptions,
+    ) -> LocalAcks {
+        let id = self.next_ack_id();
+        let packets = wire::event(
+            self.name(),
+            &packet.event,
+            &packet.args,
+            Some(id),
+            self.state.codec,
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut asked = Vec::new();
+        self.for_each(opts, |socket| {
+            socket.inner.acks.register_many(id, tx.clone());
+            deliver(socket, &packets, opts.flags.volatile);
+            asked.push(socket.clone());
+        });
+        for socket in asked.iter().filter(|s| s.has_outgoing_listener()) {
+            socket.notify_outgoing(&packet.event, &packet.args);
+        }
+        LocalAcks { id, rx, asked }
+    }
+
+    /// Describes the selected sockets of this server.
+    pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.select(opts).iter().map(Socket::info).collect()
+    }
+
+    /// Makes the selected sockets of this server join `rooms`.
+    pub fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.select(opts) {
+            socket.join(rooms.to_vec());
+        }
+    }
+
+    /// Makes the selected sockets of this server leave `rooms`.
+    pub fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.select(opts) {
+            socket.leave(rooms.to_vec());
+        }
+    }
+
+    /// Disconnects the selected sockets of this server; with `close`, their connections.
+    pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.select(opts) {
+            if close {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+    }
+}
+
+fn deliver(socket: &Socket, packets: &wire::Packets, volatile: bool) {
+    if volatile {
+        socket.send_volatile(packets);
+    } else {
+        let _ = socket.send_packets(packets);
+    }
+}
+
+/// The acknowledgements of a broadcast on this server, as they arrive. Dropping it stops
+/// waiting: the receivers' pending entries are forgotten.
+#[derive(Debug)]
+pub struct LocalAcks {
+    id: u64,
+    rx: mpsc::UnboundedReceiver<Vec<Value>>,
+    asked: Vec<Socket>,
+}
+
+impl LocalAcks {
+    /// How many sockets were asked.
+    pub fn count(&self) -> usize {
+        self.asked.len()
+    }
+
+    /// The next answer; `None` once every receiver answered or disconnected.
+    pub async fn next(&mut self) -> Option<Vec<Value>> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for LocalAcks {
+    fn drop(&mut self) {
+        for socket in &self.asked {
+            socket.inner.acks.forget(self.id);
+        }
+    }
+}

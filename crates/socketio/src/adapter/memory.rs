@@ -1,0 +1,84 @@
+//! The default adapter: this server's sockets only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    Adapter, AdapterError, AdapterFactory, AdapterFuture, BroadcastAcks, BroadcastOptions,
+    BroadcastPacket, LocalNamespace, SocketInfo,
+};
+use crate::socket::Room;
+
+/// Serves one server's sockets: every operation is carried out on the [`LocalNamespace`].
+/// The default adapter of [`crate::SocketIo::new`].
+#[derive(Debug, Clone)]
+pub struct MemoryAdapter {
+    local: LocalNamespace,
+}
+
+impl MemoryAdapter {
+    /// The adapter of the namespace `local` stands for.
+    pub fn new(local: LocalNamespace) -> Self {
+        Self { local }
+    }
+
+    /// A factory making one per namespace (pass to [`crate::SocketIo::with_adapter`]).
+    pub fn factory() -> Arc<dyn AdapterFactory> {
+        Arc::new(|local| Arc::new(MemoryAdapter::new(local)) as Arc<dyn Adapter>)
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    fn broadcast(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+    ) -> Result<(), AdapterError> {
+        self.local.broadcast(&packet, &opts);
+        Ok(())
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> AdapterFuture<BroadcastAcks> {
+        let mut acks = self.local.broadcast_with_ack(&packet, &opts);
+        Box::pin(async move {
+            let mut out = BroadcastAcks {
+                responses: Vec::with_capacity(acks.count()),
+                expected: acks.count(),
+            };
+            let deadline = tokio::time::Instant::now() + timeout;
+            while out.responses.len() < out.expected {
+                match tokio::time::timeout_at(deadline, acks.next()).await {
+                    Ok(Some(args)) => out.responses.push(args),
+                    // Every other receiver disconnected, or time is up.
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
+        let sockets = self.local.fetch_sockets(&opts);
+        Box::pin(async move { Ok(sockets) })
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        self.local.add_sockets(&opts, &rooms);
+        Ok(())
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        self.local.del_sockets(&opts, &rooms);
+        Ok(())
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        self.local.disconnect_sockets(&opts, close);
+        Ok(())
+    }
+}

@@ -1,0 +1,174 @@
+//! Adapters: how a namespace's broadcasts and socket queries reach sockets, on this server
+//! and (with a cluster adapter) on every server of a cluster.
+//!
+//! Every namespace keeps its own sockets and rooms in a [`LocalNamespace`]; an [`Adapter`]
+//! decides where an operation goes. [`MemoryAdapter`], the default, serves this server's
+//! sockets only. A cluster adapter (Redis, for example) does the same for this server's
+//! sockets through the [`LocalNamespace`] it was given, and forwards the operation to the
+//! other servers, which carry it out on theirs with [`BroadcastFlags::local`] set:
+//!
+//! * [`Adapter::broadcast`] returns at once: remote delivery is queued, in order, by the
+//!   adapter (as Node's adapters publish without waiting).
+//! * [`Adapter::broadcast_with_ack`] gathers acknowledgements from every server: each tells
+//!   how many sockets it reached, then sends their answers, until the timeout.
+//! * [`Adapter::fetch_sockets`] and friends are requests answered by each server within the
+//!   adapter's own request timeout.
+//! * [`Adapter::add_all`], [`Adapter::del`] and [`Adapter::del_all`] tell the adapter of room
+//!   changes of local sockets (a sharded adapter subscribes to room channels there).
+//!
+//! What crosses servers is plain data ([`BroadcastPacket`], [`BroadcastOptions`],
+//! [`SocketInfo`]), so a wire format such as Node's `@socket.io/redis-adapter` can carry it.
+
+mod local;
+mod memory;
+mod rooms;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use local::{LocalAcks, LocalNamespace};
+pub use memory::MemoryAdapter;
+
+use crate::socket::{Handshake, Room};
+use crate::value::Value;
+
+/// A boxed future an adapter answers with.
+pub type AdapterFuture<T> = Pin<Box<dyn Future<Output = Result<T, AdapterError>> + Send>>;
+
+/// Routes a namespace's broadcasts and socket queries. See the [module docs](self).
+pub trait Adapter: Send + Sync + 'static {
+    /// Sends `packet` to the sockets `opts` selects. Local delivery happens before this
+    /// returns; remote delivery is queued.
+    fn broadcast(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+    ) -> Result<(), AdapterError>;
+
+    /// Sends `packet` asking every receiver for an acknowledgement, and gathers the answers
+    /// that arrive within `timeout`.
+    fn broadcast_with_ack(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> AdapterFuture<BroadcastAcks>;
+
+    /// The sockets `opts` selects, on every server.
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>>;
+
+    /// Makes the sockets `opts` selects join `rooms`.
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError>;
+
+    /// Makes the sockets `opts` selects leave `rooms`.
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError>;
+
+    /// Disconnects the sockets `opts` selects; with `close`, their whole connections.
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError>;
+
+    /// A local socket joined `rooms` (already recorded in the [`LocalNamespace`]).
+    fn add_all(&self, _id: &str, _rooms: &[Room]) {}
+
+    /// A local socket left `rooms`.
+    fn del(&self, _id: &str, _rooms: &[Room]) {}
+
+    /// A local socket left every room (it disconnected).
+    fn del_all(&self, _id: &str) {}
+}
+
+/// Makes the adapter of each namespace (dynamic namespaces are created on demand). Any
+/// `Fn(LocalNamespace) -> Arc<dyn Adapter>` is one.
+pub trait AdapterFactory: Send + Sync + 'static {
+    /// The adapter for the namespace `local` stands for.
+    fn create(&self, local: LocalNamespace) -> Arc<dyn Adapter>;
+}
+
+impl<F> AdapterFactory for F
+where
+    F: Fn(LocalNamespace) -> Arc<dyn Adapter> + Send + Sync + 'static,
+{
+    fn create(&self, local: LocalNamespace) -> Arc<dyn Adapter> {
+        self(local)
+    }
+}
+
+/// An event for many receivers: its name and arguments. Encoded once per server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BroadcastPacket {
+    /// The event name.
+    pub event: String,
+    /// Its arguments (binary values travel as attachments).
+    pub args: Vec<Value>,
+}
+
+/// Which sockets a broadcast or query selects, and how packets are delivered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BroadcastOptions {
+    /// Sockets in any of these rooms; every socket of the namespace when empty.
+    pub rooms: Vec<Room>,
+    /// Minus sockets in any of these rooms (a socket id is a room of its own).
+    pub except: Vec<Room>,
+    /// Delivery flags.
+    pub flags: BroadcastFlags,
+}
+
+/// How a broadcast is delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BroadcastFlags {
+    /// This server's sockets only.
+    pub local: bool,
+    /// Receivers whose queue is full miss the packet instead of being disconnected.
+    pub volatile: bool,
+}
+
+/// The acknowledgements a broadcast gathered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BroadcastAcks {
+    /// Each answer's arguments, in arrival order.
+    pub responses: Vec<Vec<Value>>,
+    /// How many receivers were asked (on the servers that answered in time).
+    pub expected: usize,
+}
+
+impl BroadcastAcks {
+    /// Whether every receiver answered.
+    pub fn complete(&self) -> bool {
+        self.responses.len() >= self.expected
+    }
+}
+
+/// A socket as any server of the cluster can describe it (Node's `RemoteSocket` data).
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The socket id.
+    pub id: Room,
+    /// Its rooms, its own id's room included.
+    pub rooms: HashSet<Room>,
+    /// What it sent when it connected.
+    pub handshake: Handshake,
+    /// The application's data attached to it ([`crate::Socket::set_data`]).
+    pub data: Value,
+}
+
+/// Why an adapter could not carry out an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterError {
+    /// The other servers could not be reached (the message says why).
+    Unavailable(String),
+    /// Not every server answered within the request timeout.
+    Timeout,
+}
+
+impl std::fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdapterError::Unavailable(why) => write!(f, "adapter unavailable: {why}"),
+            AdapterError::Timeout => f.write_str("not every server answered in time"),
+        }
+    }
+}
+
+impl std::error::Error for AdapterError {}

@@ -1,0 +1,457 @@
+//! Broadcast operators and the adapter behind them: acknowledgements gathered from every
+//! receiver, fetchSockets and its remote actions, socketsJoin/Leave, disconnectSockets,
+//! and two servers joined by a cluster adapter written against the public trait.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{serve, Client, WAIT};
+use serde_json::json;
+use switchboard_socketio::adapter::{
+    Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
+    LocalNamespace, SocketInfo,
+};
+use switchboard_socketio::{AckError, Args, Config, Room, Socket, SocketIo, Value};
+
+/// A server whose sockets join the room named by a `join` event.
+fn server() -> SocketIo {
+    server_with(SocketIo::new(Config::default()))
+}
+
+fn server_with(io: SocketIo) -> SocketIo {
+    io.ns("/", |socket: Socket| async move {
+        socket.on("join", |socket: Socket, Args(args): Args| async move {
+            if let Some(room) = args.first().and_then(Value::as_str) {
+                socket.join(room.to_owned());
+            }
+            let _ = socket.emit("joined", &true);
+        });
+    });
+    io
+}
+
+async fn join(client: &mut Client, room: &str) {
+    client.emit(None, "join", json!([room])).await;
+    assert_eq!(client.next().await.event(), "joined");
+}
+
+/// Answers the next event, which must be `event`, with `answer`.
+async fn answer(client: &mut Client, event: &str, answer: serde_json::Value) {
+    let got = client.next().await;
+    assert_eq!(got.event(), event);
+    client.ack(got.id.expect("an ack id"), answer).await;
+}
+
+#[tokio::test]
+async fn broadcast_gathers_an_acknowledgement_from_every_receiver() {
+    let io = server();
+    let addr = serve(io.clone()).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut c = Client::connect(addr).await;
+        join(&mut c, "r").await;
+        clients.push(c);
+    }
+    let mut outsider = Client::connect(addr).await;
+
+    let asked = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.to("r")
+                .timeout(WAIT)
+                .emit_with_ack::<_, String>("question", &1)
+                .await
+        }
+    });
+    for (i, c) in clients.iter_mut().enumerate() {
+        answer(c, "question", json!([format!("answer {i}")])).await;
+    }
+    let mut answers = asked.await.expect("task").expect("every answer");
+    answers.sort();
+    assert_eq!(answers, ["answer 0", "answer 1", "answer 2"]);
+    assert!(outsider.quiet_for(Duration::from_millis(100)).await);
+}
+
+#[tokio::test]
+async fn missing_acknowledgements_time_out_with_the_answers_that_came() {
+    let io = server();
+    let addr = serve(io.clone()).await;
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+
+    let asked = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.broadcast()
+                .timeout(Duration::from_millis(300))
+                .emit_args_with_ack("question", vec![])
+                .await
+        }
+    });
+    answer(&mut a, "question", json!(["yes"])).await;
+    let silent = b.next().await;
+    assert_eq!(silent.event(), "question");
+    let acks = asked.await.expect("task").expect("adapter");
+    assert_eq!(acks.expected, 2);
+    assert_eq!(acks.responses, vec![vec![Value::from("yes")]]);
+    assert!(!acks.complete());
+
+    // The typed form reports the timeout; a late answer is ignored.
+    let typed = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.broadcast()
+                .timeout(Duration::from_millis(200))
+                .emit_with_ack::<_, String>("again", &())
+                .await
+        }
+    });
+    let late = a.next().await;
+    assert_eq!(typed.await.expect("task"), Err(AckError::Timeout));
+    a.ack(late.id.expect("id"), json!(["late"])).await;
+    a.emit(Some(1), "join", json!(["x"])).await;
+    assert_eq!(
+        a.next().await.event(),
+        "joined",
+        "the connection still works"
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_that_disconnects_ends_the_wait_early() {
+    let io = server();
+    let addr = serve(io.clone()).await;
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    let started = tokio::time::Instant::now();
+    let asked = tokio::spawn({
+        let io = io.clone();
+        async move {
+            io.broadcast()
+                .timeout(Duration::from_secs(30))
+                .emit_args_with_ack("question", vec![])
+                .await
+        }
+    });
+    answer(&mut a, "question", json!([1])).await;
+    assert_eq!(b.next().await.event(), "question");
+    b.send("41").await; // leaves the namespace without answering
+    let acks = asked.await.expect("task").expect("adapter");
+    assert_eq!(acks.responses.len(), 1);
+    assert_eq!(acks.expected, 2);
+    assert!(started.elapsed() < WAIT, "did not wait for the timeout");
+}
+
+#[tokio::test]
+async fn fetch_sockets_describes_them_and_acts_on_them() {
+    let io = SocketIo::new(Config::default());
+    io.ns("/", |socket: Socket| async move {
+        let _ = socket.set_data(&json!({ "user": socket.id() }));
+        socket.join("lobby");
+        let _ = socket.emit("ready", &());
+    });
+    let addr = serve(io.clone()).await;
+    let mut a = Client::connect(addr).await;
+    assert_eq!(a.next().await.event(), "ready");
+    let mut b = Client::connect(addr).await;
+    assert_eq!(b.next().await.event(), "ready");
+
+    let mut found = io.to("lobby").fetch_sockets().await.expect("fetch");
+    found.sort_by(|x, y| x.id().cmp(y.id()));
+    let mut ids = vec![a.id.clone(), b.id.clone()];
+    ids.sort();
+    assert_eq!(found.iter().map(|s| s.id()).collect::<Vec<_>>(), ids);
+    for socket in &found {
+        let data: serde_json::Value = socket.data().expect("data");
+        assert_eq!(data, json!({ "user": socket.id() }));
+        assert!(socket.rooms().contains("lobby"));
+        assert!(socket.rooms().contains(socket.id()));
+    }
+
+    // Act on one of them through the adapter.
+    let remote_a = found.iter().find(|s| s.id() == a.id).expect("a is found");
+    remote_a.emit("private", &"for a").expect("emit");
+    let got = a.next().await;
+    assert_eq!(got.data, json!(["private", "for a"]));
+    assert!(b.quiet_for(Duration::from_millis(100)).await);
+
+    remote_a.join("vip").expect("join");
+    let vip = io.to("vip").fetch_sockets().await.expect("fetch");
+    assert_eq!(vip.len(), 1);
+    assert_eq!(vip[0].id(), a.id);
+    remote_a.leave("vip").expect("leave");
+    assert!(io
+        .to("vip")
+        .fetch_sockets()
+        .await
+        .expect("fetch")
+        .is_empty());
+
+    remote_a.disconnect(false).expect("disconnect");
+    assert_eq!(a.next().await.kind, '1', "told it left the namespace");
+    let left = io.to("lobby").fetch_sockets().await.expect("fetch");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id(), b.id);
+}
+
+#[tokio::test]
+async fn sockets_join_leave_and_disconnect_by_selection() {
+    let io = server();
+    let addr = serve(io.clone()).await;
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    join(&mut a, "red").await;
+    join(&mut b, "blue").await;
+
+    io.to("red").join("team").expect("socketsJoin");
+    io.to("team").emit("hello", &"team").expect("emit");
+    assert_eq!(a.next().await.data, json!(["hello", "team"]));
+    assert!(b.quiet_for(Duration::from_millis(100)).await);
+
+    io.broadcast()
+        .except("blue")
+        .leave("team")
+        .expect("socketsLeave");
+    assert!(!io.to("team").has_receivers());
+
+    io.to("blue").disconnect(true).expect("disconnectSockets");
+    assert!(b.closed().await, "the whole connection was closed");
+    io.broadcast().emit("still", &"here").expect("emit");
+    assert_eq!(a.next().await.data, json!(["still", "here"]));
+}
+
+#[tokio::test]
+async fn packet_middleware_changes_or_refuses_events() {
+    let io = SocketIo::new(Config::default());
+    let refusals = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&refusals);
+    io.ns("/", move |socket: Socket| {
+        let seen = Arc::clone(&seen);
+        async move {
+            socket.use_middleware(|_socket, mut event| async move {
+                if event.event == "forbidden" {
+                    return Err(switchboard_socketio::PacketError::new("not allowed"));
+                }
+                event.args.push(Value::from("stamped"));
+                Ok(event)
+            });
+            socket.on_error(move |_socket: Socket, error| {
+                let seen = Arc::clone(&seen);
+                async move { seen.lock().expect("lock").push(error.message) }
+            });
+            socket.on("echo", |socket: Socket, Args(args): Args| async move {
+                let _ = socket.emit_args("echo", args);
+            });
+            socket.on("forbidden", |socket: Socket| async move {
+                let _ = socket.emit("reached", &true);
+            });
+        }
+    });
+    let addr = serve(io.clone()).await;
+    let mut c = Client::connect(addr).await;
+    c.emit(None, "forbidden", json!([])).await;
+    c.emit(None, "echo", json!([1])).await;
+    let got = c.next().await;
+    assert_eq!(
+        got.data,
+        json!(["echo", 1, "stamped"]),
+        "refused event never reached its handler"
+    );
+    assert_eq!(*refusals.lock().expect("lock"), ["not allowed"]);
+}
+
+#[tokio::test]
+async fn outgoing_listener_sees_direct_emits_and_broadcasts() {
+    let io = SocketIo::new(Config::default());
+    let outgoing = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&outgoing);
+    io.ns("/", move |socket: Socket| {
+        let seen = Arc::clone(&seen);
+        async move {
+            socket.on_any_outgoing(move |_socket, event, args| {
+                seen.lock()
+                    .expect("lock")
+                    .push((event.to_owned(), args.to_vec()));
+            });
+            let _ = socket.emit("welcome", &1);
+        }
+    });
+    let addr = serve(io.clone()).await;
+    let mut c = Client::connect(addr).await;
+    assert_eq!(c.next().await.event(), "welcome");
+    io.broadcast().emit("news", &2).expect("emit");
+    assert_eq!(c.next().await.event(), "news");
+    assert_eq!(
+        *outgoing.lock().expect("lock"),
+        [
+            ("welcome".to_owned(), vec![num(1)]),
+            ("news".to_owned(), vec![num(2)])
+        ]
+    );
+}
+
+/// An in-process "cluster": each server's adapter carries operations out on its own
+/// sockets and on every other server's, as a Redis adapter does over the network.
+#[derive(Default)]
+struct Bus {
+    servers: Mutex<Vec<LocalNamespace>>,
+}
+
+struct BusAdapter {
+    me: usize,
+    bus: Arc<Bus>,
+}
+
+impl BusAdapter {
+    /// The servers an operation reaches: this one, and the others unless `local`.
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<LocalNamespace> {
+        let servers = self.bus.servers.lock().expect("lock");
+        servers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == self.me || !opts.flags.local)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+}
+
+impl Adapter for BusAdapter {
+    fn broadcast(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+    ) -> Result<(), AdapterError> {
+        for server in self.targets(&opts) {
+            server.broadcast(&packet, &opts);
+        }
+        Ok(())
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> AdapterFuture<BroadcastAcks> {
+        let mut pending: Vec<_> = self
+            .targets(&opts)
+            .iter()
+            .map(|server| server.broadcast_with_ack(&packet, &opts))
+            .collect();
+        Box::pin(async move {
+            let mut out = BroadcastAcks {
+                expected: pending.iter().map(|acks| acks.count()).sum(),
+                ..BroadcastAcks::default()
+            };
+            let deadline = tokio::time::Instant::now() + timeout;
+            for acks in &mut pending {
+                while let Ok(Some(args)) = tokio::time::timeout_at(deadline, acks.next()).await {
+                    out.responses.push(args);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
+        let found = self
+            .targets(&opts)
+            .iter()
+            .flat_map(|server| server.fetch_sockets(&opts))
+            .collect();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        for server in self.targets(&opts) {
+            server.add_sockets(&opts, &rooms);
+        }
+        Ok(())
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        for server in self.targets(&opts) {
+            server.del_sockets(&opts, &rooms);
+        }
+        Ok(())
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        for server in self.targets(&opts) {
+            server.disconnect_sockets(&opts, close);
+        }
+        Ok(())
+    }
+}
+
+fn clustered(bus: &Arc<Bus>) -> SocketIo {
+    let bus = Arc::clone(bus);
+    let factory = move |local: LocalNamespace| {
+        let mut servers = bus.servers.lock().expect("lock");
+        servers.push(local);
+        Arc::new(BusAdapter {
+            me: servers.len() - 1,
+            bus: Arc::clone(&bus),
+        }) as Arc<dyn Adapter>
+    };
+    server_with(SocketIo::with_adapter(Config::default(), Arc::new(factory)))
+}
+
+#[tokio::test]
+async fn a_cluster_adapter_reaches_the_other_servers_sockets() {
+    let bus = Arc::new(Bus::default());
+    let (one, two) = (clustered(&bus), clustered(&bus));
+    let mut a = Client::connect(serve(one.clone()).await).await;
+    let mut b = Client::connect(serve(two.clone()).await).await;
+    join(&mut a, "room").await;
+    join(&mut b, "room").await;
+
+    // A broadcast from server one reaches server two's socket; `local` does not.
+    one.to("room").emit("hi", &"all").expect("emit");
+    assert_eq!(a.next().await.data, json!(["hi", "all"]));
+    assert_eq!(b.next().await.data, json!(["hi", "all"]));
+    one.to("room").local().emit("hi", &"local").expect("emit");
+    assert_eq!(a.next().await.data, json!(["hi", "local"]));
+    assert!(b.quiet_for(Duration::from_millis(100)).await);
+
+    // Acknowledgements come back from both servers.
+    let asked = tokio::spawn({
+        let one = one.clone();
+        async move {
+            one.to("room")
+                .timeout(WAIT)
+                .emit_with_ack::<_, String>("who", &())
+                .await
+        }
+    });
+    answer(&mut a, "who", json!(["a"])).await;
+    answer(&mut b, "who", json!(["b"])).await;
+    let mut who = asked.await.expect("task").expect("answers");
+    who.sort();
+    assert_eq!(who, ["a", "b"]);
+
+    // fetchSockets sees both; acting on the remote one goes through the adapter.
+    let found = one.to("room").fetch_sockets().await.expect("fetch");
+    assert_eq!(found.len(), 2);
+    let remote_b = found.iter().find(|s| s.id() == b.id).expect("b found");
+    remote_b.emit("direct", &"to b").expect("emit");
+    assert_eq!(b.next().await.data, json!(["direct", "to b"]));
+    one.broadcast()
+        .disconnect(false)
+        .expect("disconnectSockets");
+    assert_eq!(a.next().await.kind, '1');
+    assert_eq!(b.next().await.kind, '1');
+    assert!(two
+        .to("room")
+        .fetch_sockets()
+        .await
+        .expect("fetch")
+        .is_empty());
+}
+
+fn num(n: i64) -> Value {
+    switchboard_socketio::value::to_value(&n).expect("a number")
+}
