@@ -3,6 +3,7 @@
 //! the interop tests in tests/interop use. Prints `listening on http://ADDR` when ready.
 //!
 //!     cargo run --release -p switchboard-socketio --example conformance [ADDR] [--polling-only]
+//!         [--recovery]   (connection-state recovery on)
 //!
 //! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
 //! `auth` with the CONNECT payload; `message` → `message-back` with every argument;
@@ -27,7 +28,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use switchboard_socketio::engine::Cors;
 use switchboard_socketio::{
-    Ack, Args, Config, ConnectError, Data, PacketError, Socket, SocketIo, Value,
+    Ack, Args, Config, ConnectError, Data, PacketError, RecoveryConfig, Socket, SocketIo, Value,
 };
 use tokio::net::{TcpListener, TcpStream};
 
@@ -147,6 +148,9 @@ async fn main() -> std::io::Result<()> {
     config.engine.cors = Some(Cors::default());
     if std::env::args().any(|a| a == "--polling-only") {
         config.engine.protocol.transports.websocket = false;
+    }
+    if std::env::args().any(|a| a == "--recovery") {
+        config.connection_state_recovery = Some(RecoveryConfig::default());
     }
     let io = SocketIo::new(config);
     io.ns("/", |socket: Socket| async move {

@@ -10,12 +10,14 @@ use std::task::{Context, Poll, Waker};
 use switchboard_engineio::Message;
 use tokio::time::Sleep;
 
+use crate::adapter::RecoveredSession;
 use crate::engine::{ConnHandle, RequestInfo};
 use crate::handler::{BoxFuture, Incoming};
 use crate::io::IoInner;
 use crate::namespace::ConnectError;
+use crate::namespace::Namespace;
 use crate::reason::DisconnectReason;
-use crate::socket::{lock, Handshake, Socket};
+use crate::socket::{lock, Handshake, Socket, SocketIdentity};
 use crate::value::Value;
 use crate::wire::{self, Decoded, WireDecoder};
 
@@ -160,38 +162,79 @@ impl Client {
             auth: auth.clone(),
             request: Arc::clone(&self.request),
         };
-        let socket = Socket::new(
-            crate::io::socket_id(),
-            Arc::clone(&ns),
-            self.conn.clone(),
-            handshake,
-            self.spawner.clone(),
-            self.protocol,
-        );
-        if ns.setup.middleware.is_empty() {
+        let recovery = ns.local.recovery();
+        let fresh = SocketIdentity {
+            id: crate::io::socket_id(),
+            pid: recovery.map(|_| crate::io::socket_id()),
+            recovered: false,
+        };
+        let restore = recovery.and_then(|_| recovery_request(&auth));
+        if restore.is_none() && ns.setup.middleware.is_empty() {
+            let socket = self.new_socket(fresh, &ns, handshake);
             self.sockets.insert(nsp, socket.clone());
-            accept(socket, auth);
+            accept(socket, auth, None);
             return;
         }
-        let spawner = self.spawner.clone();
-        let codec = self.io.config.codec;
-        let protocol = self.protocol;
-        let conn = self.conn.clone();
-        let middleware = ns.run_middleware(&socket);
+        // Asynchronous: a recovery lookup, the middleware, or both.
+        let skip_middleware = recovery.is_some_and(|r| r.skip_middlewares);
+        let template = self.new_socket(fresh.clone(), &ns, handshake.clone());
+        let (spawner, conn) = (self.spawner.clone(), self.conn.clone());
+        let (codec, protocol) = (self.io.config.codec, self.protocol);
         self.spawner.spawn(Box::pin(async move {
-            match middleware.await {
-                Ok(()) => {
-                    spawner.attach(socket.clone());
-                    accept(socket, auth);
-                }
-                Err(refusal) => {
+            let restored = match restore {
+                Some((pid, offset)) => ns
+                    .adapter
+                    .restore_session(&pid, &offset)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::debug!(error = %e, "session not restored");
+                        None
+                    }),
+                None => None,
+            };
+            let socket = match &restored {
+                Some(found) => Socket::new(
+                    SocketIdentity {
+                        id: Arc::clone(&found.session.sid),
+                        pid: Some(Arc::clone(&found.session.pid)),
+                        recovered: true,
+                    },
+                    Arc::clone(&ns),
+                    conn.clone(),
+                    handshake,
+                    spawner.clone(),
+                    protocol,
+                ),
+                None => template,
+            };
+            if restored.is_none() || !skip_middleware {
+                if let Err(refusal) = ns.run_middleware(&socket).await {
                     let packets = wire::connect_error(socket.nsp(), &refusal, codec, protocol);
                     for p in packets.iter() {
                         let _ = conn.send(p.clone());
                     }
+                    return;
                 }
             }
+            spawner.attach(socket.clone());
+            accept(socket, auth, restored);
         }));
+    }
+
+    fn new_socket(
+        &self,
+        identity: SocketIdentity,
+        ns: &Arc<Namespace>,
+        handshake: Handshake,
+    ) -> Socket {
+        Socket::new(
+            identity,
+            Arc::clone(ns),
+            self.conn.clone(),
+            handshake,
+            self.spawner.clone(),
+            self.protocol,
+        )
     }
 
     /// Runs the handler futures and registers what they connected or disconnected.
@@ -249,17 +292,45 @@ impl Client {
     }
 }
 
-/// Sends the CONNECT answer, marks the socket connected and runs the connection handler.
-fn accept(socket: Socket, auth: Value) {
+/// The private session id and offset a client sends to recover its socket (both strings,
+/// as Node requires).
+fn recovery_request(auth: &Value) -> Option<(String, String)> {
+    let Value::Object(auth) = auth else {
+        return None;
+    };
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = auth.get("offset")?.as_str()?;
+    Some((pid.to_owned(), offset.to_owned()))
+}
+
+/// Sends the CONNECT answer (and, for a recovered socket, its rooms, data and the packets
+/// it missed), marks the socket connected and runs the connection handler.
+fn accept(socket: Socket, auth: Value, restored: Option<RecoveredSession>) {
     socket.inner.ns.local.add(&socket);
+    let missed = restored.map(|found| {
+        socket.join(found.session.rooms);
+        socket.restore_data(found.session.data);
+        found.missed
+    });
     socket.mark_connected();
     let packets = wire::connect(
         socket.nsp(),
         socket.id(),
+        socket.pid(),
         socket.inner.ns.codec(),
         socket.protocol(),
     );
     let _ = socket.send_packets(&packets);
+    for packet in missed.unwrap_or_default() {
+        let packets = wire::event(
+            socket.nsp(),
+            &packet.event,
+            &packet.args,
+            None,
+            socket.inner.ns.codec(),
+        );
+        let _ = socket.send_packets(&packets);
+    }
     let on_connect = Arc::clone(&socket.inner.ns.setup.on_connect);
     let incoming = Incoming {
         args: vec![auth],

@@ -9,7 +9,7 @@ use http::{Request, Response};
 use switchboard_engineio::{CloseReason, Message};
 use switchboard_ws_tokio::Transport;
 
-use crate::adapter::{AdapterFactory, MemoryAdapter};
+use crate::adapter::{AdapterFactory, MemoryAdapter, RecoveryConfig};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::client::Client;
 use crate::engine::{Body, ConnHandle, Engine, EngineApp, EngineConfig, RequestInfo};
@@ -30,6 +30,10 @@ pub struct Config {
     pub codec: Codec,
     /// Most binary attachments in one packet.
     pub max_attachments: usize,
+    /// Connection-state recovery (Node's `connectionStateRecovery`, off by default): a
+    /// client whose connection drops gets its socket id, rooms, data and the packets it
+    /// missed back when it reconnects in time.
+    pub connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for Config {
@@ -39,6 +43,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(45),
             codec: Codec::Text,
             max_attachments: 10,
+            connection_state_recovery: None,
         }
     }
 }
@@ -71,7 +76,8 @@ impl IoInner {
     }
 
     fn new_namespace(&self, name: String, setup: NamespaceSetup) -> Namespace {
-        Namespace::new(name, setup, self.config.codec, &*self.adapters)
+        let recovery = self.config.connection_state_recovery;
+        Namespace::new(name, setup, self.config.codec, recovery, &*self.adapters)
     }
 }
 

@@ -41,7 +41,9 @@ pub mod value;
 mod wire;
 
 pub use ack::{Ack, AckError};
-pub use adapter::{Adapter, AdapterError, BroadcastAcks, MemoryAdapter, SocketInfo};
+pub use adapter::{
+    Adapter, AdapterError, BroadcastAcks, MemoryAdapter, RecoveryConfig, SocketInfo,
+};
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use handler::{Args, Data, FromEvent, Handler, Incoming, TryData};
 pub use io::{Config, NamespaceBuilder, SocketIo};

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::adapter::{Adapter, AdapterFactory, LocalNamespace};
+use crate::adapter::{Adapter, AdapterFactory, LocalNamespace, RecoveryConfig};
 use crate::handler::ErasedHandler;
 use crate::socket::Socket;
 use crate::value::Value;
@@ -69,9 +69,10 @@ impl Namespace {
         name: String,
         setup: NamespaceSetup,
         codec: Codec,
+        recovery: Option<RecoveryConfig>,
         adapters: &dyn AdapterFactory,
     ) -> Self {
-        let local = LocalNamespace::new(name, codec);
+        let local = LocalNamespace::new(name, codec, recovery);
         let adapter = adapters.create(local.clone());
         Self {
             setup,

@@ -37,6 +37,19 @@ impl DisconnectReason {
             Self::ParseError => "parse error",
         }
     }
+
+    /// Whether the socket may come back and recover its state (connection-state
+    /// recovery): the connection was lost, the socket did not leave.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            Self::TransportClose
+                | Self::TransportError
+                | Self::PingTimeout
+                | Self::ForcedClose
+                | Self::ServerShuttingDown
+        )
+    }
 }
 
 impl std::fmt::Display for DisconnectReason {

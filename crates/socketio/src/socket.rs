@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::ack::{AckError, PendingAcks};
-use crate::adapter::{AdapterError, SocketInfo};
+use crate::adapter::{AdapterError, BroadcastOptions, BroadcastPacket, Session, SocketInfo};
 use crate::broadcast::BroadcastOperator;
 use crate::engine::ConnHandle;
 use crate::handler::{erase, ErasedHandler, Handler, Incoming};
@@ -112,8 +112,19 @@ impl std::fmt::Display for PacketError {
 
 impl std::error::Error for PacketError {}
 
+/// Who a new socket is: a fresh id, or the id and private session id of a recovered one.
+#[derive(Debug, Clone)]
+pub(crate) struct SocketIdentity {
+    pub(crate) id: Arc<str>,
+    /// The private session id, when connection-state recovery is on.
+    pub(crate) pid: Option<Arc<str>>,
+    pub(crate) recovered: bool,
+}
+
 pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
+    pid: Option<Arc<str>>,
+    recovered: bool,
     pub(crate) ns: Arc<Namespace>,
     pub(crate) conn: ConnHandle,
     pub(crate) handshake: Handshake,
@@ -149,7 +160,7 @@ impl std::fmt::Debug for Socket {
 
 impl Socket {
     pub(crate) fn new(
-        id: Arc<str>,
+        identity: SocketIdentity,
         ns: Arc<Namespace>,
         conn: ConnHandle,
         handshake: Handshake,
@@ -158,7 +169,9 @@ impl Socket {
     ) -> Self {
         Self {
             inner: Arc::new(SocketInner {
-                id,
+                id: identity.id,
+                pid: identity.pid,
+                recovered: identity.recovered,
                 ns,
                 conn,
                 handshake,
@@ -191,6 +204,16 @@ impl Socket {
     /// What the client sent when it connected.
     pub fn handshake(&self) -> &Handshake {
         &self.inner.handshake
+    }
+
+    /// Whether this socket came back after losing its connection and got its id, rooms,
+    /// data and missed packets back (connection-state recovery).
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
+    }
+
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.inner.pid.as_deref()
     }
 
     /// Whether the socket is still connected.
@@ -279,6 +302,23 @@ impl Socket {
     pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Disconnected);
+        }
+        if self.inner.pid.is_some() {
+            // Through the adapter, which keeps it for a recovery should the connection drop.
+            let packet = BroadcastPacket {
+                event: event.to_owned(),
+                args,
+            };
+            let only_me = BroadcastOptions {
+                rooms: vec![Arc::clone(&self.inner.id)],
+                ..BroadcastOptions::default()
+            };
+            return self
+                .inner
+                .ns
+                .adapter
+                .broadcast(packet, only_me)
+                .map_err(EmitError::Adapter);
         }
         self.notify_outgoing(event, &args);
         let packets = wire::event(self.nsp(), event, &args, None, self.inner.ns.codec());
@@ -401,6 +441,10 @@ impl Socket {
         self.inner.protocol
     }
 
+    pub(crate) fn restore_data(&self, data: Value) {
+        *lock(&self.inner.data) = data;
+    }
+
     pub(crate) fn has_outgoing_listener(&self) -> bool {
         self.inner.has_outgoing.load(Ordering::Acquire)
     }
@@ -516,6 +560,14 @@ impl Socket {
     pub(crate) fn closed(&self, reason: DisconnectReason) {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
+        }
+        if let (Some(pid), true) = (&self.inner.pid, reason.is_recoverable()) {
+            self.inner.ns.adapter.persist_session(Session {
+                sid: Arc::clone(&self.inner.id),
+                pid: Arc::clone(pid),
+                rooms: self.rooms().into_iter().collect(),
+                data: lock(&self.inner.data).clone(),
+            });
         }
         self.inner.ns.local.remove(self);
         self.inner.ns.adapter.del_all(&self.inner.id);

@@ -203,13 +203,24 @@ pub(crate) fn disconnect(nsp: &str, _codec: Codec) -> Packets {
     finish(text, Vec::new())
 }
 
-/// The answer to a successful CONNECT: `{"sid":…}` in v5, nothing in v4.
-pub(crate) fn connect(nsp: &str, sid: &str, _codec: Codec, protocol: Protocol) -> Packets {
+/// The answer to a successful CONNECT: `{"sid":…}` in v5 (with `"pid"`, the private session
+/// id, when connection-state recovery is on), nothing in v4.
+pub(crate) fn connect(
+    nsp: &str,
+    sid: &str,
+    pid: Option<&str>,
+    _codec: Codec,
+    protocol: Protocol,
+) -> Packets {
     let mut text = String::new();
     header(&mut text, CONNECT, 0, nsp, None);
     if protocol == Protocol::V5 {
         text.push_str(r#"{"sid":"#);
         write_str(&mut text, sid);
+        if let Some(pid) = pid {
+            text.push_str(r#","pid":"#);
+            write_str(&mut text, pid);
+        }
         text.push('}');
     }
     finish(text, Vec::new())
@@ -527,9 +538,11 @@ mod tests {
 
     #[test]
     fn connect_answers_differ_by_protocol() {
-        let p = connect("/", "abc", Codec::Text, Protocol::V5);
+        let p = connect("/", "abc", None, Codec::Text, Protocol::V5);
         assert_eq!(texts(&p), vec![br#"40{"sid":"abc"}"#.to_vec()]);
-        let p = connect("/x", "abc", Codec::Text, Protocol::V4);
+        let p = connect("/", "abc", Some("p"), Codec::Text, Protocol::V5);
+        assert_eq!(texts(&p), vec![br#"40{"sid":"abc","pid":"p"}"#.to_vec()]);
+        let p = connect("/x", "abc", Some("p"), Codec::Text, Protocol::V4);
         assert_eq!(texts(&p), vec![b"40/x,".to_vec()]);
         let err = ConnectError::new("no").with_data(Value::Bool(true));
         let p = connect_error("/", &err, Codec::Text, Protocol::V5);

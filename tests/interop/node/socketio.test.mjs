@@ -216,6 +216,56 @@ for (const [name, options] of Object.entries(TRANSPORTS)) {
 }
 
 // `switchboard serve`: one room model for /ws and Socket.IO (docs/pubsub.md).
+describe('connection-state recovery with socket.io-client', { skip }, () => {
+  let recovering;
+  const sockets = [];
+  before(async () => { recovering = await startServer(['--recovery']); });
+  after(async () => {
+    sockets.forEach((s) => s.disconnect());
+    await recovering?.stop();
+  });
+
+  for (const [name, options] of Object.entries(TRANSPORTS)) {
+    test(`over ${name}: the socket comes back with its id, rooms and missed messages`, async () => {
+      const client = (extra = {}) => {
+        const socket = io(recovering.url, { forceNew: true, reconnection: false, ...options, ...extra });
+        sockets.push(socket);
+        return socket;
+      };
+      const a = client();
+      const greeted = once(a, 'auth'); // an event: the client learns its first offset
+      await connected(a);
+      await greeted;
+      assert.equal(a.recovered, false);
+      const id = a.id;
+      assert.equal(await a.emitWithAck('join', 'csr'), true);
+      const b = await connected(client());
+
+      const gone = once(a, 'disconnect');
+      a.io.engine.close();
+      await gone; // the client calls it a "forced close"; the server, a lost transport
+      // Wait until the server dropped a from the room, then send it something.
+      const deadline = Date.now() + 5_000;
+      while ((await b.emitWithAck('room-members', 'csr')).includes(id)) {
+        assert.ok(Date.now() < deadline, 'the server noticed the lost connection');
+      }
+      b.emit('to-room', 'csr', 'while you were away');
+      await b.emitWithAck('message-with-ack', 'sync');
+
+      const missed = once(a, 'room-message');
+      a.connect();
+      await once(a, 'connect');
+      assert.equal(a.recovered, true);
+      assert.equal(a.id, id, 'same socket id');
+      assert.equal((await missed)[0], 'while you were away');
+      // Still in its room.
+      const live = once(a, 'room-message');
+      b.emit('to-room', 'csr', 'welcome back');
+      assert.equal((await live)[0], 'welcome back');
+    });
+  }
+});
+
 describe('switchboard serve: /ws and Socket.IO share rooms', { skip: !process.env.SWITCHBOARD_BIN && 'SWITCHBOARD_BIN not set' }, () => {
   let serve;
   let ws;

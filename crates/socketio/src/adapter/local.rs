@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 
 use super::rooms::{read, write, Rooms};
-use super::{BroadcastOptions, BroadcastPacket, SocketInfo};
+use super::{BroadcastOptions, BroadcastPacket, RecoveryConfig, SocketInfo};
 use crate::socket::{Room, Socket};
 use crate::value::Value;
 use crate::wire::{self, Codec};
@@ -24,6 +24,7 @@ pub struct LocalNamespace {
 struct LocalState {
     name: String,
     codec: Codec,
+    recovery: Option<RecoveryConfig>,
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
     rooms: Rooms,
     ack_ids: AtomicU64,
@@ -38,11 +39,12 @@ impl std::fmt::Debug for LocalNamespace {
 }
 
 impl LocalNamespace {
-    pub(crate) fn new(name: String, codec: Codec) -> Self {
+    pub(crate) fn new(name: String, codec: Codec, recovery: Option<RecoveryConfig>) -> Self {
         Self {
             state: Arc::new(LocalState {
                 name,
                 codec,
+                recovery,
                 sockets: RwLock::new(HashMap::new()),
                 rooms: Rooms::default(),
                 ack_ids: AtomicU64::new(0),
@@ -53,6 +55,11 @@ impl LocalNamespace {
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.state.name
+    }
+
+    /// The connection-state recovery settings, when it is enabled.
+    pub fn recovery(&self) -> Option<RecoveryConfig> {
+        self.state.recovery
     }
 
     /// How many sockets are connected to this server.

@@ -5,21 +5,24 @@ use std::time::Duration;
 
 use super::{
     Adapter, AdapterError, AdapterFactory, AdapterFuture, BroadcastAcks, BroadcastOptions,
-    BroadcastPacket, LocalNamespace, SocketInfo,
+    BroadcastPacket, LocalNamespace, RecoveredSession, Session, SessionStore, SocketInfo,
 };
 use crate::socket::Room;
 
 /// Serves one server's sockets: every operation is carried out on the [`LocalNamespace`].
 /// The default adapter of [`crate::SocketIo::new`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MemoryAdapter {
     local: LocalNamespace,
+    /// Sessions and packets kept when connection-state recovery is on.
+    sessions: Option<SessionStore>,
 }
 
 impl MemoryAdapter {
     /// The adapter of the namespace `local` stands for.
     pub fn new(local: LocalNamespace) -> Self {
-        Self { local }
+        let sessions = local.recovery().map(SessionStore::new);
+        Self { local, sessions }
     }
 
     /// A factory making one per namespace (pass to [`crate::SocketIo::with_adapter`]).
@@ -31,9 +34,13 @@ impl MemoryAdapter {
 impl Adapter for MemoryAdapter {
     fn broadcast(
         &self,
-        packet: BroadcastPacket,
+        mut packet: BroadcastPacket,
         opts: BroadcastOptions,
     ) -> Result<(), AdapterError> {
+        // Volatile packets are not worth catching up on (as in Node).
+        if let (Some(sessions), false) = (&self.sessions, opts.flags.volatile) {
+            sessions.record(&mut packet, &opts);
+        }
         self.local.broadcast(&packet, &opts);
         Ok(())
     }
@@ -80,5 +87,19 @@ impl Adapter for MemoryAdapter {
     fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
         self.local.disconnect_sockets(&opts, close);
         Ok(())
+    }
+
+    fn persist_session(&self, session: Session) {
+        if let Some(sessions) = &self.sessions {
+            sessions.persist(session);
+        }
+    }
+
+    fn restore_session(&self, pid: &str, offset: &str) -> AdapterFuture<Option<RecoveredSession>> {
+        let restored = self
+            .sessions
+            .as_ref()
+            .and_then(|sessions| sessions.restore(pid, offset));
+        Box::pin(async move { Ok(restored) })
     }
 }

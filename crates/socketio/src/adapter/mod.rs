@@ -21,6 +21,7 @@
 
 mod local;
 mod memory;
+mod recovery;
 mod rooms;
 
 use std::collections::HashSet;
@@ -31,6 +32,8 @@ use std::time::Duration;
 
 pub use local::{LocalAcks, LocalNamespace};
 pub use memory::MemoryAdapter;
+pub use recovery::RecoveryConfig;
+pub(crate) use recovery::SessionStore;
 
 use crate::socket::{Handshake, Room};
 use crate::value::Value;
@@ -77,6 +80,20 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// A local socket left every room (it disconnected).
     fn del_all(&self, _id: &str) {}
+
+    /// Keeps the state of a socket whose connection was lost, for connection-state
+    /// recovery (called only when it is enabled).
+    fn persist_session(&self, _session: Session) {}
+
+    /// The state of the socket whose private id is `pid` and the packets it missed after
+    /// `offset`, or `None` when it cannot be recovered (then it starts afresh).
+    fn restore_session(
+        &self,
+        _pid: &str,
+        _offset: &str,
+    ) -> AdapterFuture<Option<RecoveredSession>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Makes the adapter of each namespace (dynamic namespaces are created on demand). Any
@@ -151,6 +168,28 @@ pub struct SocketInfo {
     pub handshake: Handshake,
     /// The application's data attached to it ([`crate::Socket::set_data`]).
     pub data: Value,
+}
+
+/// A disconnected socket's state, kept for connection-state recovery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// Its socket id, given back on recovery.
+    pub sid: Room,
+    /// Its private session id, which only its client knows.
+    pub pid: Room,
+    /// Its rooms.
+    pub rooms: Vec<Room>,
+    /// Its application data.
+    pub data: Value,
+}
+
+/// A session found again, with the packets its socket missed (offsets included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredSession {
+    /// The socket's state.
+    pub session: Session,
+    /// What was broadcast to it while it was away, in order.
+    pub missed: Vec<BroadcastPacket>,
 }
 
 /// Why an adapter could not carry out an operation.

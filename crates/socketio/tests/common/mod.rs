@@ -75,6 +75,15 @@ pub struct Client {
 impl Client {
     /// Connects and joins namespace `/`.
     pub async fn connect(addr: SocketAddr) -> Self {
+        Self::connect_with(addr, None).await.0
+    }
+
+    /// Connects and joins namespace `/` with a CONNECT payload (`auth`); returns the
+    /// server's CONNECT answer too.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        auth: Option<serde_json::Value>,
+    ) -> (Self, serde_json::Value) {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = connect(&url, ClientConfig::default())
             .await
@@ -85,14 +94,21 @@ impl Client {
         };
         let open = client.next_text().await;
         assert!(open.starts_with("0{"), "open packet, got {open}");
-        client.send("40").await;
+        let auth = auth.map(|a| a.to_string()).unwrap_or_default();
+        client.send(&format!("40{auth}")).await;
         let connected = client.next_text().await;
         let body = connected
             .strip_prefix("40")
             .unwrap_or_else(|| panic!("CONNECT answer, got {connected}"));
         let body: serde_json::Value = serde_json::from_str(body).expect("CONNECT json");
         client.id = body["sid"].as_str().expect("sid").to_owned();
-        client
+        (client, body)
+    }
+
+    /// Drops the connection without a goodbye (the server sees the transport close).
+    pub async fn drop_connection(self) {
+        let Self { ws, .. } = self;
+        drop(ws);
     }
 
     /// Sends one raw Engine.IO text message.
