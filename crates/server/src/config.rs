@@ -81,6 +81,8 @@ pub(crate) struct ServeArgs {
     pub(crate) turn: bool,
     #[command(flatten)]
     pub(crate) turn_args: crate::turn::TurnArgs,
+    #[command(flatten)]
+    pub(crate) rtc_args: crate::rtc::RtcArgs,
 }
 
 /// The TOML file: the same settings, by the flags' names with underscores.
@@ -107,6 +109,24 @@ struct FileConfig {
     shutdown_timeout: Option<u64>,
 }
 
+/// Moves the keys `ours` accepts out of a parsed TOML file and reads them as `T` (each
+/// subsystem owns its keys; the rest stays for the main file's own check).
+pub(crate) fn take_prefixed<T: serde::de::DeserializeOwned>(
+    table: &mut toml::Table,
+    ours: impl Fn(&str) -> bool,
+) -> Result<T, String> {
+    let keys: Vec<String> = table.keys().filter(|k| ours(k)).cloned().collect();
+    let mut taken = toml::Table::new();
+    for key in keys {
+        if let Some(value) = table.remove(&key) {
+            taken.insert(key, value);
+        }
+    }
+    toml::Value::Table(taken)
+        .try_into()
+        .map_err(|e| e.to_string())
+}
+
 /// Settings in force, after merging.
 #[derive(Debug, Clone)]
 pub(crate) struct ServeConfig {
@@ -129,24 +149,28 @@ pub(crate) struct ServeConfig {
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
+    /// WebRTC signaling settings.
+    pub(crate) rtc: crate::rtc::RtcSettings,
 }
 
 impl ServeConfig {
     /// Merges flags and environment (already combined by clap) over the file over defaults.
     pub(crate) fn load(args: ServeArgs) -> Result<Self, String> {
-        let (file, turn_file) = match &args.config {
+        let (file, turn_file, rtc_file) = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                // The `turn` and `turn_*` keys belong to crate::turn.
+                // The `turn`, `turn_*` and `rtc_*` keys belong to crate::turn and crate::rtc.
                 let mut table = toml::from_str::<toml::Table>(&text)
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
                 let turn = crate::turn::TurnFile::take(&mut table)
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
+                let rtc = crate::rtc::RtcFile::take(&mut table)
+                    .map_err(|e| format!("in {}: {e}", path.display()))?;
                 let file = toml::Value::Table(table)
                     .try_into::<FileConfig>()
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
-                (file, turn)
+                (file, turn, rtc)
             }
             None => Default::default(),
         };
@@ -172,6 +196,7 @@ impl ServeConfig {
         } else {
             None
         };
+        let rtc = crate::rtc::RtcSettings::resolve(args.rtc_args, rtc_file)?;
         let config = Self {
             listen: args
                 .listen
@@ -224,6 +249,7 @@ impl ServeConfig {
                     .unwrap_or(10),
             ),
             turn,
+            rtc,
         };
         config.validate()?;
         Ok(config)

@@ -8,6 +8,7 @@ mod echo;
 mod limits;
 mod pubsub;
 mod rooms;
+mod rtc;
 mod serve;
 mod socketio;
 mod turn;

@@ -5,6 +5,8 @@
 //! members of the room on both transports: Socket.IO sockets get the event `message` with
 //! arguments `(data, room)`, `/ws` subscribers the usual `{"type":"message","room":…,"data":…}`.
 //! A `/ws` publish reaches Socket.IO members of the room the same way. See docs/pubsub.md.
+//!
+//! Namespace `/rtc` serves WebRTC signaling (crate::rtc, docs/rtc.md).
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
         let rooms = Arc::clone(&rooms);
         async move { room_events(&socket, rooms) }
     });
+    switchboard_rtc::RtcSignaling::attach(&io, config.rtc.config(config.turn.as_ref()));
     io
 }
 

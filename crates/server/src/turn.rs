@@ -131,20 +131,7 @@ pub(crate) struct TurnFile {
 impl TurnFile {
     /// Moves the `turn` and `turn_*` keys out of a parsed TOML file and reads them.
     pub(crate) fn take(table: &mut toml::Table) -> Result<Self, String> {
-        let keys: Vec<String> = table
-            .keys()
-            .filter(|k| *k == "turn" || k.starts_with("turn_"))
-            .cloned()
-            .collect();
-        let mut ours = toml::Table::new();
-        for key in keys {
-            if let Some(value) = table.remove(&key) {
-                ours.insert(key, value);
-            }
-        }
-        toml::Value::Table(ours)
-            .try_into()
-            .map_err(|e| e.to_string())
+        crate::config::take_prefixed(table, |k| k == "turn" || k.starts_with("turn_"))
     }
 }
 
@@ -169,6 +156,19 @@ pub(crate) struct TurnSettings {
     allow_peers: Vec<Cidr>,
     allow_loopback: bool,
     legacy_channels: bool,
+}
+
+impl TurnSettings {
+    /// How WebRTC participants reach this server: its ports, and the secret their TURN
+    /// credentials are made with (valid for `ttl`).
+    pub(crate) fn ice(&self, ttl: std::time::Duration) -> switchboard_rtc::TurnIce {
+        switchboard_rtc::TurnIce {
+            port: self.listen.port(),
+            tls_port: self.tls.as_ref().map(|_| self.tls_listen.port()),
+            secret: self.secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            ttl,
+        }
+    }
 }
 
 /// Passwords and the secret stay out of logs.

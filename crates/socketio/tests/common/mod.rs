@@ -65,11 +65,13 @@ impl Received {
     }
 }
 
-/// One Socket.IO client connected to namespace `/` over the websocket transport.
+/// One Socket.IO client connected to one namespace over the websocket transport.
 pub struct Client {
     ws: WebSocket<Stream>,
     /// The socket id the server gave.
     pub id: String,
+    /// The packet prefix of its namespace: empty for `/`, `/name,` otherwise.
+    nsp: String,
 }
 
 impl Client {
@@ -84,6 +86,16 @@ impl Client {
         addr: SocketAddr,
         auth: Option<serde_json::Value>,
     ) -> (Self, serde_json::Value) {
+        Self::connect_to(addr, "/", auth).await
+    }
+
+    /// Connects and joins namespace `nsp` with a CONNECT payload; returns the server's
+    /// CONNECT answer too.
+    pub async fn connect_to(
+        addr: SocketAddr,
+        nsp: &str,
+        auth: Option<serde_json::Value>,
+    ) -> (Self, serde_json::Value) {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = connect(&url, ClientConfig::default())
             .await
@@ -91,14 +103,20 @@ impl Client {
         let mut client = Self {
             ws,
             id: String::new(),
+            nsp: if nsp == "/" {
+                String::new()
+            } else {
+                format!("{nsp},")
+            },
         };
         let open = client.next_text().await;
         assert!(open.starts_with("0{"), "open packet, got {open}");
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
-        client.send(&format!("40{auth}")).await;
+        client.send(&format!("40{}{auth}", client.nsp)).await;
         let connected = client.next_text().await;
         let body = connected
             .strip_prefix("40")
+            .and_then(|rest| rest.strip_prefix(client.nsp.as_str()))
             .unwrap_or_else(|| panic!("CONNECT answer, got {connected}"));
         let body: serde_json::Value = serde_json::from_str(body).expect("CONNECT json");
         client.id = body["sid"].as_str().expect("sid").to_owned();
@@ -121,13 +139,17 @@ impl Client {
         let mut all = vec![serde_json::Value::from(event)];
         all.extend(args.as_array().cloned().unwrap_or_default());
         let id = id.map(|id| id.to_string()).unwrap_or_default();
-        self.send(&format!("42{id}{}", serde_json::Value::from(all)))
-            .await;
+        self.send(&format!(
+            "42{}{id}{}",
+            self.nsp,
+            serde_json::Value::from(all)
+        ))
+        .await;
     }
 
     /// Acknowledges packet `id` with JSON arguments.
     pub async fn ack(&mut self, id: u64, args: serde_json::Value) {
-        self.send(&format!("43{id}{args}")).await;
+        self.send(&format!("43{}{id}{args}", self.nsp)).await;
     }
 
     /// The next text message (pings are answered and skipped).
@@ -152,7 +174,7 @@ impl Client {
     /// The next Socket.IO packet.
     pub async fn next(&mut self) -> Received {
         let text = self.next_text().await;
-        parse(&text).unwrap_or_else(|| panic!("a Socket.IO packet, got {text}"))
+        parse(&text, &self.nsp).unwrap_or_else(|| panic!("a Socket.IO packet, got {text}"))
     }
 
     /// Whether nothing arrives within `wait` (pings aside).
@@ -178,11 +200,11 @@ impl Client {
     }
 }
 
-/// Parses `4<type>[<id>][<json>]` (namespace `/`, no attachments).
-fn parse(text: &str) -> Option<Received> {
+/// Parses `4<type>[<nsp>,][<id>][<json>]` (no attachments).
+fn parse(text: &str, nsp: &str) -> Option<Received> {
     let rest = text.strip_prefix('4')?;
     let kind = rest.chars().next()?;
-    let rest = &rest[1..];
+    let rest = rest[1..].strip_prefix(nsp)?;
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     let id = (digits > 0).then(|| rest[..digits].parse().ok()).flatten();
     let json = &rest[digits..];
