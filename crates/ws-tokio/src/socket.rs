@@ -24,6 +24,20 @@ const MIN_READ_ROOM: usize = 2 * 1024;
 const IDLE_READ_ROOM: usize = 256;
 /// Largest single read.
 const MAX_READ_CHUNK: usize = 256 * 1024;
+/// Size of the per-thread buffer reads land in when a connection holds no read room.
+const SCRATCH_SIZE: usize = 64 * 1024;
+/// Inputs up to this size are copied out of the scratch buffer at their own size; a larger
+/// one means the connection is busy, and it gets a read buffer of its own again.
+const SMALL_INPUT: usize = 2 * 1024;
+
+thread_local! {
+    /// Where a read lands when the connection gave its read room back (it was idle): a
+    /// small input is then copied out at its own size, so idle connections hold no input
+    /// buffer and a connection woken for one small message does not allocate and zero a
+    /// read chunk (8 KiB through malloc's slow path) only to give most of it back.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH_SIZE].into_boxed_slice());
+}
 /// Most buffers handed to one vectored write.
 const MAX_IOVECS: usize = 32;
 /// Input bytes handled in one turn before the task yields to others. A peer that keeps its
@@ -242,6 +256,9 @@ impl<S: Transport> WebSocket<S> {
         // left is small; sized for that frame up to MAX_READ_CHUNK.
         let room = self.read_buf.len();
         let hint = self.conn.read_hint();
+        if room == 0 && hint <= SMALL_INPUT {
+            return self.poll_read_scratch(cx);
+        }
         if room < MIN_READ_ROOM || (hint > room && room < READ_CHUNK) {
             self.read_buf = BytesMut::zeroed(hint.clamp(READ_CHUNK, MAX_READ_CHUNK));
         }
@@ -256,6 +273,38 @@ impl<S: Transport> WebSocket<S> {
         self.turn_bytes += n;
         if n > 0 {
             let data = self.read_buf.split_to(n);
+            self.conn.handle_input_buf(now(), data);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Reads into the thread's scratch buffer (the connection holds no read room); a small
+    /// input is copied out at its size, a larger one into a fresh read buffer kept for the
+    /// reads that follow.
+    fn poll_read_scratch(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let io = &mut self.io;
+        let read = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let mut buf = ReadBuf::new(&mut scratch[..]);
+            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {
+                    let filled = buf.filled();
+                    Poll::Ready(Ok(BytesMut::from(filled)))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        if read.is_pending() {
+            self.turn_bytes = 0;
+        }
+        let data = ready!(read)?;
+        let n = data.len();
+        self.turn_bytes += n;
+        if n > SMALL_INPUT {
+            self.read_buf = BytesMut::zeroed(READ_CHUNK);
+        }
+        if n > 0 {
             self.conn.handle_input_buf(now(), data);
         }
         Poll::Ready(Ok(n))
