@@ -237,18 +237,19 @@ impl<'a> Reader<'a> {
         self.str(len)
     }
 
-    /// An extension: type 0 with any length is an ArrayBuffer (notepack writes it so), and
-    /// fixext 1 type 0 is `undefined` (`None`).
-    fn ext(&mut self, len: usize, fixext1: bool) -> Result<Option<Value>, ParseError> {
+    /// An extension, as notepack.io reads them: ext 8/16/32 of type 0 is an ArrayBuffer
+    /// (binary), fixext 1 of type 0 is `undefined` (`None`). Anything else (a Date is fixext 8
+    /// of type 0; other types become `[type, buffer]` in notepack) is refused.
+    fn ext(&mut self, len: usize, fixed: bool) -> Result<Option<Value>, ParseError> {
         let ty = i8::from_be_bytes(self.be::<1>()?);
-        if ty != 0 {
-            return Err(ParseError::UnsupportedExtension(ty));
+        match (ty, fixed, len) {
+            (0, false, _) => Ok(Some(Value::Binary(self.bin(len)?))),
+            (0, true, 1) => {
+                self.take(1)?;
+                Ok(None)
+            }
+            _ => Err(ParseError::UnsupportedExtension(ty)),
         }
-        if fixext1 {
-            self.take(1)?;
-            return Ok(None);
-        }
-        Ok(Some(Value::Binary(self.bin(len)?)))
     }
 
     /// One value; `None` for `undefined`.
@@ -316,10 +317,10 @@ impl<'a> Reader<'a> {
                 self.map(n, depth)?
             }
             Marker::FixExt1 => return self.ext(1, true),
-            Marker::FixExt2 => return self.ext(2, false),
-            Marker::FixExt4 => return self.ext(4, false),
-            Marker::FixExt8 => return self.ext(8, false),
-            Marker::FixExt16 => return self.ext(16, false),
+            Marker::FixExt2 => return self.ext(2, true),
+            Marker::FixExt4 => return self.ext(4, true),
+            Marker::FixExt8 => return self.ext(8, true),
+            Marker::FixExt16 => return self.ext(16, true),
             Marker::Ext8 => {
                 let n = self.uint(1)?;
                 return self.ext(n, false);
