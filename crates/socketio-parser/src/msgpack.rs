@@ -1,0 +1,373 @@
+//! The msgpack codec, compatible with `socket.io-msgpack-parser` (which uses notepack.io).
+//!
+//! Each packet is one binary message holding the map `{type, data, nsp, id}` (`data` and
+//! `id` only when present). Types are 0..=4: an event with binary is still EVENT, its bytes
+//! are msgpack `bin` values inside `data`; there are no attachments.
+
+use bytes::Bytes;
+use rmp::Marker;
+
+use crate::error::ParseError;
+use crate::packet::{ConnectErrorData, Packet, PacketKind, Payload, ProtocolVersion};
+use crate::value::{Map, Value};
+use crate::value_de::MAX_DEPTH;
+
+/// Encodes a packet as one msgpack message.
+///
+/// Numbers are written as notepack.io writes them (the smallest int format for integers),
+/// except that an `f64` is always a float 64, even when integral, so it decodes as a float.
+#[must_use]
+pub fn encode(packet: &Packet) -> Bytes {
+    let mut out = Vec::with_capacity(64);
+    let (kind, has_data) = match &packet.payload {
+        Payload::Connect(data) => (PacketKind::Connect, data.is_some()),
+        Payload::Disconnect => (PacketKind::Disconnect, false),
+        Payload::Event { .. } => (PacketKind::Event, true),
+        Payload::Ack { .. } => (PacketKind::Ack, true),
+        Payload::ConnectError(_) => (PacketKind::ConnectError, true),
+    };
+    let id = packet.id();
+    let len = 2 + u32::from(has_data) + u32::from(id.is_some());
+    let _ = rmp::encode::write_map_len(&mut out, len);
+    write_str(&mut out, "type");
+    let _ = rmp::encode::write_uint(&mut out, kind as u64);
+    if has_data {
+        write_str(&mut out, "data");
+        match &packet.payload {
+            Payload::Connect(Some(map)) | Payload::ConnectError(ConnectErrorData::Object(map)) => {
+                write_map(&mut out, map);
+            }
+            Payload::ConnectError(ConnectErrorData::Message(m)) => write_str(&mut out, m),
+            Payload::Event { name, args, .. } => {
+                write_array_len(&mut out, args.len() + 1);
+                write_str(&mut out, name);
+                args.iter().for_each(|v| write_value(&mut out, v));
+            }
+            Payload::Ack { args, .. } => {
+                write_array_len(&mut out, args.len());
+                args.iter().for_each(|v| write_value(&mut out, v));
+            }
+            Payload::Connect(None) | Payload::Disconnect => {}
+        }
+    }
+    write_str(&mut out, "nsp");
+    write_str(&mut out, packet.nsp());
+    if let Some(id) = id {
+        write_str(&mut out, "id");
+        let _ = rmp::encode::write_uint(&mut out, id);
+    }
+    Bytes::from(out)
+}
+
+// Writing to a Vec cannot fail; lengths above u32::MAX cannot be represented and are
+// clamped (such a message would be far beyond any Engine.IO payload limit).
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let _ = rmp::encode::write_str(out, s);
+}
+
+fn write_array_len(out: &mut Vec<u8>, n: usize) {
+    let _ = rmp::encode::write_array_len(out, len32(n));
+}
+
+fn write_map(out: &mut Vec<u8>, map: &Map) {
+    let _ = rmp::encode::write_map_len(out, len32(map.len()));
+    for (k, v) in map {
+        write_str(out, k);
+        write_value(out, v);
+    }
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => {
+            let _ = rmp::encode::write_nil(out);
+        }
+        Value::Bool(b) => {
+            let _ = rmp::encode::write_bool(out, *b);
+        }
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                let _ = rmp::encode::write_uint(out, u);
+            } else if let Some(i) = n.as_i64() {
+                let _ = rmp::encode::write_sint(out, i);
+            } else {
+                let _ = rmp::encode::write_f64(out, n.as_f64().unwrap_or(f64::NAN));
+            }
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Binary(b) => {
+            let _ = rmp::encode::write_bin(out, b);
+        }
+        Value::Array(items) => {
+            write_array_len(out, items.len());
+            items.iter().for_each(|v| write_value(out, v));
+        }
+        Value::Object(map) => write_map(out, map),
+    }
+}
+
+/// Decodes one msgpack message. Binary values are copied out of `data`.
+///
+/// # Errors
+/// Malformed msgpack, and the same payload rules as the text codec (protocol v5).
+pub fn decode(data: &[u8]) -> Result<Packet, ParseError> {
+    Reader {
+        buf: data,
+        pos: 0,
+        owner: None,
+    }
+    .packet()
+}
+
+/// Decodes one msgpack message; binary values are slices of `data`, not copies.
+///
+/// # Errors
+/// As [`decode`].
+pub fn decode_bytes(data: &Bytes) -> Result<Packet, ParseError> {
+    Reader {
+        buf: data,
+        pos: 0,
+        owner: Some(data),
+    }
+    .packet()
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    owner: Option<&'a Bytes>,
+}
+
+const TRUNCATED: ParseError = ParseError::InvalidMsgpack("truncated");
+
+impl<'a> Reader<'a> {
+    fn packet(mut self) -> Result<Packet, ParseError> {
+        let len = match self.marker()? {
+            Marker::FixMap(n) => usize::from(n),
+            Marker::Map16 => self.uint(2)?,
+            Marker::Map32 => self.uint(4)?,
+            _ => return Err(ParseError::InvalidMsgpack("packet is not a map")),
+        };
+        let (mut kind, mut nsp, mut data, mut id) = (None, None, None, None);
+        for _ in 0..len {
+            let key = self.key()?;
+            let value = self.value(1)?;
+            // Unknown keys (socket.io-client adds `options`) are ignored; a repeated key
+            // keeps the last value, as JavaScript does.
+            match key {
+                "type" => kind = value,
+                "nsp" => nsp = value,
+                "data" => data = value,
+                "id" => id = value,
+                _ => {}
+            }
+        }
+        if self.pos != self.buf.len() {
+            return Err(ParseError::InvalidMsgpack("trailing bytes"));
+        }
+        let kind = kind
+            .as_ref()
+            .and_then(Value::as_u64)
+            .filter(|&t| t <= PacketKind::ConnectError as u64)
+            .and_then(|t| u8::try_from(t).ok())
+            .and_then(PacketKind::from_u8)
+            .ok_or(ParseError::UnknownPacketType)?;
+        let Some(Value::String(nsp)) = nsp else {
+            return Err(ParseError::InvalidNamespace);
+        };
+        let id = match id {
+            None => None,
+            Some(v) => Some(ack_id(&v).ok_or(ParseError::InvalidAckId)?),
+        };
+        Packet::from_parts(kind, nsp, id, data, ProtocolVersion::V5)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ParseError> {
+        let end = self.pos.checked_add(n).ok_or(TRUNCATED)?;
+        let bytes = self.buf.get(self.pos..end).ok_or(TRUNCATED)?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn marker(&mut self) -> Result<Marker, ParseError> {
+        Ok(Marker::from_u8(self.take(1)?[0]))
+    }
+
+    /// A big-endian unsigned length or value of `n` (1, 2, 4 or 8) bytes.
+    fn uint(&mut self, n: usize) -> Result<usize, ParseError> {
+        let v = self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        usize::try_from(v).map_err(|_| TRUNCATED)
+    }
+
+    fn be<const N: usize>(&mut self) -> Result<[u8; N], ParseError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+
+    fn str(&mut self, len: usize) -> Result<&'a str, ParseError> {
+        std::str::from_utf8(self.take(len)?)
+            .map_err(|_| ParseError::InvalidMsgpack("invalid UTF-8"))
+    }
+
+    fn bin(&mut self, len: usize) -> Result<Bytes, ParseError> {
+        let start = self.pos;
+        let bytes = self.take(len)?;
+        Ok(match self.owner {
+            Some(owner) => owner.slice(start..start + len),
+            None => Bytes::copy_from_slice(bytes),
+        })
+    }
+
+    fn key(&mut self) -> Result<&'a str, ParseError> {
+        let len = match self.marker()? {
+            Marker::FixStr(n) => usize::from(n),
+            Marker::Str8 => self.uint(1)?,
+            Marker::Str16 => self.uint(2)?,
+            Marker::Str32 => self.uint(4)?,
+            _ => return Err(ParseError::InvalidMsgpack("map key is not a string")),
+        };
+        self.str(len)
+    }
+
+    /// An extension, as notepack.io reads them: ext 8/16/32 of type 0 is an ArrayBuffer
+    /// (binary), fixext 1 of type 0 is `undefined` (`None`). Anything else (a Date is fixext 8
+    /// of type 0; other types become `[type, buffer]` in notepack) is refused.
+    fn ext(&mut self, len: usize, fixed: bool) -> Result<Option<Value>, ParseError> {
+        let ty = i8::from_be_bytes(self.be::<1>()?);
+        match (ty, fixed, len) {
+            (0, false, _) => Ok(Some(Value::Binary(self.bin(len)?))),
+            (0, true, 1) => {
+                self.take(1)?;
+                Ok(None)
+            }
+            _ => Err(ParseError::UnsupportedExtension(ty)),
+        }
+    }
+
+    /// One value; `None` for `undefined`.
+    fn value(&mut self, depth: usize) -> Result<Option<Value>, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(ParseError::TooDeep);
+        }
+        let v = match self.marker()? {
+            Marker::Null => Value::Null,
+            Marker::True => Value::Bool(true),
+            Marker::False => Value::Bool(false),
+            Marker::FixPos(n) => Value::from(n),
+            Marker::FixNeg(n) => Value::from(n),
+            Marker::U8 => Value::from(u8::from_be_bytes(self.be()?)),
+            Marker::U16 => Value::from(u16::from_be_bytes(self.be()?)),
+            Marker::U32 => Value::from(u32::from_be_bytes(self.be()?)),
+            Marker::U64 => Value::from(u64::from_be_bytes(self.be()?)),
+            Marker::I8 => Value::from(i8::from_be_bytes(self.be()?)),
+            Marker::I16 => Value::from(i16::from_be_bytes(self.be()?)),
+            Marker::I32 => Value::from(i32::from_be_bytes(self.be()?)),
+            Marker::I64 => Value::from(i64::from_be_bytes(self.be()?)),
+            Marker::F32 => Value::from(f64::from(f32::from_be_bytes(self.be()?))),
+            Marker::F64 => Value::from(f64::from_be_bytes(self.be()?)),
+            Marker::FixStr(n) => Value::from(self.str(usize::from(n))?),
+            Marker::Str8 => {
+                let n = self.uint(1)?;
+                Value::from(self.str(n)?)
+            }
+            Marker::Str16 => {
+                let n = self.uint(2)?;
+                Value::from(self.str(n)?)
+            }
+            Marker::Str32 => {
+                let n = self.uint(4)?;
+                Value::from(self.str(n)?)
+            }
+            Marker::Bin8 => {
+                let n = self.uint(1)?;
+                Value::Binary(self.bin(n)?)
+            }
+            Marker::Bin16 => {
+                let n = self.uint(2)?;
+                Value::Binary(self.bin(n)?)
+            }
+            Marker::Bin32 => {
+                let n = self.uint(4)?;
+                Value::Binary(self.bin(n)?)
+            }
+            Marker::FixArray(n) => self.array(usize::from(n), depth)?,
+            Marker::Array16 => {
+                let n = self.uint(2)?;
+                self.array(n, depth)?
+            }
+            Marker::Array32 => {
+                let n = self.uint(4)?;
+                self.array(n, depth)?
+            }
+            Marker::FixMap(n) => self.map(usize::from(n), depth)?,
+            Marker::Map16 => {
+                let n = self.uint(2)?;
+                self.map(n, depth)?
+            }
+            Marker::Map32 => {
+                let n = self.uint(4)?;
+                self.map(n, depth)?
+            }
+            Marker::FixExt1 => return self.ext(1, true),
+            Marker::FixExt2 => return self.ext(2, true),
+            Marker::FixExt4 => return self.ext(4, true),
+            Marker::FixExt8 => return self.ext(8, true),
+            Marker::FixExt16 => return self.ext(16, true),
+            Marker::Ext8 => {
+                let n = self.uint(1)?;
+                return self.ext(n, false);
+            }
+            Marker::Ext16 => {
+                let n = self.uint(2)?;
+                return self.ext(n, false);
+            }
+            Marker::Ext32 => {
+                let n = self.uint(4)?;
+                return self.ext(n, false);
+            }
+            Marker::Reserved => return Err(ParseError::InvalidMsgpack("reserved marker 0xc1")),
+        };
+        Ok(Some(v))
+    }
+
+    fn array(&mut self, len: usize, depth: usize) -> Result<Value, ParseError> {
+        // Each element takes at least one byte: never reserve more than what is left.
+        let mut items = Vec::with_capacity(len.min(self.buf.len() - self.pos));
+        for _ in 0..len {
+            // `undefined` in an array is `null` once in JSON; keep it so.
+            items.push(self.value(depth + 1)?.unwrap_or(Value::Null));
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn map(&mut self, len: usize, depth: usize) -> Result<Value, ParseError> {
+        let mut map = Map::with_capacity(len.min((self.buf.len() - self.pos) / 2));
+        for _ in 0..len {
+            let key = self.key()?.to_owned();
+            // An `undefined` member is absent, as `JSON.stringify` would drop it.
+            if let Some(v) = self.value(depth + 1)? {
+                map.insert(key, v);
+            }
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// An ack id: a non-negative integer (an integral float 64 too, as `Number.isInteger`).
+fn ack_id(v: &Value) -> Option<u64> {
+    let Value::Number(n) = v else { return None };
+    if let Some(u) = n.as_u64() {
+        return Some(u);
+    }
+    let f = n.as_f64()?;
+    // 2^53: the largest integer a JavaScript number holds exactly.
+    (f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_992.0).then_some(f as u64)
+}
