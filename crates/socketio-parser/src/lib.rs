@@ -30,6 +30,7 @@
 mod decode;
 mod encode;
 mod error;
+mod mpack;
 pub mod msgpack;
 mod packet;
 mod value;

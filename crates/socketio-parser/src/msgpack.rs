@@ -5,9 +5,12 @@
 //! are msgpack `bin` values inside `data`; there are no attachments.
 
 use bytes::Bytes;
-use rmp::Marker;
 
 use crate::error::ParseError;
+use crate::mpack::{
+    write_array_len, write_bin, write_bool, write_f64, write_map_len, write_nil, write_sint,
+    write_str, write_uint, Marker,
+};
 use crate::packet::{ConnectErrorData, Packet, PacketKind, Payload, ProtocolVersion};
 use crate::value::{Map, Value};
 use crate::value_de::MAX_DEPTH;
@@ -28,9 +31,9 @@ pub fn encode(packet: &Packet) -> Bytes {
     };
     let id = packet.id();
     let len = 2 + u32::from(has_data) + u32::from(id.is_some());
-    let _ = rmp::encode::write_map_len(&mut out, len);
+    write_map_len(&mut out, len as usize);
     write_str(&mut out, "type");
-    let _ = rmp::encode::write_uint(&mut out, kind as u64);
+    write_uint(&mut out, kind as u64);
     if has_data {
         write_str(&mut out, "data");
         match &packet.payload {
@@ -54,27 +57,13 @@ pub fn encode(packet: &Packet) -> Bytes {
     write_str(&mut out, packet.nsp());
     if let Some(id) = id {
         write_str(&mut out, "id");
-        let _ = rmp::encode::write_uint(&mut out, id);
+        write_uint(&mut out, id);
     }
     Bytes::from(out)
 }
 
-// Writing to a Vec cannot fail; lengths above u32::MAX cannot be represented and are
-// clamped (such a message would be far beyond any Engine.IO payload limit).
-fn len32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-fn write_str(out: &mut Vec<u8>, s: &str) {
-    let _ = rmp::encode::write_str(out, s);
-}
-
-fn write_array_len(out: &mut Vec<u8>, n: usize) {
-    let _ = rmp::encode::write_array_len(out, len32(n));
-}
-
 fn write_map(out: &mut Vec<u8>, map: &Map) {
-    let _ = rmp::encode::write_map_len(out, len32(map.len()));
+    write_map_len(out, map.len());
     for (k, v) in map {
         write_str(out, k);
         write_value(out, v);
@@ -83,25 +72,19 @@ fn write_map(out: &mut Vec<u8>, map: &Map) {
 
 fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
-        Value::Null => {
-            let _ = rmp::encode::write_nil(out);
-        }
-        Value::Bool(b) => {
-            let _ = rmp::encode::write_bool(out, *b);
-        }
+        Value::Null => write_nil(out),
+        Value::Bool(b) => write_bool(out, *b),
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
-                let _ = rmp::encode::write_uint(out, u);
+                write_uint(out, u);
             } else if let Some(i) = n.as_i64() {
-                let _ = rmp::encode::write_sint(out, i);
+                write_sint(out, i);
             } else {
-                let _ = rmp::encode::write_f64(out, n.as_f64().unwrap_or(f64::NAN));
+                write_f64(out, n.as_f64().unwrap_or(f64::NAN));
             }
         }
         Value::String(s) => write_str(out, s),
-        Value::Binary(b) => {
-            let _ = rmp::encode::write_bin(out, b);
-        }
+        Value::Binary(b) => write_bin(out, b),
         Value::Array(items) => {
             write_array_len(out, items.len());
             items.iter().for_each(|v| write_value(out, v));
