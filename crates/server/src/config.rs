@@ -72,6 +72,10 @@ pub(crate) struct ServeArgs {
     /// Rooms one /ws connection may subscribe to [default: 1000].
     #[arg(long, env = "SWITCHBOARD_MAX_ROOMS_PER_CONNECTION")]
     pub(crate) max_rooms_per_connection: Option<usize>,
+    /// Socket.IO packet format: `text` (Node's default parser) or `msgpack`
+    /// (socket.io-msgpack-parser) [default: text]. The built-in demo pages and SDK speak text.
+    #[arg(long, env = "SWITCHBOARD_SOCKETIO_PARSER", value_enum)]
+    pub(crate) socketio_parser: Option<SocketIoParser>,
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
@@ -106,7 +110,19 @@ struct FileConfig {
     deflate_threshold: Option<usize>,
     allowed_origins: Option<Vec<String>>,
     max_rooms_per_connection: Option<usize>,
+    socketio_parser: Option<SocketIoParser>,
     shutdown_timeout: Option<u64>,
+}
+
+/// The Socket.IO packet formats `serve` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SocketIoParser {
+    /// Node's default parser.
+    #[default]
+    Text,
+    /// socket.io-msgpack-parser.
+    Msgpack,
 }
 
 /// Moves the keys `ours` accepts out of a parsed TOML file and reads them as `T` (each
@@ -146,6 +162,7 @@ pub(crate) struct ServeConfig {
     pub(crate) deflate_threshold: usize,
     pub(crate) allowed_origins: Option<Vec<String>>,
     pub(crate) max_rooms_per_connection: usize,
+    pub(crate) socketio_parser: SocketIoParser,
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
@@ -243,6 +260,10 @@ impl ServeConfig {
                 .max_rooms_per_connection
                 .or(file.max_rooms_per_connection)
                 .unwrap_or(1000),
+            socketio_parser: args
+                .socketio_parser
+                .or(file.socketio_parser)
+                .unwrap_or_default(),
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
                     .or(file.shutdown_timeout)
@@ -317,7 +338,7 @@ mod tests {
         let path = dir.join("switchboard.toml");
         std::fs::write(
             &path,
-            "listen = \"127.0.0.1:4000\"\nmax_message_size = 1000\ndeflate = false\nallowed_origins = [\"http://a\"]\n",
+            "listen = \"127.0.0.1:4000\"\nmax_message_size = 1000\ndeflate = false\nallowed_origins = [\"http://a\"]\nsocketio_parser = \"msgpack\"\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -330,6 +351,7 @@ mod tests {
         assert_eq!(config.max_message_size, 2000);
         assert!(!config.deflate);
         assert_eq!(config.allowed_origins, Some(vec!["http://a".to_owned()]));
+        assert_eq!(config.socketio_parser, SocketIoParser::Msgpack);
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = ServeConfig::load(ServeArgs {
             config: Some(path),

@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use switchboard_socketio::engine::Cors;
-use switchboard_socketio::{Ack, Args, Config, Socket, SocketIo, Value};
+use switchboard_socketio::{Ack, Args, Codec, Config, Socket, SocketIo, Value};
 use switchboard_ws::{Message, PreparedMessage};
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, SocketIoParser};
 use crate::pubsub::MAX_ROOM_NAME;
 use crate::rooms::Rooms;
 
@@ -27,6 +27,10 @@ pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
             credentials: false,
         });
     }
+    sio.codec = match config.socketio_parser {
+        SocketIoParser::Text => Codec::Text,
+        SocketIoParser::Msgpack => Codec::MsgPack,
+    };
     let io = SocketIo::new(sio);
     io.ns("/", move |socket: Socket| {
         let rooms = Arc::clone(&rooms);
@@ -107,7 +111,7 @@ fn publish_to_ws(rooms: &Rooms, room: &str, data: &Value) {
     let message = Outgoing {
         kind: "message",
         room,
-        data: data.clone().into_json(),
+        data: switchboard_socketio::value::into_json(data.clone()),
     };
     if let Ok(json) = serde_json::to_string(&message) {
         let prepared = Arc::new(PreparedMessage::new(Message::text(json)));
@@ -122,7 +126,7 @@ pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str) {
         return;
     }
     let data = serde_json::from_str(data)
-        .map(Value::from_json)
+        .map(switchboard_socketio::value::from_json)
         .unwrap_or(Value::Null);
     if let Err(e) = receivers.emit_args("message", vec![data, Value::String(room.to_owned())]) {
         tracing::warn!(room, error = %e, "publish to Socket.IO members failed");

@@ -21,40 +21,84 @@ use crate::value_de::MAX_DEPTH;
 /// except that an `f64` is always a float 64, even when integral, so it decodes as a float.
 #[must_use]
 pub fn encode(packet: &Packet) -> Bytes {
-    let mut out = Vec::with_capacity(64);
-    let (kind, has_data) = match &packet.payload {
-        Payload::Connect(data) => (PacketKind::Connect, data.is_some()),
-        Payload::Disconnect => (PacketKind::Disconnect, false),
-        Payload::Event { .. } => (PacketKind::Event, true),
-        Payload::Ack { .. } => (PacketKind::Ack, true),
-        Payload::ConnectError(_) => (PacketKind::ConnectError, true),
-    };
     let id = packet.id();
-    let len = 2 + u32::from(has_data) + u32::from(id.is_some());
-    write_map_len(&mut out, len as usize);
+    let nsp = packet.nsp();
+    match &packet.payload {
+        Payload::Connect(None) => frame(PacketKind::Connect, nsp, id, None::<fn(&mut Vec<u8>)>),
+        Payload::Connect(Some(map)) => frame(
+            PacketKind::Connect,
+            nsp,
+            id,
+            Some(|out: &mut Vec<u8>| write_map(out, map)),
+        ),
+        Payload::Disconnect => frame(PacketKind::Disconnect, nsp, id, None::<fn(&mut Vec<u8>)>),
+        Payload::Event { name, args, .. } => encode_event(nsp, name, args, id),
+        Payload::Ack { args, .. } => encode_ack(nsp, id.unwrap_or(0), args),
+        Payload::ConnectError(ConnectErrorData::Object(map)) => frame(
+            PacketKind::ConnectError,
+            nsp,
+            id,
+            Some(|out: &mut Vec<u8>| write_map(out, map)),
+        ),
+        Payload::ConnectError(ConnectErrorData::Message(m)) => frame(
+            PacketKind::ConnectError,
+            nsp,
+            id,
+            Some(|out: &mut Vec<u8>| write_str(out, m)),
+        ),
+    }
+}
+
+/// Encodes an EVENT from borrowed arguments (a broadcast encodes once without building a
+/// [`Packet`]).
+#[must_use]
+pub fn encode_event(nsp: &str, name: &str, args: &[Value], id: Option<u64>) -> Bytes {
+    frame(
+        PacketKind::Event,
+        nsp,
+        id,
+        Some(|out: &mut Vec<u8>| {
+            write_array_len(out, args.len() + 1);
+            write_str(out, name);
+            args.iter().for_each(|v| write_value(out, v));
+        }),
+    )
+}
+
+/// Encodes an ACK from borrowed arguments.
+#[must_use]
+pub fn encode_ack(nsp: &str, id: u64, args: &[Value]) -> Bytes {
+    frame(
+        PacketKind::Ack,
+        nsp,
+        Some(id),
+        Some(|out: &mut Vec<u8>| {
+            write_array_len(out, args.len());
+            args.iter().for_each(|v| write_value(out, v));
+        }),
+    )
+}
+
+/// The map `{type, data?, nsp, id?}`, `data` written by `data`.
+fn frame(
+    kind: PacketKind,
+    nsp: &str,
+    id: Option<u64>,
+    data: Option<impl FnOnce(&mut Vec<u8>)>,
+) -> Bytes {
+    let mut out = Vec::with_capacity(64);
+    write_map_len(
+        &mut out,
+        2 + usize::from(data.is_some()) + usize::from(id.is_some()),
+    );
     write_str(&mut out, "type");
     write_uint(&mut out, kind as u64);
-    if has_data {
+    if let Some(data) = data {
         write_str(&mut out, "data");
-        match &packet.payload {
-            Payload::Connect(Some(map)) | Payload::ConnectError(ConnectErrorData::Object(map)) => {
-                write_map(&mut out, map);
-            }
-            Payload::ConnectError(ConnectErrorData::Message(m)) => write_str(&mut out, m),
-            Payload::Event { name, args, .. } => {
-                write_array_len(&mut out, args.len() + 1);
-                write_str(&mut out, name);
-                args.iter().for_each(|v| write_value(&mut out, v));
-            }
-            Payload::Ack { args, .. } => {
-                write_array_len(&mut out, args.len());
-                args.iter().for_each(|v| write_value(&mut out, v));
-            }
-            Payload::Connect(None) | Payload::Disconnect => {}
-        }
+        data(&mut out);
     }
     write_str(&mut out, "nsp");
-    write_str(&mut out, packet.nsp());
+    write_str(&mut out, nsp);
     if let Some(id) = id {
         write_str(&mut out, "id");
         write_uint(&mut out, id);

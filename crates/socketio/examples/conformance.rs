@@ -4,6 +4,7 @@
 //!
 //!     cargo run --release -p switchboard-socketio --example conformance [ADDR] [--polling-only]
 //!         [--recovery]   (connection-state recovery on)
+//!         [--msgpack]    (socket.io-msgpack-parser's format instead of the default parser)
 //!
 //! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
 //! `auth` with the CONNECT payload; `message` → `message-back` with every argument;
@@ -18,7 +19,8 @@
 //! `poll-room` (the server asks every socket of a room for an acknowledgement and acks the
 //! requester with `{complete, answers}`), `room-members` (acks with the ids of a room's sockets, by
 //! fetchSockets), `forbidden` (refused by a per-packet middleware, whose error the server
-//! emits back as `refused`).
+//! emits back as `refused`), `file` (the server emits `file` with a serde struct whose
+//! `bytes::Bytes` field must arrive as binary).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -28,7 +30,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use switchboard_socketio::engine::Cors;
 use switchboard_socketio::{
-    Ack, Args, Config, ConnectError, Data, PacketError, RecoveryConfig, Socket, SocketIo, Value,
+    Ack, Args, Codec, Config, ConnectError, Data, PacketError, RecoveryConfig, Socket, SocketIo,
+    Value,
 };
 use tokio::net::{TcpListener, TcpStream};
 
@@ -60,6 +63,18 @@ fn interop_handlers(socket: &Socket) {
     });
     socket.on_error(|socket: Socket, error: PacketError| async move {
         let _ = socket.emit("refused", &error.message);
+    });
+    socket.on("file", |socket: Socket| async move {
+        #[derive(serde::Serialize)]
+        struct File {
+            name: &'static str,
+            data: bytes::Bytes,
+        }
+        let file = File {
+            name: "hello.bin",
+            data: bytes::Bytes::from_static(&[0, 1, 2, 255]),
+        };
+        let _ = socket.emit("file", &file);
     });
     socket.on(
         "poll-room",
@@ -148,6 +163,9 @@ async fn main() -> std::io::Result<()> {
     config.engine.cors = Some(Cors::default());
     if std::env::args().any(|a| a == "--polling-only") {
         config.engine.protocol.transports.websocket = false;
+    }
+    if std::env::args().any(|a| a == "--msgpack") {
+        config.codec = Codec::MsgPack;
     }
     if std::env::args().any(|a| a == "--recovery") {
         config.connection_state_recovery = Some(RecoveryConfig::default());

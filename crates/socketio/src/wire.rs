@@ -9,8 +9,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use switchboard_engineio::{EncodedPacket, Message};
 
+use switchboard_socketio_parser::{msgpack, ConnectErrorData, Packet, Payload};
+
 use crate::namespace::ConnectError;
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// The packet format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,6 +20,9 @@ pub enum Codec {
     /// Node's default parser (JSON text plus binary attachments).
     #[default]
     Text,
+    /// `socket.io-msgpack-parser`'s format: each packet one binary message, binary values
+    /// inline.
+    MsgPack,
 }
 
 /// The Socket.IO protocol revision of a client: 5 (Socket.IO 3 and 4, Engine.IO 4) or 4
@@ -169,8 +174,11 @@ pub(crate) fn event(
     event: &str,
     args: &[Value],
     id: Option<u64>,
-    _codec: Codec,
+    codec: Codec,
 ) -> Packets {
+    if codec == Codec::MsgPack {
+        return binary(msgpack::encode_event(nsp, event, args, id));
+    }
     let mut body = String::new();
     let mut attachments = Vec::new();
     body.push('[');
@@ -192,12 +200,18 @@ pub(crate) fn event(
 }
 
 /// An ACK (BINARY_ACK when an argument holds binary).
-pub(crate) fn ack(nsp: &str, id: u64, args: Vec<Value>, _codec: Codec) -> Packets {
+pub(crate) fn ack(nsp: &str, id: u64, args: Vec<Value>, codec: Codec) -> Packets {
+    if codec == Codec::MsgPack {
+        return binary(msgpack::encode_ack(nsp, id, &args));
+    }
     data_packet((ACK, BINARY_ACK), nsp, Some(id), &Value::Array(args))
 }
 
 /// The server leaving a namespace.
-pub(crate) fn disconnect(nsp: &str, _codec: Codec) -> Packets {
+pub(crate) fn disconnect(nsp: &str, codec: Codec) -> Packets {
+    if codec == Codec::MsgPack {
+        return binary(msgpack::encode(&Packet::disconnect(nsp)));
+    }
     let mut text = String::new();
     header(&mut text, DISCONNECT, 0, nsp, None);
     finish(text, Vec::new())
@@ -209,9 +223,17 @@ pub(crate) fn connect(
     nsp: &str,
     sid: &str,
     pid: Option<&str>,
-    _codec: Codec,
+    codec: Codec,
     protocol: Protocol,
 ) -> Packets {
+    if codec == Codec::MsgPack {
+        let mut data = Map::new();
+        data.insert("sid".into(), Value::from(sid));
+        if let Some(pid) = pid {
+            data.insert("pid".into(), Value::from(pid));
+        }
+        return binary(msgpack::encode(&Packet::connect(nsp, Some(data))));
+    }
     let mut text = String::new();
     header(&mut text, CONNECT, 0, nsp, None);
     if protocol == Protocol::V5 {
@@ -230,9 +252,18 @@ pub(crate) fn connect(
 pub(crate) fn connect_error(
     nsp: &str,
     error: &ConnectError,
-    _codec: Codec,
+    codec: Codec,
     protocol: Protocol,
 ) -> Packets {
+    if codec == Codec::MsgPack {
+        let mut data = Map::new();
+        data.insert("message".into(), Value::from(error.message.as_str()));
+        if let Some(extra) = &error.data {
+            data.insert("data".into(), extra.clone());
+        }
+        let packet = Packet::connect_error(nsp, ConnectErrorData::Object(data));
+        return binary(msgpack::encode(&packet));
+    }
     let mut text = String::new();
     header(&mut text, CONNECT_ERROR, 0, nsp, None);
     let mut ignored = Vec::new();
@@ -284,6 +315,37 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+/// One packet of the msgpack parser.
+fn from_msgpack(bytes: &Bytes) -> Result<Decoded, DecodeError> {
+    let packet = msgpack::decode_bytes(bytes).map_err(|_| DecodeError("invalid msgpack packet"))?;
+    let nsp = packet.nsp().to_owned();
+    Ok(match packet.payload {
+        Payload::Connect(auth) => Decoded::Connect {
+            nsp,
+            auth: auth.map_or(Value::Null, Value::Object),
+        },
+        Payload::Disconnect => Decoded::Disconnect { nsp },
+        Payload::Event { name, args, id } => {
+            if RESERVED.contains(&name.as_str()) {
+                return Err(DecodeError("reserved event name"));
+            }
+            Decoded::Event {
+                nsp,
+                event: name,
+                args,
+                id,
+            }
+        }
+        Payload::Ack { id, args } => Decoded::Ack { nsp, id, args },
+        Payload::ConnectError(_) => return Err(DecodeError("CONNECT_ERROR from a client")),
+    })
+}
+
+/// One binary Engine.IO message.
+fn binary(bytes: Bytes) -> Packets {
+    Packets::One(EncodedPacket::binary(bytes))
+}
+
 /// A packet waiting for its attachments.
 #[derive(Debug)]
 struct Partial {
@@ -299,14 +361,16 @@ struct Partial {
 /// packet).
 #[derive(Debug)]
 pub(crate) struct WireDecoder {
+    codec: Codec,
     protocol: Protocol,
     max_attachments: usize,
     partial: Option<Partial>,
 }
 
 impl WireDecoder {
-    pub(crate) fn new(_codec: Codec, protocol: Protocol, max_attachments: usize) -> Self {
+    pub(crate) fn new(codec: Codec, protocol: Protocol, max_attachments: usize) -> Self {
         Self {
+            codec,
             protocol,
             max_attachments,
             partial: None,
@@ -315,6 +379,12 @@ impl WireDecoder {
 
     /// Decodes one Engine.IO message: a packet, `None` while attachments are missing.
     pub(crate) fn decode(&mut self, message: Message) -> Result<Option<Decoded>, DecodeError> {
+        if self.codec == Codec::MsgPack {
+            return match message {
+                Message::Binary(bytes) => from_msgpack(&bytes).map(Some),
+                Message::Text(_) => Err(DecodeError("text message with the msgpack parser")),
+            };
+        }
         match message {
             Message::Text(text) => {
                 if self.partial.is_some() {
@@ -500,6 +570,57 @@ fn finish_decoded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn msgpack_packets_are_single_binary_messages() {
+        let bin = Value::Binary(Bytes::from_static(&[1, 2]));
+        let p = event(
+            "/chat",
+            "up",
+            std::slice::from_ref(&bin),
+            Some(3),
+            Codec::MsgPack,
+        );
+        let messages: Vec<_> = p.iter().collect();
+        assert_eq!(messages.len(), 1, "binary values travel inline");
+        assert!(messages[0].is_binary());
+        let decoded = msgpack::decode(messages[0].as_bytes()).expect("msgpack");
+        assert_eq!(decoded, Packet::event("/chat", "up", vec![bin], Some(3)));
+
+        let p = connect("/", "s", Some("p"), Codec::MsgPack, Protocol::V5);
+        let decoded = msgpack::decode(p.iter().next().expect("one").as_bytes()).expect("msgpack");
+        let Payload::Connect(Some(data)) = decoded.payload else {
+            panic!("a CONNECT with data");
+        };
+        assert_eq!(data.get("sid"), Some(&Value::from("s")));
+        assert_eq!(data.get("pid"), Some(&Value::from("p")));
+    }
+
+    #[test]
+    fn msgpack_client_packets_decode() {
+        let mut decoder = WireDecoder::new(Codec::MsgPack, Protocol::V5, 10);
+        let packet = Packet::event("/", "hi", vec![Value::from(1u64)], Some(7));
+        let decoded = decoder
+            .decode(Message::Binary(msgpack::encode(&packet)))
+            .expect("decodes");
+        assert_eq!(
+            decoded,
+            Some(Decoded::Event {
+                nsp: "/".into(),
+                event: "hi".into(),
+                args: vec![Value::from(1u64)],
+                id: Some(7),
+            })
+        );
+        let reserved = Packet::event("/", "connect", vec![], None);
+        assert!(decoder
+            .decode(Message::Binary(msgpack::encode(&reserved)))
+            .is_err());
+        assert!(decoder.decode(Message::Text("42[\"x\"]".into())).is_err());
+        assert!(decoder
+            .decode(Message::Binary(Bytes::from_static(b"\xc1")))
+            .is_err());
+    }
 
     /// The wire bytes of each Engine.IO packet (text ones start with the message digit `4`).
     fn texts(packets: &Packets) -> Vec<Vec<u8>> {

@@ -120,6 +120,15 @@ for (const [name, options] of Object.entries(TRANSPORTS)) {
       assert.deepEqual(Buffer.from(acked), one);
     });
 
+    test('a serde struct with a bytes field arrives with a Buffer in it', async () => {
+      const socket = await connected(client());
+      socket.emit('file');
+      const [file] = await once(socket, 'file');
+      assert.equal(file.name, 'hello.bin');
+      assert.ok(Buffer.isBuffer(file.data) || file.data instanceof ArrayBuffer, 'binary, not numbers');
+      assert.deepEqual(Buffer.from(file.data), Buffer.from([0, 1, 2, 255]));
+    });
+
     test('rooms: a message to a room reaches its members only', async () => {
       const [a, b, c] = await Promise.all([client(), client(), client()].map(connected));
       assert.equal(await a.emitWithAck('join', 'blue'), true);
