@@ -32,5 +32,8 @@ SWITCHBOARD_REQUIRE_CHROMIUM=1 tests/interop/run.sh
 step "TURN: coturn's turnutils clients against switchboard turn (loopback-only namespace)"
 SWITCHBOARD_INTEROP=1 tests/turn/run.sh
 
+step "WebRTC: calls, mesh, files, relay-only and reconnects in Chromium (loopback-only namespace)"
+tests/rtc/run.sh
+
 step "Rust unit, property, conformance and end-to-end tests"
 SWITCHBOARD_INTEROP=1 cargo test --workspace --quiet

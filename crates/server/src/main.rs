@@ -12,6 +12,7 @@ mod rtc;
 mod serve;
 mod socketio;
 mod turn;
+mod web;
 mod workers;
 
 use clap::{Parser, Subcommand};

@@ -302,10 +302,13 @@ async fn route(mut req: Request<Incoming>, alive: Alive) -> Response<Body> {
         let io = alive.app.io.clone();
         return io.handle::<Stream, _>(req).await;
     }
+    if req.method() == Method::GET {
+        if let Some((body, content_type)) = crate::web::asset(path) {
+            return asset(body, content_type);
+        }
+    }
     match (req.method(), path) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/") => asset(DEMO_PAGE, "text/html; charset=utf-8"),
-        (&Method::GET, "/sdk/switchboard.js") => asset(SDK, "text/javascript; charset=utf-8"),
         (&Method::GET, "/metrics") => text(StatusCode::OK, &alive.app.counters.render()),
         (_, "/ws/echo") => websocket(&mut req, alive, Endpoint::Echo),
         (_, "/ws") => websocket(&mut req, alive, Endpoint::PubSub),
@@ -350,11 +353,6 @@ fn websocket(req: &mut Request<Incoming>, alive: Alive, endpoint: Endpoint) -> R
         }
     }
 }
-
-/// The chat demo, served at `/` (web/index.html).
-const DEMO_PAGE: &str = include_str!("../../../web/index.html");
-/// The browser SDK the demo imports (web/switchboard.js).
-const SDK: &str = include_str!("../../../web/switchboard.js");
 
 fn asset(body: &'static str, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from_static(body.as_bytes())));
