@@ -76,17 +76,6 @@ pub(crate) struct ServeArgs {
     /// (socket.io-msgpack-parser) [default: text]. The built-in demo pages and SDK speak text.
     #[arg(long, env = "SWITCHBOARD_SOCKETIO_PARSER", value_enum)]
     pub(crate) socketio_parser: Option<SocketIoParser>,
-    /// Socket.IO: set a session cookie with this name on handshakes (for sticky load
-    /// balancing; Node's `cookie`) [default: none].
-    #[arg(long, env = "SWITCHBOARD_SOCKETIO_COOKIE")]
-    pub(crate) socketio_cookie: Option<String>,
-    /// Socket.IO: negotiate permessage-deflate on the websocket transport (Node's
-    /// `perMessageDeflate`; off by default, as in Node).
-    #[arg(long, env = "SWITCHBOARD_SOCKETIO_PER_MESSAGE_DEFLATE")]
-    pub(crate) socketio_per_message_deflate: bool,
-    /// Socket.IO: do not gzip polling answers (Node's `httpCompression`; on by default).
-    #[arg(long, env = "SWITCHBOARD_SOCKETIO_NO_HTTP_COMPRESSION")]
-    pub(crate) socketio_no_http_compression: bool,
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
@@ -122,9 +111,6 @@ struct FileConfig {
     allowed_origins: Option<Vec<String>>,
     max_rooms_per_connection: Option<usize>,
     socketio_parser: Option<SocketIoParser>,
-    socketio_cookie: Option<String>,
-    socketio_per_message_deflate: Option<bool>,
-    socketio_http_compression: Option<bool>,
     shutdown_timeout: Option<u64>,
 }
 
@@ -177,9 +163,6 @@ pub(crate) struct ServeConfig {
     pub(crate) allowed_origins: Option<Vec<String>>,
     pub(crate) max_rooms_per_connection: usize,
     pub(crate) socketio_parser: SocketIoParser,
-    pub(crate) socketio_cookie: Option<String>,
-    pub(crate) socketio_per_message_deflate: bool,
-    pub(crate) socketio_http_compression: bool,
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
@@ -281,11 +264,6 @@ impl ServeConfig {
                 .socketio_parser
                 .or(file.socketio_parser)
                 .unwrap_or_default(),
-            socketio_cookie: args.socketio_cookie.or(file.socketio_cookie),
-            socketio_per_message_deflate: args.socketio_per_message_deflate
-                || file.socketio_per_message_deflate.unwrap_or(false),
-            socketio_http_compression: !args.socketio_no_http_compression
-                && file.socketio_http_compression.unwrap_or(true),
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
                     .or(file.shutdown_timeout)
@@ -299,14 +277,6 @@ impl ServeConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if let Some(name) = &self.socketio_cookie {
-            let token = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-            if name.is_empty() || !name.chars().all(token) {
-                return Err(format!(
-                    "socketio_cookie: {name:?} is not a cookie name (letters, digits, - _ .)"
-                ));
-            }
-        }
         if self.max_connections == 0 || self.send_queue == 0 {
             return Err(String::from(
                 "max_connections and send_queue must be at least 1",

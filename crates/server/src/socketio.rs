@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use switchboard_socketio::engine::{CookieConfig, Cors};
+use switchboard_socketio::engine::Cors;
 use switchboard_socketio::{Ack, Args, Codec, Config, Socket, SocketIo, Value};
 use switchboard_ws::{Message, PreparedMessage};
 
@@ -26,16 +26,6 @@ pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
             origins: origins.clone(),
             credentials: false,
         });
-    }
-    sio.engine.cookie = config.socketio_cookie.as_ref().map(|name| CookieConfig {
-        name: name.clone(),
-        ..CookieConfig::default()
-    });
-    if config.socketio_per_message_deflate {
-        sio.engine.per_message_deflate = Some(switchboard_ws::DeflateConfig::default());
-    }
-    if !config.socketio_http_compression {
-        sio.engine.http_compression = None;
     }
     sio.codec = match config.socketio_parser {
         SocketIoParser::Text => Codec::Text,

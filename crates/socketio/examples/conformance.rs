@@ -5,9 +5,6 @@
 //!     cargo run --release -p switchboard-socketio --example conformance [ADDR] [--polling-only]
 //!         [--recovery]   (connection-state recovery on)
 //!         [--msgpack]    (socket.io-msgpack-parser's format instead of the default parser)
-//!         [--cookie] [--per-message-deflate] [--no-http-compression]
-//!         [--deny-header]  (allowRequest refuses handshakes with an `x-deny` header, whose
-//!                           value becomes the refusal's message)
 //!
 //! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
 //! `auth` with the CONNECT payload; `message` → `message-back` with every argument;
@@ -31,7 +28,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use switchboard_socketio::engine::{AllowRequest, CookieConfig, Cors};
+use switchboard_socketio::engine::Cors;
 use switchboard_socketio::{
     Ack, Args, Codec, Config, ConnectError, Data, PacketError, RecoveryConfig, Socket, SocketIo,
     Value,
@@ -166,25 +163,6 @@ async fn main() -> std::io::Result<()> {
     config.engine.cors = Some(Cors::default());
     if std::env::args().any(|a| a == "--polling-only") {
         config.engine.protocol.transports.websocket = false;
-    }
-    if std::env::args().any(|a| a == "--cookie") {
-        config.engine.cookie = Some(CookieConfig::default());
-    }
-    if std::env::args().any(|a| a == "--per-message-deflate") {
-        config.engine.per_message_deflate = Some(switchboard_ws::DeflateConfig::default());
-    }
-    if std::env::args().any(|a| a == "--no-http-compression") {
-        config.engine.http_compression = None;
-    }
-    if std::env::args().any(|a| a == "--deny-header") {
-        // allowRequest: handshakes carrying `x-deny` are refused with its value as message.
-        config.engine.allow_request = Some(AllowRequest::new(|info| {
-            let denied = info
-                .headers
-                .get("x-deny")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-            async move { denied.map_or(Ok(()), Err) }
-        }));
     }
     if std::env::args().any(|a| a == "--msgpack") {
         config.codec = Codec::MsgPack;

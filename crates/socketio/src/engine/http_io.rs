@@ -6,9 +6,6 @@ use switchboard_engineio::{
     EngineError, PollResponse, RequestError, POST_OK_BODY, POST_OK_CONTENT_TYPE,
 };
 
-use http_body_util::BodyExt;
-
-use super::options::{Encoding, HttpCompression};
 use super::Body;
 
 /// Cross-origin resource sharing for polling requests (browsers on another origin).
@@ -72,51 +69,6 @@ fn with_body(status: StatusCode, content_type: &'static str, body: Bytes) -> Res
 pub(crate) fn engine_error(error: EngineError) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     with_body(status, "application/json", Bytes::from(error.json_body()))
-}
-
-/// A refusal by the `allowRequest` hook: 403 with Node's body, the hook's message in it
-/// (Node's default message when it gave none).
-pub(crate) fn forbidden(message: &str) -> Response<Body> {
-    let message = if message.is_empty() {
-        "Forbidden"
-    } else {
-        message
-    };
-    let body = serde_json::json!({ "code": EngineError::Forbidden as u8, "message": message });
-    with_body(
-        StatusCode::FORBIDDEN,
-        "application/json",
-        Bytes::from(body.to_string()),
-    )
-}
-
-/// Compresses a successful polling answer of at least the threshold's size.
-pub(crate) async fn compress(
-    response: Response<Body>,
-    encoding: Encoding,
-    config: HttpCompression,
-) -> Response<Body> {
-    if response.status() != StatusCode::OK {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let bytes = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(never) => match never {},
-    };
-    if bytes.len() < config.threshold {
-        return Response::from_parts(parts, Body::new(bytes));
-    }
-    match encoding.compress(&bytes, config.level) {
-        Some(compressed) => {
-            parts
-                .headers
-                .insert(header::CONTENT_ENCODING, encoding.header());
-            parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(parts, Body::new(compressed))
-        }
-        None => Response::from_parts(parts, Body::new(bytes)),
-    }
 }
 
 pub(crate) fn request_error(error: &RequestError) -> Response<Body> {

@@ -9,7 +9,6 @@
 
 mod http_io;
 mod mailbox;
-mod options;
 mod registry;
 mod task;
 
@@ -29,8 +28,6 @@ use tokio::sync::oneshot;
 pub use http_io::Cors;
 pub use mailbox::SendError;
 use mailbox::{Input, Mailbox};
-use options::Encoding;
-pub use options::{AllowRequest, CookieConfig, HttpCompression, SameSite};
 use registry::Registry;
 pub use task::ConnHandle;
 use task::SessionTask;
@@ -80,16 +77,6 @@ pub struct EngineConfig {
     pub outgoing_queue: usize,
     /// WebSocket frame and message limits for the websocket transport.
     pub ws: switchboard_ws::Config,
-    /// The session cookie on handshake responses (Node's `cookie`; off by default).
-    pub cookie: Option<CookieConfig>,
-    /// Decides whether a handshake may open a session (Node's `allowRequest`).
-    pub allow_request: Option<AllowRequest>,
-    /// Compression of polling responses (Node's `httpCompression`; on, from 1 KiB).
-    pub http_compression: Option<HttpCompression>,
-    /// permessage-deflate for the websocket transport (Node's `perMessageDeflate`; off by
-    /// default, as in Node: it costs memory per connection). Messages under its
-    /// `threshold` (1 KiB) go uncompressed.
-    pub per_message_deflate: Option<switchboard_ws::DeflateConfig>,
 }
 
 impl Default for EngineConfig {
@@ -108,10 +95,6 @@ impl Default for EngineConfig {
             cors: None,
             outgoing_queue: 1024,
             ws,
-            cookie: None,
-            allow_request: None,
-            http_compression: Some(HttpCompression::default()),
-            per_message_deflate: None,
         }
     }
 }
@@ -150,16 +133,12 @@ pub type Body = Full<Bytes>;
 impl<A: EngineApp> Engine<A> {
     /// An engine serving `app`.
     pub fn new(config: EngineConfig, app: A) -> Self {
-        let ws_policy = switchboard_ws::handshake::ServerPolicy {
-            deflate: config.per_message_deflate.clone(),
-            ..switchboard_ws::handshake::ServerPolicy::default()
-        };
         Self {
             shared: Arc::new(Shared {
                 config,
                 app,
                 registry: Registry::default(),
-                ws_policy,
+                ws_policy: switchboard_ws::handshake::ServerPolicy::default(),
             }),
         }
     }
@@ -216,32 +195,13 @@ impl<A: EngineApp> Engine<A> {
             Err(e) => return http_io::engine_error(e),
         };
         match kind {
-            RequestKind::Handshake(handshake) => {
-                let info = Self::request_info(&req, &handshake);
-                if let Some(allow) = &self.shared.config.allow_request {
-                    if let Err(message) = allow.check(&info).await {
-                        return http_io::forbidden(&message);
-                    }
-                }
-                match handshake.transport {
-                    TransportKind::Polling => self.open_polling(handshake, info),
-                    TransportKind::WebSocket => {
-                        self.open_websocket::<S, B>(&mut req, handshake, info)
-                    }
-                }
-            }
+            RequestKind::Handshake(handshake) => match handshake.transport {
+                TransportKind::Polling => self.open_polling(&req, handshake),
+                TransportKind::WebSocket => self.open_websocket::<S, B>(&mut req, handshake),
+            },
             RequestKind::Poll { sid } => {
-                let encoding = self
-                    .shared
-                    .config
-                    .http_compression
-                    .and_then(|c| Encoding::accepted(req.headers()).map(|e| (c, e)));
                 let (respond, answer) = oneshot::channel();
-                let response = self.send_input(&sid, Input::Poll { respond }, answer).await;
-                match encoding {
-                    Some((config, encoding)) => http_io::compress(response, encoding, config).await,
-                    None => response,
-                }
+                self.send_input(&sid, Input::Poll { respond }, answer).await
             }
             RequestKind::Post { sid } => {
                 if self.shared.registry.get(&sid).is_none() {
@@ -329,56 +289,38 @@ impl<A: EngineApp> Engine<A> {
     }
 
     /// A polling handshake: the open packet answers this GET; the task takes it from there.
-    fn open_polling(&self, handshake: Handshake, info: RequestInfo) -> Response<Body> {
+    fn open_polling<B>(&self, req: &Request<B>, handshake: Handshake) -> Response<Body> {
         let now = tokio::time::Instant::now().into_std();
-        let sid = generate_sid();
-        let cookie = self.cookie(&sid);
-        let mut session = Session::new(now, sid, handshake, &self.shared.config.protocol);
+        let info = Self::request_info(req, &handshake);
+        let mut session =
+            Session::new(now, generate_sid(), handshake, &self.shared.config.protocol);
         let open = match session.poll_transmit() {
             Some(Transmit::Poll(open)) => open,
             _ => return http_io::engine_error(EngineError::BadRequest),
         };
         self.spawn(session, None, &info);
-        let mut response = http_io::poll_response(open);
-        if let Some(cookie) = cookie {
-            response
-                .headers_mut()
-                .append(http::header::SET_COOKIE, cookie);
-        }
-        response
-    }
-
-    /// The `Set-Cookie` value for a new session, when the cookie is on.
-    fn cookie(&self, sid: &str) -> Option<http::HeaderValue> {
-        self.shared.config.cookie.as_ref()?.header(sid)
+        http_io::poll_response(open)
     }
 
     /// A WebSocket handshake without a session: the session starts on WebSocket.
-    fn open_websocket<S, B>(
-        &self,
-        req: &mut Request<B>,
-        handshake: Handshake,
-        info: RequestInfo,
-    ) -> Response<Body>
+    fn open_websocket<S, B>(&self, req: &mut Request<B>, handshake: Handshake) -> Response<Body>
     where
         S: Transport,
     {
-        // The id is known before the 101 goes out, for the cookie.
-        let sid = generate_sid();
+        let info = Self::request_info(req, &handshake);
         match upgrade::accept(req, &self.shared.ws_policy, self.shared.config.ws.clone()) {
-            Ok((mut response, pending)) => {
-                if let Some(cookie) = self.cookie(&sid) {
-                    response
-                        .headers_mut()
-                        .append(http::header::SET_COOKIE, cookie);
-                }
+            Ok((response, pending)) => {
                 let engine = self.clone();
                 tokio::spawn(async move {
                     match pending.finish_boxed::<S>().await {
                         Ok(ws) => {
                             let now = tokio::time::Instant::now().into_std();
-                            let session =
-                                Session::new(now, sid, handshake, &engine.shared.config.protocol);
+                            let session = Session::new(
+                                now,
+                                generate_sid(),
+                                handshake,
+                                &engine.shared.config.protocol,
+                            );
                             engine.spawn(session, Some(Box::new(ws)), &info);
                         }
                         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
