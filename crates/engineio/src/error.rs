@@ -86,6 +86,21 @@ impl EngineError {
             self.message()
         )
     }
+
+    /// The response body with another message, `{"code":N,"message":"…"}`: Node's answer
+    /// when an `allowRequest` hook refuses a handshake with a reason (`abortRequest()` in
+    /// `lib/server.ts` puts the hook's message in place of `Forbidden`). An empty `message`
+    /// keeps the standard one.
+    pub fn json_body_with_message(self, message: &str) -> String {
+        let message = if message.is_empty() {
+            self.message()
+        } else {
+            message
+        };
+        // A string always serializes; the fallback only keeps the signature total.
+        let message = serde_json::to_string(message).unwrap_or_else(|_| String::from("\"\""));
+        format!(r#"{{"code":{},"message":{message}}}"#, self.code())
+    }
 }
 
 impl fmt::Display for EngineError {

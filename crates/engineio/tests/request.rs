@@ -161,6 +161,22 @@ fn error_bodies() {
 }
 
 #[test]
+fn a_refusal_message_replaces_forbidden_and_is_json_escaped() {
+    assert_eq!(
+        EngineError::Forbidden.json_body_with_message("Thou shall not pass"),
+        r#"{"code":4,"message":"Thou shall not pass"}"#
+    );
+    assert_eq!(
+        EngineError::Forbidden.json_body_with_message(""),
+        EngineError::Forbidden.json_body()
+    );
+    let body = EngineError::Forbidden.json_body_with_message("say \"no\"\n\u{1}");
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parsed["message"], "say \"no\"\n\u{1}");
+    assert_eq!(parsed["code"], 4);
+}
+
+#[test]
 fn query_parsing() {
     let q = Query::parse("sid=a%2Bb&EIO=4&sid=second&b64=&transport=polling");
     assert_eq!(q.sid.as_deref(), Some("a+b"));

@@ -76,6 +76,26 @@ pub(crate) struct ServeArgs {
     /// (socket.io-msgpack-parser) [default: text]. The built-in demo pages and SDK speak text.
     #[arg(long, env = "SWITCHBOARD_SOCKETIO_PARSER", value_enum)]
     pub(crate) socketio_parser: Option<SocketIoParser>,
+    /// Compress Socket.IO polling answers of 1024 bytes or more with gzip or deflate when the
+    /// client accepts it (Node's `httpCompression`) [default: true].
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SOCKETIO_HTTP_COMPRESSION",
+        value_name = "BOOL"
+    )]
+    pub(crate) socketio_http_compression: Option<bool>,
+    /// Accept permessage-deflate on Socket.IO's WebSocket transport, compressing messages of
+    /// 1024 bytes or more (Node's `perMessageDeflate`) [default: false].
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SOCKETIO_PER_MESSAGE_DEFLATE",
+        value_name = "BOOL"
+    )]
+    pub(crate) socketio_per_message_deflate: Option<bool>,
+    /// Name of a cookie holding the Engine.IO session id, set on Socket.IO handshakes for
+    /// sticky load balancing (Node's `cookie`, e.g. `io`) [default: no cookie].
+    #[arg(long, env = "SWITCHBOARD_SOCKETIO_COOKIE", value_name = "NAME")]
+    pub(crate) socketio_cookie: Option<String>,
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
@@ -111,6 +131,9 @@ struct FileConfig {
     allowed_origins: Option<Vec<String>>,
     max_rooms_per_connection: Option<usize>,
     socketio_parser: Option<SocketIoParser>,
+    socketio_http_compression: Option<bool>,
+    socketio_per_message_deflate: Option<bool>,
+    socketio_cookie: Option<String>,
     shutdown_timeout: Option<u64>,
 }
 
@@ -163,6 +186,12 @@ pub(crate) struct ServeConfig {
     pub(crate) allowed_origins: Option<Vec<String>>,
     pub(crate) max_rooms_per_connection: usize,
     pub(crate) socketio_parser: SocketIoParser,
+    /// Socket.IO polling answers compressed (Node's `httpCompression`).
+    pub(crate) socketio_http_compression: bool,
+    /// permessage-deflate on Socket.IO's WebSocket transport (Node's `perMessageDeflate`).
+    pub(crate) socketio_per_message_deflate: bool,
+    /// The Engine.IO session cookie's name (Node's `cookie`), if one is set.
+    pub(crate) socketio_cookie: Option<String>,
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
@@ -264,6 +293,15 @@ impl ServeConfig {
                 .socketio_parser
                 .or(file.socketio_parser)
                 .unwrap_or_default(),
+            socketio_http_compression: args
+                .socketio_http_compression
+                .or(file.socketio_http_compression)
+                .unwrap_or(true),
+            socketio_per_message_deflate: args
+                .socketio_per_message_deflate
+                .or(file.socketio_per_message_deflate)
+                .unwrap_or(false),
+            socketio_cookie: args.socketio_cookie.or(file.socketio_cookie),
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
                     .or(file.shutdown_timeout)
@@ -289,6 +327,11 @@ impl ServeConfig {
             return Err(String::from(
                 "max_frame_size and max_message_size must be at least 1",
             ));
+        }
+        if let Some(name) = &self.socketio_cookie {
+            switchboard_socketio::engine::Cookie::named(name.as_str())
+                .validate()
+                .map_err(|e| format!("socketio_cookie: {e}"))?;
         }
         Ok(())
     }
@@ -329,6 +372,10 @@ mod tests {
         assert_eq!(config.max_message_size, 16 << 20);
         assert!(config.deflate);
         assert!(config.tls.is_none());
+        // Node's engine.io defaults.
+        assert!(config.socketio_http_compression);
+        assert!(!config.socketio_per_message_deflate);
+        assert_eq!(config.socketio_cookie, None);
     }
 
     #[test]
@@ -338,7 +385,9 @@ mod tests {
         let path = dir.join("switchboard.toml");
         std::fs::write(
             &path,
-            "listen = \"127.0.0.1:4000\"\nmax_message_size = 1000\ndeflate = false\nallowed_origins = [\"http://a\"]\nsocketio_parser = \"msgpack\"\n",
+            "listen = \"127.0.0.1:4000\"\nmax_message_size = 1000\ndeflate = false\nallowed_origins = [\"http://a\"]\nsocketio_parser = \"msgpack\"\n\
+             socketio_http_compression = false\nsocketio_per_message_deflate = true\n\
+             socketio_cookie = \"lb\"\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -352,6 +401,16 @@ mod tests {
         assert!(!config.deflate);
         assert_eq!(config.allowed_origins, Some(vec!["http://a".to_owned()]));
         assert_eq!(config.socketio_parser, SocketIoParser::Msgpack);
+        assert!(!config.socketio_http_compression);
+        assert!(config.socketio_per_message_deflate);
+        assert_eq!(config.socketio_cookie.as_deref(), Some("lb"));
+        std::fs::write(&path, "socketio_cookie = \"bad name\"\n").unwrap();
+        let err = ServeConfig::load(ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("cookie name"), "{err}");
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = ServeConfig::load(ServeArgs {
             config: Some(path),

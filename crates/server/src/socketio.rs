@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use switchboard_socketio::engine::Cors;
+use switchboard_socketio::engine::{Cookie, Cors, HttpCompression};
 use switchboard_socketio::{Ack, Args, Codec, Config, Socket, SocketIo, Value};
 use switchboard_ws::{Message, PreparedMessage};
 
@@ -31,6 +31,13 @@ pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
         SocketIoParser::Text => Codec::Text,
         SocketIoParser::Msgpack => Codec::MsgPack,
     };
+    sio.engine.http_compression = config
+        .socketio_http_compression
+        .then(HttpCompression::default);
+    sio.engine.per_message_deflate = config
+        .socketio_per_message_deflate
+        .then(switchboard_ws::DeflateConfig::default);
+    sio.engine.cookie = config.socketio_cookie.as_deref().map(Cookie::named);
     let io = SocketIo::new(sio);
     io.ns("/", move |socket: Socket| {
         let rooms = Arc::clone(&rooms);

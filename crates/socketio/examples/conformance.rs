@@ -5,6 +5,11 @@
 //!     cargo run --release -p switchboard-socketio --example conformance [ADDR] [--polling-only]
 //!         [--recovery]   (connection-state recovery on)
 //!         [--msgpack]    (socket.io-msgpack-parser's format instead of the default parser)
+//!         [--cookie]     (Engine.IO `cookie`: `io=<sid>` set on handshakes)
+//!         [--http-compression off]   (Engine.IO `httpCompression` off; on by default)
+//!         [--per-message-deflate]    (Engine.IO `perMessageDeflate` on; off by default)
+//!         [--deny-header NAME]       (Engine.IO `allowRequest` refusing handshakes that
+//!                                     carry header NAME, its value as the reason)
 //!
 //! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
 //! `auth` with the CONNECT payload; `message` → `message-back` with every argument;
@@ -28,7 +33,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use switchboard_socketio::engine::Cors;
+use switchboard_socketio::engine::{AllowRequest, Cookie, Cors, RemoteAddr, RequestInfo};
 use switchboard_socketio::{
     Ack, Args, Codec, Config, ConnectError, Data, PacketError, RecoveryConfig, Socket, SocketIo,
     Value,
@@ -150,6 +155,35 @@ fn interop_handlers(socket: &Socket) {
     );
 }
 
+/// The value after flag `name`, if the flag is given.
+fn flag_value(name: &str) -> Option<String> {
+    let mut args = std::env::args().skip_while(|a| a != name);
+    args.next()?;
+    args.next()
+}
+
+/// The Engine.IO options Node has, from the command line.
+fn engine_options(config: &mut Config) {
+    if std::env::args().any(|a| a == "--cookie") {
+        config.engine.cookie = Some(Cookie::default());
+    }
+    if flag_value("--http-compression").as_deref() == Some("off") {
+        config.engine.http_compression = None;
+    }
+    if std::env::args().any(|a| a == "--per-message-deflate") {
+        config.engine.per_message_deflate = Some(switchboard_ws::DeflateConfig::default());
+    }
+    if let Some(header) = flag_value("--deny-header") {
+        config.engine.allow_request = Some(AllowRequest::new(move |request: &RequestInfo| {
+            let refusal = request
+                .headers
+                .get(header.as_str())
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            async move { refusal.map_or(Ok(()), Err) }
+        }));
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -170,6 +204,7 @@ async fn main() -> std::io::Result<()> {
     if std::env::args().any(|a| a == "--recovery") {
         config.connection_state_recovery = Some(RecoveryConfig::default());
     }
+    engine_options(&mut config);
     let io = SocketIo::new(config);
     io.ns("/", |socket: Socket| async move {
         greet(&socket);
@@ -204,12 +239,13 @@ async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     loop {
-        let (tcp, _) = listener.accept().await?;
+        let (tcp, peer) = listener.accept().await?;
         let _ = tcp.set_nodelay(true);
         let io = io.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
+            let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                 let io = io.clone();
+                req.extensions_mut().insert(RemoteAddr(peer));
                 async move {
                     if req.uri().path().starts_with("/socket.io") {
                         Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await)

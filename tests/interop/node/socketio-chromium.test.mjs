@@ -1,7 +1,8 @@
 // socket.io-client inside Chromium (Debian's /usr/bin/chromium via playwright-core) against
 // switchboard's Socket.IO server (the `conformance` example of crates/socketio): the browser
 // bundle from npm, over the default polling → WebSocket upgrade and over WebSocket only,
-// with events, acknowledgements both ways and binary (ArrayBuffer) both ways.
+// with events, acknowledgements both ways and binary (ArrayBuffer) both ways; and over
+// polling only, a large event whose payload comes gzip'd (httpCompression) and decodes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -138,6 +139,34 @@ test('our browser SDK (web/switchboard.js) in Chromium: events, acks both ways, 
       answer: ['hey!'],
       refusal: { message: 'not authorized', data: { reason: 'missing token' } },
     });
+  } finally {
+    await page.close();
+  }
+});
+
+test('socket.io-client in Chromium over polling: a gzip\'d payload (httpCompression) decodes', { skip }, async () => {
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const encodings = [];
+  page.on('response', (res) => {
+    if (res.url().includes('/socket.io/') && res.request().method() === 'GET') {
+      encodings.push(res.headers()['content-encoding'] ?? 'identity');
+    }
+  });
+  try {
+    await page.goto(`${url}/`);
+    await page.addScriptTag({ path: BUNDLE });
+    const volume = await page.evaluate(async () => {
+      const socket = io({ transports: ['polling'] });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const got = new Promise((resolve) => socket.once('volume', resolve));
+      socket.emit('volume', 200_000);
+      const text = await got;
+      socket.disconnect();
+      return { length: text.length, all: /^x+$/.test(text) };
+    });
+    assert.deepEqual(volume, { length: 200_000, all: true });
+    assert.ok(encodings.includes('gzip'), `GET encodings: ${encodings}`);
   } finally {
     await page.close();
   }

@@ -6,6 +6,7 @@ use switchboard_engineio::{
     EngineError, PollResponse, RequestError, POST_OK_BODY, POST_OK_CONTENT_TYPE,
 };
 
+use super::compression::{self, Encoding, HttpCompression};
 use super::Body;
 
 /// Cross-origin resource sharing for polling requests (browsers on another origin).
@@ -32,7 +33,8 @@ impl Cors {
         }
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        // Appended: a compressed polling answer varies on `Accept-Encoding` too.
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static("GET, POST, OPTIONS"),
@@ -71,6 +73,34 @@ pub(crate) fn engine_error(error: EngineError) -> Response<Body> {
     with_body(status, "application/json", Bytes::from(error.json_body()))
 }
 
+/// Node's answer to a refused polling handshake: the error's status and JSON body with
+/// `message` in place of the standard one (unless empty).
+pub(crate) fn engine_error_with_message(error: EngineError, message: &str) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let body = error.json_body_with_message(message);
+    with_body(status, "application/json", Bytes::from(body))
+}
+
+/// Node's answer to a refused WebSocket handshake (`abortUpgrade()` in `lib/server.ts`):
+/// `400 Bad Request` whatever the error, the message as a `text/html` body, and the
+/// connection closed.
+pub(crate) fn upgrade_refused(error: EngineError, message: &str) -> Response<Body> {
+    let message = if message.is_empty() {
+        error.message()
+    } else {
+        message
+    };
+    let mut response = with_body(
+        StatusCode::BAD_REQUEST,
+        "text/html",
+        Bytes::copy_from_slice(message.as_bytes()),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 pub(crate) fn request_error(error: &RequestError) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     match error.content_type() {
@@ -79,9 +109,46 @@ pub(crate) fn request_error(error: &RequestError) -> Response<Body> {
     }
 }
 
-pub(crate) fn poll_response(poll: PollResponse) -> Response<Body> {
+/// A polling payload, compressed with `encoding` when compression is on and the payload
+/// reaches its threshold (Node's `Polling.doWrite()`: text and binary payloads alike).
+pub(crate) fn poll_response(
+    poll: PollResponse,
+    compression: Option<&HttpCompression>,
+    encoding: Option<Encoding>,
+) -> Response<Body> {
     let content_type = poll.content_type();
-    with_body(StatusCode::OK, content_type, poll.body)
+    let Some(compression) = compression else {
+        return with_body(StatusCode::OK, content_type, poll.body);
+    };
+    let compressed = match encoding {
+        Some(encoding) if poll.body.len() >= compression.threshold => {
+            match compression::compress(encoding, compression.level, &poll.body) {
+                Ok(bytes) => Some((encoding, bytes)),
+                Err(e) => {
+                    // In-memory zlib does not fail in practice; the plain payload still works.
+                    tracing::warn!(error = %e, "compressing a polling payload failed");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let mut response = match compressed {
+        Some((encoding, bytes)) => {
+            let mut response = with_body(StatusCode::OK, content_type, Bytes::from(bytes));
+            response.headers_mut().insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(encoding.as_str()),
+            );
+            response
+        }
+        None => with_body(StatusCode::OK, content_type, poll.body),
+    };
+    // The answer depends on `Accept-Encoding` (Node omits this; caches need it).
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    response
 }
 
 pub(crate) fn post_ok() -> Response<Body> {

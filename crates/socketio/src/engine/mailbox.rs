@@ -11,6 +11,7 @@ use http::Response;
 use switchboard_engineio::{CloseReason, EncodedPacket};
 use tokio::sync::oneshot;
 
+use super::compression::Encoding;
 use super::Body;
 
 /// A WebSocket of a session.
@@ -18,9 +19,10 @@ pub(crate) type Ws = switchboard_ws_tokio::WebSocket<switchboard_ws_tokio::BoxTr
 
 /// What request handlers hand to a session's task.
 pub(crate) enum Input {
-    /// A polling GET, answered through `respond`.
+    /// A polling GET, answered through `respond` (its payload compressed with `encoding`).
     Poll {
         respond: oneshot::Sender<Response<Body>>,
+        encoding: Option<Encoding>,
     },
     /// A polling POST and its body.
     Post {
@@ -240,13 +242,23 @@ mod tests {
     fn a_closed_mailbox_refuses_everything_and_hands_back_waiting_requests() {
         let mailbox = Mailbox::new(4);
         let (respond, _answer) = oneshot::channel();
-        assert!(mailbox.input(Input::Poll { respond }).is_ok());
+        assert!(mailbox
+            .input(Input::Poll {
+                respond,
+                encoding: None
+            })
+            .is_ok());
         let waiting = mailbox.close_for_good();
         assert_eq!(waiting.len(), 1);
         assert!(mailbox.is_closed());
         assert_eq!(mailbox.send(packet(), false), Err(SendError::Closed));
         let (respond, _answer) = oneshot::channel();
-        assert!(mailbox.input(Input::Poll { respond }).is_err());
+        assert!(mailbox
+            .input(Input::Poll {
+                respond,
+                encoding: None
+            })
+            .is_err());
     }
 
     #[test]
@@ -257,7 +269,12 @@ mod tests {
             let (respond, answer) = oneshot::channel();
             answers.push(answer);
             assert_eq!(
-                mailbox.input(Input::Poll { respond }).is_ok(),
+                mailbox
+                    .input(Input::Poll {
+                        respond,
+                        encoding: None
+                    })
+                    .is_ok(),
                 i < MAX_INPUTS
             );
         }

@@ -7,6 +7,9 @@
 //! GET, and the application's per-session state ([`EngineApp::Session`]); it is the only
 //! place any of them change.
 
+mod allow;
+mod compression;
+mod cookie;
 mod http_io;
 mod mailbox;
 mod registry;
@@ -19,12 +22,16 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use switchboard_engineio::{
-    classify, generate_sid, Config, EngineError, Handshake, RequestKind, Session, Transmit,
-    TransportKind,
+    classify, generate_sid, Config, EngineError, Handshake, Protocol, RequestKind, Session,
+    Transmit, TransportKind,
 };
 use switchboard_ws_tokio::{upgrade, Transport};
 use tokio::sync::oneshot;
 
+pub use allow::{AllowFuture, AllowRequest, RemoteAddr};
+pub use compression::HttpCompression;
+use cookie::SessionCookie;
+pub use cookie::{Cookie, SameSite};
 pub use http_io::Cors;
 pub use mailbox::SendError;
 use mailbox::{Input, Mailbox};
@@ -63,6 +70,9 @@ pub struct RequestInfo {
     pub uri: http::Uri,
     /// The Engine.IO protocol revision.
     pub protocol: switchboard_engineio::Protocol,
+    /// The remote address of the connection, when the server put a [`RemoteAddr`] into the
+    /// request's extensions.
+    pub remote_addr: Option<std::net::SocketAddr>,
 }
 
 /// Settings of the shell, beside the protocol's [`Config`].
@@ -75,8 +85,26 @@ pub struct EngineConfig {
     /// Outbound packets queued per session between the application and the session task;
     /// a session whose queue is full when a packet is sent to it is closed (slow consumer).
     pub outgoing_queue: usize,
-    /// WebSocket frame and message limits for the websocket transport.
+    /// WebSocket frame and message limits for the websocket transport. Its compression
+    /// threshold and level are taken from [`per_message_deflate`](Self::per_message_deflate).
     pub ws: switchboard_ws::Config,
+    /// The session cookie set on handshake responses (Node's `cookie`); `None`, the default,
+    /// sets none. A polling handshake carries it on the response with the open packet, a
+    /// WebSocket-only handshake on its `101` (where Node 6 sets none).
+    pub cookie: Option<Cookie>,
+    /// Accepts or refuses handshake requests before any session exists (Node's
+    /// `allowRequest`); `None`, the default, accepts all.
+    pub allow_request: Option<AllowRequest>,
+    /// Compression of polling responses (Node's `httpCompression`): on by default, gzip or
+    /// deflate as the client's `Accept-Encoding` allows, for payloads of at least 1024 bytes.
+    /// `None` turns it off.
+    pub http_compression: Option<HttpCompression>,
+    /// permessage-deflate on the websocket transport (Node's `perMessageDeflate`): `None`,
+    /// the default as in Node's engine.io 4 and later, declines every client's offer;
+    /// `Some` accepts it, compressing outgoing messages of at least `threshold` bytes (1024
+    /// by default, as in Node) at `level`. Each connection compresses for itself: a
+    /// broadcast is compressed once per receiver.
+    pub per_message_deflate: Option<switchboard_ws::DeflateConfig>,
 }
 
 impl Default for EngineConfig {
@@ -95,6 +123,10 @@ impl Default for EngineConfig {
             cors: None,
             outgoing_queue: 1024,
             ws,
+            cookie: None,
+            allow_request: None,
+            http_compression: Some(HttpCompression::default()),
+            per_message_deflate: None,
         }
     }
 }
@@ -125,20 +157,32 @@ pub(crate) struct Shared<A: EngineApp> {
     pub(crate) app: A,
     pub(crate) registry: Registry,
     ws_policy: switchboard_ws::handshake::ServerPolicy,
+    cookie: Option<SessionCookie>,
 }
 
 /// The response body type.
 pub type Body = Full<Bytes>;
 
 impl<A: EngineApp> Engine<A> {
-    /// An engine serving `app`.
-    pub fn new(config: EngineConfig, app: A) -> Self {
+    /// An engine serving `app`. Invalid [`Cookie`] settings disable the cookie, with a
+    /// warning (check them with [`Cookie::validate`] first).
+    pub fn new(mut config: EngineConfig, app: A) -> Self {
+        if let Some(deflate) = &config.per_message_deflate {
+            config.ws.compression_threshold = deflate.threshold;
+            config.ws.compression_level = deflate.level;
+        }
+        let ws_policy = switchboard_ws::handshake::ServerPolicy {
+            deflate: config.per_message_deflate.clone(),
+            ..switchboard_ws::handshake::ServerPolicy::default()
+        };
+        let cookie = config.cookie.as_ref().and_then(SessionCookie::new);
         Self {
             shared: Arc::new(Shared {
                 config,
                 app,
                 registry: Registry::default(),
-                ws_policy: switchboard_ws::handshake::ServerPolicy::default(),
+                ws_policy,
+                cookie,
             }),
         }
     }
@@ -192,16 +236,37 @@ impl<A: EngineApp> Engine<A> {
             &self.shared.config.protocol,
         ) {
             Ok(kind) => kind,
+            // Only handshakes fail this way. Node asks `allowRequest` first (`verify()`),
+            // and checks the revision afterwards (`handshake()`).
+            Err(EngineError::UnsupportedProtocolVersion) => {
+                if self.shared.config.allow_request.is_some() {
+                    let info = Self::request_info(&req, Protocol::V3);
+                    if let Err(refusal) = self.allowed(&info, websocket).await {
+                        return refusal;
+                    }
+                }
+                return http_io::engine_error(EngineError::UnsupportedProtocolVersion);
+            }
             Err(e) => return http_io::engine_error(e),
         };
         match kind {
-            RequestKind::Handshake(handshake) => match handshake.transport {
-                TransportKind::Polling => self.open_polling(&req, handshake),
-                TransportKind::WebSocket => self.open_websocket::<S, B>(&mut req, handshake),
-            },
+            RequestKind::Handshake(handshake) => {
+                let info = Self::request_info(&req, handshake.protocol);
+                if let Err(refusal) = self.allowed(&info, websocket).await {
+                    return refusal;
+                }
+                match handshake.transport {
+                    TransportKind::Polling => self.open_polling(&req, handshake, info),
+                    TransportKind::WebSocket => {
+                        self.open_websocket::<S, B>(&mut req, handshake, info)
+                    }
+                }
+            }
             RequestKind::Poll { sid } => {
+                let encoding = self.poll_encoding(&req);
                 let (respond, answer) = oneshot::channel();
-                self.send_input(&sid, Input::Poll { respond }, answer).await
+                let input = Input::Poll { respond, encoding };
+                self.send_input(&sid, input, answer).await
             }
             RequestKind::Post { sid } => {
                 if self.shared.registry.get(&sid).is_none() {
@@ -274,7 +339,7 @@ impl<A: EngineApp> Engine<A> {
     /// What the application keeps of the handshake request. Header values and the URI are
     /// copied: hyper's are views into its 8 KiB read buffer, which they would keep alive for
     /// the whole session.
-    fn request_info<B>(req: &Request<B>, handshake: &Handshake) -> RequestInfo {
+    fn request_info<B>(req: &Request<B>, protocol: Protocol) -> RequestInfo {
         let mut headers = http::HeaderMap::with_capacity(req.headers().len());
         for (name, value) in req.headers() {
             if let Ok(owned) = http::HeaderValue::from_bytes(value.as_bytes()) {
@@ -284,49 +349,95 @@ impl<A: EngineApp> Engine<A> {
         RequestInfo {
             headers,
             uri: req.uri().to_string().parse().unwrap_or_default(),
-            protocol: handshake.protocol,
+            protocol,
+            remote_addr: req.extensions().get::<RemoteAddr>().map(|addr| addr.0),
+        }
+    }
+
+    /// Runs the `allowRequest` hook on a handshake; the answer to send when it refuses.
+    async fn allowed(&self, info: &RequestInfo, websocket: bool) -> Result<(), Response<Body>> {
+        let Some(hook) = &self.shared.config.allow_request else {
+            return Ok(());
+        };
+        match hook.check(info).await {
+            Ok(()) => Ok(()),
+            Err(message) if websocket => {
+                Err(http_io::upgrade_refused(EngineError::Forbidden, &message))
+            }
+            Err(message) => Err(http_io::engine_error_with_message(
+                EngineError::Forbidden,
+                &message,
+            )),
+        }
+    }
+
+    /// The content coding for a polling GET's answer, if compression is on and the client
+    /// accepts one.
+    fn poll_encoding<B>(&self, req: &Request<B>) -> Option<compression::Encoding> {
+        self.shared.config.http_compression?;
+        compression::negotiate(req.headers())
+    }
+
+    /// Adds the session cookie, if configured, to a handshake response.
+    fn set_cookie(&self, response: &mut Response<Body>, sid: &str) {
+        if let Some(value) = self.shared.cookie.as_ref().and_then(|c| c.header(sid)) {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, value);
         }
     }
 
     /// A polling handshake: the open packet answers this GET; the task takes it from there.
-    fn open_polling<B>(&self, req: &Request<B>, handshake: Handshake) -> Response<Body> {
+    fn open_polling<B>(
+        &self,
+        req: &Request<B>,
+        handshake: Handshake,
+        info: RequestInfo,
+    ) -> Response<Body> {
         let now = tokio::time::Instant::now().into_std();
-        let info = Self::request_info(req, &handshake);
         let mut session =
             Session::new(now, generate_sid(), handshake, &self.shared.config.protocol);
         let open = match session.poll_transmit() {
             Some(Transmit::Poll(open)) => open,
             _ => return http_io::engine_error(EngineError::BadRequest),
         };
+        let sid: Arc<str> = Arc::from(session.sid());
         self.spawn(session, None, &info);
-        http_io::poll_response(open)
+        let compression = self.shared.config.http_compression.as_ref();
+        let mut response = http_io::poll_response(open, compression, self.poll_encoding(req));
+        self.set_cookie(&mut response, &sid);
+        response
     }
 
-    /// A WebSocket handshake without a session: the session starts on WebSocket.
-    fn open_websocket<S, B>(&self, req: &mut Request<B>, handshake: Handshake) -> Response<Body>
+    /// A WebSocket handshake without a session: the session starts on WebSocket. Its id is
+    /// chosen now, for the cookie on the `101`.
+    fn open_websocket<S, B>(
+        &self,
+        req: &mut Request<B>,
+        handshake: Handshake,
+        info: RequestInfo,
+    ) -> Response<Body>
     where
         S: Transport,
     {
-        let info = Self::request_info(req, &handshake);
         match upgrade::accept(req, &self.shared.ws_policy, self.shared.config.ws.clone()) {
             Ok((response, pending)) => {
+                let sid = generate_sid();
+                let mut response = response.map(|()| Body::default());
+                self.set_cookie(&mut response, &sid);
                 let engine = self.clone();
                 tokio::spawn(async move {
                     match pending.finish_boxed::<S>().await {
                         Ok(ws) => {
                             let now = tokio::time::Instant::now().into_std();
-                            let session = Session::new(
-                                now,
-                                generate_sid(),
-                                handshake,
-                                &engine.shared.config.protocol,
-                            );
+                            let session =
+                                Session::new(now, sid, handshake, &engine.shared.config.protocol);
                             engine.spawn(session, Some(Box::new(ws)), &info);
                         }
                         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
                     }
                 });
-                response.map(|()| Body::default())
+                response
             }
             Err(e) => upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b))),
         }

@@ -22,6 +22,7 @@ use switchboard_ws_tokio::protocol::{
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
+use super::compression::Encoding;
 use super::mailbox::{Input, Mailbox, Outgoing, SendError, Taken, Ws};
 use super::{http_io, Body, EngineApp, Shared, CLOSE_FLUSH};
 
@@ -90,6 +91,8 @@ pub(crate) struct SessionTask<A: EngineApp> {
     candidate: Option<Box<Ws>>,
     /// The parked polling GET.
     pending_get: Option<oneshot::Sender<Response<Body>>>,
+    /// The content coding the parked GET accepts.
+    pending_encoding: Option<Encoding>,
     mailbox: Arc<Mailbox>,
     taken: Taken,
     /// The deadline the timer is set to.
@@ -113,6 +116,7 @@ impl<A: EngineApp> SessionTask<A> {
             ws,
             candidate: None,
             pending_get: None,
+            pending_encoding: None,
             mailbox,
             taken: Taken::default(),
             timer_at: None,
@@ -273,7 +277,9 @@ impl<A: EngineApp> SessionTask<A> {
         match transmit {
             Transmit::Poll(poll) => {
                 if let Some(respond) = self.pending_get.take() {
-                    let _ = respond.send(http_io::poll_response(poll));
+                    let compression = self.shared.config.http_compression.as_ref();
+                    let encoding = self.pending_encoding.take();
+                    let _ = respond.send(http_io::poll_response(poll, compression, encoding));
                 }
             }
             Transmit::Ws(frame) => {
@@ -311,8 +317,11 @@ impl<A: EngineApp> SessionTask<A> {
     fn input(&mut self, input: Input) {
         let now = now();
         match input {
-            Input::Poll { respond } => match self.session.handle_poll(now) {
-                Ok(()) => self.pending_get = Some(respond),
+            Input::Poll { respond, encoding } => match self.session.handle_poll(now) {
+                Ok(()) => {
+                    self.pending_get = Some(respond);
+                    self.pending_encoding = encoding;
+                }
                 Err(e) => {
                     let _ = respond.send(http_io::request_error(&e));
                 }
@@ -365,7 +374,7 @@ impl<A: EngineApp> SessionTask<A> {
 fn refuse(input: Input) {
     let gone = || http_io::engine_error(switchboard_engineio::EngineError::UnknownSid);
     match input {
-        Input::Poll { respond } | Input::Post { respond, .. } => {
+        Input::Poll { respond, .. } | Input::Post { respond, .. } => {
             let _ = respond.send(gone());
         }
         Input::Upgrade { ws } => {
