@@ -353,10 +353,7 @@ impl ServeConfig {
         switchboard_ws::handshake::ServerPolicy {
             allowed_origins: self.allowed_origins.clone(),
             subprotocols: Vec::new(),
-            deflate: self.deflate.then(|| switchboard_ws::DeflateConfig {
-                threshold: self.deflate_threshold,
-                ..Default::default()
-            }),
+            deflate: self.deflate.then(switchboard_ws::DeflateConfig::default),
         }
     }
 }

@@ -12,7 +12,9 @@ pub const EXTENSION_NAME: &str = "permessage-deflate";
 /// The four bytes a sync flush ends with; stripped on send, appended on receive.
 const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// What this endpoint asks for or accepts in permessage-deflate negotiation.
+/// What this endpoint asks for or accepts in permessage-deflate negotiation. What is then
+/// compressed, and how hard, is the connection's [`crate::Config::compression_threshold`] and
+/// [`crate::Config::compression_level`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeflateConfig {
     /// Ask that the server reset its compression context after each message (saves the
@@ -24,10 +26,6 @@ pub struct DeflateConfig {
     pub server_max_window_bits: u8,
     /// Largest LZ77 window (9–15) the client may compress with.
     pub client_max_window_bits: u8,
-    /// Messages shorter than this many bytes are sent uncompressed.
-    pub threshold: usize,
-    /// zlib compression level, 0–9.
-    pub level: u32,
 }
 
 impl Default for DeflateConfig {
@@ -37,8 +35,6 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
-            threshold: 1024,
-            level: 1,
         }
     }
 }

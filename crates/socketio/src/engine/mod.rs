@@ -85,8 +85,9 @@ pub struct EngineConfig {
     /// Outbound packets queued per session between the application and the session task;
     /// a session whose queue is full when a packet is sent to it is closed (slow consumer).
     pub outgoing_queue: usize,
-    /// WebSocket frame and message limits for the websocket transport. Its compression
-    /// threshold and level are taken from [`per_message_deflate`](Self::per_message_deflate).
+    /// WebSocket frame and message limits for the websocket transport, and, when
+    /// permessage-deflate is on, its `compression_threshold` (1024 bytes, as in Node) and
+    /// `compression_level`.
     pub ws: switchboard_ws::Config,
     /// The session cookie set on handshake responses (Node's `cookie`); `None`, the default,
     /// sets none. A polling handshake carries it on the response with the open packet, a
@@ -101,9 +102,9 @@ pub struct EngineConfig {
     pub http_compression: Option<HttpCompression>,
     /// permessage-deflate on the websocket transport (Node's `perMessageDeflate`): `None`,
     /// the default as in Node's engine.io 4 and later, declines every client's offer;
-    /// `Some` accepts it, compressing outgoing messages of at least `threshold` bytes (1024
-    /// by default, as in Node) at `level`. Each connection compresses for itself: a
-    /// broadcast is compressed once per receiver.
+    /// `Some` accepts it, compressing outgoing messages of at least
+    /// `ws.compression_threshold` bytes at `ws.compression_level`. Each connection
+    /// compresses for itself: a broadcast is compressed once per receiver.
     pub per_message_deflate: Option<switchboard_ws::DeflateConfig>,
 }
 
@@ -166,11 +167,7 @@ pub type Body = Full<Bytes>;
 impl<A: EngineApp> Engine<A> {
     /// An engine serving `app`. Invalid [`Cookie`] settings disable the cookie, with a
     /// warning (check them with [`Cookie::validate`] first).
-    pub fn new(mut config: EngineConfig, app: A) -> Self {
-        if let Some(deflate) = &config.per_message_deflate {
-            config.ws.compression_threshold = deflate.threshold;
-            config.ws.compression_level = deflate.level;
-        }
+    pub fn new(config: EngineConfig, app: A) -> Self {
         let ws_policy = switchboard_ws::handshake::ServerPolicy {
             deflate: config.per_message_deflate.clone(),
             ..switchboard_ws::handshake::ServerPolicy::default()
