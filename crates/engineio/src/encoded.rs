@@ -11,10 +11,15 @@ use crate::packet::{Message, Packet, PacketType, Protocol, BASE64};
 /// A text packet holds the bytes of `<type digit><data>` (for a message: `4<data>`), usable
 /// as is as a WebSocket text frame and as a v4 polling segment. A binary message holds the
 /// raw bytes, which the polling path base64-encodes behind a `b`.
+///
+/// Packets may be compressed (permessage-deflate, HTTP compression) unless
+/// [`without_compression`](Self::without_compression) says otherwise, as Node's
+/// `socket.send(data, { compress: false })`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EncodedPacket {
     bytes: Bytes,
     binary: bool,
+    compress: bool,
 }
 
 impl EncodedPacket {
@@ -27,6 +32,7 @@ impl EncodedPacket {
         Self {
             bytes: buf.freeze(),
             binary: false,
+            compress: true,
         }
     }
 
@@ -40,6 +46,7 @@ impl EncodedPacket {
         Ok(Self {
             bytes: Bytes::from(message),
             binary: false,
+            compress: true,
         })
     }
 
@@ -49,6 +56,7 @@ impl EncodedPacket {
         Self {
             bytes: data.into(),
             binary: true,
+            compress: true,
         }
     }
 
@@ -69,6 +77,7 @@ impl EncodedPacket {
             other => Self {
                 bytes: Bytes::from(other.encode_text()),
                 binary: false,
+                compress: true,
             },
         }
     }
@@ -80,7 +89,22 @@ impl EncodedPacket {
         Self {
             bytes: buf.freeze(),
             binary: false,
+            compress: true,
         }
+    }
+
+    /// The same packet, never compressed: a WebSocket sends it without permessage-deflate, and
+    /// a polling response made only of such packets is not HTTP-compressed (Node compresses a
+    /// polling payload when any of its packets allows it).
+    #[must_use]
+    pub fn without_compression(mut self) -> Self {
+        self.compress = false;
+        self
+    }
+
+    /// Whether the packet may be compressed.
+    pub fn compress(&self) -> bool {
+        self.compress
     }
 
     /// Whether this is a binary message.

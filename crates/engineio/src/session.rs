@@ -45,6 +45,8 @@ pub struct PollResponse {
     pub body: Bytes,
     /// Whether the body is a v3 binary payload rather than text.
     pub binary: bool,
+    /// Whether the body may be HTTP-compressed: some packet in it allows compression.
+    pub compress: bool,
 }
 
 impl PollResponse {
@@ -63,8 +65,14 @@ impl PollResponse {
 pub enum Transmit {
     /// Answer the pending polling GET.
     Poll(PollResponse),
-    /// Send a message on the session's WebSocket (the upgrade candidate while polling).
-    Ws(WsFrame),
+    /// Send a message on the session's WebSocket (the upgrade candidate while polling),
+    /// with permessage-deflate unless `compress` is false.
+    Ws {
+        /// The message.
+        frame: WsFrame,
+        /// Whether it may be compressed.
+        compress: bool,
+    },
     /// Close the session's WebSocket (the upgrade candidate while polling).
     CloseWs,
 }
@@ -227,7 +235,7 @@ impl Session {
             + self
                 .transmits
                 .iter()
-                .filter(|t| matches!(t, Transmit::Ws(_)))
+                .filter(|t| matches!(t, Transmit::Ws { .. }))
                 .count()
     }
 
@@ -492,8 +500,7 @@ impl Session {
         match decoded {
             Ok(Packet::Ping(data)) if data == "probe" => {
                 let pong = EncodedPacket::control(PacketType::Pong, "probe");
-                self.transmits
-                    .push_back(Transmit::Ws(pong.to_ws_frame(self.protocol, self.b64)));
+                self.transmits.push_back(self.ws_transmit(&pong));
                 if !probed {
                     self.events.push_back(Event::Upgrading);
                 }
@@ -640,8 +647,7 @@ impl Session {
         match self.transport {
             TransportKind::WebSocket => {
                 while let Some(p) = self.queue.pop_front() {
-                    let frame = p.to_ws_frame(self.protocol, self.b64);
-                    self.transmits.push_back(Transmit::Ws(frame));
+                    self.transmits.push_back(self.ws_transmit(&p));
                 }
             }
             TransportKind::Polling => {
@@ -660,18 +666,31 @@ impl Session {
         }
     }
 
+    fn ws_transmit(&self, packet: &EncodedPacket) -> Transmit {
+        Transmit::Ws {
+            frame: packet.to_ws_frame(self.protocol, self.b64),
+            compress: packet.compress(),
+        }
+    }
+
     fn encode_poll<'a>(
         &self,
         packets: impl IntoIterator<Item = &'a EncodedPacket> + Clone,
     ) -> PollResponse {
+        let compress = packets.clone().into_iter().any(EncodedPacket::compress);
         match self.protocol {
             Protocol::V4 => PollResponse {
                 body: payload::encode_payload(packets),
                 binary: false,
+                compress,
             },
             Protocol::V3 => {
                 let (body, binary) = v3::encode_payload(packets, self.b64);
-                PollResponse { body, binary }
+                PollResponse {
+                    body,
+                    binary,
+                    compress,
+                }
             }
         }
     }

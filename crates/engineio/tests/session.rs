@@ -24,7 +24,10 @@ fn open(transport: TransportKind, protocol: Protocol, config: &Config) -> (Sessi
     let mut s = Session::new(now, SID.into(), handshake(transport, protocol), config);
     match s.poll_transmit() {
         Some(Transmit::Poll(r)) => assert!(r.body.starts_with(b"0") || r.body.contains(&b'0')),
-        Some(Transmit::Ws(WsFrame::Text(t))) => assert!(t.starts_with(b"0{")),
+        Some(Transmit::Ws {
+            frame: WsFrame::Text(t),
+            ..
+        }) => assert!(t.starts_with(b"0{")),
         other => panic!("no open packet: {other:?}"),
     }
     (s, now)
@@ -51,7 +54,10 @@ fn events(s: &mut Session) -> Vec<Event> {
 }
 
 fn text(t: &'static str) -> Transmit {
-    Transmit::Ws(WsFrame::Text(Bytes::from_static(t.as_bytes())))
+    Transmit::Ws {
+        frame: WsFrame::Text(Bytes::from_static(t.as_bytes())),
+        compress: true,
+    }
 }
 
 #[test]
@@ -470,7 +476,11 @@ fn shared_packet_across_sessions() {
     b.send(packet.clone()).unwrap();
     a.handle_poll(t0).unwrap();
     let body = poll_body(&mut a).unwrap();
-    let Some(Transmit::Ws(WsFrame::Text(frame))) = b.poll_transmit() else {
+    let Some(Transmit::Ws {
+        frame: WsFrame::Text(frame),
+        ..
+    }) = b.poll_transmit()
+    else {
         panic!()
     };
     assert_eq!(body, frame);
@@ -649,4 +659,38 @@ fn bad_ws_frame_is_a_parse_error() {
     assert_eq!(s.poll_event(), None);
     assert_eq!(s.poll_transmit(), None);
     assert_eq!(s.handle_ws_upgrade(t0), Err(EngineError::UnknownSid));
+}
+
+#[test]
+fn the_compress_flag_reaches_websocket_frames_and_polling_responses() {
+    let plain = EncodedPacket::text("a").without_compression();
+    assert!(!plain.compress());
+    let (mut ws, _) = open(TransportKind::WebSocket, Protocol::V4, &Config::default());
+    ws.send(plain.clone()).unwrap();
+    ws.send(EncodedPacket::text("b")).unwrap();
+    assert_eq!(
+        transmits(&mut ws),
+        vec![
+            Transmit::Ws {
+                frame: WsFrame::Text(Bytes::from_static(b"4a")),
+                compress: false,
+            },
+            text("4b"),
+        ]
+    );
+    // Polling (as Node): compressible when any packet of the payload is.
+    let (mut poll, t0) = polling();
+    poll.send(plain.clone()).unwrap();
+    poll.handle_poll(t0).unwrap();
+    match poll.poll_transmit() {
+        Some(Transmit::Poll(r)) => assert!(!r.compress, "only uncompressed packets"),
+        other => panic!("{other:?}"),
+    }
+    poll.send(plain).unwrap();
+    poll.send(EncodedPacket::text("b")).unwrap();
+    poll.handle_poll(t0).unwrap();
+    match poll.poll_transmit() {
+        Some(Transmit::Poll(r)) => assert!(r.compress, "one packet allows it"),
+        other => panic!("{other:?}"),
+    }
 }

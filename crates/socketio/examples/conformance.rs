@@ -153,6 +153,13 @@ fn interop_handlers(socket: &Socket) {
             let _ = socket.emit("volume", &"x".repeat(size.min(4_000_000)));
         },
     );
+    // Node's `socket.compress(false).emit(...)`.
+    socket.on(
+        "message-uncompressed",
+        |socket: Socket, Args(args): Args| async move {
+            let _ = socket.compress(false).emit_args("message-back", args);
+        },
+    );
 }
 
 /// The value after flag `name`, if the flag is given.

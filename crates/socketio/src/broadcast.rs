@@ -1,5 +1,5 @@
-//! Broadcasting: `to`/`in`/`except` select the receivers, `volatile`, `local` and `timeout`
-//! shape the delivery; the namespace's adapter carries it out (encoded once per server, the
+//! Broadcasting: `to`/`in`/`except` select the receivers, `volatile`, `compress`, `local` and
+//! `timeout` shape the delivery; the namespace's adapter carries it out (encoded once per server, the
 //! same bytes queued for every receiver).
 
 use std::collections::HashSet;
@@ -99,6 +99,13 @@ impl BroadcastOperator {
     /// Receivers whose queue is full miss the packet instead of being disconnected.
     pub fn volatile(mut self) -> Self {
         self.opts.flags.volatile = true;
+        self
+    }
+
+    /// With `false`, packets go out uncompressed (no permessage-deflate, no HTTP compression
+    /// of a polling payload holding only such packets), as Node's `compress(false)`.
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts.flags.uncompressed = !compress;
         self
     }
 

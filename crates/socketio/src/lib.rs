@@ -30,6 +30,7 @@ mod ack;
 pub mod adapter;
 mod broadcast;
 mod client;
+mod emitter;
 pub mod engine;
 mod handler;
 mod io;
@@ -45,6 +46,7 @@ pub use adapter::{
     Adapter, AdapterError, BroadcastAcks, MemoryAdapter, RecoveryConfig, SocketInfo,
 };
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
+pub use emitter::SocketEmitter;
 pub use handler::{Args, Data, FromEvent, Handler, Incoming, TryData};
 pub use io::{Config, NamespaceBuilder, SocketIo};
 pub use namespace::{ConnectError, Namespace};

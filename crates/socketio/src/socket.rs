@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::ack::{AckError, PendingAcks};
-use crate::adapter::{AdapterError, BroadcastOptions, BroadcastPacket, Session, SocketInfo};
+use crate::adapter::{AdapterError, Session, SocketInfo};
 use crate::broadcast::BroadcastOperator;
+use crate::emitter::SocketEmitter;
 use crate::engine::ConnHandle;
 use crate::handler::{erase, ErasedHandler, Handler, Incoming};
 use crate::namespace::Namespace;
@@ -123,7 +124,7 @@ pub(crate) struct SocketIdentity {
 
 pub(crate) struct SocketInner {
     pub(crate) id: Arc<str>,
-    pid: Option<Arc<str>>,
+    pub(crate) pid: Option<Arc<str>>,
     recovered: bool,
     pub(crate) ns: Arc<Namespace>,
     pub(crate) conn: ConnHandle,
@@ -294,35 +295,12 @@ impl Socket {
 
     /// Sends `event` with one argument.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        let value = to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
-        self.emit_args(event, vec![value])
+        self.emitter().emit(event, data)
     }
 
     /// Sends `event` with these arguments.
     pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
-        if !self.connected() {
-            return Err(EmitError::Disconnected);
-        }
-        if self.inner.pid.is_some() {
-            // Through the adapter, which keeps it for a recovery should the connection drop.
-            let packet = BroadcastPacket {
-                event: event.to_owned(),
-                args,
-            };
-            let only_me = BroadcastOptions {
-                rooms: vec![Arc::clone(&self.inner.id)],
-                ..BroadcastOptions::default()
-            };
-            return self
-                .inner
-                .ns
-                .adapter
-                .broadcast(packet, only_me)
-                .map_err(EmitError::Adapter);
-        }
-        self.notify_outgoing(event, &args);
-        let packets = wire::event(self.nsp(), event, &args, None, self.inner.ns.codec());
-        self.send_packets(&packets)
+        self.emitter().emit_args(event, args)
     }
 
     /// Sends `event` with one argument and waits (at most `timeout`) for the client to
@@ -337,14 +315,7 @@ impl Socket {
         T: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let value = to_value(data).map_err(|e| AckError::Decode(e.to_string()))?;
-        let mut args = self.emit_args_with_ack(event, vec![value], timeout).await?;
-        let first = if args.is_empty() {
-            Value::Null
-        } else {
-            args.swap_remove(0)
-        };
-        from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+        self.emitter().emit_with_ack(event, data, timeout).await
     }
 
     /// Sends `event` with these arguments and waits (at most `timeout`) for the client's
@@ -355,25 +326,24 @@ impl Socket {
         args: Vec<Value>,
         timeout: Duration,
     ) -> Result<Vec<Value>, AckError> {
-        if !self.connected() {
-            return Err(AckError::Disconnected);
-        }
-        let id = self.inner.ns.local.next_ack_id();
-        let answer = self.inner.acks.register(id);
-        self.notify_outgoing(event, &args);
-        let packets = wire::event(self.nsp(), event, &args, Some(id), self.inner.ns.codec());
-        if self.send_packets(&packets).is_err() {
-            self.inner.acks.forget(id);
-            return Err(AckError::Disconnected);
-        }
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(args)) => Ok(args),
-            Ok(Err(_)) => Err(AckError::Disconnected),
-            Err(_) => {
-                self.inner.acks.forget(id);
-                Err(AckError::Timeout)
-            }
-        }
+        self.emitter()
+            .emit_args_with_ack(event, args, timeout)
+            .await
+    }
+
+    /// The next emit is dropped rather than queued when the connection does not keep up
+    /// (Node's `socket.volatile.emit(...)`).
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        self.emitter().volatile()
+    }
+
+    /// With `false`, the next emit goes out uncompressed (Node's `socket.compress(false)`).
+    pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
+        self.emitter().compress(compress)
+    }
+
+    fn emitter(&self) -> SocketEmitter<'_> {
+        SocketEmitter::new(self)
     }
 
     /// Joins rooms.
@@ -435,6 +405,10 @@ impl Socket {
     /// `socket.disconnect(true)`.
     pub fn close_connection(&self) {
         self.inner.conn.close();
+    }
+
+    pub(crate) fn codec(&self) -> wire::Codec {
+        self.inner.ns.codec()
     }
 
     pub(crate) fn protocol(&self) -> wire::Protocol {

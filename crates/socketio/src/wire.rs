@@ -58,6 +58,22 @@ impl Packets {
             Packets::Many(packets) => packets.iter(),
         }
     }
+
+    /// The same packets, compressed or not (`compress` false: never).
+    pub(crate) fn compressed(self, compress: bool) -> Self {
+        if compress {
+            return self;
+        }
+        match self {
+            Packets::One(packet) => Packets::One(packet.without_compression()),
+            Packets::Many(packets) => Packets::Many(
+                packets
+                    .iter()
+                    .map(|p| p.clone().without_compression())
+                    .collect(),
+            ),
+        }
+    }
 }
 
 const CONNECT: u8 = 0;

@@ -8,8 +8,10 @@ mod engine_common;
 use bytes::Bytes;
 use engine_common::*;
 use http::header;
-use switchboard_engineio::{payload, v3, EncodedPacket, Packet};
-use switchboard_socketio::engine::{Cors, EngineConfig, HttpCompression};
+use switchboard_engineio::{payload, v3, CloseReason, EncodedPacket, Message, Packet};
+use switchboard_socketio::engine::{
+    ConnHandle, Cors, Engine, EngineApp, EngineConfig, HttpCompression, RequestInfo,
+};
 
 // ---- httpCompression ------------------------------------------------------------------
 
@@ -168,6 +170,37 @@ async fn cors_and_compression_both_vary() {
     let mut varies = vary(response.headers());
     varies.sort();
     assert_eq!(varies, ["Accept-Encoding", "Origin"]);
+}
+
+/// Echoes messages flagged not to be compressed (Node's `compress: false`).
+struct EchoUncompressed;
+
+impl EngineApp for EchoUncompressed {
+    type Session = ConnHandle;
+
+    fn open(&self, conn: ConnHandle, _request: &RequestInfo) -> ConnHandle {
+        conn
+    }
+
+    fn message(&self, conn: &mut ConnHandle, message: Message) {
+        let _ = conn.send(EncodedPacket::message(&message).without_compression());
+    }
+
+    fn close(&self, _conn: ConnHandle, _reason: CloseReason) {}
+}
+
+#[tokio::test]
+async fn polling_payloads_of_uncompressed_packets_are_sent_as_they_are() {
+    let engine = Engine::new(EngineConfig::default(), EchoUncompressed);
+    let (sid, _) = handshake(&engine, &[]).await;
+    let query = format!("EIO=4&transport=polling&sid={sid}");
+    let text = "4".to_owned() + &"y".repeat(4000);
+    let post = payload::encode_payload([&EncodedPacket::text(&text[1..])]);
+    let posted = call(&engine, "POST", &query, &[], post).await;
+    assert_eq!(posted.status(), http::StatusCode::OK);
+    let response = call(&engine, "GET", &query, &[("accept-encoding", "gzip")], "").await;
+    assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(body(response).await, text);
 }
 
 // ---- perMessageDeflate --------------------------------------------------------------

@@ -110,6 +110,11 @@ impl<S: Transport> WebSocket<S> {
         self.conn.send(message)
     }
 
+    /// Queues a message that is never compressed (see [`Connection::send_uncompressed`]).
+    pub fn queue_uncompressed(&mut self, message: Message) -> Result<(), SendError> {
+        self.conn.send_uncompressed(message)
+    }
+
     /// Queues a message framed once for many receivers.
     pub fn queue_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         self.conn.send_prepared(message)

@@ -290,6 +290,16 @@ impl Connection {
 
     /// Sends a data message, compressing it when deflate was negotiated and it is large enough.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.send_data(message, true)
+    }
+
+    /// Sends a data message that is never compressed, even with deflate negotiated (for
+    /// payloads known not to shrink, or an application asking for it per message).
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<(), SendError> {
+        self.send_data(message, false)
+    }
+
+    fn send_data(&mut self, message: Message, may_compress: bool) -> Result<(), SendError> {
         if !self.can_send() {
             return Err(SendError::Closing);
         }
@@ -304,7 +314,7 @@ impl Connection {
         };
         let threshold = self.config.compression_threshold;
         match &mut self.compression {
-            Some(compression) if payload.len() >= threshold => {
+            Some(compression) if may_compress && payload.len() >= threshold => {
                 let mut body = BytesMut::with_capacity(payload.len() / 2 + 16);
                 compression.deflater.compress(&payload, &mut body);
                 self.queue_frame(opcode, true, body.freeze());

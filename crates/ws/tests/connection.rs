@@ -392,6 +392,37 @@ fn deflate_round_trips_in_both_directions_with_and_without_takeover() {
 }
 
 #[test]
+fn uncompressed_sends_skip_deflate_and_keep_the_context_usable() {
+    for takeover in [true, false] {
+        let (mut server, mut client, now) = deflate_pair(takeover);
+        let text = "xyz".repeat(200);
+        server.send(Message::text(text.clone())).unwrap();
+        server
+            .send_uncompressed(Message::text(text.clone()))
+            .unwrap();
+        server.send(Message::text(text.clone())).unwrap();
+        let wire = transmitted(&mut server);
+        // Three frames: compressed (RSV1), plain (600-byte payload, 16-bit length), compressed.
+        assert_eq!(wire[0] & 0x40, 0x40);
+        let first_len = 2 + usize::from(wire[1] & 0x7f);
+        let plain = &wire[first_len..];
+        assert_eq!(plain[0], 0x81, "FIN + text, RSV1 clear");
+        assert_eq!(plain[1], 126);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([plain[2], plain[3]])),
+            text.len()
+        );
+        assert_eq!(&plain[4..4 + text.len()], text.as_bytes());
+        assert_eq!(plain[4 + text.len()] & 0x40, 0x40);
+        client.handle_input(now, &wire);
+        assert_eq!(
+            events(&mut client),
+            vec![Event::Message(Message::text(text.clone())); 3]
+        );
+    }
+}
+
+#[test]
 fn rfc7692_hello_from_a_server_decodes_at_a_client() {
     // RFC 7692 §7.2.3.1 framed: a compressed text "Hello" in one frame.
     let (_, mut client, now) = deflate_pair(true);

@@ -254,6 +254,12 @@ describe('Engine.IO server options', { skip }, () => {
       assert.equal(socket.io.engine.transport.ws.extensions, negotiated);
       socket.emit('message', text);
       assert.deepEqual(await once(socket, 'message-back'), [text]);
+      // compress(false) answers between compressed ones: the client's inflater keeps its
+      // context across the plain frame.
+      for (const event of ['message-uncompressed', 'message', 'message-uncompressed', 'message']) {
+        socket.emit(event, `${event} ${text}`);
+        assert.deepEqual(await once(socket, 'message-back'), [`${event} ${text}`]);
+      }
       socket.emit('volume', 100_000);
       const [volume] = await once(socket, 'volume');
       assert.equal(volume, 'x'.repeat(100_000));

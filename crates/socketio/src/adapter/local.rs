@@ -157,7 +157,8 @@ impl LocalNamespace {
             &packet.args,
             None,
             self.state.codec,
-        );
+        )
+        .compressed(!opts.flags.uncompressed);
         let mut count = 0;
         let mut listening = Vec::new();
         self.for_each(opts, |socket| {
@@ -188,7 +189,8 @@ impl LocalNamespace {
             &packet.args,
             Some(id),
             self.state.codec,
-        );
+        )
+        .compressed(!opts.flags.uncompressed);
         let (tx, rx) = mpsc::unbounded_channel();
         let mut asked = Vec::new();
         self.for_each(opts, |socket| {

@@ -139,6 +139,9 @@ pub struct BroadcastFlags {
     pub local: bool,
     /// Receivers whose queue is full miss the packet instead of being disconnected.
     pub volatile: bool,
+    /// Packets go out without compression (Node's `compress(false)`): no permessage-deflate
+    /// on WebSocket, no HTTP compression for a polling payload made only of such packets.
+    pub uncompressed: bool,
 }
 
 /// The acknowledgements a broadcast gathered.

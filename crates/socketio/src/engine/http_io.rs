@@ -109,8 +109,9 @@ pub(crate) fn request_error(error: &RequestError) -> Response<Body> {
     }
 }
 
-/// A polling payload, compressed with `encoding` when compression is on and the payload
-/// reaches its threshold (Node's `Polling.doWrite()`: text and binary payloads alike).
+/// A polling payload, compressed with `encoding` when compression is on, some packet allows
+/// it and the payload reaches the threshold (Node's `Polling.doWrite()`: text and binary
+/// payloads alike).
 pub(crate) fn poll_response(
     poll: PollResponse,
     compression: Option<&HttpCompression>,
@@ -121,7 +122,7 @@ pub(crate) fn poll_response(
         return with_body(StatusCode::OK, content_type, poll.body);
     };
     let compressed = match encoding {
-        Some(encoding) if poll.body.len() >= compression.threshold => {
+        Some(encoding) if poll.compress && poll.body.len() >= compression.threshold => {
             match compression::compress(encoding, compression.level, &poll.body) {
                 Ok(bytes) => Some((encoding, bytes)),
                 Err(e) => {

@@ -282,7 +282,7 @@ impl<A: EngineApp> SessionTask<A> {
                     let _ = respond.send(http_io::poll_response(poll, compression, encoding));
                 }
             }
-            Transmit::Ws(frame) => {
+            Transmit::Ws { frame, compress } => {
                 let ws = if on_candidate {
                     self.candidate.as_mut()
                 } else {
@@ -296,7 +296,12 @@ impl<A: EngineApp> SessionTask<A> {
                         },
                         WsFrame::Binary(bytes) => WsMessage::Binary(bytes),
                     };
-                    if ws.queue(message).is_err() {
+                    let queued = if compress {
+                        ws.queue(message)
+                    } else {
+                        ws.queue_uncompressed(message)
+                    };
+                    if queued.is_err() {
                         tracing::debug!(sid = %self.sid, "WebSocket no longer accepts messages");
                     }
                 }

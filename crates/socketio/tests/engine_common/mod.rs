@@ -183,9 +183,14 @@ pub struct Frame {
 
 impl RawWs {
     pub async fn connect(addr: SocketAddr, extra: &str) -> Self {
+        Self::connect_to(addr, "/engine.io/", extra).await
+    }
+
+    /// Opens a websocket-transport session at `path` with `extra` request headers.
+    pub async fn connect_to(addr: SocketAddr, path: &str, extra: &str) -> Self {
         let mut tcp = TcpStream::connect(addr).await.unwrap();
         let request = format!(
-            "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+            "GET {path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
              Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
         );
