@@ -133,11 +133,18 @@ impl EncodedPacket {
     /// `b64` is the session's `b64` query flag: a v3 client that cannot receive binary frames
     /// gets `b4<base64>` text instead. v4 always sends binary frames.
     pub fn to_ws_frame(&self, protocol: Protocol, b64: bool) -> WsFrame {
+        self.clone().into_ws_frame(protocol, b64)
+    }
+
+    /// [`to_ws_frame`](Self::to_ws_frame), consuming the packet: no reference count is
+    /// taken on bytes this session alone holds.
+    #[must_use]
+    pub fn into_ws_frame(self, protocol: Protocol, b64: bool) -> WsFrame {
         if !self.binary {
-            return WsFrame::Text(self.bytes.clone());
+            return WsFrame::Text(self.bytes);
         }
         match protocol {
-            Protocol::V4 => WsFrame::Binary(self.bytes.clone()),
+            Protocol::V4 => WsFrame::Binary(self.bytes),
             Protocol::V3 if b64 => {
                 let mut s = String::from("b4");
                 BASE64.encode_string(&self.bytes, &mut s);

@@ -500,7 +500,7 @@ impl Session {
         match decoded {
             Ok(Packet::Ping(data)) if data == "probe" => {
                 let pong = EncodedPacket::control(PacketType::Pong, "probe");
-                self.transmits.push_back(self.ws_transmit(&pong));
+                self.transmits.push_back(self.ws_transmit(pong));
                 if !probed {
                     self.events.push_back(Event::Upgrading);
                 }
@@ -647,7 +647,7 @@ impl Session {
         match self.transport {
             TransportKind::WebSocket => {
                 while let Some(p) = self.queue.pop_front() {
-                    self.transmits.push_back(self.ws_transmit(&p));
+                    self.transmits.push_back(self.ws_transmit(p));
                 }
             }
             TransportKind::Polling => {
@@ -666,10 +666,10 @@ impl Session {
         }
     }
 
-    fn ws_transmit(&self, packet: &EncodedPacket) -> Transmit {
+    fn ws_transmit(&self, packet: EncodedPacket) -> Transmit {
         Transmit::Ws {
-            frame: packet.to_ws_frame(self.protocol, self.b64),
             compress: packet.compress(),
+            frame: packet.into_ws_frame(self.protocol, self.b64),
         }
     }
 

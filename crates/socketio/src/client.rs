@@ -115,13 +115,13 @@ impl Client {
 
     fn packet(&mut self, packet: Decoded) {
         match packet {
-            Decoded::Connect { nsp, auth } => self.connect(nsp, auth),
+            Decoded::Connect { nsp, auth } => self.connect(nsp.into_owned(), auth),
             Decoded::Event {
                 nsp,
                 event,
                 args,
                 id,
-            } => match self.sockets.get(&nsp) {
+            } => match self.sockets.get(&*nsp) {
                 Some(socket) => {
                     // Run on this task without a round trip through the spawner: polled in
                     // the same wake-up, right after the message is handled.
@@ -132,12 +132,12 @@ impl Client {
                 None => tracing::debug!(%nsp, "event for a namespace not joined"),
             },
             Decoded::Ack { nsp, id, args } => {
-                if let Some(socket) = self.sockets.get(&nsp) {
+                if let Some(socket) = self.sockets.get(&*nsp) {
                     socket.inner.acks.resolve(id, args);
                 }
             }
             Decoded::Disconnect { nsp } => {
-                if let Some(socket) = self.sockets.remove(&nsp) {
+                if let Some(socket) = self.sockets.remove(&*nsp) {
                     socket.closed(DisconnectReason::ClientNamespaceDisconnect);
                 }
             }

@@ -135,11 +135,6 @@ impl<'a> SocketEmitter<'a> {
 
     fn send(&self, packets: wire::Packets) -> Result<(), EmitError> {
         let packets = packets.compressed(!self.flags.uncompressed);
-        if self.flags.volatile {
-            self.socket.send_volatile(&packets);
-            Ok(())
-        } else {
-            self.socket.send_packets(&packets)
-        }
+        self.socket.send_own_packets(packets, self.flags.volatile)
     }
 }

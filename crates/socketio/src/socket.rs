@@ -457,10 +457,34 @@ impl Socket {
         Ok(())
     }
 
+    /// Queues packets built for this socket alone: the common single packet is moved, not
+    /// shared (no reference count to take and drop).
+    pub(crate) fn send_own_packets(
+        &self,
+        packets: wire::Packets,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        let wire::Packets::One(packet) = packets else {
+            if volatile {
+                self.send_volatile(&packets);
+                return Ok(());
+            }
+            return self.send_packets(&packets);
+        };
+        let sent = if volatile {
+            // A full queue drops the packet and keeps the connection.
+            let _ = self.inner.conn.send_volatile(packet);
+            Ok(())
+        } else {
+            self.inner.conn.send(packet)
+        };
+        sent.map_err(|_| EmitError::Disconnected)
+    }
+
     pub(crate) fn send_ack(&self, id: u64, args: Vec<Value>) {
         if self.connected() {
             let packets = wire::ack(self.nsp(), id, args, self.inner.ns.codec());
-            let _ = self.send_packets(&packets);
+            let _ = self.send_own_packets(packets, false);
         }
     }
 

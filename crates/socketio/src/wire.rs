@@ -4,6 +4,8 @@
 //! `<type>[<attachments>-][<nsp>,][<id>][<json>]`; binary values are replaced by
 //! `{"_placeholder":true,"num":N}` and sent as the following Engine.IO binary messages.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -98,16 +100,35 @@ const RESERVED: [&str; 6] = [
 fn header(out: &mut String, kind: u8, attachments: usize, nsp: &str, id: Option<u64>) {
     out.push('4');
     out.push(char::from(b'0' + kind));
+    // Writing to a String cannot fail.
     if attachments > 0 {
-        out.push_str(&attachments.to_string());
-        out.push('-');
+        let _ = write!(out, "{attachments}-");
     }
     if nsp != "/" {
         out.push_str(nsp);
         out.push(',');
     }
     if let Some(id) = id {
-        out.push_str(&id.to_string());
+        let _ = write!(out, "{id}");
+    }
+}
+
+/// How many binary values `value` holds, and roughly how long its JSON is (to size the
+/// packet's buffer once).
+fn measure(value: &Value) -> (usize, usize) {
+    match value {
+        Value::Null | Value::Bool(_) => (0, 5),
+        Value::Number(_) => (0, 20),
+        Value::String(s) => (0, s.len() + 2),
+        Value::Array(items) => items.iter().fold((0, 2), |(b, l), item| {
+            let (bi, li) = measure(item);
+            (b + bi, l + li + 1)
+        }),
+        Value::Object(map) => map.iter().fold((0, 2), |(b, l), (key, item)| {
+            let (bi, li) = measure(item);
+            (b + bi, l + key.len() + li + 4)
+        }),
+        Value::Binary(_) => (1, 32),
     }
 }
 
@@ -129,7 +150,9 @@ fn write_json(out: &mut String, value: &Value, attachments: &mut Vec<Bytes>) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => write_str(out, s),
         Value::Array(items) => {
             out.push('[');
@@ -154,33 +177,54 @@ fn write_json(out: &mut String, value: &Value, attachments: &mut Vec<Bytes>) {
             out.push('}');
         }
         Value::Binary(bytes) => {
-            out.push_str(r#"{"_placeholder":true,"num":"#);
-            out.push_str(&attachments.len().to_string());
-            out.push('}');
+            let _ = write!(
+                out,
+                r#"{{"_placeholder":true,"num":{}}}"#,
+                attachments.len()
+            );
             attachments.push(bytes.clone());
         }
     }
 }
 
+/// Writes `s` as a JSON string, escaped as `JSON.stringify` does: `"` and `\`, and control
+/// characters (short forms where JSON has them, `\u00XX` otherwise).
 fn write_str(out: &mut String, s: &str) {
-    // serde_json escapes exactly as JSON.stringify needs; writing to a String cannot fail.
-    if let Ok(quoted) = serde_json::to_string(s) {
-        out.push_str(&quoted);
+    out.push('"');
+    let mut run = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` is a character boundary.
+        out.push_str(&s[run..i]);
+        if short.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(short);
+        }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
+    out.push('"');
 }
 
+/// A packet whose payload is one JSON value, written in one buffer.
 fn data_packet(kind: (u8, u8), nsp: &str, id: Option<u64>, data: &Value) -> Packets {
-    let mut body = String::new();
-    let mut attachments = Vec::new();
-    write_json(&mut body, data, &mut attachments);
-    let kind = if attachments.is_empty() {
-        kind.0
-    } else {
-        kind.1
-    };
-    let mut text = String::with_capacity(body.len() + nsp.len() + 8);
-    header(&mut text, kind, attachments.len(), nsp, id);
-    text.push_str(&body);
+    let (binaries, len) = measure(data);
+    let kind = if binaries == 0 { kind.0 } else { kind.1 };
+    let mut text = String::with_capacity(len + nsp.len() + 24);
+    header(&mut text, kind, binaries, nsp, id);
+    let mut attachments = Vec::with_capacity(binaries);
+    write_json(&mut text, data, &mut attachments);
     finish(text, attachments)
 }
 
@@ -195,23 +239,21 @@ pub(crate) fn event(
     if codec == Codec::MsgPack {
         return binary(msgpack::encode_event(nsp, event, args, id));
     }
-    let mut body = String::new();
-    let mut attachments = Vec::new();
-    body.push('[');
-    write_str(&mut body, event);
+    let (binaries, len) = args.iter().fold((0, event.len() + 4), |(b, l), arg| {
+        let (ba, la) = measure(arg);
+        (b + ba, l + la + 1)
+    });
+    let kind = if binaries == 0 { EVENT } else { BINARY_EVENT };
+    let mut text = String::with_capacity(len + nsp.len() + 24);
+    header(&mut text, kind, binaries, nsp, id);
+    let mut attachments = Vec::with_capacity(binaries);
+    text.push('[');
+    write_str(&mut text, event);
     for arg in args {
-        body.push(',');
-        write_json(&mut body, arg, &mut attachments);
+        text.push(',');
+        write_json(&mut text, arg, &mut attachments);
     }
-    body.push(']');
-    let kind = if attachments.is_empty() {
-        EVENT
-    } else {
-        BINARY_EVENT
-    };
-    let mut text = String::with_capacity(body.len() + nsp.len() + 8);
-    header(&mut text, kind, attachments.len(), nsp, id);
-    text.push_str(&body);
+    text.push(']');
     finish(text, attachments)
 }
 
@@ -302,23 +344,35 @@ pub(crate) fn connect_error(
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Decoded {
     Connect {
-        nsp: String,
+        nsp: Nsp,
         auth: Value,
     },
     Disconnect {
-        nsp: String,
+        nsp: Nsp,
     },
     Event {
-        nsp: String,
+        nsp: Nsp,
         event: String,
         args: Vec<Value>,
         id: Option<u64>,
     },
     Ack {
-        nsp: String,
+        nsp: Nsp,
         id: u64,
         args: Vec<Value>,
     },
+}
+
+/// A namespace name from a packet: the main namespace (nearly every packet) costs no
+/// allocation.
+pub(crate) type Nsp = Cow<'static, str>;
+
+fn nsp_of(name: &str) -> Nsp {
+    if name == "/" {
+        Cow::Borrowed("/")
+    } else {
+        Cow::Owned(name.to_owned())
+    }
 }
 
 /// Why a client's packet is refused (the connection is then closed).
@@ -334,7 +388,7 @@ impl std::fmt::Display for DecodeError {
 /// One packet of the msgpack parser.
 fn from_msgpack(bytes: &Bytes) -> Result<Decoded, DecodeError> {
     let packet = msgpack::decode_bytes(bytes).map_err(|_| DecodeError("invalid msgpack packet"))?;
-    let nsp = packet.nsp().to_owned();
+    let nsp = nsp_of(packet.nsp());
     Ok(match packet.payload {
         Payload::Connect(auth) => Decoded::Connect {
             nsp,
@@ -366,7 +420,7 @@ fn binary(bytes: Bytes) -> Packets {
 #[derive(Debug)]
 struct Partial {
     kind: u8,
-    nsp: String,
+    nsp: Nsp,
     id: Option<u64>,
     json: Value,
     expected: usize,
@@ -450,18 +504,19 @@ impl WireDecoder {
             }
             at += 1;
         }
-        let mut nsp = String::from("/");
+        let mut nsp = "/";
         if bytes.get(at) == Some(&b'/') {
             let end = text[at..].find(',').map_or(text.len(), |i| at + i);
-            nsp = text[at..end].to_owned();
+            nsp = &text[at..end];
             at = (end + 1).min(text.len());
         }
         if self.protocol == Protocol::V4 {
             // Socket.IO 2 sends the handshake query in the namespace: `/nsp?x=y`.
             if let Some(q) = nsp.find('?') {
-                nsp.truncate(q);
+                nsp = &nsp[..q];
             }
         }
+        let nsp = nsp_of(nsp);
         let mut id = None;
         let start = at;
         while bytes.get(at).is_some_and(u8::is_ascii_digit) {
@@ -544,7 +599,7 @@ fn with_attachments(value: Value, attachments: &[Bytes]) -> Result<Value, Decode
 /// Validates a packet's payload as Node's parser does and turns it into what the server uses.
 fn finish_decoded(
     kind: u8,
-    nsp: String,
+    nsp: Nsp,
     id: Option<u64>,
     data: Value,
 ) -> Result<Decoded, DecodeError> {
@@ -586,6 +641,51 @@ fn finish_decoded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json_stringify_does() {
+        // serde_json escapes as JSON.stringify; every ASCII character and some beyond.
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        samples.extend(
+            [
+                "",
+                "plain",
+                "a\"b\\c\nd\u{1}e\u{1f}\u{7f}",
+                "héllo — \u{2028}\u{2029} 🎉",
+                "\"\"\\\\",
+            ]
+            .map(String::from),
+        );
+        for s in samples {
+            let mut out = String::from("x");
+            write_str(&mut out, &s);
+            assert_eq!(out[1..], serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn packets_are_written_in_one_buffer_sized_up_front() {
+        let args = [
+            Value::from("a long enough string argument"),
+            Value::Array(vec![Value::from(1.5), Value::Null, Value::Bool(true)]),
+        ];
+        let p = event("/", "ev", &args, Some(12), Codec::Text);
+        let text = texts(&p).remove(0);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            r#"4212["ev","a long enough string argument",[1.5,null,true]]"#
+        );
+        let Packets::One(packet) = p else { panic!() };
+        let len = packet.as_bytes().len();
+        let (_, hint) = args.iter().fold((0, 6), |(b, l), a| {
+            let (ba, la) = measure(a);
+            (b + ba, l + la + 1)
+        });
+        assert!(
+            hint + 24 >= len,
+            "the estimate covers the packet: {hint} vs {len}"
+        );
+    }
 
     #[test]
     fn msgpack_packets_are_single_binary_messages() {

@@ -97,6 +97,9 @@ pub(crate) struct SessionTask<A: EngineApp> {
     taken: Taken,
     /// The deadline the timer is set to.
     timer_at: Option<Instant>,
+    /// The time at the start of this round of work: one clock read per round rather than per
+    /// message (the machine's deadlines are seconds long).
+    now: std::time::Instant,
     state: Option<A::Session>,
 }
 
@@ -120,6 +123,7 @@ impl<A: EngineApp> SessionTask<A> {
             mailbox,
             taken: Taken::default(),
             timer_at: None,
+            now: now(),
             state: Some(state),
         }
     }
@@ -146,6 +150,7 @@ impl<A: EngineApp> SessionTask<A> {
 
     fn poll(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> Poll<CloseReason> {
         for _ in 0..ROUNDS_PER_WAKE {
+            self.now = now();
             if let Some(reason) = self.drain() {
                 return Poll::Ready(reason);
             }
@@ -154,7 +159,7 @@ impl<A: EngineApp> SessionTask<A> {
             if let Some(respond) = self.pending_get.as_mut() {
                 if respond.poll_closed(cx).is_ready() {
                     self.pending_get = None;
-                    self.session.handle_poll_aborted(now());
+                    self.session.handle_poll_aborted(self.now);
                     progressed = true;
                 }
             }
@@ -177,7 +182,7 @@ impl<A: EngineApp> SessionTask<A> {
         if self.taken.is_empty() {
             return false;
         }
-        let now = now();
+        let now = self.now;
         if let Some(reason) = self.taken.kill.take() {
             self.session.close_with(now, reason);
         }
@@ -228,7 +233,8 @@ impl<A: EngineApp> SessionTask<A> {
         }
         if self.timer_at.is_some() && timer.as_mut().poll(cx).is_ready() {
             self.timer_at = None;
-            self.session.handle_timeout(now());
+            self.now = now();
+            self.session.handle_timeout(self.now);
             return true;
         }
         false
@@ -320,7 +326,7 @@ impl<A: EngineApp> SessionTask<A> {
     }
 
     fn input(&mut self, input: Input) {
-        let now = now();
+        let now = self.now;
         match input {
             Input::Poll { respond, encoding } => match self.session.handle_poll(now) {
                 Ok(()) => {
@@ -353,7 +359,7 @@ impl<A: EngineApp> SessionTask<A> {
     }
 
     fn ws_event(&mut self, event: std::io::Result<Option<WsEvent>>, candidate: bool) {
-        let now = now();
+        let now = self.now;
         match event {
             Ok(Some(WsEvent::Message(message))) => {
                 let input = match &message {
