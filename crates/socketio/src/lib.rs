@@ -35,6 +35,7 @@ pub mod engine;
 mod handler;
 mod io;
 mod namespace;
+mod prefetch;
 mod reason;
 mod service;
 mod socket;

@@ -222,6 +222,22 @@ impl Socket {
         self.inner.connected.load(Ordering::Acquire)
     }
 
+    /// This socket object's identity (no memory of it is read).
+    pub(crate) fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.inner).cast()
+    }
+
+    /// Starts loading the socket's state into the cache (see [`crate::prefetch`]).
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::prefetch(Arc::as_ptr(&self.inner));
+    }
+
+    /// Starts loading the connection's mailbox into the cache; best after
+    /// [`prefetch`](Self::prefetch) had time to bring in the socket.
+    pub(crate) fn prefetch_mailbox(&self) {
+        self.inner.conn.prefetch();
+    }
+
     /// Calls `handler` for every `event` from the client (replacing an earlier one).
     pub fn on<H: Handler<T>, T>(&self, event: impl Into<String>, handler: H) {
         lock(&self.inner.handlers).insert(event.into(), erase(handler));

@@ -46,6 +46,11 @@ impl ConnHandle {
         Self { sid, mailbox }
     }
 
+    /// Starts loading the mailbox into the cache (broadcast fan-out).
+    pub(crate) fn prefetch(&self) {
+        crate::prefetch::prefetch(Arc::as_ptr(&self.mailbox));
+    }
+
     /// The Engine.IO session id.
     pub fn sid(&self) -> &str {
         &self.sid
