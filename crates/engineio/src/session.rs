@@ -82,8 +82,8 @@ pub enum Transmit {
 pub enum WsInput<'a> {
     /// A text message (the WebSocket layer has validated its UTF-8).
     Text(&'a str),
-    /// A binary message.
-    Binary(&'a [u8]),
+    /// A binary message: kept without a copy (a v4 message's data is these bytes).
+    Binary(&'a Bytes),
 }
 
 impl WsInput<'_> {
@@ -465,8 +465,8 @@ impl Session {
         let decoded = match input {
             WsInput::Text(text) => Packet::decode_text(text, self.protocol),
             WsInput::Binary(bytes) => match self.protocol {
-                Protocol::V4 => Ok(Packet::binary(Bytes::copy_from_slice(bytes))),
-                Protocol::V3 => v3::decode_binary_packet(bytes),
+                Protocol::V4 => Ok(Packet::binary(bytes.clone())),
+                Protocol::V3 => v3::decode_binary_message(bytes),
             },
         };
         if on_candidate {

@@ -189,9 +189,21 @@ pub fn decode_binary_payload_into(input: &[u8], out: &mut Vec<Packet>) -> Result
 /// Decodes a v3 binary packet (a binary WebSocket frame, or a binary payload entry): the type
 /// byte `4`, then the data.
 pub fn decode_binary_packet(input: &[u8]) -> Result<Packet, DecodeError> {
-    match input.split_first() {
-        Some((&4, data)) => Ok(Packet::binary(Bytes::copy_from_slice(data))),
-        Some((&other, _)) => Err(DecodeError::UnknownType(other)),
+    check_binary_type(input)?;
+    Ok(Packet::binary(Bytes::copy_from_slice(&input[1..])))
+}
+
+/// [`decode_binary_packet`] on shared bytes: the message's data is a slice of them, no copy.
+pub fn decode_binary_message(input: &Bytes) -> Result<Packet, DecodeError> {
+    check_binary_type(input)?;
+    Ok(Packet::binary(input.slice(1..)))
+}
+
+/// Only messages (type `4`) are binary.
+fn check_binary_type(input: &[u8]) -> Result<(), DecodeError> {
+    match input.first() {
+        Some(4) => Ok(()),
+        Some(&other) => Err(DecodeError::UnknownType(other)),
         None => Err(DecodeError::Empty),
     }
 }

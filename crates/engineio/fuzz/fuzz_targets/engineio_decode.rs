@@ -63,9 +63,10 @@ fuzz_target!(|data: &[u8]| {
     // WebSocket: the body split into messages at 0x00 bytes.
     let mut s = session(TransportKind::WebSocket, protocol, b64);
     for chunk in body.split(|&b| b == 0) {
+        let shared = bytes::Bytes::copy_from_slice(chunk);
         let input = match std::str::from_utf8(chunk) {
             Ok(text) if selector & 8 == 0 => WsInput::Text(text),
-            _ => WsInput::Binary(chunk),
+            _ => WsInput::Binary(&shared),
         };
         s.handle_ws_message(now, input);
     }
