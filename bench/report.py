@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 """Turns `switchboard bench --json` lines (bench/run.sh's bench/results.jsonl) into Markdown
-tables: messages per server CPU-second with ratios against switchboard, latency, memory."""
+tables: messages per server CPU-second with ratios against switchboard, latency, memory.
+When a server ran a scenario several times, its median run (by messages per server
+CPU-second) stands for it and the cell says how many runs and their range."""
 import json
 import sys
 from collections import OrderedDict
+
+
+def median_run(runs):
+    """The run with the median rate (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r.get("messages_per_server_cpu_second") or 0)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def scenario(r):
@@ -16,9 +24,12 @@ def scenario(r):
 def main(path):
     runs = [json.loads(line) for line in open(path) if line.startswith("{")]
     servers = list(OrderedDict.fromkeys(r["label"] for r in runs))
-    table = OrderedDict()
+    grouped = OrderedDict()
     for r in runs:
-        table.setdefault(scenario(r), {})[r["label"]] = r
+        grouped.setdefault(scenario(r), OrderedDict()).setdefault(r["label"], []).append(r)
+    table = OrderedDict(
+        (name, {label: median_run(rs) for label, rs in by.items()}) for name, by in grouped.items()
+    )
     print("| scenario | " + " | ".join(servers) + " |")
     print("| --- |" + " --- |" * len(servers))
     for name, by_server in table.items():
@@ -33,7 +44,13 @@ def main(path):
                 cells.append("–")
                 continue
             ratio = f" ({ours / rate:.2f}×)" if ours and s != "switchboard" else ""
-            cells.append(f"{rate / 1000:,.0f} k{ratio}")
+            rates = [x.get("messages_per_server_cpu_second") or 0 for x in grouped[name][s]]
+            spread = (
+                f", {len(rates)} runs {min(rates) / 1000:,.0f}–{max(rates) / 1000:,.0f} k"
+                if len(rates) > 1
+                else ""
+            )
+            cells.append(f"{rate / 1000:,.0f} k{ratio}{spread}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print()
     print("Latency at saturation, p50 / p99 / p99.9 in ms (client-observed):")

@@ -3,10 +3,13 @@
 # example of switchboard-socketio), socketioxide (bench/peers/socketioxide-server) and Node's
 # socket.io 4.8 (bench/node-socketio), each pinned to core 0, one thread each, running the same
 # application; the load generator (`switchboard bench --mode sio-*`, WebSocket transport) on
-# core 1; a fresh server process per scenario.
+# core 1; a fresh server process per scenario. Servers take turns scenario by scenario (and
+# round by round), so that a machine whose speed drifts (a shared VM does) slows every server
+# of a comparison alike; report.py takes each server's median over the rounds.
 # Usage: bench/socketio.sh [seconds-per-run] [servers...]
 #   servers: switchboard socketioxide node-socketio (default: all)
 #   MODES="echo broadcast idle" selects scenarios (default: all three)
+#   ROUNDS=N runs every scenario N times per server (default 1)
 # Appends each report as JSON to bench/results-socketio.jsonl;
 # `python3 bench/report.py bench/results-socketio.jsonl` makes the tables.
 set -euo pipefail
@@ -44,14 +47,18 @@ run() { # name mode extra-args...
 }
 
 modes="${MODES:-echo broadcast idle}"
-for s in "${servers[@]}"; do
-  if [[ " $modes " == *" echo "* ]]; then
-    for n in 100 1000; do
-      for k in 1 16; do run "$s" sio-echo -n "$n" -s 32 -k "$k" --ramp 256; done
-    done
-  fi
-  if [[ " $modes " == *" broadcast "* ]]; then
-    for k in 1 16; do run "$s" sio-broadcast -n 10000 -s 64 -k "$k" --ramp 256; done
-  fi
-  [[ " $modes " != *" idle "* ]] || run "$s" sio-idle -n 10000 --ramp 256
-done
+rounds="${ROUNDS:-1}"
+each() { # mode args... : every round, every server
+  for _ in $(seq "$rounds"); do
+    for s in "${servers[@]}"; do run "$s" "$@"; done
+  done
+}
+if [[ " $modes " == *" echo "* ]]; then
+  for n in 100 1000; do
+    for k in 1 16; do each sio-echo -n "$n" -s 32 -k "$k" --ramp 256; done
+  done
+fi
+if [[ " $modes " == *" broadcast "* ]]; then
+  for k in 1 16; do each sio-broadcast -n 10000 -s 64 -k "$k" --ramp 256; done
+fi
+[[ " $modes " != *" idle "* ]] || each sio-idle -n 10000 --ramp 256
