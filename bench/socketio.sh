@@ -8,7 +8,7 @@
 # of a comparison alike; report.py takes each server's median over the rounds.
 # Usage: bench/socketio.sh [seconds-per-run] [servers...]
 #   servers: switchboard socketioxide node-socketio (default: all)
-#   MODES="echo broadcast idle" selects scenarios (default: all three)
+#   MODES="echo broadcast idle polling" selects scenarios (default: all four)
 #   ROUNDS=N runs every scenario N times per server (default 1)
 # Appends each report as JSON to bench/results-socketio.jsonl;
 # `python3 bench/report.py bench/results-socketio.jsonl` makes the tables.
@@ -46,7 +46,7 @@ run() { # name mode extra-args...
   stop
 }
 
-modes="${MODES:-echo broadcast idle}"
+modes="${MODES:-echo broadcast idle polling}"
 rounds="${ROUNDS:-1}"
 each() { # mode args... : every round, every server
   for _ in $(seq "$rounds"); do
@@ -62,3 +62,5 @@ if [[ " $modes " == *" broadcast "* ]]; then
   for k in 1 16; do each sio-broadcast -n 10000 -s 64 -k "$k" --ramp 256; done
 fi
 [[ " $modes " != *" idle "* ]] || each sio-idle -n 10000 --ramp 256
+# Long-polling: 50 sockets, one keep-alive connection for GETs and one for POSTs each.
+[[ " $modes " != *" polling "* ]] || each sio-polling -n 50 -s 32 -k 1 --ramp 64

@@ -3,7 +3,8 @@
 //! Modes: `echo` (each connection keeps messages in flight against an echo endpoint),
 //! `broadcast` (one publisher, N subscribers on the `/ws` JSON protocol) and `idle` (open N
 //! connections and report the server's memory per connection), and the same three for
-//! Socket.IO (`sio-echo`, `sio-broadcast`, `sio-idle`). Reports messages per second,
+//! Socket.IO (`sio-echo`, `sio-broadcast`, `sio-idle`), plus `sio-polling` (echo over HTTP
+//! long-polling). Reports messages per second,
 //! latency percentiles, the generator's CPU use and, given `--server-pid`, the server's CPU
 //! use and messages per server CPU-second.
 
@@ -13,6 +14,7 @@ mod idle;
 mod procstat;
 mod report;
 mod sio;
+mod sio_polling;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -43,6 +45,8 @@ pub(crate) enum Mode {
     SioBroadcast,
     /// Socket.IO: idle sockets joined to `/`: the server's memory per socket.
     SioIdle,
+    /// Socket.IO over HTTP long-polling: `echo` emits acknowledged by the server.
+    SioPolling,
 }
 
 /// `switchboard bench` flags.
@@ -116,6 +120,7 @@ pub(crate) fn main(args: BenchArgs) -> Result<(), String> {
             Mode::SioEcho => sio::echo(&args, &handles).await,
             Mode::SioBroadcast => sio::broadcast(&args, &handles).await,
             Mode::SioIdle => sio::idle(&args, &handles).await,
+            Mode::SioPolling => sio_polling::echo(&args, &handles).await,
         }
     });
     drop(runtime);

@@ -83,14 +83,14 @@ async fn join_all(
 }
 
 /// A string argument of `size` bytes starting with the send time in 16 hex digits.
-fn stamped(size: usize, sent: u64) -> String {
+pub(super) fn stamped(size: usize, sent: u64) -> String {
     let mut s = format!("{sent:016x}");
     s.push_str(&"x".repeat(size.saturating_sub(16)));
     s
 }
 
 /// The send time in the first string argument of an event or ack (`…["<16 hex>…`).
-fn stamp_of(packet: &str) -> Option<u64> {
+pub(super) fn stamp_of(packet: &str) -> Option<u64> {
     let start = packet.find('"')? + 1;
     let rest = &packet[start..];
     // An event's first string is its name: skip it.
