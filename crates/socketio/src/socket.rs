@@ -347,13 +347,14 @@ impl Socket {
             .await
     }
 
-    /// The next emit is dropped rather than queued when the connection does not keep up
-    /// (Node's `socket.volatile.emit(...)`).
+    /// Emits through the returned emitter are dropped rather than queued when the connection
+    /// does not keep up (Node's `socket.volatile.emit(...)`).
     pub fn volatile(&self) -> SocketEmitter<'_> {
         self.emitter().volatile()
     }
 
-    /// With `false`, the next emit goes out uncompressed (Node's `socket.compress(false)`).
+    /// With `false`, emits through the returned emitter go out uncompressed (Node's
+    /// `socket.compress(false).emit(...)`).
     pub fn compress(&self, compress: bool) -> SocketEmitter<'_> {
         self.emitter().compress(compress)
     }
