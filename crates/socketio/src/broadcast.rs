@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::ack::AckError;
+use crate::ack::{decode_first, AckError};
 use crate::adapter::{AdapterError, BroadcastAcks, BroadcastOptions, BroadcastPacket, SocketInfo};
 use crate::namespace::Namespace;
 use crate::socket::{EmitError, Handshake, Room, Socket};
@@ -159,17 +159,7 @@ impl BroadcastOperator {
         if !acks.complete() {
             return Err(AckError::Timeout);
         }
-        acks.responses
-            .into_iter()
-            .map(|mut args| {
-                let first = if args.is_empty() {
-                    Value::Null
-                } else {
-                    args.swap_remove(0)
-                };
-                from_value(first).map_err(|e| AckError::Decode(e.to_string()))
-            })
-            .collect()
+        acks.responses.into_iter().map(decode_first).collect()
     }
 
     /// Sends `event` with these arguments and gathers the receivers' acknowledgements

@@ -7,10 +7,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::ack::AckError;
+use crate::ack::{decode_first, AckError};
 use crate::adapter::{BroadcastFlags, BroadcastOptions, BroadcastPacket};
 use crate::socket::{EmitError, Socket};
-use crate::value::{from_value, to_value, Value};
+use crate::value::{to_value, Value};
 use crate::wire;
 
 /// Sends to one socket with delivery flags. Built by [`Socket::volatile`] and
@@ -94,13 +94,8 @@ impl<'a> SocketEmitter<'a> {
         R: DeserializeOwned,
     {
         let value = to_value(data).map_err(|e| AckError::Decode(e.to_string()))?;
-        let mut args = self.emit_args_with_ack(event, vec![value], timeout).await?;
-        let first = if args.is_empty() {
-            Value::Null
-        } else {
-            args.swap_remove(0)
-        };
-        from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+        let args = self.emit_args_with_ack(event, vec![value], timeout).await?;
+        decode_first(args)
     }
 
     /// Sends `event` with these arguments and waits (at most `timeout`) for the client's

@@ -279,3 +279,23 @@ impl RawWs {
 
 pub const DEFLATE_OFFER: &str =
     "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+
+/// Inflates permessage-deflate messages from a server, keeping the context across them
+/// (RFC 7692: raw deflate, the `00 00 ff ff` tail removed by the sender).
+pub struct Inflater(flate2::Decompress);
+
+impl Inflater {
+    pub fn new() -> Self {
+        Self(flate2::Decompress::new(false))
+    }
+
+    pub fn inflate(&mut self, payload: &[u8]) -> Vec<u8> {
+        let mut input = payload.to_vec();
+        input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+        let mut out = Vec::with_capacity(64 * 1024);
+        self.0
+            .decompress_vec(&input, &mut out, flate2::FlushDecompress::Sync)
+            .unwrap();
+        out
+    }
+}
