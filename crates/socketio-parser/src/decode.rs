@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use crate::error::ParseError;
+use crate::json::parse_json;
 use crate::packet::{Packet, PacketKind, ProtocolVersion};
 use crate::value::Value;
 
@@ -175,7 +176,7 @@ fn parse_text(
 
     let data = if i < b.len() {
         let value: Value =
-            serde_json::from_str(&text[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
+            parse_json(&text[i..]).map_err(|e| ParseError::InvalidJson(e.to_string()))?;
         Some(value)
     } else {
         None

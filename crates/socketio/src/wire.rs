@@ -11,7 +11,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use switchboard_engineio::{EncodedPacket, Message};
 
-use switchboard_socketio_parser::{msgpack, ConnectErrorData, Packet, Payload};
+use switchboard_socketio_parser::{
+    msgpack, parse_json, plain_prefix_len, ConnectErrorData, Packet, Payload,
+};
 
 use crate::namespace::ConnectError;
 use crate::value::{Map, Value};
@@ -102,34 +104,96 @@ fn header(out: &mut String, kind: u8, attachments: usize, nsp: &str, id: Option<
     out.push(char::from(b'0' + kind));
     // Writing to a String cannot fail.
     if attachments > 0 {
-        let _ = write!(out, "{attachments}-");
+        push_u64(out, attachments as u64);
+        out.push('-');
     }
     if nsp != "/" {
         out.push_str(nsp);
         out.push(',');
     }
     if let Some(id) = id {
-        let _ = write!(out, "{id}");
+        push_u64(out, id);
     }
 }
 
-/// How many binary values `value` holds, and roughly how long its JSON is (to size the
-/// packet's buffer once).
+/// Writes `n` in decimal (without `fmt`'s machinery, which costs more than the digits on
+/// every acknowledgement).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// How many binary values `value` holds, and how long its JSON is: exact but for non-integer
+/// numbers and binary placeholders (upper bounds there). A buffer sized exactly becomes
+/// `Bytes` without a second allocation for the reference count.
 fn measure(value: &Value) -> (usize, usize) {
     match value {
-        Value::Null | Value::Bool(_) => (0, 5),
-        Value::Number(_) => (0, 20),
-        Value::String(s) => (0, s.len() + 2),
-        Value::Array(items) => items.iter().fold((0, 2), |(b, l), item| {
-            let (bi, li) = measure(item);
-            (b + bi, l + li + 1)
-        }),
-        Value::Object(map) => map.iter().fold((0, 2), |(b, l), (key, item)| {
-            let (bi, li) = measure(item);
-            (b + bi, l + key.len() + li + 4)
-        }),
-        Value::Binary(_) => (1, 32),
+        Value::Null | Value::Bool(true) => (0, 4),
+        Value::Bool(false) => (0, 5),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => (0, decimal_len(u)),
+            (None, Some(i)) => (0, 1 + decimal_len(i.unsigned_abs())),
+            // The longest an f64 prints, `-1.7976931348623157e308` and the like.
+            _ => (0, 24),
+        },
+        Value::String(s) => (0, escaped_len(s)),
+        Value::Array(items) => items
+            .iter()
+            .fold((0, 1 + items.len().max(1)), |(b, l), item| {
+                let (bi, li) = measure(item);
+                (b + bi, l + li)
+            }),
+        Value::Object(map) => map
+            .iter()
+            .fold((0, 1 + map.len().max(1)), |(b, l), (key, item)| {
+                let (bi, li) = measure(item);
+                (b + bi, l + escaped_len(key) + 1 + li)
+            }),
+        Value::Binary(_) => (1, r#"{"_placeholder":true,"num":}"#.len() + 20),
     }
+}
+
+/// The number of decimal digits of `n`.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |digits| digits as usize + 1)
+}
+
+/// The length of `s` written by [`write_str`], quotes included.
+fn escaped_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut len = s.len() + 2;
+    let mut at = plain_prefix_len(bytes);
+    while let Some(&b) = bytes.get(at) {
+        len += match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            _ => 5,
+        };
+        at += 1;
+        at += plain_prefix_len(&bytes[at..]);
+    }
+    len
+}
+
+/// The length of what [`header`] writes.
+fn header_len(attachments: usize, nsp: &str, id: Option<u64>) -> usize {
+    let attachments = if attachments > 0 {
+        decimal_len(attachments as u64) + 1
+    } else {
+        0
+    };
+    let nsp = if nsp == "/" { 0 } else { nsp.len() + 1 };
+    2 + attachments + nsp + id.map_or(0, decimal_len)
 }
 
 fn finish(text: String, attachments: Vec<Bytes>) -> Packets {
@@ -150,9 +214,12 @@ fn write_json(out: &mut String, value: &Value, attachments: &mut Vec<Bytes>) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Number(n) => match n.as_u64() {
+            Some(u) => push_u64(out, u),
+            None => {
+                let _ = write!(out, "{n}");
+            }
+        },
         Value::String(s) => write_str(out, s),
         Value::Array(items) => {
             out.push('[');
@@ -191,8 +258,15 @@ fn write_json(out: &mut String, value: &Value, attachments: &mut Vec<Bytes>) {
 /// characters (short forms where JSON has them, `\u00XX` otherwise).
 fn write_str(out: &mut String, s: &str) {
     out.push('"');
-    let mut run = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    loop {
+        let run = at;
+        at += plain_prefix_len(&bytes[at..]);
+        out.push_str(&s[run..at]);
+        let Some(&b) = bytes.get(at) else { break };
+        // `b` is ASCII, so `at + 1` is a character boundary.
+        at += 1;
         let short = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -201,19 +275,13 @@ fn write_str(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+                continue;
+            }
         };
-        // `b` is ASCII, so `i` is a character boundary.
-        out.push_str(&s[run..i]);
-        if short.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(short);
-        }
-        run = i + 1;
+        out.push_str(short);
     }
-    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -221,7 +289,7 @@ fn write_str(out: &mut String, s: &str) {
 fn data_packet(kind: (u8, u8), nsp: &str, id: Option<u64>, data: &Value) -> Packets {
     let (binaries, len) = measure(data);
     let kind = if binaries == 0 { kind.0 } else { kind.1 };
-    let mut text = String::with_capacity(len + nsp.len() + 24);
+    let mut text = String::with_capacity(header_len(binaries, nsp, id) + len);
     header(&mut text, kind, binaries, nsp, id);
     let mut attachments = Vec::with_capacity(binaries);
     write_json(&mut text, data, &mut attachments);
@@ -239,12 +307,15 @@ pub(crate) fn event(
     if codec == Codec::MsgPack {
         return binary(msgpack::encode_event(nsp, event, args, id));
     }
-    let (binaries, len) = args.iter().fold((0, event.len() + 4), |(b, l), arg| {
-        let (ba, la) = measure(arg);
-        (b + ba, l + la + 1)
-    });
+    // `[`, the name, a comma and each argument, `]`.
+    let (binaries, len) = args
+        .iter()
+        .fold((0, 2 + escaped_len(event)), |(b, l), arg| {
+            let (ba, la) = measure(arg);
+            (b + ba, l + 1 + la)
+        });
     let kind = if binaries == 0 { EVENT } else { BINARY_EVENT };
-    let mut text = String::with_capacity(len + nsp.len() + 24);
+    let mut text = String::with_capacity(header_len(binaries, nsp, id) + len);
     header(&mut text, kind, binaries, nsp, id);
     let mut attachments = Vec::with_capacity(binaries);
     text.push('[');
@@ -530,10 +601,7 @@ impl WireDecoder {
             );
         }
         let json = if at < text.len() {
-            Some(
-                serde_json::from_str::<Value>(&text[at..])
-                    .map_err(|_| DecodeError("invalid payload"))?,
-            )
+            Some(parse_json(&text[at..]).map_err(|_| DecodeError("invalid payload"))?)
         } else {
             None
         };
@@ -643,6 +711,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn integers_are_written_as_display_writes_them() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
+
+    #[test]
     fn strings_are_escaped_as_json_stringify_does() {
         // serde_json escapes as JSON.stringify; every ASCII character and some beyond.
         let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
@@ -656,6 +744,14 @@ mod tests {
             ]
             .map(String::from),
         );
+        // Special characters at every offset of the eight-byte words the scanner reads.
+        for at in 0..20 {
+            for special in ['"', '\\', '\n', '\u{1}', 'é'] {
+                let mut s: String = "abcdefghijklmnopqrstu".into();
+                s.insert(at, special);
+                samples.push(s);
+            }
+        }
         for s in samples {
             let mut out = String::from("x");
             write_str(&mut out, &s);
@@ -675,16 +771,50 @@ mod tests {
             String::from_utf8(text).unwrap(),
             r#"4212["ev","a long enough string argument",[1.5,null,true]]"#
         );
-        let Packets::One(packet) = p else { panic!() };
-        let len = packet.as_bytes().len();
-        let (_, hint) = args.iter().fold((0, 6), |(b, l), a| {
-            let (ba, la) = measure(a);
-            (b + ba, l + la + 1)
-        });
-        assert!(
-            hint + 24 >= len,
-            "the estimate covers the packet: {hint} vs {len}"
-        );
+    }
+
+    #[test]
+    fn measured_lengths_are_exact_but_for_floats_and_binary() {
+        let mut object = Map::new();
+        object.insert("k\"ey".into(), Value::from(-42));
+        object.insert("\u{1}".into(), Value::Array(vec![]));
+        object.insert("e".into(), Value::Object(Map::new()));
+        let exact = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::from(0),
+            Value::from(9),
+            Value::from(10),
+            Value::from(u64::MAX),
+            Value::from(i64::MIN),
+            Value::from("tab\there \"quoted\" \u{1f} é 😀"),
+            Value::Array(vec![Value::from("a"), Value::from(1), Value::Array(vec![])]),
+            Value::Object(object),
+        ];
+        for value in &exact {
+            let mut out = String::new();
+            write_json(&mut out, value, &mut Vec::new());
+            assert_eq!(measure(value), (0, out.len()), "{value:?} as {out}");
+        }
+        for value in [
+            Value::from(-1.7976931348623157e308),
+            Value::from(5e-324),
+            Value::Binary(Bytes::from_static(b"x")),
+        ] {
+            let mut out = String::new();
+            write_json(&mut out, &value, &mut Vec::new());
+            assert!(measure(&value).1 >= out.len(), "{value:?} as {out}");
+        }
+        for (attachments, nsp, id) in [
+            (0, "/", None),
+            (2, "/admin", Some(0)),
+            (12, "/", Some(1234)),
+        ] {
+            let mut out = String::new();
+            header(&mut out, 5, attachments, nsp, id);
+            assert_eq!(header_len(attachments, nsp, id), out.len(), "{out}");
+        }
     }
 
     #[test]
