@@ -115,6 +115,12 @@ impl<S: Transport> WebSocket<S> {
         self.conn.send_uncompressed(message)
     }
 
+    /// Queues text already held as UTF-8 bytes, not checked again (see
+    /// [`Connection::send_text_bytes`]); `compress: false` as in [`WebSocket::queue_uncompressed`].
+    pub fn queue_text_bytes(&mut self, text: Bytes, compress: bool) -> Result<(), SendError> {
+        self.conn.send_text_bytes(text, compress)
+    }
+
     /// Queues a message framed once for many receivers.
     pub fn queue_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
         self.conn.send_prepared(message)

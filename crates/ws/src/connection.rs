@@ -299,19 +299,29 @@ impl Connection {
         self.send_data(message, false)
     }
 
+    /// Sends text the caller already holds as UTF-8 bytes (an encoder that wrote it from
+    /// `str`s), without checking it again. Nothing in this crate relies on the bytes being
+    /// UTF-8: text that is not would only make the peer fail the connection.
+    pub fn send_text_bytes(&mut self, text: Bytes, may_compress: bool) -> Result<(), SendError> {
+        self.send_payload(OpCode::TEXT, text, may_compress)
+    }
+
     fn send_data(&mut self, message: Message, may_compress: bool) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_payload(OpCode::TEXT, text.into_bytes(), may_compress),
+            Message::Binary(data) => self.send_payload(OpCode::BINARY, data, may_compress),
+        }
+    }
+
+    fn send_payload(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        may_compress: bool,
+    ) -> Result<(), SendError> {
         if !self.can_send() {
             return Err(SendError::Closing);
         }
-        let opcode = if message.is_text() {
-            OpCode::TEXT
-        } else {
-            OpCode::BINARY
-        };
-        let payload = match message {
-            Message::Text(text) => text.into_bytes(),
-            Message::Binary(data) => data,
-        };
         let threshold = self.config.compression_threshold;
         match &mut self.compression {
             Some(compression) if may_compress && payload.len() >= threshold => {

@@ -423,6 +423,25 @@ fn uncompressed_sends_skip_deflate_and_keep_the_context_usable() {
 }
 
 #[test]
+fn text_bytes_are_sent_as_text_frames_compressed_only_when_allowed() {
+    let (mut server, mut client, now) = deflate_pair(true);
+    let text = "abc".repeat(200);
+    let bytes = bytes::Bytes::from(text.clone());
+    server.send_text_bytes(bytes.clone(), true).unwrap();
+    server.send_text_bytes(bytes, false).unwrap();
+    let wire = transmitted(&mut server);
+    assert_eq!(wire[0], 0xc1, "FIN + RSV1 + text");
+    let second = &wire[2 + usize::from(wire[1] & 0x7f)..];
+    assert_eq!(second[0], 0x81, "FIN + text, RSV1 clear");
+    assert_eq!(&second[4..], text.as_bytes());
+    client.handle_input(now, &wire);
+    assert_eq!(
+        events(&mut client),
+        vec![Event::Message(Message::text(text)); 2]
+    );
+}
+
+#[test]
 fn rfc7692_hello_from_a_server_decodes_at_a_client() {
     // RFC 7692 §7.2.3.1 framed: a compressed text "Hello" in one frame.
     let (_, mut client, now) = deflate_pair(true);

@@ -16,9 +16,7 @@ use http::Response;
 use switchboard_engineio::{
     CloseReason, EncodedPacket, Event, Session, Transmit, TransportKind, WsFrame, WsInput,
 };
-use switchboard_ws_tokio::protocol::{
-    CloseCode, Event as WsEvent, Message as WsMessage, Utf8Bytes,
-};
+use switchboard_ws_tokio::protocol::{CloseCode, Event as WsEvent, Message as WsMessage};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
@@ -300,17 +298,11 @@ impl<A: EngineApp> SessionTask<A> {
                     self.ws.as_mut()
                 };
                 if let Some(ws) = ws {
-                    let message = match frame {
-                        WsFrame::Text(bytes) => match Utf8Bytes::try_from_bytes(bytes) {
-                            Ok(text) => WsMessage::Text(text),
-                            Err(_) => return,
-                        },
-                        WsFrame::Binary(bytes) => WsMessage::Binary(bytes),
-                    };
-                    let queued = if compress {
-                        ws.queue(message)
-                    } else {
-                        ws.queue_uncompressed(message)
+                    // Engine.IO writes text frames from `str`s: they are UTF-8 already.
+                    let queued = match frame {
+                        WsFrame::Text(text) => ws.queue_text_bytes(text, compress),
+                        WsFrame::Binary(bytes) if compress => ws.queue(WsMessage::Binary(bytes)),
+                        WsFrame::Binary(bytes) => ws.queue_uncompressed(WsMessage::Binary(bytes)),
                     };
                     if queued.is_err() {
                         tracing::debug!(sid = %self.sid, "WebSocket no longer accepts messages");
