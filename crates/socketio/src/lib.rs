@@ -32,6 +32,7 @@ mod broadcast;
 mod client;
 mod emitter;
 pub mod engine;
+mod fnv;
 mod handler;
 mod io;
 mod namespace;

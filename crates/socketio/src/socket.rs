@@ -13,6 +13,7 @@ use crate::adapter::{AdapterError, Session, SocketInfo};
 use crate::broadcast::BroadcastOperator;
 use crate::emitter::SocketEmitter;
 use crate::engine::ConnHandle;
+use crate::fnv::FnvBuild;
 use crate::handler::{erase, ErasedHandler, Handler, Incoming};
 use crate::namespace::Namespace;
 use crate::reason::DisconnectReason;
@@ -129,7 +130,7 @@ pub(crate) struct SocketInner {
     pub(crate) ns: Arc<Namespace>,
     pub(crate) conn: ConnHandle,
     pub(crate) handshake: Handshake,
-    handlers: Mutex<HashMap<String, ErasedHandler>>,
+    handlers: Mutex<HashMap<String, ErasedHandler, FnvBuild>>,
     any_handler: Mutex<Option<ErasedHandler>>,
     disconnect_handler: Mutex<Option<DisconnectHandler>>,
     error_handler: Mutex<Option<ErrorHandler>>,
@@ -176,7 +177,7 @@ impl Socket {
                 ns,
                 conn,
                 handshake,
-                handlers: Mutex::new(HashMap::new()),
+                handlers: Mutex::new(HashMap::default()),
                 any_handler: Mutex::new(None),
                 disconnect_handler: Mutex::new(None),
                 error_handler: Mutex::new(None),
