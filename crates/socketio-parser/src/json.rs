@@ -11,6 +11,7 @@
 //! (a Rust `String` cannot hold them). Nesting deeper than [`MAX_DEPTH`] is refused, so a
 //! hostile payload cannot exhaust the stack.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::value::{Map, Number, Value};
@@ -79,6 +80,33 @@ pub fn plain_prefix_len(bytes: &[u8]) -> usize {
         .unwrap_or(bytes.len() - at)
 }
 
+/// The first element of an array parsed by [`parse_event`]: an event packet's name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum First<'a> {
+    /// A string, borrowed from the text unless it had escapes.
+    Str(Cow<'a, str>),
+    /// Any other value.
+    Other(Value),
+}
+
+/// Parses a non-empty array `[first, rest...]`, an event packet's payload, keeping `first`
+/// apart: a string there is borrowed from `text` when it has no escapes, since the server
+/// only looks handlers up by it. Accepts what [`parse_json`] accepts as a non-empty array.
+pub fn parse_event(text: &str) -> Result<(First<'_>, Vec<Value>), JsonError> {
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        depth: 0,
+    };
+    let parsed = parser.event()?;
+    parser.skip_whitespace();
+    if parser.at < parser.bytes.len() {
+        return Err(parser.error("trailing characters"));
+    }
+    Ok(parsed)
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -86,7 +114,7 @@ struct Parser<'a> {
     depth: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, reason: &'static str) -> JsonError {
         JsonError {
             offset: self.at,
@@ -107,7 +135,7 @@ impl Parser<'_> {
     fn value(&mut self) -> Result<Value, JsonError> {
         self.skip_whitespace();
         match self.peek() {
-            Some(b'"') => self.string().map(Value::String),
+            Some(b'"') => self.string().map(|s| Value::String(s.into_owned())),
             Some(b'[') => self.array(),
             Some(b'{') => self.object(),
             Some(b't') => self.literal("true", Value::Bool(true)),
@@ -126,6 +154,36 @@ impl Parser<'_> {
         } else {
             Err(self.error("expected a value"))
         }
+    }
+
+    fn event(&mut self) -> Result<(First<'a>, Vec<Value>), JsonError> {
+        self.skip_whitespace();
+        if self.peek() != Some(b'[') {
+            return Err(self.error("expected an array"));
+        }
+        self.enter()?;
+        self.skip_whitespace();
+        let first = match self.peek() {
+            Some(b'"') => First::Str(self.string()?),
+            Some(b']') => return Err(self.error("empty array")),
+            _ => First::Other(self.value()?),
+        };
+        let mut rest = Vec::with_capacity(4);
+        loop {
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    rest.push(self.value()?);
+                }
+                Some(b']') => break,
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+                None => return Err(self.error("unexpected end")),
+            }
+        }
+        self.at += 1;
+        self.depth -= 1;
+        Ok((first, rest))
     }
 
     fn enter(&mut self) -> Result<(), JsonError> {
@@ -176,7 +234,7 @@ impl Parser<'_> {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a key"));
             }
-            let key = self.string()?;
+            let key = self.string()?.into_owned();
             self.skip_whitespace();
             if self.peek() != Some(b':') {
                 return Err(self.error("expected `:`"));
@@ -199,16 +257,16 @@ impl Parser<'_> {
         Ok(Value::Object(map))
     }
 
-    /// A string, the cursor on its opening quote.
-    fn string(&mut self) -> Result<String, JsonError> {
+    /// A string, the cursor on its opening quote; borrowed when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.at += 1;
         let start = self.at;
-        // The common case: no escapes, copied in one go.
+        // The common case: no escapes, taken in one go.
         self.at += plain_prefix_len(&self.bytes[self.at..]);
         if self.peek() == Some(b'"') {
-            let s = self.text[start..self.at].to_owned();
+            let s = &self.text[start..self.at];
             self.at += 1;
-            return Ok(s);
+            return Ok(Cow::Borrowed(s));
         }
         let mut out = String::with_capacity(self.at - start + 16);
         self.at = start;
@@ -219,7 +277,7 @@ impl Parser<'_> {
             match self.peek() {
                 Some(b'"') => {
                     self.at += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.at += 1;
@@ -495,6 +553,49 @@ mod tests {
         assert_eq!(plain_prefix_len(b""), 0);
     }
 
+    /// `parse_event` must agree with `parse_json` on every text.
+    fn event_as_json(text: &str) {
+        let whole = parse_json(text).ok().and_then(|v| match v {
+            Value::Array(items) if !items.is_empty() => Some(items),
+            _ => None,
+        });
+        let split = parse_event(text).ok().map(|(first, rest)| {
+            let first = match first {
+                First::Str(s) => Value::String(s.into_owned()),
+                First::Other(v) => v,
+            };
+            std::iter::once(first).chain(rest).collect::<Vec<_>>()
+        });
+        assert_eq!(split, whole, "{text:?}");
+    }
+
+    #[test]
+    fn events_split_off_their_name_without_copying_it() {
+        let text = r#"["chat message", {"a": [1]}, "x"]"#;
+        let (first, rest) = parse_event(text).unwrap();
+        assert!(matches!(first, First::Str(Cow::Borrowed("chat message"))));
+        assert_eq!(rest.len(), 2);
+        let (first, _) = parse_event(r#"["esc\"aped"]"#).unwrap();
+        assert!(matches!(first, First::Str(Cow::Owned(ref s)) if s == "esc\"aped"));
+        let (first, rest) = parse_event("[42]").unwrap();
+        assert_eq!((first, rest), (First::Other(Value::from(42)), vec![]));
+        for text in [
+            r#"["a"]"#,
+            r#" [ "a" , 1 ] "#,
+            "[]",
+            "{}",
+            "\"a\"",
+            "[1,]",
+            r#"["a"] x"#,
+            "[",
+            r#"["a""#,
+            r#"[["a"],"b"]"#,
+            "[null]",
+        ] {
+            event_as_json(text);
+        }
+    }
+
     #[test]
     fn nesting_is_bounded() {
         let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
@@ -520,12 +621,14 @@ mod tests {
         #[test]
         fn agrees_with_serde_json_on_any_text(text in "[\\[\\]{}\",:0-9eE.+\\-tfnrul\\\\ a-z\u{e9}\u{1F600}]{0,40}") {
             same_as_serde(&text);
+            event_as_json(&text);
         }
 
         #[test]
         fn agrees_with_serde_json_on_generated_values(value in arb_json()) {
             let text = serde_json::to_string(&value).unwrap();
             same_as_serde(&text);
+            event_as_json(&text);
             // Exactly the value written, floats included (as `JSON.parse` gives back).
             proptest::prop_assert_eq!(parse_json(&text).ok(), Some(Value::from(value.clone())));
             let pretty = serde_json::to_string_pretty(&value).unwrap();

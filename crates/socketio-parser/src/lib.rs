@@ -42,7 +42,7 @@ mod value_ser;
 pub use decode::{Decoder, Limits};
 pub use encode::{encode, Encoded};
 pub use error::ParseError;
-pub use json::{parse_json, plain_prefix_len, JsonError};
+pub use json::{parse_event, parse_json, plain_prefix_len, First, JsonError};
 pub use packet::{ConnectErrorData, Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
 pub use value::{Map, Number, Value};
 pub use value_de::{from_value, MAX_DEPTH};

@@ -103,7 +103,7 @@ impl Client {
     }
 
     pub(crate) fn message(&mut self, message: Message) {
-        match self.decoder.decode(message) {
+        match self.decoder.decode(&message) {
             Ok(None) => {}
             Ok(Some(packet)) => self.packet(packet),
             Err(e) => {

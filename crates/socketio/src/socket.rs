@@ -1,5 +1,6 @@
 //! A connected socket: one client in one namespace.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -510,7 +511,7 @@ impl Socket {
     /// connection's task (which polls it right away).
     pub(crate) fn dispatch(
         &self,
-        event: String,
+        event: Cow<'_, str>,
         args: Vec<Value>,
         ack: Option<u64>,
     ) -> Option<crate::handler::BoxFuture> {
@@ -519,8 +520,11 @@ impl Socket {
             return self.call_handler(event, args, ack);
         }
         let socket = self.clone();
+        let mut incoming = IncomingEvent {
+            event: event.into_owned(),
+            args,
+        };
         Some(Box::pin(async move {
-            let mut incoming = IncomingEvent { event, args };
             for m in middleware {
                 match m(socket.clone(), incoming).await {
                     Ok(passed) => incoming = passed,
@@ -530,7 +534,8 @@ impl Socket {
                     }
                 }
             }
-            if let Some(handler) = socket.call_handler(incoming.event, incoming.args, ack) {
+            let event = Cow::Owned(incoming.event);
+            if let Some(handler) = socket.call_handler(event, incoming.args, ack) {
                 handler.await;
             }
         }))
@@ -546,12 +551,12 @@ impl Socket {
 
     fn call_handler(
         &self,
-        event: String,
+        event: Cow<'_, str>,
         args: Vec<Value>,
         ack: Option<u64>,
     ) -> Option<crate::handler::BoxFuture> {
         let ack = ack.map(|id| crate::ack::Ack::new(self.clone(), id));
-        let handler = lock(&self.inner.handlers).get(&event).cloned();
+        let handler = lock(&self.inner.handlers).get(&*event).cloned();
         let future = match handler {
             Some(handler) => handler(self.clone(), Incoming { args, ack }),
             None => {
@@ -560,7 +565,7 @@ impl Socket {
                     return None;
                 };
                 let mut all = Vec::with_capacity(args.len() + 1);
-                all.push(Value::String(event));
+                all.push(Value::String(event.into_owned()));
                 all.extend(args);
                 any(self.clone(), Incoming { args: all, ack })
             }

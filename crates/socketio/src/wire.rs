@@ -12,7 +12,7 @@ use bytes::Bytes;
 use switchboard_engineio::{EncodedPacket, Message};
 
 use switchboard_socketio_parser::{
-    msgpack, parse_json, plain_prefix_len, ConnectErrorData, Packet, Payload,
+    msgpack, parse_event, parse_json, plain_prefix_len, ConnectErrorData, First, Packet, Payload,
 };
 
 use crate::namespace::ConnectError;
@@ -411,9 +411,10 @@ pub(crate) fn connect_error(
     finish(text, Vec::new())
 }
 
-/// A packet from the client, as the server acts on it.
+/// A packet from the client, as the server acts on it. An event's name is borrowed from the
+/// message when it can be: the server looks a handler up by it and rarely needs a copy.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Decoded {
+pub(crate) enum Decoded<'a> {
     Connect {
         nsp: Nsp,
         auth: Value,
@@ -423,7 +424,7 @@ pub(crate) enum Decoded {
     },
     Event {
         nsp: Nsp,
-        event: String,
+        event: Cow<'a, str>,
         args: Vec<Value>,
         id: Option<u64>,
     },
@@ -432,6 +433,28 @@ pub(crate) enum Decoded {
         id: u64,
         args: Vec<Value>,
     },
+}
+
+#[cfg(test)]
+impl Decoded<'_> {
+    fn into_owned(self) -> Decoded<'static> {
+        match self {
+            Decoded::Connect { nsp, auth } => Decoded::Connect { nsp, auth },
+            Decoded::Disconnect { nsp } => Decoded::Disconnect { nsp },
+            Decoded::Event {
+                nsp,
+                event,
+                args,
+                id,
+            } => Decoded::Event {
+                nsp,
+                event: Cow::Owned(event.into_owned()),
+                args,
+                id,
+            },
+            Decoded::Ack { nsp, id, args } => Decoded::Ack { nsp, id, args },
+        }
+    }
 }
 
 /// A namespace name from a packet: the main namespace (nearly every packet) costs no
@@ -457,7 +480,7 @@ impl std::fmt::Display for DecodeError {
 }
 
 /// One packet of the msgpack parser.
-fn from_msgpack(bytes: &Bytes) -> Result<Decoded, DecodeError> {
+fn from_msgpack(bytes: &Bytes) -> Result<Decoded<'static>, DecodeError> {
     let packet = msgpack::decode_bytes(bytes).map_err(|_| DecodeError("invalid msgpack packet"))?;
     let nsp = nsp_of(packet.nsp());
     Ok(match packet.payload {
@@ -472,7 +495,7 @@ fn from_msgpack(bytes: &Bytes) -> Result<Decoded, DecodeError> {
             }
             Decoded::Event {
                 nsp,
-                event: name,
+                event: Cow::Owned(name),
                 args,
                 id,
             }
@@ -519,10 +542,13 @@ impl WireDecoder {
     }
 
     /// Decodes one Engine.IO message: a packet, `None` while attachments are missing.
-    pub(crate) fn decode(&mut self, message: Message) -> Result<Option<Decoded>, DecodeError> {
+    pub(crate) fn decode<'m>(
+        &mut self,
+        message: &'m Message,
+    ) -> Result<Option<Decoded<'m>>, DecodeError> {
         if self.codec == Codec::MsgPack {
             return match message {
-                Message::Binary(bytes) => from_msgpack(&bytes).map(Some),
+                Message::Binary(bytes) => from_msgpack(bytes).map(Some),
                 Message::Text(_) => Err(DecodeError("text message with the msgpack parser")),
             };
         }
@@ -531,13 +557,13 @@ impl WireDecoder {
                 if self.partial.is_some() {
                     return Err(DecodeError("text packet while attachments were expected"));
                 }
-                self.decode_text(&text)
+                self.decode_text(text)
             }
             Message::Binary(bytes) => {
                 let Some(partial) = self.partial.as_mut() else {
                     return Err(DecodeError("unexpected binary attachment"));
                 };
-                partial.attachments.push(bytes);
+                partial.attachments.push(bytes.clone());
                 if partial.attachments.len() < partial.expected {
                     return Ok(None);
                 }
@@ -551,7 +577,7 @@ impl WireDecoder {
         }
     }
 
-    fn decode_text(&mut self, text: &str) -> Result<Option<Decoded>, DecodeError> {
+    fn decode_text<'t>(&mut self, text: &'t str) -> Result<Option<Decoded<'t>>, DecodeError> {
         let bytes = text.as_bytes();
         let kind = match bytes.first() {
             Some(b @ b'0'..=b'6') => b - b'0',
@@ -599,6 +625,22 @@ impl WireDecoder {
                     .parse::<u64>()
                     .map_err(|_| DecodeError("invalid ack id"))?,
             );
+        }
+        if kind == EVENT && at < text.len() {
+            // Nearly every packet: the name stays in the message.
+            let (first, args) =
+                parse_event(&text[at..]).map_err(|_| DecodeError("invalid payload"))?;
+            let event = match first {
+                First::Str(name) if !RESERVED.contains(&&*name) => name,
+                First::Other(Value::Number(n)) => Cow::Owned(n.to_string()),
+                _ => return Err(DecodeError("invalid payload")),
+            };
+            return Ok(Some(Decoded::Event {
+                nsp,
+                event,
+                args,
+                id,
+            }));
         }
         let json = if at < text.len() {
             Some(parse_json(&text[at..]).map_err(|_| DecodeError("invalid payload"))?)
@@ -670,7 +712,7 @@ fn finish_decoded(
     nsp: Nsp,
     id: Option<u64>,
     data: Value,
-) -> Result<Decoded, DecodeError> {
+) -> Result<Decoded<'static>, DecodeError> {
     match kind {
         CONNECT => match data {
             Value::Object(_) => Ok(Decoded::Connect { nsp, auth: data }),
@@ -684,8 +726,8 @@ fn finish_decoded(
                 return Err(DecodeError("invalid payload"));
             }
             let event = match items.remove(0) {
-                Value::String(name) if !RESERVED.contains(&name.as_str()) => name,
-                Value::Number(n) => n.to_string(),
+                Value::String(name) if !RESERVED.contains(&name.as_str()) => Cow::Owned(name),
+                Value::Number(n) => Cow::Owned(n.to_string()),
                 _ => return Err(DecodeError("invalid payload")),
             };
             Ok(Decoded::Event {
@@ -846,9 +888,8 @@ mod tests {
     fn msgpack_client_packets_decode() {
         let mut decoder = WireDecoder::new(Codec::MsgPack, Protocol::V5, 10);
         let packet = Packet::event("/", "hi", vec![Value::from(1u64)], Some(7));
-        let decoded = decoder
-            .decode(Message::Binary(msgpack::encode(&packet)))
-            .expect("decodes");
+        let message = Message::Binary(msgpack::encode(&packet));
+        let decoded = decoder.decode(&message).expect("decodes");
         assert_eq!(
             decoded,
             Some(Decoded::Event {
@@ -860,11 +901,11 @@ mod tests {
         );
         let reserved = Packet::event("/", "connect", vec![], None);
         assert!(decoder
-            .decode(Message::Binary(msgpack::encode(&reserved)))
+            .decode(&Message::Binary(msgpack::encode(&reserved)))
             .is_err());
-        assert!(decoder.decode(Message::Text("42[\"x\"]".into())).is_err());
+        assert!(decoder.decode(&Message::Text("42[\"x\"]".into())).is_err());
         assert!(decoder
-            .decode(Message::Binary(Bytes::from_static(b"\xc1")))
+            .decode(&Message::Binary(Bytes::from_static(b"\xc1")))
             .is_err());
     }
 
@@ -873,11 +914,11 @@ mod tests {
         packets.iter().map(|p| p.as_bytes().to_vec()).collect()
     }
 
-    fn decode_all(messages: Vec<Message>) -> Result<Option<Decoded>, DecodeError> {
+    fn decode_all(messages: Vec<Message>) -> Result<Option<Decoded<'static>>, DecodeError> {
         let mut decoder = WireDecoder::new(Codec::Text, Protocol::V5, 10);
         let mut last = None;
-        for m in messages {
-            last = decoder.decode(m)?;
+        for m in &messages {
+            last = decoder.decode(m)?.map(Decoded::into_owned);
         }
         Ok(last)
     }
@@ -970,6 +1011,35 @@ mod tests {
     }
 
     #[test]
+    fn event_names_are_borrowed_unless_escaped_or_numeric() {
+        let mut decoder = WireDecoder::new(Codec::Text, Protocol::V5, 10);
+        let name = |text: &str, decoder: &mut WireDecoder| {
+            let message = Message::Text(text.into());
+            match decoder.decode(&message) {
+                Ok(Some(Decoded::Event { event, args, .. })) => (
+                    matches!(event, Cow::Borrowed(_)),
+                    event.into_owned(),
+                    args.len(),
+                ),
+                other => panic!("{text}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            name(r#"2["chat",1,2]"#, &mut decoder),
+            (true, "chat".into(), 2)
+        );
+        assert_eq!(
+            name(r#"2["a\"b"]"#, &mut decoder),
+            (false, "a\"b".into(), 0)
+        );
+        assert_eq!(name("2[12,true]", &mut decoder), (false, "12".into(), 1));
+        assert_eq!(
+            name(r#"2/x,3 [ "sp" ] "#, &mut decoder),
+            (true, "sp".into(), 0)
+        );
+    }
+
+    #[test]
     fn refuses_what_node_refuses() {
         let m = |s: &str| Message::Text(s.into());
         for bad in [
@@ -981,7 +1051,11 @@ mod tests {
             "2[]",
             "2[1",
             r#"2["connect"]"#,
+            r#"2["disconnecting",1]"#,
             r#"2[{}]"#,
+            "2[null]",
+            r#"2["a"] x"#,
+            r#"2["a",]"#,
             "0[]",
             r#"3["x"]"#,
             "4{}",
