@@ -455,3 +455,77 @@ async fn a_cluster_adapter_reaches_the_other_servers_sockets() {
 fn num(n: i64) -> Value {
     switchboard_socketio::value::to_value(&n).expect("a number")
 }
+
+#[tokio::test]
+async fn broadcasts_skip_every_member_of_excluded_rooms_small_or_large() {
+    // Twelve sockets: the first ten join "many", the first three also join "few".
+    let io = SocketIo::new(Config::default());
+    let joined = Arc::new(Mutex::new(0usize));
+    let counter = Arc::clone(&joined);
+    io.ns("/", move |socket: Socket| {
+        let counter = Arc::clone(&counter);
+        async move {
+            let n = {
+                let mut n = counter.lock().expect("counter");
+                *n += 1;
+                *n
+            };
+            if n <= 10 {
+                socket.join("many");
+            }
+            if n <= 3 {
+                socket.join("few");
+            }
+            let _ = socket.emit("ready", &());
+        }
+    });
+    let addr = serve(io.clone()).await;
+    let mut clients = Vec::new();
+    for _ in 0..12 {
+        let mut c = Client::connect(addr).await;
+        assert_eq!(c.next().await.event(), "ready");
+        clients.push(c);
+    }
+    let ids = |range: std::ops::Range<usize>| {
+        let mut ids: Vec<String> = clients[range].iter().map(|c| c.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    let fetched = |sockets: Vec<switchboard_socketio::RemoteSocket>| {
+        let mut ids: Vec<String> = sockets.iter().map(|s| s.id().to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        fetched(
+            io.broadcast()
+                .except("many")
+                .fetch_sockets()
+                .await
+                .expect("fetch")
+        ),
+        ids(10..12)
+    );
+    assert_eq!(
+        fetched(
+            io.broadcast()
+                .except("few")
+                .fetch_sockets()
+                .await
+                .expect("fetch")
+        ),
+        ids(3..12)
+    );
+    // And an emit reaches exactly those outside the large excluded room.
+    io.broadcast()
+        .except("many")
+        .emit("hello", &1)
+        .expect("emit");
+    for (i, c) in clients.iter_mut().enumerate() {
+        if i >= 10 {
+            assert_eq!(c.next().await.event(), "hello");
+        } else {
+            assert!(c.quiet_for(Duration::from_millis(50)).await, "socket {i}");
+        }
+    }
+}
