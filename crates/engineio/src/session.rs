@@ -144,6 +144,9 @@ pub struct Session {
     post_pending: bool,
     queue: VecDeque<EncodedPacket>,
     transmits: VecDeque<Transmit>,
+    /// How many of `transmits` are WebSocket frames (they count against the queue limit):
+    /// kept rather than counted on every send, which cost a walk of the queue per packet.
+    ws_frames_queued: usize,
     events: VecDeque<Event>,
     /// v4: when the next ping goes out.
     next_ping: Option<Instant>,
@@ -189,6 +192,7 @@ impl Session {
             post_pending: false,
             queue: VecDeque::new(),
             transmits: VecDeque::new(),
+            ws_frames_queued: 0,
             events: VecDeque::new(),
             next_ping: None,
             heartbeat_deadline: None,
@@ -231,12 +235,7 @@ impl Session {
 
     /// Packets accepted but not yet taken out through [`poll_transmit`](Self::poll_transmit).
     pub fn queued(&self) -> usize {
-        self.queue.len()
-            + self
-                .transmits
-                .iter()
-                .filter(|t| matches!(t, Transmit::Ws { .. }))
-                .count()
+        self.queue.len() + self.ws_frames_queued
     }
 
     // ----- application side -----
@@ -500,7 +499,7 @@ impl Session {
         match decoded {
             Ok(Packet::Ping(data)) if data == "probe" => {
                 let pong = EncodedPacket::control(PacketType::Pong, "probe");
-                self.transmits.push_back(self.ws_transmit(pong));
+                self.push_ws_transmit(pong);
                 if !probed {
                     self.events.push_back(Event::Upgrading);
                 }
@@ -631,7 +630,11 @@ impl Session {
     /// The next thing to write, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front();
+        if let Some(Transmit::Ws { .. }) = transmit {
+            self.ws_frames_queued -= 1;
+        }
+        transmit
     }
 
     /// The next event for the application.
@@ -647,7 +650,7 @@ impl Session {
         match self.transport {
             TransportKind::WebSocket => {
                 while let Some(p) = self.queue.pop_front() {
-                    self.transmits.push_back(self.ws_transmit(p));
+                    self.push_ws_transmit(p);
                 }
             }
             TransportKind::Polling => {
@@ -666,11 +669,12 @@ impl Session {
         }
     }
 
-    fn ws_transmit(&self, packet: EncodedPacket) -> Transmit {
-        Transmit::Ws {
+    fn push_ws_transmit(&mut self, packet: EncodedPacket) {
+        self.ws_frames_queued += 1;
+        self.transmits.push_back(Transmit::Ws {
             compress: packet.compress(),
             frame: packet.into_ws_frame(self.protocol, self.b64),
-        }
+        });
     }
 
     fn encode_poll<'a>(
