@@ -252,6 +252,11 @@ impl Session {
         if self.queued() >= self.config.max_queued_packets {
             return Err(SendError::QueueFull);
         }
+        if self.transport == TransportKind::WebSocket && self.queue.is_empty() {
+            // What `flush` would do, without the round trip through the queue.
+            self.push_ws_transmit(packet);
+            return Ok(());
+        }
         self.queue.push_back(packet);
         self.flush();
         Ok(())
