@@ -489,17 +489,12 @@ fn from_msgpack(bytes: &Bytes) -> Result<Decoded<'static>, DecodeError> {
             auth: auth.map_or(Value::Null, Value::Object),
         },
         Payload::Disconnect => Decoded::Disconnect { nsp },
-        Payload::Event { name, args, id } => {
-            if RESERVED.contains(&name.as_str()) {
-                return Err(DecodeError("reserved event name"));
-            }
-            Decoded::Event {
-                nsp,
-                event: Cow::Owned(name),
-                args,
-                id,
-            }
-        }
+        Payload::Event { name, args, id } => Decoded::Event {
+            nsp,
+            event: event_name(First::Str(Cow::Owned(name)))?,
+            args,
+            id,
+        },
         Payload::Ack { id, args } => Decoded::Ack { nsp, id, args },
         Payload::ConnectError(_) => return Err(DecodeError("CONNECT_ERROR from a client")),
     })
@@ -630,11 +625,7 @@ impl WireDecoder {
             // Nearly every packet: the name stays in the message.
             let (first, args) =
                 parse_event(&text[at..]).map_err(|_| DecodeError("invalid payload"))?;
-            let event = match first {
-                First::Str(name) if !RESERVED.contains(&&*name) => name,
-                First::Other(Value::Number(n)) => Cow::Owned(n.to_string()),
-                _ => return Err(DecodeError("invalid payload")),
-            };
+            let event = event_name(first)?;
             return Ok(Some(Decoded::Event {
                 nsp,
                 event,
@@ -706,6 +697,21 @@ fn with_attachments(value: Value, attachments: &[Bytes]) -> Result<Value, Decode
     })
 }
 
+/// An event packet's name: a string that is not reserved, or a number (as Node's parser takes
+/// it).
+fn event_name(first: First<'_>) -> Result<Cow<'_, str>, DecodeError> {
+    let name = match first {
+        First::Str(name) => name,
+        First::Other(Value::String(name)) => Cow::Owned(name),
+        First::Other(Value::Number(n)) => return Ok(Cow::Owned(n.to_string())),
+        First::Other(_) => return Err(DecodeError("invalid payload")),
+    };
+    if RESERVED.contains(&&*name) {
+        return Err(DecodeError("reserved event name"));
+    }
+    Ok(name)
+}
+
 /// Validates a packet's payload as Node's parser does and turns it into what the server uses.
 fn finish_decoded(
     kind: u8,
@@ -725,11 +731,7 @@ fn finish_decoded(
             if items.is_empty() {
                 return Err(DecodeError("invalid payload"));
             }
-            let event = match items.remove(0) {
-                Value::String(name) if !RESERVED.contains(&name.as_str()) => Cow::Owned(name),
-                Value::Number(n) => Cow::Owned(n.to_string()),
-                _ => return Err(DecodeError("invalid payload")),
-            };
+            let event = event_name(First::Other(items.remove(0)))?;
             Ok(Decoded::Event {
                 nsp,
                 event,
