@@ -262,8 +262,9 @@ impl<'a> Parser<'a> {
             self.at += 1;
             return Ok(Cow::Borrowed(s));
         }
+        // Escapes: the plain prefix is taken as it is, the rest piece by piece.
         let mut out = String::with_capacity(self.at - start + 16);
-        self.at = start;
+        out.push_str(&self.text[start..self.at]);
         loop {
             let run = self.at;
             self.at += plain_prefix_len(&self.bytes[self.at..]);
