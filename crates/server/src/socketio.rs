@@ -24,7 +24,7 @@ pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
     if let Some(origins) = &config.allowed_origins {
         sio.engine.cors = Some(Cors {
             origins: origins.clone(),
-            credentials: false,
+            ..Cors::default()
         });
     }
     sio.codec = match config.socketio_parser {

@@ -141,6 +141,18 @@ fn interop_handlers(socket: &Socket) {
             let _ = socket.to(room).emit("room-message", &text);
         },
     );
+    // A request header of the handshake, for clients checking what reached the server.
+    socket.on(
+        "header",
+        |socket: Socket, Data(name): Data<String>, ack: Ack| async move {
+            let value = socket
+                .handshake()
+                .headers()
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok());
+            ack.send(&value);
+        },
+    );
     socket.on("disconnect-me", |socket: Socket| async move {
         socket.close_connection();
     });

@@ -171,3 +171,31 @@ test('socket.io-client in Chromium over polling: a gzip\'d payload (httpCompress
     await page.close();
   }
 });
+
+// Cross-origin (the page on 127.0.0.1, the server named localhost): every polling request
+// with a custom header is preflighted, and Node's defaults (the `cors` package's) allow the
+// headers the preflight asks for. So do ours: Chromium sends the header only once a preflight
+// allowed it (playwright does not show preflights as page requests), and it reaches the server.
+test('socket.io-client in Chromium from another origin, with extraHeaders (CORS preflight)', { skip }, async () => {
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  try {
+    await page.goto(`${url}/`);
+    await page.addScriptTag({ path: BUNDLE });
+    const crossOrigin = url.replace('127.0.0.1', 'localhost');
+    const seen = await page.evaluate(async (server) => {
+      const socket = io(server, { transports: ['polling'], extraHeaders: { 'x-token': 'abc' } });
+      const failed = new Promise((resolve) => socket.once('connect_error', (e) => resolve(e.message)));
+      const connected = new Promise((resolve) => socket.once('connect', () => resolve('connected')));
+      const outcome = await Promise.race([connected, failed]);
+      const header = outcome === 'connected'
+        ? await socket.timeout(5000).emitWithAck('header', 'x-token')
+        : null;
+      socket.disconnect();
+      return { outcome, header, origin: location.origin !== new URL(server).origin };
+    }, crossOrigin);
+    assert.deepEqual(seen, { outcome: 'connected', header: 'abc', origin: true });
+  } finally {
+    await page.close();
+  }
+});

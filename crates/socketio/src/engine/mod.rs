@@ -205,14 +205,16 @@ impl<A: EngineApp> Engine<A> {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let cors = self.shared.config.cors.as_ref();
-        let origin = req.headers().get(http::header::ORIGIN).cloned();
+        let cors_request = cors
+            .map(|_| http_io::CorsRequest::of(&req))
+            .unwrap_or_default();
         let mut response = if req.method() == Method::OPTIONS {
             http_io::empty(StatusCode::NO_CONTENT)
         } else {
             self.route::<S, B>(req).await
         };
         if let Some(cors) = cors {
-            cors.apply(origin.as_ref(), &mut response);
+            cors.apply(&cors_request, &mut response);
         }
         response
     }
