@@ -147,11 +147,14 @@ impl<S: Transport> WebSocket<S> {
 
     /// Waits until everything queued is written.
     pub async fn flush(&mut self) -> io::Result<()> {
-        poll_fn(|cx| {
-            ready!(self.poll_write_pending(cx))?;
-            Pin::new(&mut self.io).poll_flush(cx)
-        })
-        .await
+        poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Writes what is queued, as far as the transport takes it now; `Pending` (with `cx` to
+    /// be woken when it takes more) while some is left.
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_write_pending(cx))?;
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     /// The next data message; `None` once the connection has closed. Pings are answered and

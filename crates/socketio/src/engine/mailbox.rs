@@ -60,7 +60,11 @@ const MAX_INPUTS: usize = 8;
 struct State {
     inputs: VecDeque<Input>,
     packets: VecDeque<Outgoing>,
+    /// The task's waker, kept from one wait to the next (no clone per wake-up).
     waker: Option<Waker>,
+    /// The task waits for the mailbox: the next arrival wakes it. False while it works: it
+    /// looks at the mailbox again before it sleeps, so arrivals meanwhile need no wake-up.
+    listening: bool,
     /// The task has ended: everything is refused.
     closed: bool,
     /// Close at once, without flushing (a slow consumer).
@@ -119,8 +123,10 @@ impl Mailbox {
     }
 
     fn wake(state: &mut State) {
-        if let Some(waker) = state.waker.take() {
-            waker.wake();
+        if std::mem::take(&mut state.listening) {
+            if let Some(waker) = &state.waker {
+                waker.wake_by_ref();
+            }
         }
     }
 
@@ -167,22 +173,22 @@ impl Mailbox {
         self.lock().closed
     }
 
-    /// Swaps everything waiting into `taken` (whose buffers must be empty), or registers `cx`
-    /// to be woken when something arrives.
-    pub(crate) fn take(&self, cx: &mut Context<'_>, taken: &mut Taken) {
+    /// Swaps everything waiting into `taken` (whose buffers must be empty). With `listen`,
+    /// when nothing was waiting, the next arrival wakes `cx`; without, arrivals wake nobody
+    /// (the task is at work and takes again, listening, before it sleeps). So what a task's
+    /// own handlers send costs it no wake-up.
+    pub(crate) fn take(&self, cx: &mut Context<'_>, taken: &mut Taken, listen: bool) {
         trim(&mut taken.inputs);
         trim(&mut taken.packets);
         let mut state = self.lock();
         std::mem::swap(&mut state.inputs, &mut taken.inputs);
         std::mem::swap(&mut state.packets, &mut taken.packets);
         taken.kill = state.kill.take();
-        if taken.is_empty() {
-            let register = match &state.waker {
-                Some(w) => !w.will_wake(cx.waker()),
-                None => true,
-            };
-            if register {
-                state.waker = Some(cx.waker().clone());
+        state.listening = listen && taken.is_empty();
+        if state.listening {
+            match &state.waker {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                _ => state.waker = Some(cx.waker().clone()),
             }
         }
     }
@@ -221,21 +227,61 @@ mod tests {
         let waker = std::task::Waker::from(Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
-        mailbox.take(&mut cx, &mut taken);
+        mailbox.take(&mut cx, &mut taken, true);
         assert!(taken.is_empty(), "nothing yet: the waker is registered");
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), true), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken);
+        mailbox.take(&mut cx, &mut taken, true);
         assert_eq!(taken.packets.len(), 2);
         assert_eq!(taken.kill, None, "a volatile packet does not kill");
         taken.packets.clear();
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), false), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken);
+        mailbox.take(&mut cx, &mut taken, true);
         assert_eq!(taken.kill, Some(CloseReason::TransportError));
+    }
+
+    #[test]
+    fn only_a_listening_task_is_woken_and_once_per_wait() {
+        let mailbox = Mailbox::new(8);
+        let wakes = Arc::new(Count(0.into()));
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = Taken::default();
+        let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        // At work: what its own handlers send is taken before it sleeps, without a wake-up.
+        mailbox.take(&mut cx, &mut taken, false);
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(woken(), 0);
+        // Listening with something waiting: it is handed over, and nothing is registered.
+        mailbox.take(&mut cx, &mut taken, true);
+        assert_eq!(taken.packets.len(), 1);
+        taken.packets.clear();
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(woken(), 0);
+        mailbox.take(&mut cx, &mut taken, true);
+        taken.packets.clear();
+        // Listening on an empty mailbox: the first arrival wakes it, the next ones do not.
+        mailbox.take(&mut cx, &mut taken, true);
+        assert!(taken.is_empty());
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        mailbox.close(CloseReason::ForcedClose);
+        assert_eq!(woken(), 1);
+        // Listening again: a request wakes it too.
+        mailbox.take(&mut cx, &mut taken, false);
+        taken.packets.clear();
+        mailbox.take(&mut cx, &mut taken, true);
+        let (respond, _answer) = oneshot::channel();
+        let poll = Input::Poll {
+            respond,
+            encoding: None,
+        };
+        assert!(mailbox.input(poll).is_ok());
+        assert_eq!(woken(), 2);
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub(crate) struct SessionTask<A: EngineApp> {
     taken: Taken,
     /// The deadline the timer is set to.
     timer_at: Option<Instant>,
+    /// Every WebSocket has returned `Pending` during this wake-up and nothing new arrived
+    /// for them since: their wakers are set, later rounds need not poll them.
+    ws_settled: bool,
     /// The time at the start of this round of work: one clock read per round rather than per
     /// message (the machine's deadlines are seconds long).
     now: std::time::Instant,
@@ -126,6 +129,7 @@ impl<A: EngineApp> SessionTask<A> {
             mailbox,
             taken: Taken::default(),
             timer_at: None,
+            ws_settled: false,
             now: now(),
             state: Some(state),
         }
@@ -151,14 +155,14 @@ impl<A: EngineApp> SessionTask<A> {
         }
     }
 
+    /// One round reads, hands what came to the application, runs its handlers, takes what
+    /// they (and others) sent and writes it: a message and its answer take one round, and
+    /// the task's own sends never wake it.
     fn poll(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> Poll<CloseReason> {
+        self.ws_settled = false;
         for _ in 0..ROUNDS_PER_WAKE {
             self.now = now();
-            if let Some(reason) = self.drain() {
-                return Poll::Ready(reason);
-            }
-            let mut progressed = self.poll_mailbox(cx);
-            progressed |= self.poll_websockets(cx);
+            let mut progressed = !self.ws_settled && self.poll_websockets(cx);
             if let Some(respond) = self.pending_get.as_mut() {
                 if respond.poll_closed(cx).is_ready() {
                     self.pending_get = None;
@@ -167,10 +171,19 @@ impl<A: EngineApp> SessionTask<A> {
                 }
             }
             progressed |= self.poll_timer(cx, timer.as_mut());
+            if let Some(reason) = self.drain() {
+                return Poll::Ready(reason);
+            }
             if let Some(state) = self.state.as_mut() {
-                // What handlers send arrives through the mailbox, which wakes this task.
                 self.shared.app.poll(state, cx);
             }
+            // A round that found nothing else listens to the mailbox as it takes from it.
+            let quiet = !progressed;
+            progressed |= self.poll_mailbox(cx, quiet);
+            if let Some(reason) = self.drain() {
+                return Poll::Ready(reason);
+            }
+            progressed |= self.flush_websockets(cx);
             if !progressed {
                 return Poll::Pending;
             }
@@ -180,8 +193,9 @@ impl<A: EngineApp> SessionTask<A> {
         Poll::Pending
     }
 
-    fn poll_mailbox(&mut self, cx: &mut Context<'_>) -> bool {
-        self.mailbox.take(cx, &mut self.taken);
+    /// Takes what the mailbox holds (listening for more when it is empty and `listen`).
+    fn poll_mailbox(&mut self, cx: &mut Context<'_>, listen: bool) -> bool {
+        self.mailbox.take(cx, &mut self.taken, listen);
         if self.taken.is_empty() {
             return false;
         }
@@ -205,26 +219,51 @@ impl<A: EngineApp> SessionTask<A> {
         true
     }
 
+    /// Writes the frames the round queued; true when a write failed (the next read reports
+    /// it). A full socket wakes the task when it drains.
+    fn flush_websockets(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut failed = false;
+        for ws in [self.ws.as_mut(), self.candidate.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if ws.buffered_amount() > 0 {
+                failed |= matches!(ws.poll_flush(cx), Poll::Ready(Err(_)));
+            }
+        }
+        failed
+    }
+
     /// Reads what the WebSockets have (bounded), writing their queued frames meanwhile.
     fn poll_websockets(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
+        let mut settled = true;
         for candidate in [false, true] {
+            let mut pending = false;
             for _ in 0..ROUNDS_PER_WAKE {
                 let slot = if candidate {
                     &mut self.candidate
                 } else {
                     &mut self.ws
                 };
-                let Some(ws) = slot.as_mut() else { break };
+                let Some(ws) = slot.as_mut() else {
+                    pending = true;
+                    break;
+                };
                 match ws.poll_next_event(cx) {
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        pending = true;
+                        break;
+                    }
                     Poll::Ready(event) => {
                         progressed = true;
                         self.ws_event(event, candidate);
                     }
                 }
             }
+            settled &= pending;
         }
+        self.ws_settled = settled;
         progressed
     }
 
@@ -346,7 +385,10 @@ impl<A: EngineApp> SessionTask<A> {
                 let _ = respond.send(answer);
             }
             Input::Upgrade { ws } => match self.session.handle_ws_upgrade(now) {
-                Ok(()) => self.candidate = Some(ws),
+                Ok(()) => {
+                    self.candidate = Some(ws);
+                    self.ws_settled = false;
+                }
                 Err(e) => {
                     tracing::debug!(sid = %self.sid, error = ?e, "upgrade refused");
                     tokio::spawn(close_ws(ws));
