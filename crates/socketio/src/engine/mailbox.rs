@@ -3,6 +3,7 @@
 //! queued while idle (a pair of channels cost ~3 KiB per session even when empty).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Waker};
 
@@ -62,9 +63,6 @@ struct State {
     packets: VecDeque<Outgoing>,
     /// The task's waker, kept from one wait to the next (no clone per wake-up).
     waker: Option<Waker>,
-    /// The task waits for the mailbox: the next arrival wakes it. False while it works: it
-    /// looks at the mailbox again before it sleeps, so arrivals meanwhile need no wake-up.
-    listening: bool,
     /// The task has ended: everything is refused.
     closed: bool,
     /// Close at once, without flushing (a slow consumer).
@@ -75,6 +73,11 @@ struct State {
 pub(crate) struct Mailbox {
     limit: usize,
     state: Mutex<State>,
+    /// The task waits for the mailbox: the next arrival wakes it. False while it works: it
+    /// takes again before it sleeps, so arrivals meanwhile need no wake-up. Set and swapped
+    /// under the lock; cleared without it when the task starts work, where a sender that
+    /// still sees it set merely wakes the task once more.
+    listening: AtomicBool,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -115,6 +118,7 @@ impl Mailbox {
         Self {
             limit: limit.max(1),
             state: Mutex::new(State::default()),
+            listening: AtomicBool::new(false),
         }
     }
 
@@ -122,12 +126,18 @@ impl Mailbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wake(state: &mut State) {
-        if std::mem::take(&mut state.listening) {
+    fn wake(&self, state: &State) {
+        if self.listening.swap(false, Ordering::Relaxed) {
             if let Some(waker) = &state.waker {
                 waker.wake_by_ref();
             }
         }
+    }
+
+    /// The task starts work: what arrives from now on is taken before it sleeps again, without
+    /// waking it (what its own handlers send, above all).
+    pub(crate) fn at_work(&self) {
+        self.listening.store(false, Ordering::Relaxed);
     }
 
     /// Queues a packet; when `limit` are waiting the session is killed (unless `volatile`, which
@@ -140,12 +150,12 @@ impl Mailbox {
         if state.packets.len() >= self.limit {
             if !volatile && state.kill.is_none() {
                 state.kill = Some(CloseReason::TransportError);
-                Self::wake(&mut state);
+                self.wake(&state);
             }
             return Err(SendError::Full);
         }
         state.packets.push_back(Outgoing::Packet(packet));
-        Self::wake(&mut state);
+        self.wake(&state);
         Ok(())
     }
 
@@ -154,7 +164,7 @@ impl Mailbox {
         let mut state = self.lock();
         if !state.closed {
             state.packets.push_back(Outgoing::Close(reason));
-            Self::wake(&mut state);
+            self.wake(&state);
         }
     }
 
@@ -165,7 +175,7 @@ impl Mailbox {
             return Err(input);
         }
         state.inputs.push_back(input);
-        Self::wake(&mut state);
+        self.wake(&state);
         Ok(())
     }
 
@@ -184,8 +194,9 @@ impl Mailbox {
         std::mem::swap(&mut state.inputs, &mut taken.inputs);
         std::mem::swap(&mut state.packets, &mut taken.packets);
         taken.kill = state.kill.take();
-        state.listening = listen && taken.is_empty();
-        if state.listening {
+        let listening = listen && taken.is_empty();
+        self.listening.store(listening, Ordering::Relaxed);
+        if listening {
             match &state.waker {
                 Some(waker) if waker.will_wake(cx.waker()) => {}
                 _ => state.waker = Some(cx.waker().clone()),
@@ -271,9 +282,17 @@ mod tests {
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         mailbox.close(CloseReason::ForcedClose);
         assert_eq!(woken(), 1);
-        // Listening again: a request wakes it too.
+        // Woken (by anything) and at work again: arrivals are taken before it sleeps.
         mailbox.take(&mut cx, &mut taken, false);
         taken.packets.clear();
+        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.at_work();
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(woken(), 1);
+        mailbox.take(&mut cx, &mut taken, true);
+        assert_eq!(taken.packets.len(), 1);
+        taken.packets.clear();
+        // Listening again: a request wakes it too.
         mailbox.take(&mut cx, &mut taken, true);
         let (respond, _answer) = oneshot::channel();
         let poll = Input::Poll {

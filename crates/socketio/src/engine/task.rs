@@ -160,6 +160,7 @@ impl<A: EngineApp> SessionTask<A> {
     /// the task's own sends never wake it.
     fn poll(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> Poll<CloseReason> {
         self.ws_settled = false;
+        self.mailbox.at_work();
         for _ in 0..ROUNDS_PER_WAKE {
             self.now = now();
             let mut progressed = !self.ws_settled && self.poll_websockets(cx);
