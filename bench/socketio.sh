@@ -5,7 +5,9 @@
 # application; the load generator (`switchboard bench --mode sio-*`, WebSocket transport) on
 # core 1; a fresh server process per scenario. Servers take turns scenario by scenario (and
 # round by round), so that a machine whose speed drifts (a shared VM does) slows every server
-# of a comparison alike; report.py takes each server's median over the rounds.
+# of a comparison alike; report.py takes each server's median over the rounds. Each round
+# starts with the next server: a run leaves the kernel its TIME_WAIT sockets (10,000 after a
+# broadcast) for the run after it, and no server should always come first.
 # Usage: bench/socketio.sh [seconds-per-run] [servers...]
 #   servers: switchboard socketioxide node-socketio (default: all)
 #   MODES="echo broadcast idle polling" selects scenarios (default: all four)
@@ -48,9 +50,10 @@ run() { # name mode extra-args...
 
 modes="${MODES:-echo broadcast idle polling}"
 rounds="${ROUNDS:-1}"
-each() { # mode args... : every round, every server
-  for _ in $(seq "$rounds"); do
-    for s in "${servers[@]}"; do run "$s" "$@"; done
+each() { # mode args... : every round, every server, the first server changing each round
+  local n=${#servers[@]}
+  for r in $(seq 0 $((rounds - 1))); do
+    for i in $(seq 0 $((n - 1))); do run "${servers[$(((r + i) % n))]}" "$@"; done
   done
 }
 if [[ " $modes " == *" echo "* ]]; then
