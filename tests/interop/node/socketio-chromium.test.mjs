@@ -192,9 +192,9 @@ test('socket.io-client in Chromium from another origin, with extraHeaders (CORS 
         ? await socket.timeout(5000).emitWithAck('header', 'x-token')
         : null;
       socket.disconnect();
-      return { outcome, header, origin: location.origin !== new URL(server).origin };
+      return { outcome, header, crossOrigin: location.origin !== new URL(server).origin };
     }, crossOrigin);
-    assert.deepEqual(seen, { outcome: 'connected', header: 'abc', origin: true });
+    assert.deepEqual(seen, { outcome: 'connected', header: 'abc', crossOrigin: true });
   } finally {
     await page.close();
   }
