@@ -36,17 +36,24 @@ const DEFAULT_METHODS: &str = "GET,HEAD,PUT,PATCH,POST,DELETE";
 #[derive(Debug, Default)]
 pub(crate) struct CorsRequest {
     origin: Option<HeaderValue>,
-    /// A preflight (`OPTIONS`) and the headers it asks for.
-    preflight: Option<Option<HeaderValue>>,
+    /// A preflight (`OPTIONS`).
+    preflight: bool,
+    /// The headers a preflight asks for (`Access-Control-Request-Headers`).
+    requested_headers: Option<HeaderValue>,
 }
 
 impl CorsRequest {
     pub(crate) fn of<B>(req: &Request<B>) -> Self {
         let headers = req.headers();
+        let preflight = req.method() == http::Method::OPTIONS;
         Self {
             origin: headers.get(header::ORIGIN).cloned(),
-            preflight: (req.method() == http::Method::OPTIONS)
-                .then(|| headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned()),
+            preflight,
+            requested_headers: if preflight {
+                headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned()
+            } else {
+                None
+            },
         }
     }
 }
@@ -75,9 +82,9 @@ impl Cors {
                 HeaderValue::from_static("true"),
             );
         }
-        let Some(requested_headers) = &request.preflight else {
+        if !request.preflight {
             return;
-        };
+        }
         let methods = if self.methods.is_empty() {
             Some(HeaderValue::from_static(DEFAULT_METHODS))
         } else {
@@ -91,7 +98,7 @@ impl Cors {
                 header::VARY,
                 HeaderValue::from_static("Access-Control-Request-Headers"),
             );
-            requested_headers.clone()
+            request.requested_headers.clone()
         } else {
             list_value(&self.allowed_headers)
         };

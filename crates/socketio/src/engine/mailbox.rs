@@ -231,11 +231,16 @@ mod tests {
         EncodedPacket::text("x")
     }
 
+    /// A waker that counts its wake-ups.
+    fn counting_waker() -> (Arc<Count>, Waker) {
+        let wakes = Arc::new(Count(0.into()));
+        (Arc::clone(&wakes), Waker::from(wakes))
+    }
+
     #[test]
     fn a_full_queue_kills_the_session_but_volatile_packets_are_just_dropped() {
         let mailbox = Mailbox::new(2);
-        let wakes = Arc::new(Count(0.into()));
-        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
         mailbox.take(&mut cx, &mut taken, true);
@@ -258,8 +263,7 @@ mod tests {
     #[test]
     fn only_a_listening_task_is_woken_and_once_per_wait() {
         let mailbox = Mailbox::new(8);
-        let wakes = Arc::new(Count(0.into()));
-        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
         let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
