@@ -384,6 +384,74 @@ fn client_close_over_polling() {
 }
 
 #[test]
+fn a_request_after_the_pong_deadline_finds_the_session_closed_before_the_timer_fires() {
+    let config = Config::default();
+    let (mut s, t0) = polling();
+    let after_deadline = t0 + config.ping_interval + config.ping_timeout;
+    // The shell's timer has not fired for the ping nor the deadline: the GET comes first.
+    assert_eq!(
+        s.handle_poll(after_deadline),
+        Err(RequestError::Engine(EngineError::UnknownSid))
+    );
+    assert!(events(&mut s).contains(&Event::Closed(CloseReason::PingTimeout)));
+    let (mut s, t0) = polling();
+    assert!(s
+        .handle_post(t0 + config.ping_interval + config.ping_timeout, b"3", false)
+        .is_err());
+    assert!(events(&mut s).contains(&Event::Closed(CloseReason::PingTimeout)));
+    // Before the deadline, a GET when the ping is due gets the ping at once.
+    let (mut s, t0) = polling();
+    s.handle_poll(t0 + config.ping_interval).unwrap();
+    assert_eq!(poll_body(&mut s).unwrap(), Bytes::from_static(b"2"));
+}
+
+#[test]
+fn a_get_overtaken_by_the_clients_close_gets_the_noop_it_would_have_got() {
+    // The GET was waiting: it got the noop, and nothing is left for a later one.
+    let (mut s, t0) = polling();
+    s.handle_poll(t0).unwrap();
+    s.handle_post(t0, b"1", false).unwrap();
+    assert_eq!(poll_body(&mut s).unwrap(), Bytes::from_static(b"6"));
+    assert_eq!(s.overtaken_poll_answer(), None);
+    // No GET waiting: the answer is kept for the one the close overtook.
+    let (mut s, t0) = polling();
+    s.handle_post(t0, b"1", false).unwrap();
+    assert_eq!(poll_body(&mut s), None);
+    let answer = s
+        .overtaken_poll_answer()
+        .expect("an answer for the overtaken GET");
+    assert_eq!(answer.body, Bytes::from_static(b"6"));
+    // That GET handed to the machine itself gets the noop, once; the next gets 400.
+    s.handle_poll(t0).unwrap();
+    assert_eq!(poll_body(&mut s).unwrap(), Bytes::from_static(b"6"));
+    assert_eq!(s.overtaken_poll_answer(), None);
+    assert_eq!(
+        s.handle_poll(t0),
+        Err(RequestError::Engine(EngineError::UnknownSid))
+    );
+    // v3 frames it as a v3 payload.
+    let (mut s, t0) = open(TransportKind::Polling, Protocol::V3, &Config::default());
+    s.handle_post(t0, b"1:1", false).unwrap();
+    assert_eq!(
+        s.overtaken_poll_answer().map(|a| a.body),
+        Some(Bytes::from_static(b"1:6"))
+    );
+    // Other ends leave nothing: a parse error, a ping timeout, the server's close.
+    let (mut s, t0) = polling();
+    let _ = s.handle_post(t0, b"x", false);
+    assert!(s.is_closed());
+    assert_eq!(s.overtaken_poll_answer(), None);
+    let (mut s, t0) = polling();
+    s.handle_timeout(t0 + Duration::from_secs(3600));
+    s.handle_timeout(t0 + Duration::from_secs(7200));
+    assert!(s.is_closed());
+    assert_eq!(s.overtaken_poll_answer(), None);
+    let (mut s, t0) = polling();
+    s.close(t0);
+    assert_eq!(s.overtaken_poll_answer(), None);
+}
+
+#[test]
 fn client_close_over_websocket() {
     let (mut s, t0) = open(TransportKind::WebSocket, Protocol::V4, &Config::default());
     s.handle_ws_message(t0, WsInput::Text("1"));

@@ -263,14 +263,17 @@ impl<A: EngineApp> Engine<A> {
             }
             RequestKind::Poll { sid } => {
                 let encoding = self.poll_encoding(&req);
+                let Some(mailbox) = self.shared.registry.get(&sid) else {
+                    return task::poll_without_session(&self.shared.registry, &sid);
+                };
                 let (respond, answer) = oneshot::channel();
                 let input = Input::Poll { respond, encoding };
-                self.send_input(&sid, input, answer).await
+                send_input(&mailbox, input, answer).await
             }
             RequestKind::Post { sid } => {
-                if self.shared.registry.get(&sid).is_none() {
+                let Some(mailbox) = self.shared.registry.get(&sid) else {
                     return http_io::engine_error(EngineError::UnknownSid);
-                }
+                };
                 let binary = http_io::is_binary(&req);
                 let limit = self.shared.config.protocol.max_http_buffer_size;
                 let body = match Limited::new(req.into_body(), limit + 1).collect().await {
@@ -284,7 +287,7 @@ impl<A: EngineApp> Engine<A> {
                     binary,
                     respond,
                 };
-                self.send_input(&sid, input, answer).await
+                send_input(&mailbox, input, answer).await
             }
             RequestKind::Upgrade { sid } => {
                 let Some(mailbox) = self.shared.registry.get(&sid) else {
@@ -315,24 +318,6 @@ impl<A: EngineApp> Engine<A> {
                 }
             }
         }
-    }
-
-    async fn send_input(
-        &self,
-        sid: &str,
-        input: Input,
-        answer: oneshot::Receiver<Response<Body>>,
-    ) -> Response<Body> {
-        let Some(mailbox) = self.shared.registry.get(sid) else {
-            return http_io::engine_error(EngineError::UnknownSid);
-        };
-        if mailbox.input(input).is_err() {
-            // Gone meanwhile, or flooded with requests.
-            return http_io::engine_error(EngineError::BadRequest);
-        }
-        answer
-            .await
-            .unwrap_or_else(|_| http_io::engine_error(EngineError::UnknownSid))
     }
 
     /// What the application keeps of the handshake request. Header values and the URI are
@@ -466,3 +451,18 @@ impl<A: EngineApp> Engine<A> {
 
 /// How long a closing WebSocket may take to flush before it is dropped.
 pub(crate) const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+
+/// Hands a polling request to its session's task and waits for the answer.
+async fn send_input(
+    mailbox: &Mailbox,
+    input: Input,
+    answer: oneshot::Receiver<Response<Body>>,
+) -> Response<Body> {
+    if mailbox.input(input).is_err() {
+        // Gone meanwhile, or flooded with requests.
+        return http_io::engine_error(EngineError::BadRequest);
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| http_io::engine_error(EngineError::UnknownSid))
+}

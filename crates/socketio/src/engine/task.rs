@@ -22,6 +22,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::compression::Encoding;
 use super::mailbox::{Input, Mailbox, Outgoing, SendError, Taken, Ws};
+use super::registry::Registry;
 use super::{http_io, Body, EngineApp, Shared, CLOSE_FLUSH};
 
 /// Sends packets to one session from anywhere. Cheap to clone.
@@ -84,6 +85,23 @@ impl ConnHandle {
 /// Rounds of work one wake-up may do before yielding to other tasks.
 const ROUNDS_PER_WAKE: usize = 32;
 
+/// How late a timer may fire and still count as on time (see [`on_time`]).
+const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// The time to hand the machine when its timer fired at `now` for `due`. tokio rounds a
+/// deadline up to its next millisecond tick, so every timer fires up to a millisecond or so
+/// late; counted from `now`, a ping's pong deadline would slip by as much, and a client that
+/// checks the pong deadline to the millisecond (the official engine.io-protocol suite does)
+/// would find the session still open. Within the slack the timer counts as on time; later
+/// (an overloaded server), `now`, so the client still gets its whole ping timeout.
+fn on_time(due: std::time::Instant, now: std::time::Instant) -> std::time::Instant {
+    if now.saturating_duration_since(due) <= TIMER_SLACK {
+        due
+    } else {
+        now
+    }
+}
+
 pub(crate) struct SessionTask<A: EngineApp> {
     shared: Arc<Shared<A>>,
     sid: Arc<str>,
@@ -140,9 +158,17 @@ impl<A: EngineApp> SessionTask<A> {
         let timer = tokio::time::sleep_until(far_future());
         let mut timer = std::pin::pin!(timer);
         let reason = poll_fn(|cx| self.poll(cx, timer.as_mut())).await;
-        self.shared.registry.remove(&self.sid);
+        let registry = &self.shared.registry;
+        registry.remove(&self.sid, self.session.overtaken_poll_answer());
+        // Requests that found the session before it was removed; a GET among them may be
+        // the one the client's close overtook.
         for input in self.mailbox.close_for_good() {
-            refuse(input);
+            match input {
+                Input::Poll { respond, .. } => {
+                    let _ = respond.send(poll_without_session(registry, &self.sid));
+                }
+                other => refuse(other),
+            }
         }
         if let Some(state) = self.state.take() {
             self.shared.app.close(state, reason);
@@ -274,11 +300,14 @@ impl<A: EngineApp> SessionTask<A> {
             self.timer_at = wanted;
             timer.as_mut().reset(wanted.unwrap_or_else(far_future));
         }
-        if self.timer_at.is_some() && timer.as_mut().poll(cx).is_ready() {
-            self.timer_at = None;
-            self.now = now();
-            self.session.handle_timeout(self.now);
-            return true;
+        if let Some(due) = self.timer_at {
+            if timer.as_mut().poll(cx).is_ready() {
+                self.timer_at = None;
+                self.now = now();
+                self.session
+                    .handle_timeout(on_time(due.into_std(), self.now));
+                return true;
+            }
         }
         false
     }
@@ -423,15 +452,27 @@ impl<A: EngineApp> SessionTask<A> {
 
 /// Answers a request the session can no longer take.
 fn refuse(input: Input) {
-    let gone = || http_io::engine_error(switchboard_engineio::EngineError::UnknownSid);
     match input {
         Input::Poll { respond, .. } | Input::Post { respond, .. } => {
-            let _ = respond.send(gone());
+            let _ = respond.send(unknown_session());
         }
         Input::Upgrade { ws } => {
             tokio::spawn(close_ws(ws));
         }
     }
+}
+
+/// The answer to a GET for a session that is gone: the noop, once, when its client has just
+/// closed it (the GET was overtaken by the close); Node's 400 otherwise.
+pub(crate) fn poll_without_session(registry: &Registry, sid: &str) -> Response<Body> {
+    match registry.take_overtaken_poll(sid) {
+        Some(noop) => http_io::poll_response(noop, None, None),
+        None => unknown_session(),
+    }
+}
+
+fn unknown_session() -> Response<Body> {
+    http_io::engine_error(switchboard_engineio::EngineError::UnknownSid)
 }
 
 pub(crate) fn now() -> std::time::Instant {
@@ -447,4 +488,19 @@ fn far_future() -> Instant {
 pub(crate) async fn close_ws(mut ws: Box<Ws>) {
     let close = ws.close(CloseCode::NORMAL, "");
     let _ = tokio::time::timeout(CLOSE_FLUSH, close).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_timer_within_the_slack_counts_as_on_time_and_a_late_one_does_not() {
+        let due = std::time::Instant::now();
+        assert_eq!(on_time(due, due + Duration::from_micros(1500)), due);
+        assert_eq!(on_time(due, due), due);
+        let late = due + Duration::from_millis(50);
+        assert_eq!(on_time(due, late), late);
+    }
 }
