@@ -2,15 +2,15 @@
 # How far can a Socket.IO server go past socketioxide on this machine? Two ceilings, each run in
 # turns with switchboard's and socketioxide's Socket.IO servers (the same application as
 # bench/socketio.sh), each server on core 0, the generator on core 1, a fresh process per run:
-# - MODE=echo (default): echo with ack at 1 message in flight beside a plain WebSocket echo of
-#   same-sized messages with no Engine.IO or Socket.IO work at all (`switchboard serve
-#   --workers 1`, /ws/echo). A server that did the Socket.IO work for free would still make the
-#   same reads and writes.
+# - MODE=echo (default): echo with ack (1 message in flight unless K says) beside a plain
+#   WebSocket echo of same-sized messages with no Engine.IO or Socket.IO work at all
+#   (`switchboard serve --workers 1`, /ws/echo). A server that did the Socket.IO work for free
+#   would still make the same reads and writes.
 # - MODE=broadcast: one sender to 10,000 sockets, 16 broadcasts in flight, beside
 #   bench/peers/broadcast-floor, which answers the handshakes with fixed strings and relays each
 #   frame, framed once, to every other connection: no parsing, no Socket.IO state, no locks.
-# Usage: bench/socketio-ceiling.sh [seconds-per-run]   (ROUNDS=N, default 3; SOCKETS="100 1000"
-# for echo; MODE=broadcast)
+# Usage: bench/socketio-ceiling.sh [seconds-per-run]   (ROUNDS=N, default 3; MODE=broadcast;
+# for echo, SOCKETS="100 1000" and K=messages in flight, default 1)
 # Appends the reports to bench/results-socketio-ceiling.jsonl and prints the medians and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +46,7 @@ run() { # label sockets in-flight
 }
 
 if [ "$mode" = echo ]; then
-  sockets="${SOCKETS:-100 1000}" k=1 ceiling=plain-websocket
+  sockets="${SOCKETS:-100 1000}" k="${K:-1}" ceiling=plain-websocket
 else
   sockets=10000 k=16 ceiling=broadcast-floor
 fi
