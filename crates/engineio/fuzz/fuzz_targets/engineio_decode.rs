@@ -60,6 +60,22 @@ fuzz_target!(|data: &[u8]| {
     s.handle_timeout(now + Duration::from_secs(30));
     drain(&mut s);
 
+    // Polling requests and timers at increasing times, in any order: deadlines due by a
+    // request run first, and a close overtaking a GET leaves one answer for it.
+    let mut s = session(TransportKind::Polling, protocol, b64);
+    let mut at = now;
+    for &b in body.iter().take(64) {
+        at += Duration::from_millis(u64::from(b) * 20);
+        match b % 4 {
+            0 => drop(s.handle_poll(at)),
+            1 => drop(s.handle_post(at, b"3", false)),
+            2 => drop(s.handle_post(at, b"1", false)),
+            _ => s.handle_timeout(at),
+        }
+        let _ = s.overtaken_poll_answer();
+        drain(&mut s);
+    }
+
     // WebSocket: the body split into messages at 0x00 bytes.
     let mut s = session(TransportKind::WebSocket, protocol, b64);
     for chunk in body.split(|&b| b == 0) {
