@@ -331,8 +331,9 @@ impl Session {
     /// ([`RequestError::Overlap`]: the pending one is answered with a close packet and the
     /// session closes with `transport error`).
     ///
-    /// What was due by `now` happens first (see [`catch_up`](Self::catch_up)): a GET that
-    /// comes after the pong deadline finds the session closed, however late the shell's timer.
+    /// What was due by `now` happens first: a GET that comes after the pong deadline finds the
+    /// session closed, however late the shell's timer (as does a POST, in
+    /// [`handle_post_start`](Self::handle_post_start)).
     pub fn handle_poll(&mut self, now: Instant) -> Result<(), RequestError> {
         self.catch_up(now);
         if self.closed_without_poll {

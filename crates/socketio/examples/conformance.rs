@@ -12,9 +12,9 @@
 //!                                     carry header NAME, its value as the reason)
 //!
 //! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
-//! `auth` with the CONNECT payload (20 ms later, see [`GREETING_DELAY`]); `message` → `message-back` with every argument;
-//! `message-with-ack` → acknowledged with the same arguments; `/custom` only emits `auth`;
-//! other namespaces are refused (`Invalid namespace`).
+//! `auth` with the CONNECT payload (20 ms later, see [`GREETING_DELAY`]); `message` →
+//! `message-back` with every argument; `message-with-ack` → acknowledged with the same
+//! arguments; `/custom` only emits `auth`; other namespaces are refused (`Invalid namespace`).
 //!
 //! Interop extras: `/dynamic-<anything>` (a dynamic namespace); `/restricted` (middleware that
 //! refuses without `auth.token == "secret"`, with data); on `/`: `ask` (the server asks the

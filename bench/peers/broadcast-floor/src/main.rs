@@ -60,7 +60,11 @@ fn prefetch<T>(ptr: *const T) {
     let _ = ptr;
 }
 
-const OPEN: &str = r#"0{"sid":"floor","upgrades":[],"pingInterval":3600000,"pingTimeout":3600000,"maxPayload":1000000}"#;
+/// The Engine.IO open packet: pings an hour apart, so none come during a run.
+const OPEN: &str = concat!(
+    r#"0{"sid":"floor","upgrades":[],"pingInterval":3600000,"#,
+    r#""pingTimeout":3600000,"maxPayload":1000000}"#
+);
 const CONNECT: &str = r#"40{"sid":"floor"}"#;
 
 async fn relay<S: Transport>(mut ws: WebSocket<S>, members: Members) {
