@@ -459,8 +459,12 @@ async fn send_input(
     answer: oneshot::Receiver<Response<Body>>,
 ) -> Response<Body> {
     if mailbox.input(input).is_err() {
-        // Gone meanwhile, or flooded with requests.
-        return http_io::engine_error(EngineError::BadRequest);
+        // Gone meanwhile (a POST's body can take a while), or flooded with requests.
+        return http_io::engine_error(if mailbox.is_closed() {
+            EngineError::UnknownSid
+        } else {
+            EngineError::BadRequest
+        });
     }
     answer
         .await
