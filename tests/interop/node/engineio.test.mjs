@@ -80,6 +80,22 @@ test('a second GET while one is parked: 400, and the session is closed', { skip 
   assert.deepEqual(await after.json(), { code: 1, message: 'Session ID unknown' });
 });
 
+test('the client closes while its GET is still on the way: that GET gets the noop, the next 400', { skip }, async () => {
+  // A browser sends the GET and the closing POST on separate connections; here the POST
+  // arrives first, for certain.
+  const { sid } = await handshake();
+  const url = `${base}&sid=${sid}`;
+  const closed = await fetch(url, { method: 'POST', body: '1' });
+  assert.equal(closed.status, 200);
+  assert.equal(await closed.text(), 'ok');
+  const overtaken = await fetch(url);
+  assert.equal(overtaken.status, 200);
+  assert.equal(await overtaken.text(), '6');
+  const after = await fetch(url);
+  assert.equal(after.status, 400);
+  assert.deepEqual(await after.json(), { code: 1, message: 'Session ID unknown' });
+});
+
 test('malformed packets close only that session', { skip }, async () => {
   const bad = await handshake();
   const good = await handshake();
