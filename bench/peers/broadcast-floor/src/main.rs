@@ -107,8 +107,12 @@ async fn relay<S: Transport>(mut ws: WebSocket<S>, members: Members) {
         for frame in me.queue.borrow_mut().drain(..) {
             let _ = ws.queue_prepared(&frame);
         }
-        if ws.buffered_amount() > 0 && ws.poll_flush(cx).is_ready() {
-            progressed = true;
+        if ws.buffered_amount() > 0 {
+            match ws.poll_flush(cx) {
+                Poll::Ready(Ok(())) => progressed = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => {}
+            }
         }
         if !progressed {
             return Poll::Pending;
