@@ -79,6 +79,33 @@ pub fn encode_ack(nsp: &str, id: u64, args: &[Value]) -> Bytes {
     )
 }
 
+/// Encodes one value as notepack.io would (for messages between servers, such as Node's
+/// Redis adapter's, which carry values outside a packet).
+#[must_use]
+pub fn encode_value(value: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(64);
+    write_value(&mut out, value);
+    Bytes::from(out)
+}
+
+/// Decodes one msgpack value filling all of `data`; binary values are slices of `data`. A
+/// top-level `undefined` decodes as `null`; inside a map it is absent, as in [`decode`].
+///
+/// # Errors
+/// Malformed msgpack, trailing bytes, nesting deeper than [`MAX_DEPTH`].
+pub fn decode_value(data: &Bytes) -> Result<Value, ParseError> {
+    let mut reader = Reader {
+        buf: data,
+        pos: 0,
+        owner: Some(data),
+    };
+    let value = reader.value(1)?.unwrap_or(Value::Null);
+    if reader.pos != reader.buf.len() {
+        return Err(ParseError::InvalidMsgpack("trailing bytes"));
+    }
+    Ok(value)
+}
+
 /// The map `{type, data?, nsp, id?}`, `data` written by `data`.
 fn frame(
     kind: PacketKind,

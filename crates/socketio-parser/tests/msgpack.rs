@@ -272,3 +272,34 @@ fn depth_is_bounded() {
     b.extend(hx("a3'nsp' a1'/'"));
     assert_eq!(msgpack::decode(&b).unwrap_err(), ParseError::TooDeep);
 }
+
+#[test]
+fn a_value_alone_round_trips_and_rejects_trailing_bytes() {
+    // notepack.io: encode(["abc", {a: 1, b: Buffer.from([1, 2])}, -1])
+    let bytes = hx("93 a3 'abc' 82 a1 'a' 01 a1 'b' c4 02 01 02 ff");
+    let value = Value::Array(vec![
+        Value::from("abc"),
+        Value::Object(obj(&[
+            ("a", Value::from(1u8)),
+            ("b", Value::Binary(Bytes::from_static(&[1, 2]))),
+        ])),
+        Value::from(-1i8),
+    ]);
+    assert_eq!(&msgpack::encode_value(&value)[..], &bytes[..]);
+    assert_eq!(
+        msgpack::decode_value(&Bytes::from(bytes.clone())).unwrap(),
+        value
+    );
+    let mut trailing = bytes;
+    trailing.push(0xc0);
+    assert_eq!(
+        msgpack::decode_value(&Bytes::from(trailing)),
+        Err(ParseError::InvalidMsgpack("trailing bytes"))
+    );
+    // notepack.io writes `undefined` as fixext 1 of type 0.
+    assert_eq!(
+        msgpack::decode_value(&Bytes::from(hx("d4 00 00"))),
+        Ok(Value::Null)
+    );
+    assert!(msgpack::decode_value(&Bytes::from(hx("92 01"))).is_err());
+}

@@ -92,6 +92,7 @@ proptest! {
     #[test]
     fn msgpack_decoder_never_panics(b in proptest::collection::vec(any::<u8>(), 0..128)) {
         let _ = msgpack::decode(&b);
+        let _ = msgpack::decode_value(&bytes::Bytes::from(b));
     }
 
     #[test]

@@ -34,6 +34,8 @@ struct SpawnQueue {
     attached: Vec<Socket>,
     /// Namespaces the server disconnected.
     detached: Vec<String>,
+    /// Disconnect every namespace, then close the connection (Node's `disconnect(true)`).
+    close_all: bool,
     waker: Option<Waker>,
 }
 
@@ -59,6 +61,18 @@ impl Spawner {
     pub(crate) fn detach(&self, nsp: &str) {
         let mut queue = lock(&self.shared);
         queue.detached.push(nsp.to_owned());
+        if let Some(waker) = queue.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Spawner {
+    /// Disconnects every socket of the connection from its namespace (each client socket
+    /// is told, as in Node), then closes the connection.
+    pub(crate) fn disconnect_and_close(&self) {
+        let mut queue = lock(&self.shared);
+        queue.close_all = true;
         if let Some(waker) = queue.waker.take() {
             waker.wake();
         }
@@ -247,16 +261,17 @@ impl Client {
             }
         }
         loop {
-            let (new, attached, detached) = {
+            let (new, attached, detached, close_all) = {
                 let mut queue = lock(&self.spawner.shared);
                 queue.waker = Some(cx.waker().clone());
                 (
                     std::mem::take(&mut queue.futures),
                     std::mem::take(&mut queue.attached),
                     std::mem::take(&mut queue.detached),
+                    std::mem::take(&mut queue.close_all),
                 )
             };
-            if new.is_empty() && attached.is_empty() && detached.is_empty() {
+            if new.is_empty() && attached.is_empty() && detached.is_empty() && !close_all {
                 break;
             }
             for socket in attached {
@@ -264,6 +279,13 @@ impl Client {
             }
             for nsp in detached {
                 self.sockets.remove(&nsp);
+            }
+            if close_all {
+                // The DISCONNECT packets go out before the close, which waits for them.
+                for socket in self.sockets.values() {
+                    socket.disconnect();
+                }
+                self.conn.close();
             }
             self.running.extend(new);
             self.poll_running(cx);

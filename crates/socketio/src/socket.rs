@@ -52,6 +52,21 @@ impl Handshake {
         &self.request.uri
     }
 
+    /// The client's address, when the server knew it.
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.request.remote_addr
+    }
+
+    /// The Engine.IO protocol revision the client spoke.
+    pub fn protocol(&self) -> switchboard_engineio::Protocol {
+        self.request.protocol
+    }
+
+    /// When the handshake request arrived.
+    pub fn issued(&self) -> std::time::SystemTime {
+        self.request.issued
+    }
+
     /// A query parameter of the handshake request (not percent-decoded).
     pub fn query(&self, name: &str) -> Option<String> {
         self.request.uri.query()?.split('&').find_map(|pair| {
@@ -420,10 +435,18 @@ impl Socket {
         }
     }
 
-    /// Closes the whole connection (every namespace of this client), as Node's
-    /// `socket.disconnect(true)`.
+    /// Closes the whole connection (every namespace of this client) without a word to the
+    /// client, as Node's `socket.conn.close()`: the client sees `transport close` and
+    /// reconnects by itself.
     pub fn close_connection(&self) {
         self.inner.conn.close();
+    }
+
+    /// Node's `socket.disconnect(true)`: the socket of each namespace of this client is
+    /// disconnected (reason `server namespace disconnect`; the client is told, and does not
+    /// reconnect by itself), then the connection is closed.
+    pub fn disconnect_and_close(&self) {
+        self.inner.spawner.disconnect_and_close();
     }
 
     pub(crate) fn codec(&self) -> wire::Codec {

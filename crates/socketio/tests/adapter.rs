@@ -218,6 +218,8 @@ async fn sockets_join_leave_and_disconnect_by_selection() {
     assert!(!io.to("team").has_receivers());
 
     io.to("blue").disconnect(true).expect("disconnectSockets");
+    // As Node: the client is told (it does not reconnect by itself), then the connection ends.
+    assert_eq!(b.next().await.kind, '1', "a DISCONNECT packet first");
     assert!(b.closed().await, "the whole connection was closed");
     io.broadcast().emit("still", &"here").expect("emit");
     assert_eq!(a.next().await.data, json!(["still", "here"]));

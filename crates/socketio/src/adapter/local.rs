@@ -82,6 +82,11 @@ impl LocalNamespace {
         self.state.rooms.all()
     }
 
+    /// Whether `room` has a member on this server (a socket id is a room of its own).
+    pub fn has_room(&self, room: &str) -> bool {
+        self.state.rooms.contains(room)
+    }
+
     /// The local socket with this id.
     pub fn socket(&self, id: &str) -> Option<Socket> {
         read(&self.state.sockets).get(id).cloned()
@@ -245,11 +250,12 @@ impl LocalNamespace {
         }
     }
 
-    /// Disconnects the selected sockets of this server; with `close`, their connections.
+    /// Disconnects the selected sockets of this server; with `close`, their connections too
+    /// (each client is told first, as Node's `disconnectSockets(true)`).
     pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
         for socket in self.select(opts) {
             if close {
-                socket.close_connection();
+                socket.disconnect_and_close();
             } else {
                 socket.disconnect();
             }

@@ -77,6 +77,11 @@ impl Rooms {
         read(&self.inner).members.keys().cloned().collect()
     }
 
+    /// Whether `room` has a member.
+    pub(crate) fn contains(&self, room: &str) -> bool {
+        read(&self.inner).members.contains_key(room)
+    }
+
     /// The members of any of `rooms`.
     pub(crate) fn members(&self, rooms: &[Room]) -> HashSet<Arc<str>> {
         let inner = read(&self.inner);

@@ -73,6 +73,8 @@ pub struct RequestInfo {
     /// The remote address of the connection, when the server put a [`RemoteAddr`] into the
     /// request's extensions.
     pub remote_addr: Option<std::net::SocketAddr>,
+    /// When the handshake request arrived (Node's `handshake.issued`).
+    pub issued: std::time::SystemTime,
 }
 
 /// Settings of the shell, beside the protocol's [`Config`].
@@ -335,6 +337,7 @@ impl<A: EngineApp> Engine<A> {
             uri: req.uri().to_string().parse().unwrap_or_default(),
             protocol,
             remote_addr: req.extensions().get::<RemoteAddr>().map(|addr| addr.0),
+            issued: std::time::SystemTime::now(),
         }
     }
 
