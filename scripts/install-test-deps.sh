@@ -6,6 +6,7 @@
 #   - a Python venv at .test-deps/venv with tests/interop/python/requirements.txt
 #   - Autobahn's wstest under .test-deps/autobahn (scripts/autobahn.sh --install)
 #   - coturn's test clients (tests/turn) and cargo-fuzz (scripts/fuzz-smoke.sh)
+#   - redis-server for the Socket.IO Redis adapter interop test
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.test-deps"
@@ -22,6 +23,9 @@ apt_install() {
 command -v openssl >/dev/null || apt_install openssl
 # coturn's test clients (turnutils_*) for tests/turn; the packaged service is never started.
 command -v turnutils_uclient >/dev/null || { echo "install-test-deps: coturn"; apt_install coturn; }
+# redis-server for tests/interop/node/socketio-redis.test.mjs, which starts a private one per run;
+# the packaged service is never relied on.
+command -v redis-server >/dev/null || { echo "install-test-deps: redis-server"; apt_install redis-server; }
 
 echo "install-test-deps: npm packages"
 for dir in tests/interop bench/node-ws; do

@@ -1,0 +1,522 @@
+//! One namespace's adapter: carries operations out on this server's sockets through the
+//! [`LocalNamespace`] and forwards them to the other servers over Redis; carries out what
+//! the other servers forward.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_socketio::adapter::{
+    Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
+    LocalNamespace, SocketInfo,
+};
+use switchboard_socketio::{Room, Value};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::bus::{lock, Bus, QueueFull};
+use crate::wire::{self, Answer, Channels, Outgoing, Request, RequestType, Target};
+
+/// A `fetchSockets` waiting for the other servers.
+struct PendingFetch {
+    /// Answers still expected.
+    remaining: usize,
+    sockets: Vec<SocketInfo>,
+    done: Option<oneshot::Sender<Vec<SocketInfo>>>,
+}
+
+/// What the other servers send back for a broadcast with acknowledgements.
+enum AckEvent {
+    /// A server asked this many of its sockets.
+    ClientCount(usize),
+    /// One socket's answer.
+    Ack(Value),
+}
+
+/// The adapter of one namespace (made by [`crate::RedisAdapterFactory`]).
+pub struct NamespaceAdapter {
+    /// Itself, for the futures of requests (which outlive the borrow they start from).
+    me: std::sync::Weak<NamespaceAdapter>,
+    bus: Arc<Bus>,
+    local: LocalNamespace,
+    channels: Channels,
+    fetches: Mutex<HashMap<String, PendingFetch>>,
+    acks: Mutex<HashMap<String, mpsc::UnboundedSender<AckEvent>>>,
+}
+
+impl std::fmt::Debug for NamespaceAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamespaceAdapter")
+            .field("nsp", &self.local.name())
+            .field("uid", &self.bus.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(_: QueueFull) -> AdapterError {
+    AdapterError::Unavailable("the queue of messages for Redis is full".into())
+}
+
+fn redis_error(e: &redis::RedisError) -> AdapterError {
+    AdapterError::Unavailable(format!("redis: {e}"))
+}
+
+impl NamespaceAdapter {
+    pub(crate) fn new(bus: Arc<Bus>, local: LocalNamespace) -> Arc<Self> {
+        let channels = Channels::new(&bus.config.key, local.name(), &bus.uid);
+        let adapter = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            bus: Arc::clone(&bus),
+            local,
+            channels,
+            fetches: Mutex::default(),
+            acks: Mutex::default(),
+        });
+        bus.register(&adapter);
+        adapter
+    }
+
+    /// `self` as an `Arc`; there is one as long as the adapter can be called.
+    fn self_arc(&self) -> Result<Arc<Self>, AdapterError> {
+        self.me
+            .upgrade()
+            .ok_or_else(|| AdapterError::Unavailable("the adapter is shutting down".into()))
+    }
+
+    pub(crate) fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    fn request(&self, request: &Outgoing<'_>) -> Result<(), AdapterError> {
+        let body = wire::encode_request(&self.bus.uid, request);
+        self.bus
+            .publish(self.channels.request.clone(), body)
+            .map_err(unavailable)
+    }
+
+    fn answer(&self, requester: Option<&str>, answer: &Answer<'_>) {
+        let specific = self.bus.config.publish_on_specific_response_channel;
+        let channel = self.channels.response_for(
+            requester.unwrap_or_default(),
+            specific && requester.is_some(),
+        );
+        if self
+            .bus
+            .publish(channel, wire::encode_answer(answer))
+            .is_err()
+        {
+            warn!("redis adapter: an answer was dropped, the queue for Redis is full");
+        }
+    }
+
+    /// Other servers in the cluster (those subscribed to the namespace's requests).
+    async fn other_servers(&self) -> Result<usize, AdapterError> {
+        let all = self
+            .bus
+            .subscribers(&self.channels.request)
+            .await
+            .map_err(|e| redis_error(&e))?;
+        Ok(all.saturating_sub(1))
+    }
+
+    /// A broadcast another server published.
+    pub(crate) fn on_broadcast(&self, channel: &str, body: &Bytes) {
+        // A one-room channel for a room without members here: nothing to decode.
+        if let Some(room) = self.channels.room_of(channel) {
+            if !self.local.has_room(room) {
+                return;
+            }
+        }
+        match wire::decode_broadcast(body) {
+            Ok(b) if b.uid == self.bus.uid || b.nsp != self.local.name() => {}
+            Ok(b) => {
+                self.local.broadcast(&b.packet, &b.opts);
+                let listener = self
+                    .bus
+                    .remote_listener
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                if let Some(listener) = listener {
+                    listener(self.local.name(), &b.packet, &b.opts);
+                }
+            }
+            Err(e) => debug!(error = %e, channel, "redis adapter: broadcast ignored"),
+        }
+    }
+
+    /// A request another server (or this one) published.
+    pub(crate) fn on_request(self: &Arc<Self>, body: &Bytes) {
+        let incoming = match wire::decode_request(body) {
+            Ok(incoming) => incoming,
+            Err(e) => return debug!(error = %e, "redis adapter: request ignored"),
+        };
+        // This server carried out its own requests when it made them.
+        if incoming.uid.as_deref() == Some(self.bus.uid.as_str()) {
+            return;
+        }
+        let from = incoming.uid.as_deref();
+        match incoming.request {
+            Request::Sockets { request_id, rooms } => {
+                let opts = BroadcastOptions {
+                    rooms,
+                    ..BroadcastOptions::default()
+                };
+                let ids = self
+                    .local
+                    .fetch_sockets(&opts)
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+                self.answer(
+                    from,
+                    &Answer::SocketIds {
+                        request_id: &request_id,
+                        ids,
+                    },
+                );
+            }
+            Request::AllRooms { request_id } => {
+                let rooms = self.local.rooms().into_iter().collect();
+                self.answer(
+                    from,
+                    &Answer::Rooms {
+                        request_id: &request_id,
+                        rooms,
+                    },
+                );
+            }
+            Request::Join {
+                request_id,
+                target,
+                rooms,
+            } => {
+                self.on_target(from, request_id, target, |local, opts| {
+                    local.add_sockets(opts, &rooms);
+                });
+            }
+            Request::Leave {
+                request_id,
+                target,
+                rooms,
+            } => {
+                self.on_target(from, request_id, target, |local, opts| {
+                    local.del_sockets(opts, &rooms);
+                });
+            }
+            Request::Disconnect {
+                request_id,
+                target,
+                close,
+            } => {
+                self.on_target(from, request_id, target, |local, opts| {
+                    local.disconnect_sockets(opts, close);
+                });
+            }
+            Request::Fetch { request_id, opts } => {
+                let sockets = self.local.fetch_sockets(&opts);
+                self.answer(
+                    from,
+                    &Answer::Sockets {
+                        request_id: &request_id,
+                        sockets: &sockets,
+                    },
+                );
+            }
+            Request::ServerSideEmit => {
+                debug!("redis adapter: serverSideEmit is not supported; ignored");
+            }
+            Request::BroadcastWithAck {
+                request_id,
+                packet,
+                nsp,
+                opts,
+                timeout,
+            } => {
+                if nsp != self.local.name() {
+                    return;
+                }
+                let mut acks = self.local.broadcast_with_ack(&packet, &opts);
+                let count = acks.count();
+                self.answer(
+                    from,
+                    &Answer::ClientCount {
+                        request_id: &request_id,
+                        count,
+                    },
+                );
+                if count == 0 {
+                    return;
+                }
+                // The requester stops listening after its timeout; so does this server.
+                let wait = timeout.unwrap_or(self.bus.config.requests_timeout);
+                let adapter = Arc::clone(self);
+                let from = from.map(str::to_owned);
+                tokio::spawn(async move {
+                    let deadline = tokio::time::Instant::now() + wait;
+                    while let Ok(Some(args)) = tokio::time::timeout_at(deadline, acks.next()).await
+                    {
+                        adapter.answer(
+                            from.as_deref(),
+                            &Answer::Ack {
+                                request_id: &request_id,
+                                first: args.first(),
+                            },
+                        );
+                    }
+                });
+            }
+        }
+    }
+
+    /// A join, leave or disconnect for selected sockets, or for one socket by id (answered).
+    fn on_target(
+        &self,
+        from: Option<&str>,
+        request_id: Option<String>,
+        target: Target,
+        act: impl FnOnce(&LocalNamespace, &BroadcastOptions),
+    ) {
+        match target {
+            Target::Selected(opts) => act(&self.local, &opts),
+            Target::Socket { sid } => {
+                if self.local.socket(&sid).is_none() {
+                    return;
+                }
+                let opts = BroadcastOptions {
+                    rooms: vec![Room::from(sid.as_str())],
+                    ..BroadcastOptions::default()
+                };
+                act(&self.local, &opts);
+                if let Some(request_id) = request_id {
+                    self.answer(
+                        from,
+                        &Answer::Done {
+                            request_id: &request_id,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// An answer to a request of this server's (or of another's, ignored).
+    pub(crate) fn on_response(&self, body: &Bytes) {
+        let response = match wire::decode_response(body) {
+            Ok(response) => response,
+            Err(e) => return debug!(error = %e, "redis adapter: response ignored"),
+        };
+        if let Some(acks) = lock(&self.acks).get(&response.request_id) {
+            let event = match response.kind {
+                Some(RequestType::BroadcastClientCount) => {
+                    response.client_count().map(AckEvent::ClientCount)
+                }
+                Some(RequestType::BroadcastAck) => Some(AckEvent::Ack(response.ack())),
+                _ => None,
+            };
+            if let Some(event) = event {
+                let _ = acks.send(event);
+            }
+            return;
+        }
+        let mut fetches = lock(&self.fetches);
+        let Some(pending) = fetches.get_mut(&response.request_id) else {
+            return;
+        };
+        pending.remaining = pending.remaining.saturating_sub(1);
+        pending
+            .sockets
+            .extend(response.sockets().unwrap_or_default());
+        if pending.remaining == 0 {
+            if let Some(pending) = fetches.remove(&response.request_id) {
+                if let Some(done) = pending.done {
+                    let _ = done.send(pending.sockets);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for NamespaceAdapter {
+    fn drop(&mut self) {
+        self.bus.unregister(&self.channels);
+    }
+}
+
+/// Removes a pending entry however its future ends (answered, timed out or dropped).
+struct Forget<'a, T> {
+    map: &'a Mutex<HashMap<String, T>>,
+    id: &'a str,
+}
+
+impl<T> Drop for Forget<'_, T> {
+    fn drop(&mut self) {
+        lock(self.map).remove(self.id);
+    }
+}
+
+impl Adapter for NamespaceAdapter {
+    fn broadcast(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+    ) -> Result<(), AdapterError> {
+        let remote = if opts.flags.local {
+            Ok(())
+        } else {
+            let body = wire::encode_broadcast(&self.bus.uid, self.local.name(), &packet, &opts);
+            self.bus
+                .publish(self.channels.broadcast_for(&opts), body)
+                .map_err(unavailable)
+        };
+        self.local.broadcast(&packet, &opts);
+        remote
+    }
+
+    /// The answers of every receiver on every server, until `timeout`. A server that did not
+    /// say in time how many sockets it asked counts as one receiver that did not answer, so
+    /// [`BroadcastAcks::complete`] is false then (Node reports a timeout there too).
+    fn broadcast_with_ack(
+        &self,
+        packet: BroadcastPacket,
+        opts: BroadcastOptions,
+        timeout: Duration,
+    ) -> AdapterFuture<BroadcastAcks> {
+        let mut local = self.local.broadcast_with_ack(&packet, &opts);
+        let mut out = BroadcastAcks {
+            responses: Vec::with_capacity(local.count()),
+            expected: local.count(),
+        };
+        if opts.flags.local {
+            return Box::pin(async move {
+                let deadline = tokio::time::Instant::now() + timeout;
+                while out.responses.len() < out.expected {
+                    match tokio::time::timeout_at(deadline, local.next()).await {
+                        Ok(Some(args)) => out.responses.push(args),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                Ok(out)
+            });
+        }
+        let request_id = crate::random_id();
+        let (tx, mut remote) = mpsc::unbounded_channel();
+        lock(&self.acks).insert(request_id.clone(), tx);
+        let sent = self.request(&Outgoing::BroadcastWithAck {
+            request_id: &request_id,
+            nsp: self.local.name(),
+            packet: &packet,
+            opts: &opts,
+            timeout,
+        });
+        let this = self.self_arc();
+        Box::pin(async move {
+            let this = this?;
+            let _forget = Forget {
+                map: &this.acks,
+                id: &request_id,
+            };
+            sent?;
+            let deadline = tokio::time::Instant::now() + timeout;
+            let servers = tokio::time::timeout_at(deadline, this.other_servers())
+                .await
+                .unwrap_or(Ok(0))?;
+            // Servers that said how many they asked; this server's answers can still come.
+            let mut counted = 0;
+            let mut local_open = out.expected > 0;
+            loop {
+                if counted == servers && out.responses.len() >= out.expected {
+                    break;
+                }
+                let event = tokio::select! {
+                    args = local.next(), if local_open => match args {
+                        Some(args) => { out.responses.push(args); continue; }
+                        None => { local_open = false; continue; }
+                    },
+                    event = tokio::time::timeout_at(deadline, remote.recv()) => event,
+                };
+                match event {
+                    Ok(Some(AckEvent::ClientCount(n))) => {
+                        counted += 1;
+                        out.expected += n;
+                    }
+                    Ok(Some(AckEvent::Ack(value))) => out.responses.push(vec![value]),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            out.expected += servers.saturating_sub(counted);
+            Ok(out)
+        })
+    }
+
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
+        let mut sockets = self.local.fetch_sockets(&opts);
+        if opts.flags.local {
+            return Box::pin(async move { Ok(sockets) });
+        }
+        let this = self.self_arc();
+        Box::pin(async move {
+            let this = this?;
+            let servers = this.other_servers().await?;
+            if servers == 0 {
+                return Ok(sockets);
+            }
+            let request_id = crate::random_id();
+            let (done, answered) = oneshot::channel();
+            lock(&this.fetches).insert(
+                request_id.clone(),
+                PendingFetch {
+                    remaining: servers,
+                    sockets: Vec::new(),
+                    done: Some(done),
+                },
+            );
+            let _forget = Forget {
+                map: &this.fetches,
+                id: &request_id,
+            };
+            this.request(&Outgoing::Fetch {
+                request_id: &request_id,
+                opts: &opts,
+            })?;
+            match tokio::time::timeout(this.bus.config.requests_timeout, answered).await {
+                Ok(Ok(remote)) => {
+                    sockets.extend(remote);
+                    Ok(sockets)
+                }
+                _ => Err(AdapterError::Timeout),
+            }
+        })
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        self.local.add_sockets(&opts, &rooms);
+        if opts.flags.local {
+            return Ok(());
+        }
+        self.request(&Outgoing::Join {
+            opts: &opts,
+            rooms: &rooms,
+        })
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
+        self.local.del_sockets(&opts, &rooms);
+        if opts.flags.local {
+            return Ok(());
+        }
+        self.request(&Outgoing::Leave {
+            opts: &opts,
+            rooms: &rooms,
+        })
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
+        self.local.disconnect_sockets(&opts, close);
+        if opts.flags.local {
+            return Ok(());
+        }
+        self.request(&Outgoing::Disconnect { opts: &opts, close })
+    }
+}

@@ -1,0 +1,302 @@
+//! The Redis side, shared by every namespace's adapter: a publishing connection fed by an
+//! ordered queue, and a subscribing connection whose messages are routed to the namespace they
+//! belong to. Both are redis-rs `ConnectionManager`s over RESP3: they reconnect by themselves,
+//! and the subscriber resubscribes after a reconnection.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError};
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, warn};
+
+use crate::adapter::NamespaceAdapter;
+use crate::RedisAdapterConfig;
+
+/// What a subscribed channel carries for its namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Request,
+    Response,
+}
+
+/// Where the subscriber sends each message.
+#[derive(Default)]
+struct Routes {
+    /// Broadcast patterns (`{key}#{nsp}#*`).
+    patterns: HashMap<String, Weak<NamespaceAdapter>>,
+    /// Request and response channels.
+    channels: HashMap<String, (Weak<NamespaceAdapter>, Route)>,
+}
+
+/// The connections and this server's identity in the cluster.
+pub(crate) struct Bus {
+    /// This server's id, as Node's adapter makes them (6 alphanumerics).
+    pub(crate) uid: String,
+    pub(crate) config: RedisAdapterConfig,
+    /// For commands other than PUBLISH (`PUBSUB NUMSUB`).
+    commands: ConnectionManager,
+    subscriber: ConnectionManager,
+    publish: mpsc::UnboundedSender<(String, Bytes)>,
+    /// Messages in the publish queue, bounded by `config.max_queued_publishes`.
+    queued: Arc<AtomicUsize>,
+    routes: RwLock<Routes>,
+    /// Subscriptions asked for and not yet confirmed, and a wake-up when that reaches zero.
+    subscribing: AtomicUsize,
+    subscribed: Notify,
+    runtime: tokio::runtime::Handle,
+    /// Told of every broadcast from another server, after local delivery.
+    pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
+}
+
+/// Why a message could not be queued for Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueFull;
+
+impl Bus {
+    /// Connects both connections (RESP3 whatever the URL says) and starts the publisher and
+    /// the router. Must be called within a tokio runtime.
+    pub(crate) async fn connect(
+        url: impl IntoConnectionInfo,
+        config: RedisAdapterConfig,
+    ) -> Result<Arc<Self>, RedisError> {
+        let info = url.into_connection_info()?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let manager_config = || {
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(config.connect_timeout))
+                .set_response_timeout(Some(config.requests_timeout))
+                .set_max_delay(config.reconnect_max_delay)
+        };
+        let (push_tx, push_rx) = mpsc::unbounded_channel::<PushInfo>();
+        let subscriber = client
+            .get_connection_manager_with_config(
+                manager_config()
+                    .set_push_sender(push_tx)
+                    .set_automatic_resubscription(),
+            )
+            .await?;
+        let commands = client
+            .get_connection_manager_with_config(manager_config())
+            .await?;
+        let (publish, publish_rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let bus = Arc::new(Self {
+            uid: crate::random_id(),
+            config,
+            commands: commands.clone(),
+            subscriber,
+            publish,
+            queued: Arc::clone(&queued),
+            routes: RwLock::default(),
+            subscribing: AtomicUsize::new(0),
+            subscribed: Notify::new(),
+            runtime: tokio::runtime::Handle::current(),
+            remote_listener: RwLock::new(None),
+        });
+        tokio::spawn(publisher(commands, publish_rx, queued));
+        tokio::spawn(router(Arc::downgrade(&bus), push_rx));
+        Ok(bus)
+    }
+
+    /// Queues `payload` for `channel`; messages go out in the order they were queued.
+    pub(crate) fn publish(&self, channel: String, payload: Bytes) -> Result<(), QueueFull> {
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= self.config.max_queued_publishes {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(QueueFull);
+        }
+        if self.publish.send((channel, payload)).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(QueueFull);
+        }
+        Ok(())
+    }
+
+    /// How many servers subscribe to `channel` (`PUBSUB NUMSUB`), this one included.
+    pub(crate) async fn subscribers(&self, channel: &str) -> Result<usize, RedisError> {
+        let mut conn = self.commands.clone();
+        let reply: redis::Value = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query_async(&mut conn)
+            .await?;
+        // `[channel, count]` (RESP2) or `{channel: count}` (RESP3).
+        let count = match reply {
+            redis::Value::Array(items) => items.get(1).cloned(),
+            redis::Value::Map(pairs) => pairs.into_iter().next().map(|(_, n)| n),
+            _ => None,
+        };
+        Ok(count
+            .and_then(|n| redis::from_redis_value::<usize>(n).ok())
+            .unwrap_or(0))
+    }
+
+    /// Routes the namespace's channels to `adapter` and subscribes to them.
+    pub(crate) fn register(self: &Arc<Self>, adapter: &Arc<NamespaceAdapter>) {
+        let channels = adapter.channels();
+        let pattern = channels.broadcast_pattern();
+        let exact = [
+            (channels.request.clone(), Route::Request),
+            (channels.response.clone(), Route::Response),
+            (channels.own_response.clone(), Route::Response),
+        ];
+        {
+            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+            routes
+                .patterns
+                .insert(pattern.clone(), Arc::downgrade(adapter));
+            for (channel, route) in &exact {
+                routes
+                    .channels
+                    .insert(channel.clone(), (Arc::downgrade(adapter), *route));
+            }
+        }
+        self.subscribing.fetch_add(1, Ordering::SeqCst);
+        let bus = Arc::clone(self);
+        let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
+        self.runtime.spawn(async move {
+            let mut conn = bus.subscriber.clone();
+            let result = async {
+                conn.psubscribe(&pattern).await?;
+                conn.subscribe(&names).await
+            }
+            .await;
+            if let Err(e) = result {
+                warn!(error = %e, pattern, "redis adapter: subscribing failed");
+            }
+            if bus.subscribing.fetch_sub(1, Ordering::SeqCst) == 1 {
+                bus.subscribed.notify_waiters();
+            }
+        });
+    }
+
+    /// Forgets the namespace's channels and unsubscribes (its adapter is gone).
+    pub(crate) fn unregister(self: &Arc<Self>, channels: &crate::wire::Channels) {
+        let pattern = channels.broadcast_pattern();
+        let names = [
+            channels.request.clone(),
+            channels.response.clone(),
+            channels.own_response.clone(),
+        ];
+        {
+            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+            routes.patterns.remove(&pattern);
+            for name in &names {
+                routes.channels.remove(name);
+            }
+        }
+        let mut conn = self.subscriber.clone();
+        self.runtime.spawn(async move {
+            let _ = conn.punsubscribe(&pattern).await;
+            let _ = conn.unsubscribe(&names).await;
+        });
+    }
+
+    /// Waits until every subscription asked for so far is in place.
+    pub(crate) async fn subscribed(&self) {
+        loop {
+            let notified = self.subscribed.notified();
+            if self.subscribing.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn route(
+        &self,
+        pattern: Option<&str>,
+        channel: &str,
+    ) -> Option<(Arc<NamespaceAdapter>, Option<Route>)> {
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        match pattern {
+            Some(pattern) => Some((routes.patterns.get(pattern)?.upgrade()?, None)),
+            None => {
+                let (adapter, route) = routes.channels.get(channel)?;
+                Some((adapter.upgrade()?, Some(*route)))
+            }
+        }
+    }
+}
+
+/// Sends queued messages in order, as pipelines of whatever is queued.
+async fn publisher(
+    mut conn: ConnectionManager,
+    mut queue: mpsc::UnboundedReceiver<(String, Bytes)>,
+    queued: Arc<AtomicUsize>,
+) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, 512).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in &batch {
+            pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
+        }
+        if let Err(e) = pipe.exec_async(&mut conn).await {
+            // The connection manager reconnects on the next command; what this batch held is
+            // lost, as a broadcast to a server that is down would be.
+            warn!(error = %e, lost = batch.len(), "redis adapter: publishing failed");
+        }
+        queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        batch.clear();
+    }
+}
+
+/// Hands each message the subscriber receives to its namespace's adapter.
+async fn router(bus: Weak<Bus>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
+    while let Some(push) = pushes.recv().await {
+        let Some(bus) = bus.upgrade() else { return };
+        let mut data = push.data.into_iter().map(bulk_bytes);
+        let (pattern, channel, payload) = match push.kind {
+            PushKind::Message => (None, data.next(), data.next()),
+            PushKind::PMessage => (data.next().flatten(), data.next(), data.next()),
+            PushKind::Disconnection => {
+                warn!("redis adapter: subscriber connection lost; reconnecting");
+                continue;
+            }
+            _ => continue,
+        };
+        let (Some(Some(channel)), Some(Some(payload))) = (channel, payload) else {
+            continue;
+        };
+        let (Ok(channel), pattern) = (
+            std::str::from_utf8(&channel),
+            pattern.as_deref().map(std::str::from_utf8),
+        ) else {
+            continue;
+        };
+        let pattern = match pattern {
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => continue,
+            None => None,
+        };
+        let Some((adapter, route)) = bus.route(pattern, channel) else {
+            debug!(channel, "redis adapter: message for no namespace");
+            continue;
+        };
+        match route {
+            None => adapter.on_broadcast(channel, &payload),
+            Some(Route::Request) => adapter.on_request(&payload),
+            Some(Route::Response) => adapter.on_response(&payload),
+        }
+    }
+}
+
+fn bulk_bytes(value: redis::Value) -> Option<Bytes> {
+    match value {
+        redis::Value::BulkString(b) => Some(Bytes::from(b)),
+        redis::Value::SimpleString(s) => Some(Bytes::from(s)),
+        _ => None,
+    }
+}
+
+/// Locks a mutex, ignoring poison (the data behind it is plain).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,169 @@
+//! A Redis adapter for [`switchboard_socketio`]: several servers share their namespaces'
+//! broadcasts and socket queries through Redis pub/sub, in the wire format of Node's
+//! [`@socket.io/redis-adapter`](https://github.com/socketio/socket.io-redis-adapter) (8.x,
+//! `createAdapter`). Switchboard servers and Node servers can therefore serve one application
+//! side by side.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), redis::RedisError> {
+//! use switchboard_socketio::{Config, SocketIo};
+//! use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+//!
+//! let adapters = RedisAdapterFactory::connect("redis://127.0.0.1/", RedisAdapterConfig::default()).await?;
+//! let io = SocketIo::with_adapter(Config::default(), adapters.clone());
+//! io.ns("/", |socket: switchboard_socketio::Socket| async move {
+//!     // `io.emit` here reaches every server's sockets.
+//! });
+//! adapters.subscribed().await; // the namespaces made so far now hear the other servers
+//! # Ok(()) }
+//! ```
+//!
+//! What crosses servers, as in Node: broadcasts (rooms, `except`, `volatile`, `compress`),
+//! broadcasts with acknowledgements, `fetchSockets`, `socketsJoin`, `socketsLeave`,
+//! `disconnectSockets`; and this server answers Node's `allSockets` and `allRooms`
+//! requests. Not supported: `serverSideEmit` (ignored, with a debug log), and connection-state
+//! recovery across servers (Node's Redis adapter has none either; sessions stay on the server
+//! that kept them).
+//!
+//! Delivery is Redis pub/sub's: at most once. Messages published while Redis is unreachable
+//! are lost (logged); both connections reconnect by themselves and the subscriptions are
+//! restored.
+
+mod adapter;
+mod bus;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{IntoConnectionInfo, RedisError};
+use switchboard_socketio::adapter::{
+    Adapter, AdapterFactory, BroadcastOptions, BroadcastPacket, LocalNamespace,
+};
+
+/// Called with each broadcast another server published: its namespace, packet and options.
+pub type RemoteBroadcastListener =
+    Arc<dyn Fn(&str, &BroadcastPacket, &BroadcastOptions) + Send + Sync>;
+
+pub use adapter::NamespaceAdapter;
+
+/// Settings of the adapter, named after Node's options where it has them.
+#[derive(Debug, Clone)]
+pub struct RedisAdapterConfig {
+    /// Prefix of every channel (Node's `key`): `socket.io`.
+    pub key: String,
+    /// How long a request (`fetchSockets`) waits for the other servers (Node's
+    /// `requestsTimeout`): 5 s. Also how long a Redis command may take.
+    pub requests_timeout: Duration,
+    /// Answer each request on the requester's own channel rather than the shared one (Node's
+    /// `publishOnSpecificResponseChannel`; off by default, as in Node, which needs every Node
+    /// server of the cluster to understand it: 8.2 or later).
+    pub publish_on_specific_response_channel: bool,
+    /// Messages waiting to be published before broadcasts fail with
+    /// [`AdapterError::Unavailable`](switchboard_socketio::adapter::AdapterError): 65,536.
+    pub max_queued_publishes: usize,
+    /// How long connecting to Redis may take: 5 s.
+    pub connect_timeout: Duration,
+    /// The longest wait between two reconnection attempts: 2 s.
+    pub reconnect_max_delay: Duration,
+}
+
+impl Default for RedisAdapterConfig {
+    fn default() -> Self {
+        Self {
+            key: "socket.io".into(),
+            requests_timeout: Duration::from_secs(5),
+            publish_on_specific_response_channel: false,
+            max_queued_publishes: 65_536,
+            connect_timeout: Duration::from_secs(5),
+            reconnect_max_delay: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Makes a [`NamespaceAdapter`] for each namespace, all sharing two Redis connections. Pass
+/// it to [`SocketIo::with_adapter`](switchboard_socketio::SocketIo::with_adapter).
+pub struct RedisAdapterFactory {
+    bus: Arc<bus::Bus>,
+}
+
+impl std::fmt::Debug for RedisAdapterFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAdapterFactory")
+            .field("uid", &self.bus.uid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisAdapterFactory {
+    /// Connects to Redis at `url` (`redis://host:port/db`; RESP3 is used whatever the URL
+    /// says, which needs Redis 6 or later).
+    ///
+    /// # Errors
+    /// The URL is invalid, or Redis could not be reached within `connect_timeout`.
+    pub async fn connect(
+        url: impl IntoConnectionInfo,
+        config: RedisAdapterConfig,
+    ) -> Result<Arc<Self>, RedisError> {
+        Ok(Arc::new(Self {
+            bus: bus::Bus::connect(url, config).await?,
+        }))
+    }
+
+    /// This server's id in the cluster (6 alphanumerics, like Node's).
+    pub fn uid(&self) -> &str {
+        &self.bus.uid
+    }
+
+    /// Calls `listener` with each broadcast another server publishes, once this server's
+    /// sockets got it: for an application that delivers broadcasts to other kinds of
+    /// connections too (`switchboard serve` hands a room's messages to its `/ws`
+    /// subscribers). It runs on the task reading from Redis: keep it short.
+    pub fn on_remote_broadcast(
+        &self,
+        listener: impl Fn(&str, &BroadcastPacket, &BroadcastOptions) + Send + Sync + 'static,
+    ) {
+        *self
+            .bus
+            .remote_listener
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(listener));
+    }
+
+    /// Waits until the channels of every namespace made so far are subscribed to: from then
+    /// on, what the other servers publish for them arrives here.
+    pub async fn subscribed(&self) {
+        self.bus.subscribed().await;
+    }
+}
+
+impl AdapterFactory for RedisAdapterFactory {
+    fn create(&self, local: LocalNamespace) -> Arc<dyn Adapter> {
+        NamespaceAdapter::new(Arc::clone(&self.bus), local)
+    }
+}
+
+/// Runs every decoder of messages from other servers on `bytes`, checking that a decoded
+/// broadcast encodes back to the same. For the fuzz target; not an API.
+#[doc(hidden)]
+pub fn fuzz_decode(bytes: &[u8]) {
+    let body = bytes::Bytes::copy_from_slice(bytes);
+    if let Ok(broadcast) = wire::decode_broadcast(&body) {
+        let mut opts = broadcast.opts.clone();
+        opts.flags.local = false;
+        let again =
+            wire::encode_broadcast(&broadcast.uid, &broadcast.nsp, &broadcast.packet, &opts);
+        let decoded = wire::decode_broadcast(&again);
+        assert_eq!(decoded.as_ref().map(|b| &b.packet), Ok(&broadcast.packet));
+    }
+    let _ = wire::decode_request(&body);
+    if let Ok(response) = wire::decode_response(&body) {
+        let _ = (response.sockets(), response.client_count(), response.ack());
+    }
+}
+
+/// A random id of 6 alphanumerics (Node's `uid2(6)`), for servers and requests.
+pub(crate) fn random_id() -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), 6)
+}

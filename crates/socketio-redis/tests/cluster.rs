@@ -1,0 +1,306 @@
+//! Two switchboard servers joined by the Redis adapter through a real `redis-server` (started
+//! per test on a free port): broadcasts, rooms, `local`, `fetchSockets`, remote joins and
+//! disconnections, broadcasts with acknowledgements, garbage on the channels, and a Redis
+//! restart. Node's adapter on the other side is tests/interop/node/socketio-redis.test.mjs.
+//!
+//! Needs `redis-server` on the PATH; skipped without it unless `SWITCHBOARD_INTEROP` is set
+//! (scripts/test.sh sets it and installs Redis).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../../socketio/tests/common/mod.rs"]
+mod common;
+mod redis_process;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{serve, Client, WAIT};
+use redis_process::Redis;
+use serde_json::json;
+use switchboard_socketio::{Config, Socket, SocketIo, Value};
+use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+
+/// A server on the Redis adapter whose sockets join `auth.room` and keep `auth.name` as data.
+async fn server(redis: &Redis) -> (SocketIo, SocketAddr) {
+    server_with(redis, RedisAdapterConfig::default()).await
+}
+
+async fn server_with(redis: &Redis, config: RedisAdapterConfig) -> (SocketIo, SocketAddr) {
+    let adapters = RedisAdapterFactory::connect(redis.url().as_str(), config)
+        .await
+        .expect("redis");
+    let io = SocketIo::with_adapter(Config::default(), adapters.clone());
+    io.ns("/", |socket: Socket| async move {
+        let auth = socket.handshake().auth.as_object();
+        if let Some(room) = auth.and_then(|a| a.get("room")).and_then(Value::as_str) {
+            socket.join(room.to_owned());
+        }
+        let name = auth.and_then(|a| a.get("name")).cloned();
+        socket.set_data(&json!({ "name": name })).unwrap();
+    });
+    adapters.subscribed().await;
+    let addr = serve(io.clone()).await;
+    (io, addr)
+}
+
+async fn client(addr: SocketAddr, name: &str, room: Option<&str>) -> Client {
+    Client::connect_with(addr, Some(json!({ "name": name, "room": room })))
+        .await
+        .0
+}
+
+fn ns(io: &SocketIo) -> switchboard_socketio::BroadcastOperator {
+    io.of("/").expect("namespace /")
+}
+
+/// Asserts the next packet is event `event` with `args`.
+async fn expect_event(client: &mut Client, event: &str, args: serde_json::Value) {
+    let got = client.next().await;
+    let mut want = vec![json!(event)];
+    want.extend(args.as_array().cloned().unwrap_or_default());
+    assert_eq!(got.data, json!(want), "client {}", client.id);
+}
+
+const QUIET: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn broadcasts_reach_both_servers_with_rooms_except_and_local() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, a_addr) = server(&redis).await;
+    let (_b, b_addr) = server(&redis).await;
+    let mut a_red = client(a_addr, "a-red", Some("red")).await;
+    let mut b_red = client(b_addr, "b-red", Some("red")).await;
+    let mut b_blue = client(b_addr, "b-blue", Some("blue")).await;
+
+    ns(&a).emit("all", &1).unwrap();
+    for c in [&mut a_red, &mut b_red, &mut b_blue] {
+        expect_event(c, "all", json!([1])).await;
+    }
+
+    ns(&a).to("red").emit("red", &2).unwrap();
+    ns(&a).except("red").emit("not-red", &3).unwrap();
+    // Two rooms: a socket in both gets it once; a socket id is a room.
+    ns(&a)
+        .to(vec!["blue", b_red.id.as_str()])
+        .emit("two", &4)
+        .unwrap();
+    expect_event(&mut a_red, "red", json!([2])).await;
+    expect_event(&mut b_red, "red", json!([2])).await;
+    expect_event(&mut b_red, "two", json!([4])).await;
+    expect_event(&mut b_blue, "not-red", json!([3])).await;
+    expect_event(&mut b_blue, "two", json!([4])).await;
+
+    // `local`: this server's sockets only; the next broadcast is the first the others see.
+    ns(&a).local().emit("local", &5).unwrap();
+    ns(&a).emit("after", &6).unwrap();
+    expect_event(&mut a_red, "local", json!([5])).await;
+    expect_event(&mut a_red, "after", json!([6])).await;
+    expect_event(&mut b_red, "after", json!([6])).await;
+    expect_event(&mut b_blue, "after", json!([6])).await;
+
+    // Binary crosses as msgpack `bin`, reaching the client as an attachment.
+    ns(&a)
+        .to("blue")
+        .emit_args(
+            "bin",
+            vec![Value::Binary(bytes::Bytes::from_static(&[1, 2, 3]))],
+        )
+        .unwrap();
+    let text = b_blue.next_text().await;
+    assert!(
+        text.starts_with(r#"451-["bin",{"_placeholder":true,"num":0}]"#),
+        "{text}"
+    );
+    assert!(a_red.quiet_for(QUIET).await && b_red.quiet_for(QUIET).await);
+}
+
+#[tokio::test]
+async fn fetch_sockets_describes_the_other_servers_sockets() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, a_addr) = server(&redis).await;
+    let (b, b_addr) = server(&redis).await;
+    let a_one = client(a_addr, "a-one", Some("red")).await;
+    let b_one = client(b_addr, "b-one", Some("red")).await;
+    let b_two = client(b_addr, "b-two", None).await;
+
+    let mut found = ns(&a).fetch_sockets().await.unwrap();
+    found.sort_by(|x, y| x.id().cmp(y.id()));
+    let mut ids = vec![a_one.id.clone(), b_one.id.clone(), b_two.id.clone()];
+    ids.sort();
+    assert_eq!(found.iter().map(|s| s.id()).collect::<Vec<_>>(), ids);
+    let remote = found.iter().find(|s| s.id() == b_one.id).unwrap();
+    assert!(remote.rooms().contains("red") && remote.rooms().contains(b_one.id.as_str()));
+    assert_eq!(remote.info().data, Value::from(json!({ "name": "b-one" })));
+    let shake = remote.handshake();
+    assert!(shake.uri().to_string().contains("transport=websocket"));
+    assert_eq!(shake.query("EIO").as_deref(), Some("4"));
+    assert_eq!(
+        shake.auth.as_object().unwrap()["name"],
+        Value::from("b-one")
+    );
+    assert!(shake.headers().contains_key("host"));
+
+    let in_red = ns(&b).to("red").fetch_sockets().await.unwrap();
+    assert_eq!(in_red.len(), 2);
+    let except_red = ns(&b).except("red").fetch_sockets().await.unwrap();
+    assert_eq!(except_red.len(), 1);
+    assert_eq!(except_red[0].id(), b_two.id);
+    assert_eq!(ns(&b).local().fetch_sockets().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn remote_joins_leaves_and_disconnections() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, _a_addr) = server(&redis).await;
+    let (b, b_addr) = server(&redis).await;
+    let mut one = client(b_addr, "one", Some("red")).await;
+    let mut two = client(b_addr, "two", None).await;
+
+    // From server a, to sockets on server b only.
+    ns(&a).to("red").join("green").unwrap();
+    ns(&a).to("green").emit("green", &1).unwrap();
+    expect_event(&mut one, "green", json!([1])).await;
+    assert!(two.quiet_for(QUIET).await);
+
+    ns(&a).to("green").leave("green").unwrap();
+    ns(&a).to("green").emit("green", &2).unwrap();
+    ns(&a).emit("all", &3).unwrap();
+    expect_event(&mut one, "all", json!([3])).await;
+    expect_event(&mut two, "all", json!([3])).await;
+
+    ns(&a).to("red").disconnect(false).unwrap();
+    let got = one.next().await;
+    assert_eq!(got.kind, '1', "a DISCONNECT packet, got {got:?}");
+    // With `close`, as Node: the client is told, then the connection closes.
+    ns(&a).except("red").disconnect(true).unwrap();
+    let got = two.next().await;
+    assert_eq!(got.kind, '1', "a DISCONNECT packet, got {got:?}");
+    assert!(two.closed().await);
+    // Both are gone from server b.
+    let deadline = Instant::now() + WAIT;
+    while !ns(&b).local().sockets().is_empty() {
+        assert!(Instant::now() < deadline, "sockets still connected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn broadcast_acknowledgements_are_gathered_across_servers() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, a_addr) = server(&redis).await;
+    let (_b, b_addr) = server(&redis).await;
+    let mut clients = [
+        client(a_addr, "a", None).await,
+        client(b_addr, "b1", None).await,
+        client(b_addr, "b2", None).await,
+    ];
+    let asking = tokio::spawn({
+        let a = a.clone();
+        async move {
+            ns(&a)
+                .timeout(Duration::from_secs(3))
+                .emit_args_with_ack("question", vec![Value::from(7)])
+                .await
+        }
+    });
+    for (i, c) in clients.iter_mut().enumerate() {
+        let got = c.next().await;
+        assert_eq!(got.data, json!(["question", 7]));
+        c.ack(got.id.unwrap(), json!([i, "extra"])).await;
+    }
+    let acks = asking.await.unwrap().unwrap();
+    assert!(acks.complete(), "{acks:?}");
+    assert_eq!(acks.expected, 3);
+    let mut firsts: Vec<Value> = acks.responses.iter().map(|r| r[0].clone()).collect();
+    firsts.sort_by_key(|v| v.as_u64());
+    assert_eq!(firsts, vec![Value::from(0), Value::from(1), Value::from(2)]);
+
+    // One receiver on b stays silent: the broadcast times out with the other answers.
+    let asking = tokio::spawn({
+        let a = a.clone();
+        async move {
+            ns(&a)
+                .timeout(Duration::from_millis(500))
+                .emit_args_with_ack("question", vec![Value::from(8)])
+                .await
+        }
+    });
+    for c in clients.iter_mut().take(2) {
+        let got = c.next().await;
+        c.ack(got.id.unwrap(), json!(["ok"])).await;
+    }
+    let acks = asking.await.unwrap().unwrap();
+    assert!(!acks.complete());
+    assert_eq!((acks.responses.len(), acks.expected), (2, 3));
+}
+
+#[tokio::test]
+async fn garbage_on_the_channels_harms_nothing() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, _) = server(&redis).await;
+    let (b, b_addr) = server(&redis).await;
+    let mut listener = client(b_addr, "l", None).await;
+    for channel in [
+        "socket.io#/#",
+        "socket.io#/#red#",
+        "socket.io-request#/#",
+        "socket.io-response#/#",
+    ] {
+        for payload in [
+            &b""[..],
+            b"{",
+            b"{\"type\":99}",
+            b"{\"type\":5}",
+            b"\x93\xa1x",
+            b"\x93\xa1x\x80\x80",
+            b"\xc1",
+            b"[1,2,3]",
+        ] {
+            redis.publish(channel, payload);
+        }
+    }
+    ns(&a).emit("still", &true).unwrap();
+    expect_event(&mut listener, "still", json!([true])).await;
+    assert_eq!(ns(&a).fetch_sockets().await.unwrap().len(), 1);
+    assert_eq!(ns(&b).fetch_sockets().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn broadcasts_flow_again_after_redis_restarts() {
+    let Some(redis) = Redis::start() else { return };
+    let port = redis.port;
+    let (a, _) = server(&redis).await;
+    let (_b, b_addr) = server(&redis).await;
+    let mut listener = client(b_addr, "l", None).await;
+    ns(&a).emit("before", &1).unwrap();
+    expect_event(&mut listener, "before", json!([1])).await;
+
+    redis.stop();
+    let redis = Redis::start_on(port).expect("redis again");
+    // Both servers reconnect and resubscribe by themselves; broadcast until one arrives.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let _ = ns(&a).emit("after", &n);
+        if let Ok(got) = tokio::time::timeout(Duration::from_millis(200), listener.next()).await {
+            assert_eq!(got.event(), "after");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no broadcast after the restart");
+    }
+    drop(redis);
+}
+
+#[tokio::test]
+async fn a_single_server_answers_alone() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, a_addr) = server(&redis).await;
+    let one = client(a_addr, "one", None).await;
+    // No other server subscribes: fetchSockets does not wait for anyone.
+    let started = Instant::now();
+    let found = ns(&a).fetch_sockets().await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id(), one.id);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

@@ -1,0 +1,108 @@
+//! A private `redis-server` for tests, on a free loopback port (shared by this crate's tests
+//! and `switchboard serve`'s).
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the server may take to answer PING.
+const READY: Duration = Duration::from_secs(10);
+
+/// A private `redis-server`, killed on drop.
+pub struct Redis {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts one, or `None` (the test is skipped) when redis-server is missing and
+    /// `SWITCHBOARD_INTEROP` is not set.
+    pub fn start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(port)
+    }
+
+    pub fn start_on(port: u16) -> Option<Self> {
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if std::env::var_os("SWITCHBOARD_INTEROP").is_none() => {
+                eprintln!("skipped: redis-server not started ({e})");
+                return None;
+            }
+            Err(e) => panic!("redis-server: {e}"),
+        };
+        let redis = Self { child, port };
+        let deadline = Instant::now() + READY;
+        while !redis.answers_ping() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut tcp) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut reply = [0u8; 7];
+        tcp.write_all(b"PING\r\n").is_ok()
+            && tcp.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Publishes `payload` on `channel` as any Redis client could.
+    pub fn publish(&self, channel: &str, payload: &[u8]) {
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut command = format!(
+            "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${}\r\n",
+            channel.len(),
+            payload.len()
+        )
+        .into_bytes();
+        command.extend_from_slice(payload);
+        command.extend_from_slice(b"\r\n");
+        tcp.write_all(&command).unwrap();
+        let mut reply = [0u8; 1];
+        tcp.read_exact(&mut reply).unwrap();
+        assert_eq!(reply[0], b':', "PUBLISH answers an integer");
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

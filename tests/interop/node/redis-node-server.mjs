@@ -1,0 +1,120 @@
+// The Node reference for the Socket.IO Redis adapter interop test (socketio-redis.test.mjs):
+// socket.io 4.8 with @socket.io/redis-adapter (classic pub/sub) over node-redis 4. Our Rust
+// example takes the same command line and answers the same events, so the test runs either.
+//
+//   node redis-node-server.mjs 127.0.0.1:0 redis://127.0.0.1:6390
+//
+// Prints `listening on http://HOST:PORT` once it listens and its adapter is subscribed; exits 0
+// on SIGTERM/SIGINT. Clients drive it with these events, each ending with an ack callback, where
+// `opts` is {to?: string[], except?: string[], local?: boolean, volatile?: boolean}:
+//   join(room) / leave(room)                      → true
+//   emit(opts, payload)                           → true, after operator.emit('message', payload)
+//   fetch(opts)                                   → [{id, rooms (sorted), data}] sorted by id
+//   sockets-join(opts, rooms) / sockets-leave(opts, rooms) / disconnect-sockets(opts, close) → true
+//   ask(opts, payload, timeoutMs)                 → {timedOut, responses (sorted by JSON)}
+import { createServer } from 'node:http';
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
+
+const [listen, redisUrl] = process.argv.slice(2);
+const at = listen?.lastIndexOf(':') ?? -1;
+if (!redisUrl || at < 0) {
+  console.error('usage: redis-node-server.mjs <host:port> <redis-url>');
+  process.exit(2);
+}
+const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+const port = Number(listen.slice(at + 1));
+
+const pub = createClient({ url: redisUrl });
+const sub = pub.duplicate();
+for (const client of [pub, sub]) client.on('error', (err) => console.error(`redis: ${err.message}`));
+await Promise.all([pub.connect(), sub.connect()]);
+
+const httpServer = createServer();
+const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
+
+// The adapter subscribes in its constructor without exposing the promise. Its channels are
+// subscribed in order on one connection, so once the last one (this node's own response channel)
+// is visible in PUBSUB NUMSUB, the others are too, and no message published after our
+// listening line can be missed.
+const adapter = io.of('/').adapter;
+const lastChannel = adapter.specificResponseChannel;
+if (typeof lastChannel !== 'string') throw new Error('unexpected @socket.io/redis-adapter internals');
+const deadline = Date.now() + 10_000;
+while (Number((await pub.sendCommand(['PUBSUB', 'NUMSUB', lastChannel]))[1]) < 1) {
+  if (Date.now() > deadline) throw new Error('the adapter did not subscribe within 10 s');
+}
+
+/// A broadcast operator on "/" for the test's selection options.
+function select(opts) {
+  const { to = [], except = [], local = false, volatile = false } = opts ?? {};
+  let op = io.to(to).except(except);
+  if (local) op = op.local;
+  if (volatile) op = op.volatile;
+  return op;
+}
+
+const sortedBy = (key) => (a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+/// Wraps a handler so that a thrown error or rejection is acked as {error} instead of crashing.
+function handler(fn) {
+  return async (...args) => {
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : () => {};
+    try {
+      await fn(ack, ...args);
+    } catch (err) {
+      ack({ error: String(err) });
+    }
+  };
+}
+
+io.on('connection', (socket) => {
+  const auth = socket.handshake.auth ?? {};
+  socket.data = { name: auth.name ?? null };
+  if (typeof auth.room === 'string') socket.join(auth.room);
+
+  socket.on('join', handler(async (ack, room) => { await socket.join(room); ack(true); }));
+  socket.on('leave', handler(async (ack, room) => { await socket.leave(room); ack(true); }));
+  socket.on('emit', handler((ack, opts, payload) => {
+    select(opts).emit('message', payload);
+    ack(true);
+  }));
+  socket.on('fetch', handler(async (ack, opts) => {
+    const sockets = await select(opts).fetchSockets();
+    ack(sockets
+      .map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data }))
+      .sort(sortedBy((s) => s.id)));
+  }));
+  socket.on('sockets-join', handler((ack, opts, rooms) => { select(opts).socketsJoin(rooms); ack(true); }));
+  socket.on('sockets-leave', handler((ack, opts, rooms) => { select(opts).socketsLeave(rooms); ack(true); }));
+  socket.on('disconnect-sockets', handler((ack, opts, close) => {
+    select(opts).disconnectSockets(close);
+    ack(true);
+  }));
+  socket.on('ask', handler((ack, opts, payload, timeoutMs) => {
+    select(opts).timeout(timeoutMs).emit('question', payload, (err, responses) => {
+      ack({ timedOut: !!err, responses: [...responses].sort(sortedBy((r) => JSON.stringify(r))) });
+    });
+  }));
+});
+
+await new Promise((resolve, reject) => {
+  httpServer.once('error', reject);
+  httpServer.listen(port, host, resolve);
+});
+const bound = httpServer.address();
+const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+console.log(`listening on http://${shown}:${bound.port}`);
+
+let closing = false;
+async function shutdown() {
+  if (closing) return;
+  closing = true;
+  // io.close() disconnects the clients, unsubscribes the adapter and closes the HTTP server.
+  await io.close();
+  await Promise.all([pub.quit(), sub.quit()]);
+  process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

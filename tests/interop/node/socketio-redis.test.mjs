@@ -1,0 +1,521 @@
+// Our Socket.IO Redis adapter against Node's official one (@socket.io/redis-adapter 8.3, classic
+// pub/sub), through a private redis-server: clients of two servers sharing one Redis see each
+// other's broadcasts, room selections, fetchSockets, socketsJoin/Leave, disconnectSockets and
+// broadcast acknowledgements. Two topologies: the Node reference (redis-node-server.mjs) next to
+// one of ours, each side initiating in turn, and two of ours.
+//
+// $SOCKETIO_REDIS_SERVER_BIN is our server (same command line and events as
+// redis-node-server.mjs); `node-reference` puts the Node reference in its place, to check this
+// file itself. Skipped without it unless SWITCHBOARD_INTEROP is set; likewise without
+// redis-server. $SOCKETIO_REDIS_URL uses a running Redis instead of a private one (to watch the
+// traffic with `redis-cli psubscribe '*'`); nothing else may use its "socket.io" channels.
+//   SOCKETIO_REDIS_SERVER_BIN=node-reference node --test node/socketio-redis.test.mjs
+import { test, describe, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer as createTcpServer, connect as tcpConnect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+import { createClient } from 'redis';
+import { withTimeout, open as openWs, closed } from './server.mjs';
+
+const REFERENCE = fileURLToPath(new URL('./redis-node-server.mjs', import.meta.url));
+const BIN = process.env.SOCKETIO_REDIS_SERVER_BIN;
+const STRICT = Boolean(process.env.SWITCHBOARD_INTEROP);
+const EXTERNAL_REDIS = process.env.SOCKETIO_REDIS_URL;
+const haveRedis = Boolean(EXTERNAL_REDIS) || spawnSync('redis-server', ['--version']).status === 0;
+const skip = STRICT ? false
+  : !BIN ? 'SOCKETIO_REDIS_SERVER_BIN not set (our Redis adapter example, or node-reference)'
+    : !haveRedis ? 'redis-server not installed (scripts/install-test-deps.sh installs it)'
+      : false;
+// The adapter's request channel for "/" with the default key: every server subscribes to it and
+// PUBSUB NUMSUB on it is how the Node adapter counts servers.
+const REQUEST_CHANNEL = 'socket.io-request#/#';
+
+const live = new Set();
+process.on('exit', () => { for (const proc of live) proc.kill('SIGKILL'); });
+
+/// Spawns a child whose stdout and stderr are drained (a full pipe would stall it) and kept in
+/// `output()` for error messages; `exited` resolves with {code, signal}.
+function child(cmd, args) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  let tail = '';
+  const keep = (chunk) => { tail = (tail + chunk).slice(-8192); };
+  proc.stderr.on('data', keep);
+  proc.exited = new Promise((resolve) => {
+    const done = (code, signal) => { live.delete(proc); resolve({ code, signal }); };
+    proc.once('exit', done);
+    // A command that cannot start emits no 'exit'.
+    proc.once('error', (err) => { keep(`${cmd}: ${err.message}\n`); done(proc.exitCode, null); });
+  });
+  proc.output = () => tail;
+  proc.keep = keep;
+  return proc;
+}
+
+const running = (proc) => proc.exitCode === null && proc.signalCode === null;
+
+async function freePort() {
+  const server = createTcpServer().listen(0, '127.0.0.1');
+  await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/// One PING over a fresh connection: true on +PONG, false when it cannot connect yet.
+function ping(port) {
+  return new Promise((resolve) => {
+    const sock = tcpConnect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok) => { sock.destroy(); resolve(ok); };
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (chunk) => { reply += chunk; if (reply.includes('\r\n')) done(reply.startsWith('+PONG')); });
+    sock.once('error', () => done(false));
+    sock.once('close', () => done(false));
+  });
+}
+
+/// A private redis-server on a free loopback port, ready once it answers PING.
+async function startRedis() {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = child('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+      '--appendonly', 'no', '--dir', tmpdir()]);
+    proc.stdout.on('data', proc.keep);
+    const deadline = Date.now() + 10_000;
+    // Polled with a short pause: until it listens, each attempt is refused at once.
+    while (running(proc) && Date.now() < deadline && !(await ping(port))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (running(proc) && Date.now() < deadline) {
+      return { url: `redis://127.0.0.1:${port}`, stop: async () => { proc.kill('SIGKILL'); await proc.exited; } };
+    }
+    proc.kill('SIGKILL');
+    await proc.exited;
+    // It exits at once when another process took the port in the meantime: try another.
+    if (attempt === 3 || Date.now() >= deadline) {
+      throw new Error(`redis-server did not answer PING on port ${port}\n--- its output ---\n${proc.output()}`);
+    }
+  }
+}
+
+/// Starts a Socket.IO server of `kind` ('node' or 'ours') on Redis; resolves with
+/// {label, url, stop()}. stop() sends SIGTERM and expects a clean exit.
+async function startServer(kind, label, redisUrl) {
+  const [cmd, args] = kind === 'node' || BIN === 'node-reference'
+    ? [process.execPath, [REFERENCE]]
+    : [BIN, []];
+  const proc = child(cmd, [...args, '127.0.0.1:0', redisUrl]);
+  const stop = async () => {
+    if (!running(proc)) return;
+    proc.kill('SIGTERM');
+    try {
+      const { code, signal } = await withTimeout(proc.exited, 5_000, `${label} to exit on SIGTERM`);
+      assert.equal(code, 0, `${label} exits 0 on SIGTERM (got ${code ?? signal})\n${proc.output()}`);
+    } finally {
+      proc.kill('SIGKILL');
+      await proc.exited;
+    }
+  };
+  try {
+    const port = await withTimeout(new Promise((resolve, reject) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
+        if (m) resolve(Number(m[1]));
+      });
+      proc.exited.then(({ code, signal }) => reject(new Error(`${label} exited early (${code ?? signal})`)));
+    }), 15_000, `${label} to print its listening line`);
+    return { label, url: `http://127.0.0.1:${port}`, stop };
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await proc.exited;
+    err.message += `\n--- ${label} stderr ---\n${proc.output()}`;
+    throw err;
+  }
+}
+
+/// ArrayBuffers and typed arrays as Buffers, recursively, so received binary compares with
+/// deepEqual against the Buffers that were sent.
+function plain(value) {
+  if (value instanceof ArrayBuffer) return Buffer.from(value);
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+/// Resolves with the arguments of the next `event` on `emitter`.
+function once(emitter, event, ms = 5_000) {
+  return withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))),
+    ms, `event ${event}`);
+}
+
+/// Sends a command event and resolves with its ack; an {error} ack throws.
+async function call(socket, event, ...args) {
+  const reply = plain(await socket.timeout(10_000).emitWithAck(event, ...args));
+  if (reply && typeof reply === 'object' && 'error' in reply) {
+    throw new Error(`${event} on ${socket.label}: ${reply.error}`);
+  }
+  return reply;
+}
+
+/// Retries `check` (which throws until its condition holds) until it passes or `ms` elapse.
+/// Every attempt is a round trip to a server, so there is no pause between them.
+async function eventually(what, check, ms = 5_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) {
+        err.message = `${what}, still after ${ms} ms: ${err.message}`;
+        throw err;
+      }
+    }
+  }
+}
+
+const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byJson = (a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
+
+let redis; // {url, stop()}
+let control; // a node-redis client for PUBSUB NUMSUB
+
+async function serverCount() {
+  const reply = await control.sendCommand(['PUBSUB', 'NUMSUB', REQUEST_CHANNEL]);
+  return Number(reply[1]);
+}
+
+before(async () => {
+  if (skip) return;
+  if (!BIN) throw new Error('SOCKETIO_REDIS_SERVER_BIN must be set when SWITCHBOARD_INTEROP is');
+  if (!haveRedis) throw new Error('redis-server is missing: run scripts/install-test-deps.sh');
+  redis = EXTERNAL_REDIS ? { url: EXTERNAL_REDIS, stop: async () => {} } : await startRedis();
+  control = createClient({ url: redis.url });
+  control.on('error', () => {}); // a failed command reports it; nothing to add
+  await control.connect();
+});
+after(async () => {
+  await control?.quit();
+  await redis?.stop();
+});
+
+const TOPOLOGIES = [
+  { name: 'the Node reference and ours', kinds: ['node', 'ours'], labels: ['node', 'ours'],
+    directions: [[0, 1], [1, 0]] },
+  { name: 'two of ours', kinds: ['ours', 'ours'], labels: ['ours#1', 'ours#2'], directions: [[0, 1]] },
+];
+
+for (const topology of TOPOLOGIES) {
+  describe(`Socket.IO Redis adapter: ${topology.name}`, { skip }, () => {
+    const servers = [];
+    const observers = []; // one idle client per server for the whole topology
+    let clients = []; // this test's clients
+    let raws = []; // and its bare WebSockets
+    let markers = 0;
+
+    /// A connected client of `server`; it records its 'message' events in an inbox and answers
+    /// every 'question' with {from: its id, payload} unless `answers` is false.
+    async function client(server, name, { auth = name === undefined ? undefined : { name }, answers = true } = {}) {
+      const socket = io(server.url, {
+        forceNew: true, reconnection: false, transports: ['websocket'], ...(auth && { auth }),
+      });
+      socket.label = `${name ?? 'anonymous'}@${server.label}`;
+      const queue = [];
+      const waiters = [];
+      socket.on('message', (payload) => {
+        const waiter = waiters.shift();
+        waiter ? waiter(plain(payload)) : queue.push(plain(payload));
+      });
+      socket.next = (ms = 5_000) => {
+        if (queue.length) return Promise.resolve(queue.shift());
+        let waiter;
+        const p = new Promise((resolve) => { waiter = resolve; waiters.push(resolve); });
+        return withTimeout(p, ms, `a message on ${socket.label}`).catch((err) => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          throw err;
+        });
+      };
+      if (answers) socket.on('question', (payload, ack) => ack({ from: socket.id, payload }));
+      clients.push(socket);
+      await once(socket, 'connect');
+      return socket;
+    }
+
+    /// A Socket.IO client in "/" over a bare WebSocket, to see what socket.io-client hides: which
+    /// packets arrive and whether the server closes the connection. Answers the server's pings.
+    async function raw(server, auth) {
+      const ws = await openWs(`${server.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+      raws.push(ws);
+      const next = async () => {
+        for (;;) {
+          const text = String((await ws.inbox.next(5_000)).data);
+          if (text !== '2') return text;
+          ws.send('3');
+        }
+      };
+      assert.match(await next(), /^0\{/, 'the Engine.IO open packet');
+      ws.send(`40${JSON.stringify(auth)}`);
+      const connected = await next();
+      const sid = /^40\{"sid":"([\w-]+)"/.exec(connected)?.[1];
+      assert.ok(sid, `a CONNECT answer, got ${connected}`);
+      return { ws, sid, next };
+    }
+
+    /// Asserts the next message of each of `receivers` is `payload`.
+    async function received(receivers, payload) {
+      for (const socket of receivers) {
+        assert.deepEqual(await socket.next(), payload, `what ${socket.label} received`);
+      }
+    }
+
+    /// Proves the clients received nothing else so far: a marker broadcast to everyone from each
+    /// issuer in turn (one per server) must be the next message of every client. A stray copy
+    /// coming back through Redis would arrive before the other server's marker.
+    async function quiet(all, issuers) {
+      for (const issuer of issuers) {
+        const marker = { marker: ++markers, from: issuer.label };
+        assert.equal(await call(issuer, 'emit', {}, marker), true);
+        await received(all, marker);
+      }
+    }
+
+    /// The fetch entry expected for a client in `rooms` (besides its own id).
+    const entry = (socket, name, rooms = []) => ({
+      id: socket.id, rooms: [socket.id, ...rooms].sort(), data: { name: name ?? null },
+    });
+    const observerEntries = () => observers.map((o, i) => entry(o, `observer${i}`));
+
+    before(async () => {
+      // The previous topology's servers have unsubscribed: the server count starts from zero.
+      await eventually('the previous servers leaving Redis', async () => assert.equal(await serverCount(), 0));
+      for (const [i, kind] of topology.kinds.entries()) {
+        servers.push(await startServer(kind, topology.labels[i], redis.url));
+      }
+      // Each printed its line only once subscribed.
+      assert.equal(await serverCount(), servers.length, 'both servers subscribed to the request channel');
+      for (const [i, server] of servers.entries()) observers.push(await client(server, `observer${i}`));
+      clients = [];
+    });
+
+    afterEach(async () => {
+      for (const socket of clients) socket.disconnect();
+      for (const ws of raws) ws.terminate();
+      clients = [];
+      raws = [];
+      // The next test starts with the observers alone on the servers.
+      await eventually('the test clients leaving', async () => {
+        assert.deepEqual(await call(observers[0], 'fetch', {}), observerEntries().sort(byId));
+      });
+    });
+
+    after(async () => {
+      for (const socket of [...observers, ...clients]) socket.disconnect();
+      const stopping = servers.map((server) => server.stop());
+      const failed = (await Promise.allSettled(stopping)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+
+    for (const [o, t] of topology.directions) {
+      describe(`initiated on ${topology.labels[o]}`, () => {
+        const origin = () => servers[o];
+        const other = () => servers[t];
+
+        test('emit to all reaches every client of both servers once, binary and volatile too', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2');
+          const b1 = await client(other(), 'b1');
+          const b2 = await client(other(), 'b2');
+          const all = [a1, a2, b1, b2];
+
+          const text = { text: 'héllo 😀', n: [1, 2.5, -3], nested: { ok: true, none: null } };
+          assert.equal(await call(a1, 'emit', {}, text), true);
+          await received(all, text);
+
+          // One attachment under 256 bytes and one over (msgpack bin 8 and bin 16).
+          const binary = { kind: 'binary', small: Buffer.from([0, 1, 2, 255]), nested: { big: Buffer.alloc(300, 7) } };
+          assert.equal(await call(a1, 'emit', {}, binary), true);
+          await received(all, binary);
+
+          // Volatile: every client is idle now, so nothing is dropped.
+          assert.equal(await call(a1, 'emit', { volatile: true }, 'volatile'), true);
+          await received(all, 'volatile');
+          await quiet(all, [a1, b1]);
+        });
+
+        test('rooms: one room, two rooms, except, auth.room and a socket id as room', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2', { auth: { name: 'a2', room: 'lobby' } });
+          const b1 = await client(other(), 'b1');
+          const b2 = await client(other(), 'b2', { auth: { name: 'b2', room: 'lobby' } });
+          const all = [a1, a2, b1, b2];
+          assert.equal(await call(a2, 'join', 'red'), true);
+          assert.equal(await call(b1, 'join', 'red'), true);
+          assert.equal(await call(b1, 'join', 'blue'), true);
+          assert.equal(await call(b2, 'join', 'blue'), true);
+
+          const cases = [
+            [{ to: ['red'] }, [a2, b1]],
+            [{ to: ['red', 'blue'] }, [a2, b1, b2]], // b1 is in both: once
+            [{ except: ['red'] }, [a1, b2]],
+            [{ to: ['blue'], except: ['red'] }, [b2]],
+            [{ to: ['lobby'] }, [a2, b2]],
+            [{ to: [b1.id] }, [b1]],
+            [{ to: [a2.id, b2.id] }, [a2, b2]],
+            [{ to: ['nobody-here'] }, []],
+          ];
+          for (const [opts, receivers] of cases) {
+            const payload = { opts };
+            assert.equal(await call(a1, 'emit', opts, payload), true);
+            await received(receivers, payload);
+            await quiet(all, [a1, b1]);
+          }
+
+          assert.equal(await call(b1, 'leave', 'red'), true);
+          assert.equal(await call(a1, 'emit', { to: ['red'] }, 'after leave'), true);
+          await received([a2], 'after leave');
+          await quiet(all, [a1, b1]);
+        });
+
+        test('local: only the originating server\'s clients get it', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2', { auth: { name: 'a2', room: 'red' } });
+          const b1 = await client(other(), 'b1', { auth: { name: 'b1', room: 'red' } });
+          const b2 = await client(other(), 'b2');
+          const all = [a1, a2, b1, b2];
+
+          assert.equal(await call(a1, 'emit', { local: true }, 'local'), true);
+          await received([a1, a2], 'local');
+          assert.equal(await call(a1, 'emit', { local: true, to: ['red'] }, 'local red'), true);
+          await received([a2], 'local red');
+          // Published after the local ones on the same connection: had they gone through
+          // Redis, the other server's clients would get them first.
+          assert.equal(await call(a1, 'emit', {}, 'everyone'), true);
+          await received(all, 'everyone');
+          await quiet(all, [a1, b1]);
+        });
+
+        test('fetch lists the sockets of both servers with rooms and data; to, except, local', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2', { auth: { name: 'a2', room: 'lobby' } });
+          const b1 = await client(other(), 'b1');
+          const b2 = await client(other(), undefined); // no auth: data.name is null
+          assert.equal(await call(b2, 'join', 'red'), true);
+          assert.equal(await call(b2, 'join', 'blue'), true);
+          const [oA1, oA2, oB1, oB2] = [entry(a1, 'a1'), entry(a2, 'a2', ['lobby']), entry(b1, 'b1'),
+            entry(b2, null, ['red', 'blue'])];
+          const [obsOrigin, obsOther] = [observerEntries()[o], observerEntries()[t]];
+          const everyone = [oA1, oA2, oB1, oB2, obsOrigin, obsOther].sort(byId);
+
+          assert.deepEqual(await call(a1, 'fetch', {}), everyone);
+          assert.deepEqual(await call(b1, 'fetch', {}), everyone);
+          assert.deepEqual(await call(a1, 'fetch', { to: ['lobby', 'red'] }), [oA2, oB2].sort(byId));
+          assert.deepEqual(await call(a1, 'fetch', { to: [b2.id] }), [oB2]);
+          assert.deepEqual(await call(a1, 'fetch', { except: ['lobby', 'blue'] }),
+            [oA1, oB1, obsOrigin, obsOther].sort(byId));
+          assert.deepEqual(await call(a1, 'fetch', { to: ['blue'], except: [b2.id] }), []);
+          assert.deepEqual(await call(a1, 'fetch', { local: true }), [oA1, oA2, obsOrigin].sort(byId));
+          assert.deepEqual(await call(a1, 'fetch', { local: true, to: ['red'] }), []);
+        });
+
+        test('sockets-join and sockets-leave move sockets of both servers', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2', { auth: { name: 'a2', room: 'sel' } });
+          const b1 = await client(other(), 'b1', { auth: { name: 'b1', room: 'sel' } });
+          const b2 = await client(other(), 'b2');
+          const all = [a1, a2, b1, b2];
+          const members = async (room) => (await call(a1, 'fetch', { to: [room] })).map((s) => s.id);
+
+          assert.equal(await call(a1, 'sockets-join', { to: ['sel'] }, ['x', 'y']), true);
+          assert.equal(await call(a1, 'sockets-join', { to: [b2.id] }, ['solo']), true);
+          await eventually('sockets-join', async () => {
+            assert.deepEqual(await members('x'), [a2.id, b1.id].sort());
+            assert.deepEqual(await members('y'), [a2.id, b1.id].sort());
+            assert.deepEqual(await members('solo'), [b2.id]);
+          });
+          assert.equal(await call(a1, 'emit', { to: ['y'] }, 'to y'), true);
+          await received([a2, b1], 'to y');
+          assert.equal(await call(a1, 'emit', { to: ['solo'] }, 'to solo'), true);
+          await received([b2], 'to solo');
+          await quiet(all, [a1, b1]);
+
+          assert.equal(await call(a1, 'sockets-leave', { to: ['x'], except: [a2.id] }, ['x', 'y']), true);
+          await eventually('sockets-leave', async () => {
+            assert.deepEqual(await members('x'), [a2.id]);
+            assert.deepEqual(await members('y'), [a2.id]);
+          });
+          assert.equal(await call(a1, 'emit', { to: ['x'] }, 'to x'), true);
+          await received([a2], 'to x');
+          await quiet(all, [a1, b1]);
+        });
+
+        test('disconnect-sockets disconnects selected clients on both servers; close: true closes', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2', { auth: { name: 'a2', room: 'doomed' } });
+          const b1 = await client(other(), 'b1', { auth: { name: 'b1', room: 'doomed' } });
+          const b2 = await client(other(), 'b2');
+          const b3 = await client(other(), 'b3');
+          const kept = await raw(other(), { name: 'kept' });
+          const shut = await raw(other(), { name: 'shut' });
+
+          const polite = [a2, b1].map((socket) => once(socket, 'disconnect'));
+          assert.equal(await call(a1, 'disconnect-sockets', { to: ['doomed'] }, false), true);
+          for (const args of await Promise.all(polite)) assert.equal(args[0], 'io server disconnect');
+          // Without close the connection stays open: the raw client leaves "/" and comes back on it.
+          assert.equal(await call(a1, 'disconnect-sockets', { to: [kept.sid] }, false), true);
+          assert.equal(await kept.next(), '41');
+          kept.ws.send('40');
+          const back = /^40\{"sid":"([\w-]+)"\}$/.exec(await kept.next())?.[1];
+          assert.ok(back, 'connected to "/" again on the same connection');
+
+          // With close, Node still sends the namespace's DISCONNECT first, so socket.io-client
+          // reports "io server disconnect"; then the server closes the connection itself.
+          const gone = once(b2, 'disconnect');
+          assert.equal(await call(a1, 'disconnect-sockets', { to: [b2.id] }, true), true);
+          assert.equal((await gone)[0], 'io server disconnect');
+          assert.equal(await call(a1, 'disconnect-sockets', { to: [shut.sid] }, true), true);
+          assert.equal(await shut.next(), '41');
+          await closed(shut.ws, 5_000);
+
+          await eventually('the disconnected sockets gone', async () => {
+            const ids = (await call(b3, 'fetch', {})).map((s) => s.id);
+            assert.deepEqual(ids, [a1.id, b3.id, back, ...observers.map((s) => s.id)].sort());
+          });
+          await quiet([a1, b3], [a1, b3]);
+        });
+
+        test('ask gathers acknowledgements from clients of both servers; a silent one times out', async () => {
+          const a1 = await client(origin(), 'a1');
+          const a2 = await client(origin(), 'a2', { auth: { name: 'a2', room: 'q' } });
+          const b1 = await client(other(), 'b1', { auth: { name: 'b1', room: 'q' } });
+          const b2 = await client(other(), 'b2', { auth: { name: 'b2', room: 'q' } });
+          const answer = (socket, payload) => ({ from: socket.id, payload });
+
+          const payload = { n: 1, bin: Buffer.from([9, 8, 7]) };
+          assert.deepEqual(await call(a1, 'ask', { to: ['q'] }, payload, 5_000), {
+            timedOut: false,
+            responses: [answer(a2, payload), answer(b1, payload), answer(b2, payload)].sort(byJson),
+          });
+          assert.deepEqual(await call(a1, 'ask', {}, 'all?', 5_000), {
+            timedOut: false,
+            responses: [a1, a2, b1, b2, ...observers].map((s) => answer(s, 'all?')).sort(byJson),
+          });
+          assert.deepEqual(await call(a1, 'ask', { to: ['nobody-here'] }, 'anyone?', 5_000),
+            { timedOut: false, responses: [] });
+
+          await client(other(), 'silent', { auth: { name: 'silent', room: 'q' }, answers: false });
+          assert.deepEqual(await call(a1, 'ask', { to: ['q'] }, 'late', 1_000), {
+            timedOut: true,
+            responses: [answer(a2, 'late'), answer(b1, 'late'), answer(b2, 'late')].sort(byJson),
+          });
+        });
+      });
+    }
+  });
+}
