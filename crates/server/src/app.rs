@@ -66,12 +66,17 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub(crate) fn new(config: ServeConfig, shutdown: watch::Receiver<bool>) -> Self {
+    /// The application; Socket.IO on the Redis adapter when `redis` is given.
+    pub(crate) fn new(
+        config: ServeConfig,
+        shutdown: watch::Receiver<bool>,
+        redis: Option<&std::sync::Arc<switchboard_socketio_redis::RedisAdapterFactory>>,
+    ) -> Self {
         let rooms = std::sync::Arc::new(Rooms::default());
         Self {
             ws_config: config.ws_config(),
             ws_policy: config.ws_policy(),
-            io: crate::socketio::build(&config, std::sync::Arc::clone(&rooms)),
+            io: crate::socketio::build(&config, std::sync::Arc::clone(&rooms), redis),
             config,
             rooms,
             counters: Counters::default(),

@@ -96,6 +96,11 @@ pub(crate) struct ServeArgs {
     /// sticky load balancing (Node's `cookie`, e.g. `io`) [default: no cookie].
     #[arg(long, env = "SWITCHBOARD_SOCKETIO_COOKIE", value_name = "NAME")]
     pub(crate) socketio_cookie: Option<String>,
+    /// Redis to share Socket.IO (and the rooms of `/ws`) with other servers, in the format of
+    /// Node's `@socket.io/redis-adapter`, e.g. `redis://127.0.0.1:6379/` [default: none, this
+    /// server alone].
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "URL")]
+    pub(crate) redis_url: Option<String>,
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
@@ -134,6 +139,7 @@ struct FileConfig {
     socketio_http_compression: Option<bool>,
     socketio_per_message_deflate: Option<bool>,
     socketio_cookie: Option<String>,
+    redis_url: Option<String>,
     shutdown_timeout: Option<u64>,
 }
 
@@ -192,6 +198,8 @@ pub(crate) struct ServeConfig {
     pub(crate) socketio_per_message_deflate: bool,
     /// The Engine.IO session cookie's name (Node's `cookie`), if one is set.
     pub(crate) socketio_cookie: Option<String>,
+    /// The Redis shared with other servers, if any.
+    pub(crate) redis_url: Option<String>,
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
@@ -302,6 +310,7 @@ impl ServeConfig {
                 .or(file.socketio_per_message_deflate)
                 .unwrap_or(false),
             socketio_cookie: args.socketio_cookie.or(file.socketio_cookie),
+            redis_url: args.redis_url.or(file.redis_url),
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
                     .or(file.shutdown_timeout)

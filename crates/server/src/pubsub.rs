@@ -213,7 +213,8 @@ impl Session {
             Action::Publish(room, json, data) => {
                 let message = Arc::new(PreparedMessage::new(Message::text(json)));
                 self.app.rooms.publish(&room, Some(self.id), &message);
-                crate::socketio::publish_from_ws(&self.app.io, &room, &data);
+                let clustered = self.app.config.redis_url.is_some();
+                crate::socketio::publish_from_ws(&self.app.io, &room, &data, clustered);
             }
         }
         Ok(())

@@ -86,6 +86,18 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
         let _runtime = coordinator.enter();
         Signals::install()
     };
+    // With --redis-url, the server joins its cluster before it says it listens (or does not
+    // start). The adapter's tasks run on the coordinator.
+    let redis = coordinator.block_on(crate::socketio::connect_redis(&config))?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown_timeout = config.shutdown_timeout;
+    let app = {
+        let _runtime = coordinator.enter();
+        App::new(config, shutdown_rx, redis.as_ref())
+    };
+    if let Some(redis) = &redis {
+        coordinator.block_on(redis.subscribed());
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     announce(&format!("switchboard listening on {scheme}://{local}"));
     if let Some(turn) = &turn {
@@ -95,9 +107,6 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
 
     let handles = workers.handles().to_vec();
     coordinator.block_on(async move {
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let shutdown_timeout = config.shutdown_timeout;
-        let app = App::new(config, shutdown_rx);
         if let Some(handle) = turn_handle {
             let _ = app.counters.turn.set(handle);
         }

@@ -6,20 +6,44 @@
 //! arguments `(data, room)`, `/ws` subscribers the usual `{"type":"message","room":…,"data":…}`.
 //! A `/ws` publish reaches Socket.IO members of the room the same way. See docs/pubsub.md.
 //!
+//! With `--redis-url`, Socket.IO runs on the Redis adapter (Node's format) and the bridge spans
+//! every server: each publish goes out as a Socket.IO broadcast to the room, and a broadcast
+//! from another server that is a room's `message` reaches this server's `/ws` subscribers too.
+//!
 //! Namespace `/rtc` serves WebRTC signaling (crate::rtc, docs/rtc.md).
 
 use std::sync::Arc;
 
+use switchboard_socketio::adapter::{BroadcastOptions, BroadcastPacket};
 use switchboard_socketio::engine::{Cookie, Cors, HttpCompression};
 use switchboard_socketio::{Ack, Args, Codec, Config, Socket, SocketIo, Value};
+use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use switchboard_ws::{Message, PreparedMessage};
 
 use crate::config::{ServeConfig, SocketIoParser};
 use crate::pubsub::MAX_ROOM_NAME;
 use crate::rooms::Rooms;
 
-/// The server's Socket.IO instance, with the room bridge on namespace `/`.
-pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
+/// Connects to the Redis of `--redis-url`, when there is one.
+pub(crate) async fn connect_redis(
+    config: &ServeConfig,
+) -> Result<Option<Arc<RedisAdapterFactory>>, String> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    RedisAdapterFactory::connect(url.as_str(), RedisAdapterConfig::default())
+        .await
+        .map(Some)
+        .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))
+}
+
+/// The server's Socket.IO instance, with the room bridge on namespace `/`, on the Redis
+/// adapter when `redis` is given.
+pub(crate) fn build(
+    config: &ServeConfig,
+    rooms: Arc<Rooms>,
+    redis: Option<&Arc<RedisAdapterFactory>>,
+) -> SocketIo {
     let mut sio = Config::default();
     if let Some(origins) = &config.allowed_origins {
         sio.engine.cors = Some(Cors {
@@ -38,7 +62,16 @@ pub(crate) fn build(config: &ServeConfig, rooms: Arc<Rooms>) -> SocketIo {
         .socketio_per_message_deflate
         .then(switchboard_ws::DeflateConfig::default);
     sio.engine.cookie = config.socketio_cookie.as_deref().map(Cookie::named);
-    let io = SocketIo::new(sio);
+    let io = match redis {
+        Some(redis) => {
+            let bridged = Arc::clone(&rooms);
+            redis.on_remote_broadcast(move |nsp, packet, opts| {
+                remote_to_ws(&bridged, nsp, packet, opts);
+            });
+            SocketIo::with_adapter(sio, Arc::clone(redis) as _)
+        }
+        None => SocketIo::new(sio),
+    };
     io.ns("/", move |socket: Socket| {
         let rooms = Arc::clone(&rooms);
         async move { room_events(&socket, rooms) }
@@ -126,10 +159,25 @@ fn publish_to_ws(rooms: &Rooms, room: &str, data: &Value) {
     }
 }
 
-/// Delivers a `/ws` publish (its `data` JSON) to the room's Socket.IO members.
-pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str) {
+/// A broadcast from another server: a room's `message` (what the bridge sends) goes to this
+/// server's `/ws` subscribers of the room.
+fn remote_to_ws(rooms: &Rooms, nsp: &str, packet: &BroadcastPacket, opts: &BroadcastOptions) {
+    if nsp != "/" || packet.event != "message" {
+        return;
+    }
+    if let ([data, Value::String(room)], [target]) = (packet.args.as_slice(), opts.rooms.as_slice())
+    {
+        if **target == **room {
+            publish_to_ws(rooms, room, data);
+        }
+    }
+}
+
+/// Delivers a `/ws` publish (its `data` JSON) to the room's Socket.IO members, on every
+/// server when `clustered`.
+pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str, clustered: bool) {
     let receivers = io.to(room);
-    if !receivers.has_receivers() {
+    if !clustered && !receivers.has_receivers() {
         return;
     }
     let data = serde_json::from_str(data)

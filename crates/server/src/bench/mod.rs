@@ -58,6 +58,10 @@ pub(crate) struct BenchArgs {
     /// Server URL: the echo endpoint for `echo`, the pub/sub endpoint for `broadcast`.
     #[arg(long, default_value = "ws://127.0.0.1:3000/ws/echo")]
     pub(crate) url: String,
+    /// `sio-broadcast` only: the sender connects here rather than to `--url`, so that the
+    /// broadcasts cross a cluster (another server sharing the same Redis, say).
+    #[arg(long)]
+    pub(crate) sender_url: Option<String>,
     /// Connections (subscribers in broadcast mode).
     #[arg(long, short = 'n', default_value_t = 100)]
     pub(crate) connections: usize,

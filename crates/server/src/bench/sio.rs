@@ -168,7 +168,10 @@ struct Progress {
 pub(super) async fn broadcast(args: &BenchArgs, workers: &[Handle]) -> Result<Report, String> {
     let url = sio_url(&args.url);
     let receivers = join_all(&url, args.connections, args.ramp, workers).await?;
-    let sender_url = url.clone();
+    let sender_url = args
+        .sender_url
+        .as_deref()
+        .map_or_else(|| url.clone(), sio_url);
     let mut sender = worker(workers, args.connections)
         .spawn(async move { join(&sender_url).await })
         .await

@@ -323,6 +323,7 @@ mod load_tests {
     #[tokio::test]
     async fn polling_sockets_get_their_emits_acknowledged() {
         let args = BenchArgs {
+            sender_url: None,
             mode: Mode::SioPolling,
             url: echo_server().await,
             connections: 4,
