@@ -278,8 +278,15 @@ impl RtcSignaling {
         let Some(ns) = self.inner.io.of(&self.inner.namespace) else {
             return;
         };
+        // Signaling state is this server's own: its participants are all local sockets, even
+        // when Socket.IO runs on a cluster adapter (no message for other servers).
         for Outbound { to, event } in out {
-            if let Err(e) = ns.clone().to(to).emit(event.name(), &event.payload()) {
+            if let Err(e) = ns
+                .clone()
+                .local()
+                .to(to)
+                .emit(event.name(), &event.payload())
+            {
                 tracing::debug!(error = %e, "signaling event not sent");
             }
         }

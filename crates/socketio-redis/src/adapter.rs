@@ -421,7 +421,7 @@ impl Adapter for NamespaceAdapter {
             let deadline = tokio::time::Instant::now() + timeout;
             let servers = tokio::time::timeout_at(deadline, this.other_servers())
                 .await
-                .unwrap_or(Ok(0))?;
+                .unwrap_or(Err(AdapterError::Timeout))?;
             // Servers that said how many they asked; this server's answers can still come.
             let mut counted = 0;
             let mut local_open = out.expected > 0;

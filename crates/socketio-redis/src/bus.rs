@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -163,18 +164,36 @@ impl Bus {
         let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
         self.runtime.spawn(async move {
             let mut conn = bus.subscriber.clone();
-            let result = async {
-                conn.psubscribe(&pattern).await?;
-                conn.subscribe(&names).await
-            }
-            .await;
-            if let Err(e) = result {
-                warn!(error = %e, pattern, "redis adapter: subscribing failed");
+            // Until it holds (Redis may be down right now) or the namespace is gone; once in
+            // place, the connection manager restores it after every reconnection.
+            let mut pause = Duration::from_millis(50);
+            loop {
+                let result = async {
+                    conn.psubscribe(&pattern).await?;
+                    conn.subscribe(&names).await
+                }
+                .await;
+                let Err(e) = result else { break };
+                warn!(error = %e, pattern, "redis adapter: subscribing failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(bus.config.reconnect_max_delay);
+                if !bus.is_routed(&pattern) {
+                    break;
+                }
             }
             if bus.subscribing.fetch_sub(1, Ordering::SeqCst) == 1 {
                 bus.subscribed.notify_waiters();
             }
         });
+    }
+
+    /// Whether a namespace still listens on the broadcast `pattern`.
+    fn is_routed(&self, pattern: &str) -> bool {
+        self.routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .patterns
+            .contains_key(pattern)
     }
 
     /// Forgets the namespace's channels and unsubscribes (its adapter is gone).

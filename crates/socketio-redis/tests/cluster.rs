@@ -12,6 +12,7 @@ mod common;
 mod redis_process;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{serve, Client, WAIT};
@@ -22,10 +23,14 @@ use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 
 /// A server on the Redis adapter whose sockets join `auth.room` and keep `auth.name` as data.
 async fn server(redis: &Redis) -> (SocketIo, SocketAddr) {
-    server_with(redis, RedisAdapterConfig::default()).await
+    let (io, addr, _) = server_with(redis, RedisAdapterConfig::default()).await;
+    (io, addr)
 }
 
-async fn server_with(redis: &Redis, config: RedisAdapterConfig) -> (SocketIo, SocketAddr) {
+async fn server_with(
+    redis: &Redis,
+    config: RedisAdapterConfig,
+) -> (SocketIo, SocketAddr, Arc<RedisAdapterFactory>) {
     let adapters = RedisAdapterFactory::connect(redis.url().as_str(), config)
         .await
         .expect("redis");
@@ -40,7 +45,7 @@ async fn server_with(redis: &Redis, config: RedisAdapterConfig) -> (SocketIo, So
     });
     adapters.subscribed().await;
     let addr = serve(io.clone()).await;
-    (io, addr)
+    (io, addr, adapters)
 }
 
 async fn client(addr: SocketAddr, name: &str, room: Option<&str>) -> Client {
@@ -303,4 +308,47 @@ async fn a_single_server_answers_alone() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id(), one.id);
     assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back() {
+    let Some(redis) = Redis::start() else { return };
+    let port = redis.port;
+    // Short reconnection delays: the connection manager gives up on a command sooner, so the
+    // subscription fails while Redis is down and the adapter must try it again.
+    let quick = RedisAdapterConfig {
+        reconnect_max_delay: Duration::from_millis(100),
+        requests_timeout: Duration::from_millis(500),
+        ..RedisAdapterConfig::default()
+    };
+    let (a, a_addr) = server(&redis).await;
+    let (b, b_addr, b_adapters) = server_with(&redis, quick).await;
+    for io in [&a, &b] {
+        io.dynamic_namespace(|name| name.starts_with("/dyn"))
+            .on_connect(|_socket: Socket| async {});
+    }
+    redis.stop();
+    // Namespace /dyn comes to be on b now: it is not subscribed while Redis is away.
+    let (mut listener, _) = Client::connect_to(b_addr, "/dyn", None).await;
+    let waiting = tokio::time::timeout(Duration::from_secs(3), b_adapters.subscribed()).await;
+    assert!(waiting.is_err(), "subscribed() returned with Redis down");
+    let redis = Redis::start_on(port).expect("redis again");
+    tokio::time::timeout(Duration::from_secs(20), b_adapters.subscribed())
+        .await
+        .expect("subscribed once Redis is back");
+    let (_sender, _) = Client::connect_to(a_addr, "/dyn", None).await;
+    let dyn_a = a.of("/dyn").expect("namespace /dyn on a");
+    // a's own /dyn subscription may still be on its way: emit until one arrives.
+    let deadline = Instant::now() + WAIT;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let _ = dyn_a.emit("hello", &n);
+        if let Ok(got) = tokio::time::timeout(Duration::from_millis(200), listener.next()).await {
+            assert_eq!(got.event(), "hello");
+            break;
+        }
+        assert!(Instant::now() < deadline, "/dyn on b never heard a");
+    }
+    drop(redis);
 }

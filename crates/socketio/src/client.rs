@@ -65,9 +65,7 @@ impl Spawner {
             waker.wake();
         }
     }
-}
 
-impl Spawner {
     /// Disconnects every socket of the connection from its namespace (each client socket
     /// is told, as in Node), then closes the connection.
     pub(crate) fn disconnect_and_close(&self) {
