@@ -352,3 +352,28 @@ async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back() {
     }
     drop(redis);
 }
+
+#[tokio::test]
+async fn a_custom_key_and_answers_on_the_requester_s_channel() {
+    let Some(redis) = Redis::start() else { return };
+    let config = || RedisAdapterConfig {
+        key: "app-one".into(),
+        publish_on_specific_response_channel: true,
+        ..RedisAdapterConfig::default()
+    };
+    let (a, _, _) = server_with(&redis, config()).await;
+    let (_b, b_addr, _) = server_with(&redis, config()).await;
+    // A server on the default key is another cluster: it neither hears nor answers them.
+    let (_other, other_addr) = server(&redis).await;
+    let mut member = client(b_addr, "member", None).await;
+    let mut outsider = client(other_addr, "outsider", None).await;
+
+    let found = ns(&a).fetch_sockets().await.unwrap();
+    assert_eq!(
+        found.iter().map(|s| s.id()).collect::<Vec<_>>(),
+        [member.id.as_str()]
+    );
+    ns(&a).emit("hi", &1).unwrap();
+    expect_event(&mut member, "hi", json!([1])).await;
+    assert!(outsider.quiet_for(QUIET).await);
+}
