@@ -4,7 +4,7 @@
 //! and the subscriber resubscribes after a reconnection.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -51,6 +51,8 @@ pub(crate) struct Bus {
     runtime: tokio::runtime::Handle,
     /// Told of every broadcast from another server, after local delivery.
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
+    /// Messages from Redis dropped because too many were waiting.
+    pub(crate) dropped: Arc<AtomicU64>,
 }
 
 /// Why a message could not be queued for Redis.
@@ -76,11 +78,29 @@ impl Bus {
                 .set_response_timeout(Some(config.requests_timeout))
                 .set_max_delay(config.reconnect_max_delay)
         };
-        let (push_tx, push_rx) = mpsc::unbounded_channel::<PushInfo>();
+        // Bounded: a server that cannot keep up drops messages (counted in the log) rather than
+        // queue without end; pub/sub delivery is at most once anyway.
+        let (push_tx, push_rx) = mpsc::channel::<PushInfo>(config.max_queued_received.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&dropped);
+        let push_sender = move |push: PushInfo| match push_tx.try_send(push) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    warn!(
+                        dropped = n,
+                        "redis adapter: messages from Redis dropped, too many queued"
+                    );
+                }
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        };
         let subscriber = client
             .get_connection_manager_with_config(
                 manager_config()
-                    .set_push_sender(push_tx)
+                    .set_push_sender(push_sender)
                     .set_automatic_resubscription(),
             )
             .await?;
@@ -101,6 +121,7 @@ impl Bus {
             subscribed: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
             remote_listener: RwLock::new(None),
+            dropped,
         });
         tokio::spawn(publisher(commands, publish_rx, queued));
         tokio::spawn(router(Arc::downgrade(&bus), push_rx));
@@ -268,7 +289,7 @@ async fn publisher(
 }
 
 /// Hands each message the subscriber receives to its namespace's adapter.
-async fn router(bus: Weak<Bus>, mut pushes: mpsc::UnboundedReceiver<PushInfo>) {
+async fn router(bus: Weak<Bus>, mut pushes: mpsc::Receiver<PushInfo>) {
     while let Some(push) = pushes.recv().await {
         let Some(bus) = bus.upgrade() else { return };
         let mut data = push.data.into_iter().map(bulk_bytes);

@@ -62,6 +62,9 @@ pub struct RedisAdapterConfig {
     /// Messages waiting to be published before broadcasts fail with
     /// [`AdapterError::Unavailable`](switchboard_socketio::adapter::AdapterError): 65,536.
     pub max_queued_publishes: usize,
+    /// Messages received from Redis and not yet handled before further ones are dropped (a
+    /// server that cannot keep up; logged): 65,536.
+    pub max_queued_received: usize,
     /// How long connecting to Redis may take: 5 s.
     pub connect_timeout: Duration,
     /// The longest wait between two reconnection attempts: 2 s.
@@ -75,6 +78,7 @@ impl Default for RedisAdapterConfig {
             requests_timeout: Duration::from_secs(5),
             publish_on_specific_response_channel: false,
             max_queued_publishes: 65_536,
+            max_queued_received: 65_536,
             connect_timeout: Duration::from_secs(5),
             reconnect_max_delay: Duration::from_secs(2),
         }
@@ -128,6 +132,12 @@ impl RedisAdapterFactory {
             .remote_listener
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(listener));
+    }
+
+    /// How many messages from Redis this server dropped so far because
+    /// [`max_queued_received`](RedisAdapterConfig::max_queued_received) were waiting.
+    pub fn dropped_messages(&self) -> u64 {
+        self.bus.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until the channels of every namespace made so far are subscribed to: from then

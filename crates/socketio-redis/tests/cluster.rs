@@ -377,3 +377,54 @@ async fn a_custom_key_and_answers_on_the_requester_s_channel() {
     expect_event(&mut member, "hi", json!([1])).await;
     assert!(outsider.quiet_for(QUIET).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_falls_behind_drops_messages_and_carries_on() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, _) = server(&redis).await;
+    let small = RedisAdapterConfig {
+        max_queued_received: 8,
+        ..RedisAdapterConfig::default()
+    };
+    let (_b, b_addr, b_adapters) = server_with(&redis, small).await;
+    let mut listener = client(b_addr, "l", None).await;
+    // Hold b's reader on the first broadcast until a has sent them all.
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    b_adapters.on_remote_broadcast(move |_, packet, _| {
+        if packet.event == "n" && packet.args == [Value::from(0)] {
+            let _ = held_tx.send(());
+            let _ = release_rx.lock().unwrap().recv();
+        }
+    });
+    ns(&a).emit("n", &0).unwrap();
+    tokio::task::spawn_blocking(move || held_rx.recv_timeout(WAIT))
+        .await
+        .unwrap()
+        .expect("b's reader holds");
+    const SENT: u64 = 200;
+    for n in 1..SENT {
+        ns(&a).emit("n", &n).unwrap();
+    }
+    ns(&a).emit("after", &true).unwrap();
+    // Redis pushes them all to b meanwhile: 8 wait, the other 192 are dropped. Then b goes on.
+    let deadline = Instant::now() + WAIT;
+    while b_adapters.dropped_messages() < SENT - 8 {
+        assert!(
+            Instant::now() < deadline,
+            "{} dropped",
+            b_adapters.dropped_messages()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    release_tx.send(()).unwrap();
+    // The held one and the 8 that waited, in order; everything after them was dropped.
+    for n in 0..9u64 {
+        expect_event(&mut listener, "n", json!([n])).await;
+    }
+    assert_eq!(b_adapters.dropped_messages(), SENT - 8);
+    // b carries on: a later broadcast is the next thing its socket sees.
+    ns(&a).emit("later", &true).unwrap();
+    expect_event(&mut listener, "later", json!([true])).await;
+}
