@@ -86,7 +86,9 @@ impl Default for RedisAdapterConfig {
 }
 
 /// Makes a [`NamespaceAdapter`] for each namespace, all sharing two Redis connections. Pass
-/// it to [`SocketIo::with_adapter`](switchboard_socketio::SocketIo::with_adapter).
+/// it to [`SocketIo::with_adapter`](switchboard_socketio::SocketIo::with_adapter), one factory
+/// per `SocketIo`: what one factory serves is one server of the cluster (one
+/// [`uid`](Self::uid)), and a server does not hear itself.
 pub struct RedisAdapterFactory {
     bus: Arc<bus::Bus>,
 }
