@@ -77,6 +77,12 @@ fn rooms_span_servers_over_redis_on_both_transports() {
     assert_eq!(next_json(&mut ws_b), message);
     assert_eq!(next_text(&mut sio_b), r#"42["message","hi","lobby"]"#);
 
+    // A room with /ws subscribers only, on one server: no Socket.IO member anywhere.
+    let mut solo_a = subscribe_ws(a.port, "solo");
+    ws_b.send_text(r#"{"type":"publish","room":"solo","data":2}"#);
+    let solo = json!({ "type": "message", "room": "solo", "data": 2 });
+    assert_eq!(next_json(&mut solo_a), solo);
+
     // Nothing else arrived: a last publish from a is the next thing everyone else sees.
     ws_a.send_text(r#"{"type":"publish","room":"lobby","data":"last"}"#);
     let message = json!({ "type": "message", "room": "lobby", "data": "last" });

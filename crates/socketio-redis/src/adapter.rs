@@ -122,9 +122,16 @@ impl NamespaceAdapter {
 
     /// A broadcast another server published.
     pub(crate) fn on_broadcast(&self, channel: &str, body: &Bytes) {
-        // A one-room channel for a room without members here: nothing to decode.
+        let listener = self
+            .bus
+            .remote_listener
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        // A one-room channel for a room without members here, and nobody else listening:
+        // nothing to decode.
         if let Some(room) = self.channels.room_of(channel) {
-            if !self.local.has_room(room) {
+            if listener.is_none() && !self.local.has_room(room) {
                 return;
             }
         }
@@ -132,12 +139,6 @@ impl NamespaceAdapter {
             Ok(b) if b.uid == self.bus.uid || b.nsp != self.local.name() => {}
             Ok(b) => {
                 self.local.broadcast(&b.packet, &b.opts);
-                let listener = self
-                    .bus
-                    .remote_listener
-                    .read()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone();
                 if let Some(listener) = listener {
                     listener(self.local.name(), &b.packet, &b.opts);
                 }

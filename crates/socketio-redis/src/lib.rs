@@ -122,9 +122,10 @@ impl RedisAdapterFactory {
     }
 
     /// Calls `listener` with each broadcast another server publishes, once this server's
-    /// sockets got it: for an application that delivers broadcasts to other kinds of
-    /// connections too (`switchboard serve` hands a room's messages to its `/ws`
-    /// subscribers). It runs on the task reading from Redis: keep it short.
+    /// sockets got it, whether or not any of them was selected: for an application that
+    /// delivers broadcasts to other kinds of connections too (`switchboard serve` hands a
+    /// room's messages to its `/ws` subscribers). It runs on the task reading from Redis:
+    /// keep it short.
     pub fn on_remote_broadcast(
         &self,
         listener: impl Fn(&str, &BroadcastPacket, &BroadcastOptions) + Send + Sync + 'static,
