@@ -385,22 +385,13 @@ impl Adapter for NamespaceAdapter {
         timeout: Duration,
     ) -> AdapterFuture<BroadcastAcks> {
         let mut local = self.local.broadcast_with_ack(&packet, &opts);
+        if opts.flags.local {
+            return Box::pin(async move { Ok(local.gather(timeout).await) });
+        }
         let mut out = BroadcastAcks {
             responses: Vec::with_capacity(local.count()),
             expected: local.count(),
         };
-        if opts.flags.local {
-            return Box::pin(async move {
-                let deadline = tokio::time::Instant::now() + timeout;
-                while out.responses.len() < out.expected {
-                    match tokio::time::timeout_at(deadline, local.next()).await {
-                        Ok(Some(args)) => out.responses.push(args),
-                        Ok(None) | Err(_) => break,
-                    }
-                }
-                Ok(out)
-            });
-        }
         let request_id = crate::random_id();
         let (tx, mut remote) = mpsc::unbounded_channel();
         lock(&self.acks).insert(request_id.clone(), tx);

@@ -290,6 +290,23 @@ impl LocalAcks {
     pub async fn next(&mut self) -> Option<Vec<Value>> {
         self.rx.recv().await
     }
+
+    /// Every answer that arrives within `timeout` (all of this server's part of a broadcast).
+    pub async fn gather(mut self, timeout: std::time::Duration) -> super::BroadcastAcks {
+        let mut out = super::BroadcastAcks {
+            responses: Vec::with_capacity(self.count()),
+            expected: self.count(),
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        while out.responses.len() < out.expected {
+            match tokio::time::timeout_at(deadline, self.next()).await {
+                Ok(Some(args)) => out.responses.push(args),
+                // Every other receiver disconnected, or time is up.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        out
+    }
 }
 
 impl Drop for LocalAcks {

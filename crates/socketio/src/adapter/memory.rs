@@ -51,22 +51,8 @@ impl Adapter for MemoryAdapter {
         opts: BroadcastOptions,
         timeout: Duration,
     ) -> AdapterFuture<BroadcastAcks> {
-        let mut acks = self.local.broadcast_with_ack(&packet, &opts);
-        Box::pin(async move {
-            let mut out = BroadcastAcks {
-                responses: Vec::with_capacity(acks.count()),
-                expected: acks.count(),
-            };
-            let deadline = tokio::time::Instant::now() + timeout;
-            while out.responses.len() < out.expected {
-                match tokio::time::timeout_at(deadline, acks.next()).await {
-                    Ok(Some(args)) => out.responses.push(args),
-                    // Every other receiver disconnected, or time is up.
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            Ok(out)
-        })
+        let acks = self.local.broadcast_with_ack(&packet, &opts);
+        Box::pin(async move { Ok(acks.gather(timeout).await) })
     }
 
     fn fetch_sockets(&self, opts: BroadcastOptions) -> AdapterFuture<Vec<SocketInfo>> {
