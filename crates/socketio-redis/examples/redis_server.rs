@@ -15,6 +15,14 @@
 //!   - `ask(opts, payload, timeoutMs)`: `question` with `payload` to the selected sockets,
 //!     gathering acknowledgements: `{timedOut, responses}` (each answer's first argument,
 //!     sorted by their JSON).
+//!   - `server-emit(args)`: the server-side event `sse-hello` with these arguments to the
+//!     other servers; `true`.
+//!   - `server-ask(event, payload)`: the server-side event `event` with `payload`, gathering
+//!     one answer per other server (the adapter's 5 s timeout): `{timedOut, responses}`.
+//!   - `server-heard()`: the argument lists of the `sse-hello` events this server heard,
+//!     oldest first; the list is emptied.
+//! - It answers the other servers' `sse-ping` with `{pong: payload}` and never answers
+//!   `sse-silent`.
 //! - It is also the benchmark application of bench/ (bench/socketio-redis.sh): `echo` is
 //!   acknowledged with its arguments, `broadcast` relayed to every other socket of the cluster.
 //!
@@ -22,6 +30,7 @@
 //!     cargo run -p switchboard-socketio-redis --example redis_server -- 127.0.0.1:0 redis://127.0.0.1:6379/
 
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -29,7 +38,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use switchboard_socketio::engine::RemoteAddr;
-use switchboard_socketio::{Ack, Args, BroadcastOperator, Config, Socket, SocketIo, Value};
+use switchboard_socketio::{
+    Ack, Args, BroadcastOperator, Config, ServerEvent, Socket, SocketIo, Value,
+};
 use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -62,6 +73,63 @@ fn select(socket: &Socket, opts: Option<&Value>) -> BroadcastOperator {
         op = op.volatile();
     }
     op
+}
+
+/// The argument lists of the `sse-hello` events heard from the other servers.
+type Heard = Arc<Mutex<Vec<Value>>>;
+
+/// This server's listeners of the other servers' events.
+fn listen_to_servers(io: &SocketIo, heard: &Heard) {
+    let events = io.server_events("/");
+    let heard = Arc::clone(heard);
+    events.on("sse-hello", move |event: ServerEvent| {
+        let args = Value::Array(event.args().to_vec());
+        heard.lock().unwrap_or_else(|e| e.into_inner()).push(args);
+        async {}
+    });
+    events.on("sse-ping", |event: ServerEvent| async move {
+        let payload = event.args().first().cloned().unwrap_or(Value::Null);
+        let mut answer = switchboard_socketio_parser::Map::new();
+        answer.insert("pong".into(), payload);
+        event.ack_value(Value::Object(answer));
+    });
+    events.on("sse-silent", |_event: ServerEvent| async {});
+}
+
+/// A client's commands for server-side events.
+fn server_event_commands(socket: &Socket, io: &SocketIo, heard: &Heard) {
+    let events = io.server_events("/");
+    socket.on("server-emit", {
+        let events = events.clone();
+        move |Args(args): Args, ack: Ack| {
+            let events = events.clone();
+            async move {
+                let list = args.first().and_then(Value::as_array).unwrap_or_default();
+                ack.send(&events.emit_args("sse-hello", list.to_vec()).is_ok());
+            }
+        }
+    });
+    socket.on("server-ask", move |Args(args): Args, ack: Ack| {
+        let events = events.clone();
+        async move {
+            let event = args.first().and_then(Value::as_str).unwrap_or_default();
+            let payload = args.get(1).cloned().unwrap_or(Value::Null);
+            match events.emit_args_with_ack(event, vec![payload]).await {
+                Ok(acks) => {
+                    let timed_out = !acks.complete();
+                    let mut responses = acks.responses;
+                    responses.sort_by_cached_key(|v| serde_json::to_string(v).unwrap_or_default());
+                    ack.send(&json!({ "timedOut": timed_out, "responses": responses }));
+                }
+                Err(e) => ack.send(&json!({ "error": e.to_string() })),
+            }
+        }
+    });
+    let heard = Arc::clone(heard);
+    socket.on("server-heard", move |ack: Ack| {
+        let list = std::mem::take(&mut *heard.lock().unwrap_or_else(|e| e.into_inner()));
+        async move { ack.send(&list) }
+    });
 }
 
 fn on_connect(socket: &Socket) {
@@ -189,7 +257,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let adapters =
         RedisAdapterFactory::connect(redis_url.as_str(), RedisAdapterConfig::default()).await?;
     let io = SocketIo::with_adapter(Config::default(), adapters.clone());
-    io.ns("/", |socket: Socket| async move { on_connect(&socket) });
+    let heard = Heard::default();
+    listen_to_servers(&io, &heard);
+    io.ns("/", {
+        let io = io.clone();
+        move |socket: Socket| {
+            let (io, heard) = (io.clone(), Arc::clone(&heard));
+            async move {
+                on_connect(&socket);
+                server_event_commands(&socket, &io, &heard);
+            }
+        }
+    });
     adapters.subscribed().await;
     let listener = TcpListener::bind(&listen).await?;
     println!("listening on http://{}", listener.local_addr()?);

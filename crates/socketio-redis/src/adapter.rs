@@ -9,9 +9,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_socketio::adapter::{
     Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, SocketInfo,
+    LocalNamespace, ServerAcks, SocketInfo,
 };
-use switchboard_socketio::{Room, Value};
+use switchboard_socketio::{Room, ServerAck, ServerEvent, Value};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -26,11 +26,12 @@ struct PendingFetch {
     done: Option<oneshot::Sender<Vec<SocketInfo>>>,
 }
 
-/// What the other servers send back for a broadcast with acknowledgements.
+/// What the other servers send back for a broadcast with acknowledgements, or for a
+/// server-side event that asked for answers.
 enum AckEvent {
     /// A server asked this many of its sockets.
     ClientCount(usize),
-    /// One socket's answer.
+    /// One socket's answer, or one server's.
     Ack(Value),
 }
 
@@ -225,8 +226,22 @@ impl NamespaceAdapter {
                     },
                 );
             }
-            Request::ServerSideEmit => {
-                debug!("redis adapter: serverSideEmit is not supported; ignored");
+            Request::ServerSideEmit { request_id, packet } => {
+                let ack = request_id.map(|request_id| {
+                    let adapter = Arc::clone(self);
+                    let from = from.map(str::to_owned);
+                    ServerAck::new(move |value| {
+                        adapter.answer(
+                            from.as_deref(),
+                            &Answer::ServerSideEmit {
+                                request_id: &request_id,
+                                value: &value,
+                            },
+                        );
+                    })
+                });
+                self.local
+                    .server_event(ServerEvent::new(packet.event, packet.args, ack));
             }
             Request::BroadcastWithAck {
                 request_id,
@@ -314,6 +329,7 @@ impl NamespaceAdapter {
                     response.client_count().map(AckEvent::ClientCount)
                 }
                 Some(RequestType::BroadcastAck) => Some(AckEvent::Ack(response.ack())),
+                Some(RequestType::ServerSideEmit) => Some(AckEvent::Ack(response.server_answer())),
                 _ => None,
             };
             if let Some(event) = event {
@@ -341,7 +357,7 @@ impl NamespaceAdapter {
 
 impl Drop for NamespaceAdapter {
     fn drop(&mut self) {
-        self.bus.unregister(&self.channels);
+        self.bus.unregister(self);
     }
 }
 
@@ -479,6 +495,53 @@ impl Adapter for NamespaceAdapter {
                 }
                 _ => Err(AdapterError::Timeout),
             }
+        })
+    }
+
+    fn server_side_emit(&self, packet: BroadcastPacket) -> Result<(), AdapterError> {
+        self.request(&Outgoing::ServerSideEmit {
+            request_id: None,
+            packet: &packet,
+        })
+    }
+
+    /// One answer from each other server subscribed to the namespace, until the request
+    /// timeout (counted from the publish, as Node's adapter does).
+    fn server_side_emit_with_ack(&self, packet: BroadcastPacket) -> AdapterFuture<ServerAcks> {
+        let this = self.self_arc();
+        Box::pin(async move {
+            let this = this?;
+            let timeout = this.bus.config.requests_timeout;
+            let servers = tokio::time::timeout(timeout, this.other_servers())
+                .await
+                .unwrap_or(Err(AdapterError::Timeout))?;
+            let mut out = ServerAcks {
+                responses: Vec::with_capacity(servers),
+                expected: servers,
+            };
+            if servers == 0 {
+                return Ok(out);
+            }
+            let request_id = crate::random_id();
+            let (tx, mut answers) = mpsc::unbounded_channel();
+            lock(&this.acks).insert(request_id.clone(), tx);
+            let _forget = Forget {
+                map: &this.acks,
+                id: &request_id,
+            };
+            this.request(&Outgoing::ServerSideEmit {
+                request_id: Some(&request_id),
+                packet: &packet,
+            })?;
+            let deadline = tokio::time::Instant::now() + timeout;
+            while out.responses.len() < servers {
+                match tokio::time::timeout_at(deadline, answers.recv()).await {
+                    Ok(Some(AckEvent::Ack(value))) => out.responses.push(value),
+                    Ok(Some(AckEvent::ClientCount(_))) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -217,8 +217,10 @@ impl Bus {
             .contains_key(pattern)
     }
 
-    /// Forgets the namespace's channels and unsubscribes (its adapter is gone).
-    pub(crate) fn unregister(self: &Arc<Self>, channels: &crate::wire::Channels) {
+    /// Forgets `adapter`'s channels (it is being dropped) and unsubscribes from them, unless
+    /// another adapter of the namespace took them over (a second `SocketIo` on this factory).
+    pub(crate) fn unregister(self: &Arc<Self>, adapter: &NamespaceAdapter) {
+        let channels = adapter.channels();
         let pattern = channels.broadcast_pattern();
         let names = [
             channels.request.clone(),
@@ -227,9 +229,19 @@ impl Bus {
         ];
         {
             let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+            let ours = |weak: &Weak<NamespaceAdapter>| std::ptr::eq(weak.as_ptr(), adapter);
+            if !routes.patterns.get(&pattern).is_some_and(ours) {
+                return;
+            }
             routes.patterns.remove(&pattern);
             for name in &names {
-                routes.channels.remove(name);
+                if routes
+                    .channels
+                    .get(name)
+                    .is_some_and(|(weak, _)| ours(weak))
+                {
+                    routes.channels.remove(name);
+                }
             }
         }
         let mut conn = self.subscriber.clone();

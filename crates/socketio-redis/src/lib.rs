@@ -20,10 +20,10 @@
 //!
 //! What crosses servers, as in Node: broadcasts (rooms, `except`, `volatile`, `compress`),
 //! broadcasts with acknowledgements, `fetchSockets`, `socketsJoin`, `socketsLeave`,
-//! `disconnectSockets`; and this server answers Node's `allSockets` and `allRooms`
-//! requests. Not supported: `serverSideEmit` (ignored, with a debug log), and connection-state
-//! recovery across servers (Node's Redis adapter has none either; sessions stay on the server
-//! that kept them).
+//! `disconnectSockets`, server-side events (`serverSideEmit`, with or without answers:
+//! [`switchboard_socketio::SocketIo::server_events`]); and this server answers Node's
+//! `allSockets` and `allRooms` requests. Not supported: connection-state recovery across
+//! servers (Node's Redis adapter has none either; sessions stay on the server that kept them).
 //!
 //! Delivery is Redis pub/sub's: at most once. Messages published while Redis is unreachable
 //! are lost (logged); both connections reconnect by themselves and the subscriptions are

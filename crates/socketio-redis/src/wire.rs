@@ -162,14 +162,30 @@ fn strings<'a>(items: impl IntoIterator<Item = &'a Room>) -> Value {
     Value::Array(items.into_iter().map(|r| Value::from(&**r)).collect())
 }
 
-/// Node's packet object for an event.
-fn packet_value(nsp: &str, packet: &BroadcastPacket) -> Value {
+/// `[event, ...args]`, as Node's packets and server-side events carry an event.
+fn event_data(packet: &BroadcastPacket) -> Value {
     let mut data = Vec::with_capacity(packet.args.len() + 1);
     data.push(Value::from(packet.event.as_str()));
     data.extend(packet.args.iter().cloned());
+    Value::Array(data)
+}
+
+/// The event of `[event, ...args]`.
+fn decode_event_data(data: Option<&Value>) -> Result<BroadcastPacket, WireError> {
+    let Some([Value::String(event), args @ ..]) = data.and_then(Value::as_array) else {
+        return Err(WireError::Malformed("event data is not [name, ...args]"));
+    };
+    Ok(BroadcastPacket {
+        event: event.clone(),
+        args: args.to_vec(),
+    })
+}
+
+/// Node's packet object for an event.
+fn packet_value(nsp: &str, packet: &BroadcastPacket) -> Value {
     object([
         ("type", Value::from(EVENT)),
-        ("data", Value::Array(data)),
+        ("data", event_data(packet)),
         ("nsp", Value::from(nsp)),
     ])
 }
@@ -256,19 +272,7 @@ fn decode_packet(packet: &Value) -> Result<(String, BroadcastPacket), WireError>
             .as_str()
             .ok_or(WireError::Malformed("nsp is not a string"))?,
     };
-    let Some([event, args @ ..]) = packet.get("data").and_then(Value::as_array) else {
-        return Err(WireError::Malformed("packet data is not [event, ...args]"));
-    };
-    let event = event
-        .as_str()
-        .ok_or(WireError::Malformed("event name is not a string"))?;
-    Ok((
-        nsp.to_owned(),
-        BroadcastPacket {
-            event: event.to_owned(),
-            args: args.to_vec(),
-        },
-    ))
+    Ok((nsp.to_owned(), decode_event_data(packet.get("data"))?))
 }
 
 /// Rooms as Node sends them: strings, or numbers (a `Set` may hold numeric rooms).
@@ -327,6 +331,11 @@ pub(crate) enum Outgoing<'a> {
         opts: &'a BroadcastOptions,
         close: bool,
     },
+    /// `serverSideEmit`, with a request id when an answer is asked for (`WithAck`).
+    ServerSideEmit {
+        request_id: Option<&'a str>,
+        packet: &'a BroadcastPacket,
+    },
     /// A broadcast asking for acknowledgements (msgpack: the packet may hold binary).
     BroadcastWithAck {
         request_id: &'a str,
@@ -365,6 +374,16 @@ pub(crate) fn encode_request(uid: &str, request: &Outgoing<'_>) -> Bytes {
             ("opts", opts_value(opts, None, false)),
             ("close", Value::Bool(close)),
         ])),
+        Outgoing::ServerSideEmit { request_id, packet } => {
+            let mut map = Map::new();
+            map.insert("uid".into(), uid);
+            if let Some(request_id) = request_id {
+                map.insert("requestId".into(), Value::from(request_id));
+            }
+            map.insert("type".into(), kind(RequestType::ServerSideEmit));
+            map.insert("data".into(), event_data(packet));
+            json(&Value::Object(map))
+        }
         Outgoing::BroadcastWithAck {
             request_id,
             nsp,
@@ -419,7 +438,11 @@ pub(crate) enum Request {
         request_id: String,
         opts: BroadcastOptions,
     },
-    ServerSideEmit,
+    ServerSideEmit {
+        /// Present when the sender waits for an answer.
+        request_id: Option<String>,
+        packet: BroadcastPacket,
+    },
     BroadcastWithAck {
         request_id: String,
         packet: BroadcastPacket,
@@ -492,7 +515,10 @@ pub(crate) fn decode_request(body: &Bytes) -> Result<IncomingRequest, WireError>
             request_id: request_id()?,
             opts: decode_opts(field("opts"))?,
         },
-        RequestType::ServerSideEmit => Request::ServerSideEmit,
+        RequestType::ServerSideEmit => Request::ServerSideEmit {
+            request_id: string("requestId"),
+            packet: decode_event_data(field("data"))?,
+        },
         RequestType::Broadcast => {
             let (nsp, packet) =
                 decode_packet(field("packet").ok_or(WireError::Malformed("no packet"))?)?;
@@ -549,6 +575,11 @@ pub(crate) enum Answer<'a> {
     Done { request_id: &'a str },
     /// How many sockets were asked for an acknowledgement.
     ClientCount { request_id: &'a str, count: usize },
+    /// A server's answer to a server-side event.
+    ServerSideEmit {
+        request_id: &'a str,
+        value: &'a Value,
+    },
     /// One acknowledgement: its first argument, as Node's adapter forwards it.
     Ack {
         request_id: &'a str,
@@ -584,6 +615,11 @@ pub(crate) fn encode_answer(answer: &Answer<'_>) -> Bytes {
             ),
             ("requestId", Value::from(*request_id)),
             ("clientCount", Value::from(*count as u64)),
+        ])),
+        Answer::ServerSideEmit { request_id, value } => json(&object([
+            ("type", Value::from(RequestType::ServerSideEmit as u64)),
+            ("requestId", Value::from(*request_id)),
+            ("data", (*value).clone()),
         ])),
         Answer::Ack { request_id, first } => {
             let mut map = Map::new();
@@ -623,6 +659,11 @@ impl Response {
     /// An acknowledgement's value (`null` when the client answered with nothing).
     pub(crate) fn ack(&self) -> Value {
         self.body.get("packet").cloned().unwrap_or(Value::Null)
+    }
+
+    /// A server's answer to a server-side event (`null` when it answered with nothing).
+    pub(crate) fn server_answer(&self) -> Value {
+        self.body.get("data").cloned().unwrap_or(Value::Null)
     }
 }
 
@@ -1186,6 +1227,88 @@ mod tests {
                 rooms: rooms(&["red"]),
             }
         );
+    }
+
+    #[test]
+    fn server_side_events_and_their_answers_are_node_s() {
+        // io.serverSideEmit("hello", "world", 1, {x: [true, null]})
+        let node = br#"{"uid":"ce62SZ","type":6,"data":["hello","world",1,{"x":[true,null]}]}"#;
+        let hello = BroadcastPacket {
+            event: "hello".into(),
+            args: vec![
+                value(r#""world""#),
+                value("1"),
+                value(r#"{"x":[true,null]}"#),
+            ],
+        };
+        let ours = encode_request(
+            "ce62SZ",
+            &Outgoing::ServerSideEmit {
+                request_id: None,
+                packet: &hello,
+            },
+        );
+        assert_eq!(&ours[..], &node[..]);
+        assert_eq!(
+            decode_request(&ours).unwrap(),
+            IncomingRequest {
+                uid: Some("ce62SZ".into()),
+                request: Request::ServerSideEmit {
+                    request_id: None,
+                    packet: hello,
+                },
+            }
+        );
+
+        // await io.serverSideEmitWithAck("ping", {a: 1}), answered with cb({pong: arg})
+        let node = br#"{"uid":"ce62SZ","requestId":"agSHLX","type":6,"data":["ping",{"a":1}]}"#;
+        let ping = BroadcastPacket {
+            event: "ping".into(),
+            args: vec![value(r#"{"a":1}"#)],
+        };
+        let ours = encode_request(
+            "ce62SZ",
+            &Outgoing::ServerSideEmit {
+                request_id: Some("agSHLX"),
+                packet: &ping,
+            },
+        );
+        assert_eq!(&ours[..], &node[..]);
+        assert_eq!(
+            decode_request(&ours).unwrap().request,
+            Request::ServerSideEmit {
+                request_id: Some("agSHLX".into()),
+                packet: ping,
+            }
+        );
+        let node = br#"{"type":6,"requestId":"agSHLX","data":{"pong":{"a":1}}}"#;
+        let answer = value(r#"{"pong":{"a":1}}"#);
+        let ours = encode_answer(&Answer::ServerSideEmit {
+            request_id: "agSHLX",
+            value: &answer,
+        });
+        assert_eq!(&ours[..], &node[..]);
+        let response = decode_response(&ours).unwrap();
+        assert_eq!(response.kind, Some(RequestType::ServerSideEmit));
+        assert_eq!(response.server_answer(), answer);
+
+        // cb() answers `undefined`: no data at all.
+        let node = br#"{"type":6,"requestId":"C7aCAN"}"#;
+        let response = decode_response(&Bytes::from_static(node)).unwrap();
+        assert_eq!(response.server_answer(), Value::Null);
+
+        // Data that is not [name, ...args].
+        for body in [
+            &br#"{"uid":"a","type":6}"#[..],
+            br#"{"uid":"a","type":6,"data":[]}"#,
+            br#"{"uid":"a","type":6,"data":[1,2]}"#,
+            br#"{"uid":"a","type":6,"data":"ping"}"#,
+        ] {
+            assert!(
+                decode_request(&Bytes::from_static(body)).is_err(),
+                "{body:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Two switchboard servers joined by the Redis adapter through a real `redis-server` (started
 //! per test on a free port): broadcasts, rooms, `local`, `fetchSockets`, remote joins and
-//! disconnections, broadcasts with acknowledgements, garbage on the channels, and a Redis
-//! restart. Node's adapter on the other side is tests/interop/node/socketio-redis.test.mjs.
+//! disconnections, broadcasts with acknowledgements, server-side events, garbage on the
+//! channels, and a Redis restart. Node's adapter on the other side is tests/interop/node/socketio-redis.test.mjs.
 //!
 //! Needs `redis-server` on the PATH; skipped without it unless `SWITCHBOARD_INTEROP` is set
 //! (scripts/test.sh sets it and installs Redis).
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::{serve, Client, WAIT};
 use redis_process::Redis;
 use serde_json::json;
-use switchboard_socketio::{Config, Socket, SocketIo, Value};
+use switchboard_socketio::{AckError, Config, EmitError, ServerEvent, Socket, SocketIo, Value};
 use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 
 /// A server on the Redis adapter whose sockets join `auth.room` and keep `auth.name` as data.
@@ -237,6 +237,167 @@ async fn broadcast_acknowledgements_are_gathered_across_servers() {
     let acks = asking.await.unwrap().unwrap();
     assert!(!acks.complete());
     assert_eq!((acks.responses.len(), acks.expected), (2, 3));
+}
+
+/// Listens for `hello` (reporting `[server, args]` on `heard`) and answers `ping` with the
+/// server's name and its argument; `silent` is heard but never answered.
+fn listen(io: &SocketIo, name: &'static str, heard: &tokio::sync::mpsc::UnboundedSender<Value>) {
+    let events = io.server_events("/");
+    let tx = heard.clone();
+    events.on("hello", move |event: ServerEvent| {
+        let _ = tx.send(Value::Array(vec![
+            Value::from(name),
+            Value::Array(event.args().to_vec()),
+        ]));
+        async {}
+    });
+    events.on("ping", move |event: ServerEvent| async move {
+        let n: u64 = event.data().unwrap();
+        event.ack(&json!({ "server": name, "n": n }));
+    });
+    let tx = heard.clone();
+    events.on("silent", move |event: ServerEvent| {
+        let _ = tx.send(Value::Array(vec![
+            Value::from(name),
+            Value::from(event.event()),
+        ]));
+        async {}
+    });
+}
+
+#[tokio::test]
+async fn server_side_events_reach_the_other_servers_and_gather_their_answers() {
+    let Some(redis) = Redis::start() else { return };
+    let config = RedisAdapterConfig {
+        requests_timeout: Duration::from_millis(700),
+        ..RedisAdapterConfig::default()
+    };
+    let (a, _, _) = server_with(&redis, config.clone()).await;
+    let (b, _, _) = server_with(&redis, config.clone()).await;
+    let (c, _, _) = server_with(&redis, config).await;
+    let (heard_tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    for (io, name) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+        listen(io, name, &heard_tx);
+    }
+    // Every other server hears it once, with all its arguments; the sender does not.
+    a.server_events("/")
+        .emit_args("hello", vec![Value::from("world"), Value::from(1)])
+        .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        got.push(
+            tokio::time::timeout(WAIT, heard.recv())
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    got.sort_by_key(|v| v.as_array().unwrap()[0].as_str().map(str::to_owned));
+    assert_eq!(
+        Value::Array(got),
+        Value::from(json!([["b", ["world", 1]], ["c", ["world", 1]]]))
+    );
+
+    // One answer per other server.
+    let mut answers: Vec<serde_json::Value> = b
+        .server_events("/")
+        .emit_with_ack("ping", &7)
+        .await
+        .unwrap();
+    answers.sort_by_key(|v| v["server"].as_str().map(str::to_owned));
+    assert_eq!(
+        answers,
+        vec![
+            json!({"server": "a", "n": 7}),
+            json!({"server": "c", "n": 7})
+        ]
+    );
+
+    // A server that never answers: a timeout, with the answers that came.
+    c.server_events("/")
+        .on("ping", |_event: ServerEvent| async {});
+    let started = Instant::now();
+    let acks = a
+        .server_events("/")
+        .emit_args_with_ack("ping", vec![Value::from(8)])
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!acks.complete());
+    assert_eq!(acks.expected, 2);
+    assert_eq!(
+        acks.responses,
+        vec![Value::from(json!({"server": "b", "n": 8}))]
+    );
+    let err = a
+        .server_events("/")
+        .emit_with_ack::<_, Value>("ping", &9)
+        .await
+        .unwrap_err();
+    assert_eq!(err, AckError::Timeout);
+
+    // Nothing else was heard: not the sender's own events, not the unanswered pings.
+    assert!(heard.try_recv().is_err());
+    // Reserved names are refused before anything is sent.
+    assert_eq!(
+        a.server_events("/").emit("connection", &1),
+        Err(EmitError::Reserved("connection".into()))
+    );
+    let err = a
+        .server_events("/")
+        .emit_with_ack::<_, Value>("connect", &1)
+        .await
+        .unwrap_err();
+    assert_eq!(err, AckError::Reserved("connect".into()));
+    assert!(heard.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn server_side_events_of_a_namespace_stay_in_it() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, _, a_adapters) = server_with(&redis, RedisAdapterConfig::default()).await;
+    let (b, _, b_adapters) = server_with(&redis, RedisAdapterConfig::default()).await;
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    // `server_events` makes the namespace, so its adapter hears the other servers.
+    b.server_events("/admin")
+        .on("hello", move |event: ServerEvent| {
+            let _ = tx.send(event.args().to_vec());
+            async {}
+        });
+    let admin = a.server_events("admin");
+    assert_eq!(admin.namespace(), "/admin");
+    a_adapters.subscribed().await;
+    b_adapters.subscribed().await;
+    a.server_events("/").emit("hello", &"main").unwrap();
+    admin.emit("hello", &"admin").unwrap();
+    let got = tokio::time::timeout(WAIT, heard.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, vec![Value::from("admin")]);
+    assert!(tokio::time::timeout(QUIET, heard.recv()).await.is_err());
+}
+
+#[tokio::test]
+async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, _) = server(&redis).await;
+    let adapters =
+        RedisAdapterFactory::connect(redis.url().as_str(), RedisAdapterConfig::default())
+            .await
+            .expect("redis");
+    let b = SocketIo::with_adapter(Config::default(), adapters.clone());
+    // "/" is made by a broadcast before the application sets it up.
+    b.broadcast().emit("early", &0).unwrap();
+    b.ns("/", |socket: Socket| async move { socket.join("late") });
+    adapters.subscribed().await;
+    let mut c = client(serve(b.clone()).await, "c", None).await;
+    ns(&a).to("late").emit("hello", &1).unwrap();
+    expect_event(&mut c, "hello", json!([1])).await;
 }
 
 #[tokio::test]

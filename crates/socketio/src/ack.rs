@@ -60,6 +60,8 @@ pub enum AckError {
     Decode(String),
     /// The adapter could not reach the other servers.
     Adapter(String),
+    /// The event name is kept by Socket.IO for itself (see [`crate::EmitError::Reserved`]).
+    Reserved(String),
 }
 
 impl std::fmt::Display for AckError {
@@ -69,6 +71,7 @@ impl std::fmt::Display for AckError {
             AckError::Disconnected => f.write_str("socket disconnected before acknowledging"),
             AckError::Decode(e) => write!(f, "acknowledgement does not decode: {e}"),
             AckError::Adapter(e) => write!(f, "adapter failed: {e}"),
+            AckError::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
         }
     }
 }

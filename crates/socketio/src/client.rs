@@ -181,7 +181,7 @@ impl Client {
             recovered: false,
         };
         let restore = recovery.and_then(|_| recovery_request(&auth));
-        if restore.is_none() && ns.setup.middleware.is_empty() {
+        if restore.is_none() && ns.setup().middleware.is_empty() {
             let socket = self.new_socket(fresh, &ns, handshake);
             self.sockets.insert(nsp, socket.clone());
             accept(socket, auth, None);
@@ -351,7 +351,7 @@ fn accept(socket: Socket, auth: Value, restored: Option<RecoveredSession>) {
         );
         let _ = socket.send_packets(&packets);
     }
-    let on_connect = Arc::clone(&socket.inner.ns.setup.on_connect);
+    let on_connect = Arc::clone(&socket.inner.ns.setup().on_connect);
     let incoming = Incoming {
         args: vec![auth],
         ack: None,

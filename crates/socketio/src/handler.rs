@@ -94,7 +94,9 @@ impl FromEvent for Ack {
     }
 }
 
-fn decode_args<T: DeserializeOwned>(args: &mut Vec<Value>) -> Result<T, crate::value::Error> {
+pub(crate) fn decode_args<T: DeserializeOwned>(
+    args: &mut Vec<Value>,
+) -> Result<T, crate::value::Error> {
     let args = std::mem::take(args);
     if args.len() == 1 {
         let mut args = args;

@@ -9,12 +9,13 @@ use http::{Request, Response};
 use switchboard_engineio::{CloseReason, Message};
 use switchboard_ws_tokio::Transport;
 
-use crate::adapter::{AdapterFactory, MemoryAdapter, RecoveryConfig};
+use crate::adapter::{read, write, AdapterFactory, MemoryAdapter, RecoveryConfig};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::client::Client;
 use crate::engine::{Body, ConnHandle, Engine, EngineApp, EngineConfig, RequestInfo};
 use crate::handler::{erase, Handler};
 use crate::namespace::{ConnectError, Middleware, Namespace, NamespaceSetup};
+use crate::server_events::{ServerEvents, ServerListeners};
 use crate::socket::Socket;
 use crate::wire::Codec;
 
@@ -56,6 +57,7 @@ pub(crate) struct IoInner {
     adapters: Arc<dyn AdapterFactory>,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(NamespaceMatcher, NamespaceSetup)>>,
+    pub(crate) server_listeners: Arc<ServerListeners>,
 }
 
 impl IoInner {
@@ -75,9 +77,33 @@ impl IoInner {
         Some(Arc::clone(ns))
     }
 
+    /// The namespace named `name`, created when it does not exist yet (as Node's `io.of`):
+    /// from a matching dynamic pattern, or else with a connection handler that does nothing.
+    pub(crate) fn namespace_or_create(&self, name: &str) -> Arc<Namespace> {
+        if let Some(ns) = self.namespace_for(name) {
+            return ns;
+        }
+        let setup = NamespaceSetup {
+            on_connect: erase(|| async {}),
+            middleware: Vec::new(),
+        };
+        let mut namespaces = write(&self.namespaces);
+        let ns = namespaces
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup)));
+        Arc::clone(ns)
+    }
+
     fn new_namespace(&self, name: String, setup: NamespaceSetup) -> Namespace {
         let recovery = self.config.connection_state_recovery;
-        Namespace::new(name, setup, self.config.codec, recovery, &*self.adapters)
+        Namespace::new(
+            name,
+            setup,
+            self.config.codec,
+            recovery,
+            &*self.adapters,
+            Arc::clone(&self.server_listeners),
+        )
     }
 }
 
@@ -129,8 +155,17 @@ impl NamespaceBuilder {
         let inner = &self.io.inner;
         match self.target {
             NamespaceTarget::Static(name) => {
-                let ns = Arc::new(inner.new_namespace(name.clone(), setup));
-                write(&inner.namespaces).insert(name, ns);
+                // An existing namespace (made by `io.to`, `server_events`, or an earlier
+                // setup) keeps its sockets and its adapter: replacing it would leave two
+                // adapters of one namespace, and its sockets in neither's rooms.
+                let mut namespaces = write(&inner.namespaces);
+                match namespaces.get(&name) {
+                    Some(ns) => ns.set_up(setup),
+                    None => {
+                        let ns = Arc::new(inner.new_namespace(name.clone(), setup));
+                        namespaces.insert(name, ns);
+                    }
+                }
             }
             NamespaceTarget::Dynamic(matcher) => write(&inner.dynamic).push((matcher, setup)),
         }
@@ -152,6 +187,7 @@ impl SocketIo {
             adapters,
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
+            server_listeners: Arc::default(),
         });
         let engine = Engine::new(
             engine_config,
@@ -197,15 +233,16 @@ impl SocketIo {
     }
 
     fn main(&self) -> BroadcastOperator {
-        self.of("/").unwrap_or_else(|| {
-            let setup = NamespaceSetup {
-                on_connect: erase(|| async {}),
-                middleware: Vec::new(),
-            };
-            let ns = Arc::new(self.inner.new_namespace("/".into(), setup));
-            write(&self.inner.namespaces).insert("/".into(), Arc::clone(&ns));
-            BroadcastOperator::new(ns)
-        })
+        BroadcastOperator::new(self.inner.namespace_or_create("/"))
+    }
+
+    /// Events between this server and the other servers of the cluster in namespace `name`
+    /// (Node's `io.of(name).serverSideEmit` and `.on`). The namespace is created when it does
+    /// not exist yet, as Node's `io.of` does, so its adapter hears the other servers.
+    pub fn server_events(&self, name: &str) -> ServerEvents {
+        let name = normalize(name);
+        self.inner.namespace_or_create(&name);
+        ServerEvents::new(Arc::clone(&self.inner), name)
     }
 
     /// Sockets of the main namespace in `rooms`.
@@ -278,14 +315,4 @@ impl EngineApp for SioApp {
     fn close(&self, mut client: Client, reason: CloseReason) {
         client.close(reason.into());
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

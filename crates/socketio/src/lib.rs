@@ -38,6 +38,7 @@ mod io;
 mod namespace;
 mod prefetch;
 mod reason;
+mod server_events;
 mod service;
 mod socket;
 pub mod value;
@@ -45,7 +46,7 @@ mod wire;
 
 pub use ack::{Ack, AckError};
 pub use adapter::{
-    Adapter, AdapterError, BroadcastAcks, MemoryAdapter, RecoveryConfig, SocketInfo,
+    Adapter, AdapterError, BroadcastAcks, MemoryAdapter, RecoveryConfig, ServerAcks, SocketInfo,
 };
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use emitter::SocketEmitter;
@@ -53,6 +54,7 @@ pub use handler::{Args, Data, FromEvent, Handler, Incoming, TryData};
 pub use io::{Config, NamespaceBuilder, SocketIo};
 pub use namespace::{ConnectError, Namespace};
 pub use reason::DisconnectReason;
+pub use server_events::{ServerAck, ServerEvent, ServerEvents};
 pub use service::{SocketIoLayer, SocketIoRouter, SocketIoService, DEFAULT_PATH};
 pub use socket::{EmitError, Handshake, IncomingEvent, PacketError, Room, Socket};
 pub use value::Value;

@@ -1,10 +1,11 @@
 //! Namespaces: their middleware and connection handler, their sockets, their adapter.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::adapter::{Adapter, AdapterFactory, LocalNamespace, RecoveryConfig};
 use crate::handler::ErasedHandler;
+use crate::server_events::ServerListeners;
 use crate::socket::Socket;
 use crate::value::Value;
 use crate::wire::Codec;
@@ -51,7 +52,9 @@ pub(crate) struct NamespaceSetup {
 /// One namespace: what it does with connections, its sockets on this server, and the
 /// adapter its broadcasts go through.
 pub struct Namespace {
-    pub(crate) setup: NamespaceSetup,
+    /// Replaced when the application sets the namespace up again; its sockets, rooms and
+    /// adapter stay.
+    setup: RwLock<Arc<NamespaceSetup>>,
     pub(crate) local: LocalNamespace,
     pub(crate) adapter: Arc<dyn Adapter>,
 }
@@ -71,14 +74,26 @@ impl Namespace {
         codec: Codec,
         recovery: Option<RecoveryConfig>,
         adapters: &dyn AdapterFactory,
+        server_listeners: Arc<ServerListeners>,
     ) -> Self {
-        let local = LocalNamespace::new(name, codec, recovery);
+        let local = LocalNamespace::new(name, codec, recovery, server_listeners);
         let adapter = adapters.create(local.clone());
         Self {
-            setup,
+            setup: RwLock::new(Arc::new(setup)),
             local,
             adapter,
         }
+    }
+
+    /// What the namespace does with connections now.
+    pub(crate) fn setup(&self) -> Arc<NamespaceSetup> {
+        Arc::clone(&crate::adapter::read(&self.setup))
+    }
+
+    /// New middleware and connection handler for the connections to come (Node's
+    /// `io.of(name)` gives the existing namespace too).
+    pub(crate) fn set_up(&self, setup: NamespaceSetup) {
+        *crate::adapter::write(&self.setup) = Arc::new(setup);
     }
 
     /// The namespace's name (`/`, `/chat`, ...).
@@ -102,7 +117,7 @@ impl Namespace {
 
     /// Runs the middleware in order; the first refusal wins.
     pub(crate) fn run_middleware(&self, socket: &Socket) -> MiddlewareFuture {
-        let middleware = self.setup.middleware.clone();
+        let middleware = self.setup().middleware.clone();
         let socket = socket.clone();
         Box::pin(async move {
             for m in middleware {

@@ -636,6 +636,9 @@ pub enum EmitError {
     Disconnected,
     /// The adapter could not reach the other servers.
     Adapter(AdapterError),
+    /// The event name is kept by Socket.IO for itself (server-side events: `connect`,
+    /// `connection`, `new_namespace`).
+    Reserved(String),
 }
 
 impl std::fmt::Display for EmitError {
@@ -644,6 +647,7 @@ impl std::fmt::Display for EmitError {
             EmitError::Serialize(e) => write!(f, "data does not serialize: {e}"),
             EmitError::Disconnected => f.write_str("socket disconnected"),
             EmitError::Adapter(e) => e.fmt(f),
+            EmitError::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
         }
     }
 }

@@ -12,9 +12,11 @@ use common::{serve, Client, WAIT};
 use serde_json::json;
 use switchboard_socketio::adapter::{
     Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, SocketInfo,
+    LocalNamespace, ServerAcks, SocketInfo,
 };
-use switchboard_socketio::{AckError, Args, Config, Room, Socket, SocketIo, Value};
+use switchboard_socketio::{
+    AckError, Args, Config, EmitError, Room, ServerAck, ServerEvent, Socket, SocketIo, Value,
+};
 
 /// A server whose sockets join the room named by a `join` event.
 fn server() -> SocketIo {
@@ -318,6 +320,17 @@ impl BusAdapter {
             .map(|(_, s)| s.clone())
             .collect()
     }
+
+    /// Every server but this one.
+    fn others(&self) -> Vec<LocalNamespace> {
+        let servers = self.bus.servers.lock().expect("lock");
+        servers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.me)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
 }
 
 impl Adapter for BusAdapter {
@@ -386,6 +399,43 @@ impl Adapter for BusAdapter {
             server.disconnect_sockets(&opts, close);
         }
         Ok(())
+    }
+
+    fn server_side_emit(&self, packet: BroadcastPacket) -> Result<(), AdapterError> {
+        for server in self.others() {
+            server.server_event(ServerEvent::new(&packet.event, packet.args.clone(), None));
+        }
+        Ok(())
+    }
+
+    fn server_side_emit_with_ack(&self, packet: BroadcastPacket) -> AdapterFuture<ServerAcks> {
+        let others = self.others();
+        let (tx, mut answers) = tokio::sync::mpsc::unbounded_channel();
+        for server in &others {
+            let tx = tx.clone();
+            let ack = ServerAck::new(move |value| {
+                let _ = tx.send(value);
+            });
+            server.server_event(ServerEvent::new(
+                &packet.event,
+                packet.args.clone(),
+                Some(ack),
+            ));
+        }
+        Box::pin(async move {
+            let mut out = ServerAcks {
+                expected: others.len(),
+                ..ServerAcks::default()
+            };
+            let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+            while out.responses.len() < out.expected {
+                match tokio::time::timeout_at(deadline, answers.recv()).await {
+                    Ok(Some(value)) => out.responses.push(value),
+                    _ => break,
+                }
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -520,4 +570,96 @@ async fn broadcasts_skip_every_member_of_excluded_rooms_small_or_large() {
             assert!(c.quiet_for(Duration::from_millis(50)).await, "socket {i}");
         }
     }
+}
+
+#[tokio::test]
+async fn server_events_with_the_memory_adapter_have_no_other_server_to_reach() {
+    let io = server();
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<()>();
+    io.server_events("/")
+        .on("hello", move |event: ServerEvent| {
+            let _ = tx.send(());
+            async move { event.ack(&"answer") }
+        });
+    let events = io.server_events("/");
+    events.emit("hello", &1).expect("emit");
+    let answers: Vec<String> = tokio::time::timeout(WAIT, events.emit_with_ack("hello", &2))
+        .await
+        .expect("at once")
+        .expect("no answers to wait for");
+    assert!(answers.is_empty());
+    assert_eq!(
+        events.emit("new_namespace", &1),
+        Err(EmitError::Reserved("new_namespace".into()))
+    );
+    // Its own listener never hears this server's events.
+    tokio::task::yield_now().await;
+    assert!(heard.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn a_cluster_adapter_carries_server_events_to_the_other_servers() {
+    let bus = Arc::new(Bus::default());
+    let (one, two, three) = (clustered(&bus), clustered(&bus), clustered(&bus));
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    for (io, name) in [(&one, "one"), (&two, "two"), (&three, "three")] {
+        let tx = tx.clone();
+        io.server_events("/").on("ping", move |event: ServerEvent| {
+            let _ = tx.send((name, event.wants_ack()));
+            let (a, b): (i64, String) = event.data().expect("two arguments");
+            async move { event.ack(&format!("{name}:{a}:{b}")) }
+        });
+    }
+    let events = one.server_events("/");
+    events
+        .emit_args("ping", vec![num(1), Value::from("x")])
+        .expect("emit");
+    let mut got = vec![
+        heard.recv().await.expect("heard"),
+        heard.recv().await.expect("heard"),
+    ];
+    got.sort_unstable();
+    assert_eq!(got, [("three", false), ("two", false)]);
+
+    let mut answers: Vec<String> = events
+        .emit_with_ack("ping", &(2, "y"))
+        .await
+        .expect("answers");
+    answers.sort();
+    assert_eq!(answers, ["three:2:y", "two:2:y"]);
+
+    // A server whose listener does not answer: the others' answers, marked incomplete.
+    three
+        .server_events("/")
+        .on("ping", |_event: ServerEvent| async {});
+    let acks = events
+        .emit_args_with_ack("ping", vec![num(3), Value::from("z")])
+        .await
+        .expect("acks");
+    assert_eq!((acks.expected, acks.responses.len()), (2, 1));
+    assert!(!acks.complete());
+    assert_eq!(
+        events.emit_with_ack::<_, String>("ping", &(4, "w")).await,
+        Err(AckError::Timeout)
+    );
+}
+
+#[tokio::test]
+async fn setting_a_namespace_up_again_keeps_its_sockets_and_adapter() {
+    let io = server();
+    let mut first = Client::connect(serve(io.clone()).await).await;
+    join(&mut first, "room").await;
+    // A new connection handler (Node's `io.of("/").on("connection")` on the same namespace).
+    io.ns("/", |socket: Socket| async move {
+        let _ = socket.emit("second-handler", &true);
+    });
+    let mut second = Client::connect(serve(io.clone()).await).await;
+    assert_eq!(second.next().await.data, json!(["second-handler", true]));
+    // The socket connected before is still in the namespace and its rooms.
+    io.to("room").emit("still", &"here").expect("emit");
+    assert_eq!(first.next().await.data, json!(["still", "here"]));
+    io.broadcast().emit("all", &2).expect("emit");
+    assert_eq!(first.next().await.data, json!(["all", 2]));
+    assert_eq!(second.next().await.data, json!(["all", 2]));
+    assert_eq!(io.broadcast().sockets().len(), 2);
 }

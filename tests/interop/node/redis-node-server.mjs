@@ -12,6 +12,12 @@
 //   fetch(opts)                                   → [{id, rooms (sorted), data}] sorted by id
 //   sockets-join(opts, rooms) / sockets-leave(opts, rooms) / disconnect-sockets(opts, close) → true
 //   ask(opts, payload, timeoutMs)                 → {timedOut, responses (sorted by JSON)}
+//   server-emit(args)          → true, after io.serverSideEmit('sse-hello', ...args)
+//   server-ask(event, payload) → {timedOut, responses (sorted by JSON)} of
+//                                io.serverSideEmitWithAck(event, payload) (the adapter's 5 s timeout)
+//   server-heard()             → the argument lists of the 'sse-hello' events this server heard
+//                                from the others, oldest first; the list is emptied
+// The server answers the others' 'sse-ping' with {pong: payload} and never answers 'sse-silent'.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -69,6 +75,11 @@ function handler(fn) {
   };
 }
 
+let heard = [];
+io.on('sse-hello', (...args) => { heard.push(args); });
+io.on('sse-ping', (payload, ack) => ack({ pong: payload }));
+io.on('sse-silent', () => {});
+
 io.on('connection', (socket) => {
   const auth = socket.handshake.auth ?? {};
   socket.data = { name: auth.name ?? null };
@@ -91,6 +102,23 @@ io.on('connection', (socket) => {
   socket.on('disconnect-sockets', handler((ack, opts, close) => {
     select(opts).disconnectSockets(close);
     ack(true);
+  }));
+  socket.on('server-emit', handler((ack, args) => {
+    io.serverSideEmit('sse-hello', ...args);
+    ack(true);
+  }));
+  socket.on('server-ask', handler(async (ack, event, payload) => {
+    try {
+      const responses = await io.serverSideEmitWithAck(event, payload);
+      ack({ timedOut: false, responses: [...responses].sort(sortedBy((r) => JSON.stringify(r))) });
+    } catch (err) {
+      if (!Array.isArray(err.responses)) throw err;
+      ack({ timedOut: true, responses: [...err.responses].sort(sortedBy((r) => JSON.stringify(r))) });
+    }
+  }));
+  socket.on('server-heard', handler((ack) => {
+    ack(heard);
+    heard = [];
   }));
   socket.on('ask', handler((ack, opts, payload, timeoutMs) => {
     select(opts).timeout(timeoutMs).emit('question', payload, (err, responses) => {

@@ -1,7 +1,8 @@
 // Our Socket.IO Redis adapter against Node's official one (@socket.io/redis-adapter 8.3, classic
 // pub/sub), through a private redis-server: clients of two servers sharing one Redis see each
 // other's broadcasts, room selections, fetchSockets, socketsJoin/Leave, disconnectSockets and
-// broadcast acknowledgements. Two topologies: the Node reference (redis-node-server.mjs) next to
+// broadcast acknowledgements, and the servers exchange server-side events (serverSideEmit,
+// serverSideEmitWithAck). Two topologies: the Node reference (redis-node-server.mjs) next to
 // one of ours, each side initiating in turn, and two of ours.
 //
 // $SOCKETIO_REDIS_SERVER_BIN is our server (same command line and events as
@@ -514,6 +515,30 @@ for (const topology of TOPOLOGIES) {
             timedOut: true,
             responses: [answer(a2, 'late'), answer(b1, 'late'), answer(b2, 'late')].sort(byJson),
           });
+        });
+
+        test('server-side events reach the other server, not the sender; answers come back or time out', async () => {
+          const a = await client(origin(), 'a');
+          const b = await client(other(), 'b');
+          const args = ['world', 1, { x: [true, null], text: 'héllo 😀' }];
+          assert.equal(await call(a, 'server-emit', args), true);
+          const heard = [];
+          await eventually('the other server hearing sse-hello', async () => {
+            heard.push(...await call(b, 'server-heard'));
+            assert.deepEqual(heard, [args]);
+          });
+
+          assert.deepEqual(await call(a, 'server-ask', 'sse-ping', { n: 1 }),
+            { timedOut: false, responses: [{ pong: { n: 1 } }] });
+          assert.deepEqual(await call(b, 'server-ask', 'sse-ping', 'back'),
+            { timedOut: false, responses: [{ pong: 'back' }] });
+          // The sender's own event came back to it through Redis before the answers did: it
+          // would have been heard by now.
+          assert.deepEqual(await call(a, 'server-heard'), []);
+          assert.deepEqual(await call(b, 'server-heard'), []);
+
+          // A listener that never answers: the adapter's request timeout (5 s), no answers.
+          assert.deepEqual(await call(a, 'server-ask', 'sse-silent', 'x'), { timedOut: true, responses: [] });
         });
       });
     }

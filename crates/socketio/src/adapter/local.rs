@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use super::rooms::{read, write, Rooms};
 use super::{BroadcastOptions, BroadcastPacket, RecoveryConfig, SocketInfo};
+use crate::server_events::{ServerEvent, ServerListeners};
 use crate::socket::{Room, Socket};
 use crate::value::Value;
 use crate::wire::{self, Codec};
@@ -33,6 +34,7 @@ struct LocalState {
     sockets: RwLock<HashMap<Arc<str>, Socket>>,
     rooms: Rooms,
     ack_ids: AtomicU64,
+    server_listeners: Arc<ServerListeners>,
 }
 
 impl std::fmt::Debug for LocalNamespace {
@@ -44,7 +46,12 @@ impl std::fmt::Debug for LocalNamespace {
 }
 
 impl LocalNamespace {
-    pub(crate) fn new(name: String, codec: Codec, recovery: Option<RecoveryConfig>) -> Self {
+    pub(crate) fn new(
+        name: String,
+        codec: Codec,
+        recovery: Option<RecoveryConfig>,
+        server_listeners: Arc<ServerListeners>,
+    ) -> Self {
         Self {
             state: Arc::new(LocalState {
                 name,
@@ -53,6 +60,7 @@ impl LocalNamespace {
                 sockets: RwLock::new(HashMap::new()),
                 rooms: Rooms::default(),
                 ack_ids: AtomicU64::new(0),
+                server_listeners,
             }),
         }
     }
@@ -85,6 +93,14 @@ impl LocalNamespace {
     /// Whether `room` has a member on this server (a socket id is a room of its own).
     pub fn has_room(&self, room: &str) -> bool {
         self.state.rooms.contains(room)
+    }
+
+    /// An event another server sent this namespace: runs this server's listener of it
+    /// ([`crate::ServerEvents::on`]) on a task of its own; without one, the event is dropped.
+    pub fn server_event(&self, event: ServerEvent) {
+        self.state
+            .server_listeners
+            .dispatch(&self.state.name, event);
     }
 
     /// The local socket with this id.

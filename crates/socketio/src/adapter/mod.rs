@@ -15,6 +15,9 @@
 //!   adapter's own request timeout.
 //! * [`Adapter::add_all`], [`Adapter::del`] and [`Adapter::del_all`] tell the adapter of room
 //!   changes of local sockets (a sharded adapter subscribes to room channels there).
+//! * [`Adapter::server_side_emit`] and [`Adapter::server_side_emit_with_ack`] carry events
+//!   between the servers themselves (Node's `serverSideEmit`); a cluster adapter hands those
+//!   it receives to [`LocalNamespace::server_event`].
 //!
 //! What crosses servers is plain data ([`BroadcastPacket`], [`BroadcastOptions`],
 //! [`SocketInfo`]), so a wire format such as Node's `@socket.io/redis-adapter` can carry it.
@@ -34,6 +37,7 @@ pub use local::{LocalAcks, LocalNamespace};
 pub use memory::MemoryAdapter;
 pub use recovery::RecoveryConfig;
 pub(crate) use recovery::SessionStore;
+pub(crate) use rooms::{read, write};
 
 use crate::socket::{Handshake, Room};
 use crate::value::Value;
@@ -80,6 +84,19 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// A local socket left every room (it disconnected).
     fn del_all(&self, _id: &str) {}
+
+    /// Sends an event to the other servers of the cluster, for their listeners of this
+    /// namespace ([`crate::ServerEvents::on`]); not to this server's. The default: there are
+    /// no other servers, so nothing to do.
+    fn server_side_emit(&self, _packet: BroadcastPacket) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    /// Sends an event to the other servers asking each for one answer, gathered until the
+    /// adapter's request timeout. The default: no other servers, so no answer to wait for.
+    fn server_side_emit_with_ack(&self, _packet: BroadcastPacket) -> AdapterFuture<ServerAcks> {
+        Box::pin(async { Ok(ServerAcks::default()) })
+    }
 
     /// Keeps the state of a socket whose connection was lost, for connection-state
     /// recovery (called only when it is enabled).
@@ -155,6 +172,23 @@ pub struct BroadcastAcks {
 
 impl BroadcastAcks {
     /// Whether every receiver answered.
+    pub fn complete(&self) -> bool {
+        self.responses.len() >= self.expected
+    }
+}
+
+/// The answers the other servers gave to a server-side event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerAcks {
+    /// One value per server that answered, in arrival order (`null` for an answer without
+    /// a value).
+    pub responses: Vec<Value>,
+    /// How many servers were asked.
+    pub expected: usize,
+}
+
+impl ServerAcks {
+    /// Whether every server answered.
     pub fn complete(&self) -> bool {
         self.responses.len() >= self.expected
     }
