@@ -73,6 +73,17 @@ fn chat(io: &SocketIo) {
                     ack.send(&"delivered");
                 },
             );
+            // Still in its rooms here: tell them who left.
+            socket.on_disconnecting(|socket: &Socket, _reason| {
+                let name = name_of(socket);
+                for room in socket.rooms() {
+                    if &*room != socket.id() {
+                        let _ = socket
+                            .to(room.clone())
+                            .emit("left", &(name.as_str(), &*room));
+                    }
+                }
+            });
             socket.on_disconnect(|socket: Socket, reason| async move {
                 log(&format!("{} left ({reason})", name_of(&socket)));
             });
@@ -94,7 +105,8 @@ const log = (s) => { const li = document.createElement('li'); li.textContent = s
 socket.on('connect', async () => log(`joined lobby: ${await socket.emitWithAck('join', 'lobby')}`));
 socket.on('connect_error', (e) => log(`refused: ${e.message}`));
 socket.on('said', (m) => log(`${m.from}: ${m.text}`));
-socket.on('joined', (who) => log(`${who} joined`));
+socket.on('joined', ([who]) => log(`${who} joined`));
+socket.on('left', ([who]) => log(`${who} left`));
 document.getElementById('f').onsubmit = async (e) => {
   e.preventDefault();
   const text = document.getElementById('t').value;

@@ -80,6 +80,9 @@ impl Handshake {
 pub(crate) type DisconnectHandler =
     Arc<dyn Fn(Socket, DisconnectReason) -> crate::handler::BoxFuture + Send + Sync>;
 
+/// A listener called as the socket disconnects, before it leaves its rooms.
+type DisconnectingListener = Box<dyn FnOnce(&Socket, DisconnectReason) + Send>;
+
 /// A handler called with a per-packet middleware's refusal.
 type ErrorHandler = Arc<dyn Fn(Socket, PacketError) -> crate::handler::BoxFuture + Send + Sync>;
 
@@ -149,6 +152,7 @@ pub(crate) struct SocketInner {
     handlers: Mutex<HashMap<String, ErasedHandler, FnvBuild>>,
     any_handler: Mutex<Option<ErasedHandler>>,
     disconnect_handler: Mutex<Option<DisconnectHandler>>,
+    disconnecting: Mutex<Option<DisconnectingListener>>,
     error_handler: Mutex<Option<ErrorHandler>>,
     packet_middleware: Mutex<Vec<PacketMiddleware>>,
     outgoing: Mutex<Option<OutgoingListener>>,
@@ -196,6 +200,7 @@ impl Socket {
                 handlers: Mutex::new(HashMap::default()),
                 any_handler: Mutex::new(None),
                 disconnect_handler: Mutex::new(None),
+                disconnecting: Mutex::new(None),
                 error_handler: Mutex::new(None),
                 packet_middleware: Mutex::new(Vec::new()),
                 outgoing: Mutex::new(None),
@@ -275,6 +280,18 @@ impl Socket {
         *lock(&self.inner.disconnect_handler) = Some(Arc::new(move |socket, reason| {
             Box::pin(handler(socket, reason))
         }));
+    }
+
+    /// Calls `listener` once as the socket disconnects, before it leaves its rooms (Node's
+    /// `disconnecting` event): [`rooms`](Self::rooms) still lists them, and
+    /// [`to`](Self::to) reaches their other members, to tell them who left. It runs at once,
+    /// on the task that disconnects the socket: keep it short (spawn anything slow). The
+    /// [`on_disconnect`](Self::on_disconnect) handler runs after it.
+    pub fn on_disconnecting<F>(&self, listener: F)
+    where
+        F: FnOnce(&Socket, DisconnectReason) + Send + 'static,
+    {
+        *lock(&self.inner.disconnecting) = Some(Box::new(listener));
     }
 
     /// Runs `middleware` on every event from the client before its handler, after the
@@ -604,6 +621,11 @@ impl Socket {
     pub(crate) fn closed(&self, reason: DisconnectReason) {
         if !self.inner.connected.swap(false, Ordering::AcqRel) {
             return;
+        }
+        // Taken out first: the listener may use this socket's locks.
+        let disconnecting = lock(&self.inner.disconnecting).take();
+        if let Some(listener) = disconnecting {
+            listener(self, reason);
         }
         if let (Some(pid), true) = (&self.inner.pid, reason.is_recoverable()) {
             self.inner.ns.adapter.persist_session(Session {

@@ -663,3 +663,69 @@ async fn setting_a_namespace_up_again_keeps_its_sockets_and_adapter() {
     assert_eq!(second.next().await.data, json!(["all", 2]));
     assert_eq!(io.broadcast().sockets().len(), 2);
 }
+
+#[tokio::test]
+async fn disconnecting_listeners_see_the_rooms_and_reach_their_other_members() {
+    let io = SocketIo::new(Config::default());
+    let (tx, mut seen) = tokio::sync::mpsc::unbounded_channel::<(String, usize)>();
+    io.ns("/", move |socket: Socket| {
+        let tx = tx.clone();
+        async move {
+            socket.join(["red", "blue"]);
+            let before = tx.clone();
+            socket.on_disconnecting(move |socket: &Socket, reason| {
+                let mut rooms: Vec<String> = socket
+                    .rooms()
+                    .iter()
+                    .filter(|room| &***room != socket.id())
+                    .map(|room| room.to_string())
+                    .collect();
+                rooms.sort();
+                let left = json!({ "id": socket.id(), "rooms": rooms });
+                socket.to(rooms).emit("left", &left).expect("emit");
+                let _ = before.send((reason.to_string(), socket.rooms().len()));
+            });
+            socket.on_disconnect(move |socket: Socket, reason| {
+                let _ = tx.send((format!("after {reason}"), socket.rooms().len()));
+                async {}
+            });
+        }
+    });
+    let addr = serve(io.clone()).await;
+    let a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    let a_id = a.id.clone();
+
+    // The connection drops: a's rooms (its own, red, blue) are still there for the listener,
+    // and b, in both, hears once who left; then the disconnect handler sees no rooms.
+    a.drop_connection().await;
+    let got = b.next().await;
+    assert_eq!(
+        got.data,
+        json!(["left", { "id": a_id, "rooms": ["blue", "red"] }])
+    );
+    let first = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .expect("listener")
+        .expect("sent");
+    assert_eq!(first, ("transport close".to_owned(), 3));
+    let second = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .expect("handler")
+        .expect("sent");
+    assert_eq!(second, ("after transport close".to_owned(), 0));
+
+    // A server-side disconnect runs it too, once.
+    io.broadcast().disconnect(false).expect("disconnect");
+    let first = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .expect("listener")
+        .expect("sent");
+    assert_eq!(first, ("server namespace disconnect".to_owned(), 3));
+    let second = tokio::time::timeout(WAIT, seen.recv())
+        .await
+        .expect("handler")
+        .expect("sent");
+    assert_eq!(second.1, 0);
+    assert!(seen.try_recv().is_err());
+}
