@@ -9,7 +9,7 @@ use http::{Request, Response};
 use switchboard_engineio::{CloseReason, Message};
 use switchboard_ws_tokio::Transport;
 
-use crate::adapter::{read, write, AdapterFactory, MemoryAdapter, RecoveryConfig};
+use crate::adapter::{read, write, AdapterFactory, MemoryAdapter, RecoveryConfig, RoomEvent};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::client::Client;
 use crate::engine::{Body, ConnHandle, Engine, EngineApp, EngineConfig, RequestInfo};
@@ -243,6 +243,21 @@ impl SocketIo {
         let name = normalize(name);
         self.inner.namespace_or_create(&name);
         ServerEvents::new(Arc::clone(&self.inner), name)
+    }
+
+    /// Calls `listener` for every change in the rooms of namespace `name` on this server
+    /// (Node's adapter events `create-room`, `join-room`, `leave-room`, `delete-room`),
+    /// replacing an earlier listener. A socket's own id is a room too, so connections and
+    /// disconnections show. It runs at once on the task that made the change, after the
+    /// rooms are updated: keep it short. The namespace is created when it does not exist yet.
+    pub fn on_room_event<F>(&self, name: &str, listener: F)
+    where
+        F: Fn(&RoomEvent) + Send + Sync + 'static,
+    {
+        self.inner
+            .namespace_or_create(&normalize(name))
+            .local
+            .set_room_listener(Arc::new(listener));
     }
 
     /// Sockets of the main namespace in `rooms`.

@@ -46,7 +46,8 @@ mod wire;
 
 pub use ack::{Ack, AckError};
 pub use adapter::{
-    Adapter, AdapterError, BroadcastAcks, MemoryAdapter, RecoveryConfig, ServerAcks, SocketInfo,
+    Adapter, AdapterError, BroadcastAcks, MemoryAdapter, RecoveryConfig, RoomEvent, ServerAcks,
+    SocketInfo,
 };
 pub use broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 pub use emitter::SocketEmitter;

@@ -15,7 +15,8 @@ use switchboard_socketio::adapter::{
     LocalNamespace, ServerAcks, SocketInfo,
 };
 use switchboard_socketio::{
-    AckError, Args, Config, EmitError, Room, ServerAck, ServerEvent, Socket, SocketIo, Value,
+    AckError, Args, Config, EmitError, Room, RoomEvent, ServerAck, ServerEvent, Socket, SocketIo,
+    Value,
 };
 
 /// A server whose sockets join the room named by a `join` event.
@@ -728,4 +729,71 @@ async fn disconnecting_listeners_see_the_rooms_and_reach_their_other_members() {
         .expect("sent");
     assert_eq!(second.1, 0);
     assert!(seen.try_recv().is_err());
+}
+
+async fn next(events: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("an event in time")
+        .expect("the listener lives")
+}
+
+#[tokio::test]
+async fn room_events_follow_connections_joins_and_disconnections() {
+    let io = server();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let io_in_listener = io.clone();
+    io.on_room_event("/", move |event: &RoomEvent| {
+        // The rooms are unlocked: the listener may look at them (at "red": a socket's own
+        // room changes while it connects, before it counts as connected).
+        let members = |room: &Room| match &**room {
+            "red" => io_in_listener.to("red").sockets().len().to_string(),
+            _ => "-".into(),
+        };
+        let line = match event {
+            RoomEvent::Created(room) => format!("create {room}"),
+            RoomEvent::Joined { room, id } => format!("join {room} {id} ({})", members(room)),
+            RoomEvent::Left { room, id } => format!("leave {room} {id} ({})", members(room)),
+            RoomEvent::Deleted(room) => format!("delete {room}"),
+        };
+        let _ = tx.send(line);
+    });
+    let addr = serve(io.clone()).await;
+    let mut a = Client::connect(addr).await;
+    let id = a.id.clone();
+    assert_eq!(next(&mut events).await, format!("create {id}"));
+    assert_eq!(next(&mut events).await, format!("join {id} {id} (-)"));
+    join(&mut a, "red").await;
+    assert_eq!(next(&mut events).await, "create red");
+    assert_eq!(next(&mut events).await, format!("join red {id} (1)"));
+    join(&mut a, "red").await; // already in: nothing
+    let mut b = Client::connect(addr).await;
+    let b_id = b.id.clone();
+    assert_eq!(next(&mut events).await, format!("create {b_id}"));
+    assert_eq!(next(&mut events).await, format!("join {b_id} {b_id} (-)"));
+    join(&mut b, "red").await;
+    assert_eq!(next(&mut events).await, format!("join red {b_id} (2)"));
+
+    // Disconnections leave every room; a room is deleted with its last member.
+    a.drop_connection().await;
+    let mut left = vec![
+        next(&mut events).await,
+        next(&mut events).await,
+        next(&mut events).await,
+    ];
+    let mut want = vec![
+        format!("leave {id} {id} (-)"),
+        format!("delete {id}"),
+        format!("leave red {id} (1)"),
+    ];
+    left.sort();
+    want.sort();
+    assert_eq!(left, want);
+    io.to("red").leave("red").expect("socketsLeave");
+    assert_eq!(next(&mut events).await, format!("leave red {b_id} (0)"));
+    assert_eq!(next(&mut events).await, "delete red");
+    b.drop_connection().await;
+    assert_eq!(next(&mut events).await, format!("leave {b_id} {b_id} (-)"));
+    assert_eq!(next(&mut events).await, format!("delete {b_id}"));
+    assert!(events.try_recv().is_err());
 }

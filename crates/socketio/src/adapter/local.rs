@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
 
-use super::rooms::{read, write, Rooms};
+use super::rooms::{read, write, RoomEvent, Rooms};
 use super::{BroadcastOptions, BroadcastPacket, RecoveryConfig, SocketInfo};
 use crate::server_events::{ServerEvent, ServerListeners};
 use crate::socket::{Room, Socket};
@@ -35,7 +35,11 @@ struct LocalState {
     rooms: Rooms,
     ack_ids: AtomicU64,
     server_listeners: Arc<ServerListeners>,
+    room_listener: RwLock<Option<RoomListener>>,
 }
+
+/// Told of every change in the namespace's rooms on this server.
+pub(crate) type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
 
 impl std::fmt::Debug for LocalNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,6 +65,7 @@ impl LocalNamespace {
                 rooms: Rooms::default(),
                 ack_ids: AtomicU64::new(0),
                 server_listeners,
+                room_listener: RwLock::new(None),
             }),
         }
     }
@@ -116,24 +121,43 @@ impl LocalNamespace {
         self.state.ack_ids.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Replaces the listener of room changes ([`crate::SocketIo::on_room_event`]).
+    pub(crate) fn set_room_listener(&self, listener: RoomListener) {
+        *write(&self.state.room_listener) = Some(listener);
+    }
+
+    /// Makes a change to the rooms, then tells the listener, if any, of what changed (once
+    /// the rooms are unlocked: it may look at them).
+    fn change_rooms(&self, change: impl FnOnce(&Rooms, Option<&mut Vec<RoomEvent>>)) {
+        let listener = read(&self.state.room_listener).clone();
+        let Some(listener) = listener else {
+            return change(&self.state.rooms, None);
+        };
+        let mut events = Vec::new();
+        change(&self.state.rooms, Some(&mut events));
+        for event in &events {
+            listener(event);
+        }
+    }
+
     /// Adds a socket that passed the middleware; it joins the room of its own id.
     pub(crate) fn add(&self, socket: &Socket) {
         let id = Arc::clone(&socket.inner.id);
         write(&self.state.sockets).insert(Arc::clone(&id), socket.clone());
-        self.state.rooms.join(&id, &[Arc::clone(&id)]);
+        self.change_rooms(|rooms, events| rooms.join(&id, &[Arc::clone(&id)], events));
     }
 
     pub(crate) fn remove(&self, socket: &Socket) {
         write(&self.state.sockets).remove(&socket.inner.id);
-        self.state.rooms.leave_all(&socket.inner.id);
+        self.change_rooms(|rooms, events| rooms.leave_all(&socket.inner.id, events));
     }
 
     pub(crate) fn join(&self, id: &Arc<str>, rooms: &[Room]) {
-        self.state.rooms.join(id, rooms);
+        self.change_rooms(|all, events| all.join(id, rooms, events));
     }
 
     pub(crate) fn leave(&self, id: &Arc<str>, rooms: &[Room]) {
-        self.state.rooms.leave(id, rooms);
+        self.change_rooms(|all, events| all.leave(id, rooms, events));
     }
 
     pub(crate) fn rooms_of(&self, id: &str) -> HashSet<Room> {

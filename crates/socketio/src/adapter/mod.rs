@@ -37,6 +37,7 @@ pub use local::{LocalAcks, LocalNamespace};
 pub use memory::MemoryAdapter;
 pub use recovery::RecoveryConfig;
 pub(crate) use recovery::SessionStore;
+pub use rooms::RoomEvent;
 pub(crate) use rooms::{read, write};
 
 use crate::socket::{Handshake, Room};
