@@ -25,7 +25,8 @@
 //! requester with `{complete, answers}`), `room-members` (acks with the ids of a room's sockets, by
 //! fetchSockets), `forbidden` (refused by a per-packet middleware, whose error the server
 //! emits back as `refused`), `file` (the server emits `file` with a serde struct whose
-//! `bytes::Bytes` field must arrive as binary).
+//! `bytes::Bytes` field must arrive as binary), `transport` (acks with the transport the
+//! server sees: `polling` or `websocket`).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -121,6 +122,9 @@ fn interop_handlers(socket: &Socket) {
             }
         },
     );
+    socket.on("transport", |socket: Socket, ack: Ack| async move {
+        ack.send(socket.transport().as_str());
+    });
     socket.on(
         "room-members",
         |socket: Socket, Data(room): Data<String>, ack: Ack| async move {

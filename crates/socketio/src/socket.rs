@@ -239,6 +239,12 @@ impl Socket {
         self.inner.pid.as_deref()
     }
 
+    /// The transport its connection runs over now (Node's `socket.conn.transport.name`):
+    /// `Polling` until an upgrade to `WebSocket` completes.
+    pub fn transport(&self) -> crate::engine::TransportKind {
+        self.inner.conn.transport()
+    }
+
     /// Whether the socket is still connected.
     pub fn connected(&self) -> bool {
         self.inner.connected.load(Ordering::Acquire)

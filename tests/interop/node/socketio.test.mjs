@@ -79,6 +79,8 @@ for (const [name, options] of Object.entries(TRANSPORTS)) {
       } else {
         assert.equal(socket.io.engine.transport.name, name);
       }
+      // The server sees the same transport (after the upgrade, once the client says so).
+      assert.equal(await socket.timeout(5_000).emitWithAck('transport'), socket.io.engine.transport.name);
     });
 
     test('events both ways with every argument, unicode included', async () => {

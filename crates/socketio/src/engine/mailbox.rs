@@ -78,6 +78,8 @@ pub(crate) struct Mailbox {
     /// under the lock; cleared without it when the task starts work, where a sender that
     /// still sees it set merely wakes the task once more.
     listening: AtomicBool,
+    /// The session runs over WebSocket (from the start, or since its upgrade).
+    websocket: AtomicBool,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -119,7 +121,18 @@ impl Mailbox {
             limit: limit.max(1),
             state: Mutex::new(State::default()),
             listening: AtomicBool::new(false),
+            websocket: AtomicBool::new(false),
         }
+    }
+
+    /// The session now runs over WebSocket.
+    pub(crate) fn set_websocket(&self) {
+        self.websocket.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the session runs over WebSocket.
+    pub(crate) fn is_websocket(&self) -> bool {
+        self.websocket.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -23,7 +23,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use switchboard_engineio::{
     classify, generate_sid, Config, EngineError, Handshake, Protocol, RequestKind, Session,
-    Transmit, TransportKind,
+    Transmit,
 };
 use switchboard_ws_tokio::{upgrade, Transport};
 use tokio::sync::oneshot;
@@ -36,6 +36,7 @@ pub use http_io::Cors;
 pub use mailbox::SendError;
 use mailbox::{Input, Mailbox};
 use registry::Registry;
+pub use switchboard_engineio::TransportKind;
 pub use task::ConnHandle;
 use task::SessionTask;
 
@@ -434,6 +435,9 @@ impl<A: EngineApp> Engine<A> {
     fn spawn(&self, session: Session, ws: Option<Box<mailbox::Ws>>, info: &RequestInfo) {
         let sid: Arc<str> = Arc::from(session.sid());
         let mailbox = Arc::new(Mailbox::new(self.shared.config.outgoing_queue));
+        if session.transport() == TransportKind::WebSocket {
+            mailbox.set_websocket();
+        }
         let conn = ConnHandle::new(Arc::clone(&sid), Arc::clone(&mailbox));
         let state = self.shared.app.open(conn, info);
         self.shared

@@ -55,6 +55,16 @@ impl ConnHandle {
         &self.sid
     }
 
+    /// The transport the session runs over now (Node's `socket.conn.transport.name`):
+    /// polling until an upgrade completes.
+    pub fn transport(&self) -> TransportKind {
+        if self.mailbox.is_websocket() {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+
     /// Queues a packet without waiting. When the session's queue is full it is a slow
     /// consumer: it is closed (`transport error`) and [`SendError::Full`] returned.
     pub fn send(&self, packet: EncodedPacket) -> Result<(), SendError> {
@@ -332,6 +342,7 @@ impl<A: EngineApp> SessionTask<A> {
                     }
                     Event::Upgrading => {}
                     Event::Upgraded => {
+                        self.mailbox.set_websocket();
                         if self.ws.is_none() {
                             self.ws = self.candidate.take();
                         }
