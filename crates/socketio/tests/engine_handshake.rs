@@ -1,6 +1,7 @@
 //! Node's handshake options: `cookie` (the session id in a cookie on the handshake answer)
 //! and `allowRequest` (the application refuses handshakes before any session exists), as in
-//! `lib/server.ts` (`verify()`, `handshake()`, `abortRequest()`, `abortUpgrade()`).
+//! `lib/server.ts` (`verify()`, `handshake()`, `abortRequest()`, `abortUpgrade()`), and the
+//! `connection_error` hook told of every refused request.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod engine_common;
@@ -14,7 +15,9 @@ use engine_common::*;
 use http::{header, Request, StatusCode};
 use http_body_util::Full;
 use switchboard_engineio::EncodedPacket;
-use switchboard_socketio::engine::{AllowRequest, Cookie, EngineConfig, RemoteAddr, RequestInfo};
+use switchboard_socketio::engine::{
+    AllowRequest, Cookie, EngineConfig, OnConnectionError, RemoteAddr, RequestInfo,
+};
 use switchboard_socketio::{Config, SocketIo};
 use tokio::net::TcpStream;
 
@@ -255,4 +258,101 @@ async fn socketio_config_carries_the_hook() {
     assert_eq!(body(refused).await, r#"{"code":4,"message":"no token"}"#);
     assert_eq!(ask("&token=ok").await.status(), StatusCode::OK);
     assert_eq!(io.sessions(), 1);
+}
+
+// ---- connection_error ------------------------------------------------------------------
+
+#[tokio::test]
+async fn refused_requests_reach_the_connection_error_hook() {
+    type Seen = (u8, String, String, String);
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let engine = engine(EngineConfig {
+        allow_request: Some(deny_header(Arc::default(), Arc::default())),
+        on_connection_error: Some(OnConnectionError::new(move |refused| {
+            record.lock().unwrap().push((
+                refused.error.code(),
+                refused.message.clone(),
+                refused.method.to_string(),
+                refused.uri.query().unwrap_or_default().to_owned(),
+            ));
+        })),
+        ..EngineConfig::default()
+    });
+    let deny = [("x-deny", "go away")];
+    /// Method, query, headers, then the answer's status, the code and message reported.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u16, u8, &'a str);
+    let cases: [Case<'_>; 7] = [
+        (
+            "GET",
+            "EIO=4&transport=pigeon",
+            &[],
+            400,
+            0,
+            "Transport unknown",
+        ),
+        (
+            "GET",
+            "EIO=4&transport=polling&sid=nope",
+            &[],
+            400,
+            1,
+            "Session ID unknown",
+        ),
+        (
+            "POST",
+            "EIO=4&transport=polling&sid=nope",
+            &[],
+            400,
+            1,
+            "Session ID unknown",
+        ),
+        (
+            "POST",
+            "EIO=4&transport=polling",
+            &[],
+            400,
+            2,
+            "Bad handshake method",
+        ),
+        (
+            "GET",
+            "EIO=5&transport=polling",
+            &[],
+            400,
+            5,
+            "Unsupported protocol version",
+        ),
+        ("GET", "EIO=4&transport=polling", &deny, 403, 4, "go away"),
+        (
+            "GET",
+            "EIO=4&transport=websocket&sid=nope",
+            &UPGRADE,
+            400,
+            1,
+            "Session ID unknown",
+        ),
+    ];
+    for (method, query, headers, status, _, _) in cases {
+        let answer = call(&engine, method, query, headers, "").await;
+        assert_eq!(answer.status().as_u16(), status, "{method} {query}");
+    }
+    let want: Vec<Seen> = cases
+        .iter()
+        .map(|(method, query, _, _, code, message)| {
+            (
+                *code,
+                (*message).to_owned(),
+                (*method).to_owned(),
+                (*query).to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(*seen.lock().unwrap(), want);
+
+    // Accepted requests are not reported.
+    let (sid, _) = handshake(&engine, &[]).await;
+    let response = echo_back(&engine, &sid, 4, EncodedPacket::text("hi"), &[]).await;
+    assert_eq!(body(response).await, "4hi");
+    assert_eq!(seen.lock().unwrap().len(), cases.len());
 }

@@ -12,6 +12,7 @@ mod compression;
 mod cookie;
 mod http_io;
 mod mailbox;
+mod refused;
 mod registry;
 mod task;
 
@@ -35,6 +36,7 @@ pub use cookie::{Cookie, SameSite};
 pub use http_io::Cors;
 pub use mailbox::SendError;
 use mailbox::{Input, Mailbox};
+pub use refused::{ConnectionError, OnConnectionError};
 use registry::Registry;
 pub use switchboard_engineio::TransportKind;
 pub use task::ConnHandle;
@@ -109,6 +111,9 @@ pub struct EngineConfig {
     /// `ws.compression_threshold` bytes at `ws.compression_level`. Each connection
     /// compresses for itself: a broadcast is compressed once per receiver.
     pub per_message_deflate: Option<switchboard_ws::DeflateConfig>,
+    /// Told of every request refused before it reached a session (Node's
+    /// `connection_error` event); each is also logged at debug level. `None` by default.
+    pub on_connection_error: Option<OnConnectionError>,
 }
 
 impl Default for EngineConfig {
@@ -131,6 +136,7 @@ impl Default for EngineConfig {
             allow_request: None,
             http_compression: Some(HttpCompression::default()),
             per_message_deflate: None,
+            on_connection_error: None,
         }
     }
 }
@@ -243,18 +249,18 @@ impl<A: EngineApp> Engine<A> {
             Err(EngineError::UnsupportedProtocolVersion) => {
                 if self.shared.config.allow_request.is_some() {
                     let info = Self::request_info(&req, Protocol::V3);
-                    if let Err(refusal) = self.allowed(&info, websocket).await {
+                    if let Err(refusal) = self.allowed(req.method(), &info, websocket).await {
                         return refusal;
                     }
                 }
-                return http_io::engine_error(EngineError::UnsupportedProtocolVersion);
+                return self.refuse(&req, EngineError::UnsupportedProtocolVersion);
             }
-            Err(e) => return http_io::engine_error(e),
+            Err(e) => return self.refuse(&req, e),
         };
         match kind {
             RequestKind::Handshake(handshake) => {
                 let info = Self::request_info(&req, handshake.protocol);
-                if let Err(refusal) = self.allowed(&info, websocket).await {
+                if let Err(refusal) = self.allowed(req.method(), &info, websocket).await {
                     return refusal;
                 }
                 match handshake.transport {
@@ -267,7 +273,8 @@ impl<A: EngineApp> Engine<A> {
             RequestKind::Poll { sid } => {
                 let encoding = self.poll_encoding(&req);
                 let Some(mailbox) = self.shared.registry.get(&sid) else {
-                    return task::poll_without_session(&self.shared.registry, &sid);
+                    return task::overtaken_poll_answer(&self.shared.registry, &sid)
+                        .unwrap_or_else(|| self.refuse(&req, EngineError::UnknownSid));
                 };
                 let (respond, answer) = oneshot::channel();
                 let input = Input::Poll { respond, encoding };
@@ -275,7 +282,7 @@ impl<A: EngineApp> Engine<A> {
             }
             RequestKind::Post { sid } => {
                 let Some(mailbox) = self.shared.registry.get(&sid) else {
-                    return http_io::engine_error(EngineError::UnknownSid);
+                    return self.refuse(&req, EngineError::UnknownSid);
                 };
                 let binary = http_io::is_binary(&req);
                 let limit = self.shared.config.protocol.max_http_buffer_size;
@@ -294,7 +301,7 @@ impl<A: EngineApp> Engine<A> {
             }
             RequestKind::Upgrade { sid } => {
                 let Some(mailbox) = self.shared.registry.get(&sid) else {
-                    return http_io::engine_error(EngineError::UnknownSid);
+                    return self.refuse(&req, EngineError::UnknownSid);
                 };
                 match upgrade::accept(
                     &mut req,
@@ -317,10 +324,25 @@ impl<A: EngineApp> Engine<A> {
                         });
                         response.map(|()| Body::default())
                     }
-                    Err(e) => upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b))),
+                    Err(e) => {
+                        let reason = e.to_string();
+                        let refused = ConnectionError::new(&req, EngineError::BadRequest, &reason);
+                        refused::report(self.hook(), &refused);
+                        upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b)))
+                    }
                 }
             }
         }
+    }
+
+    fn hook(&self) -> Option<&OnConnectionError> {
+        self.shared.config.on_connection_error.as_ref()
+    }
+
+    /// Node's answer to a refused request, reported first.
+    fn refuse<B>(&self, req: &Request<B>, error: EngineError) -> Response<Body> {
+        refused::report(self.hook(), &ConnectionError::new(req, error, ""));
+        http_io::engine_error(error)
     }
 
     /// What the application keeps of the handshake request. Header values and the URI are
@@ -343,11 +365,27 @@ impl<A: EngineApp> Engine<A> {
     }
 
     /// Runs the `allowRequest` hook on a handshake; the answer to send when it refuses.
-    async fn allowed(&self, info: &RequestInfo, websocket: bool) -> Result<(), Response<Body>> {
+    async fn allowed(
+        &self,
+        method: &Method,
+        info: &RequestInfo,
+        websocket: bool,
+    ) -> Result<(), Response<Body>> {
         let Some(hook) = &self.shared.config.allow_request else {
             return Ok(());
         };
-        match hook.check(info).await {
+        let verdict = hook.check(info).await;
+        if let Err(message) = &verdict {
+            let refused = ConnectionError::of(
+                method,
+                &info.uri,
+                info.remote_addr,
+                EngineError::Forbidden,
+                message,
+            );
+            refused::report(self.hook(), &refused);
+        }
+        match verdict {
             Ok(()) => Ok(()),
             Err(message) if websocket => {
                 Err(http_io::upgrade_refused(EngineError::Forbidden, &message))

@@ -473,13 +473,17 @@ fn refuse(input: Input) {
     }
 }
 
-/// The answer to a GET for a session that is gone: the noop, once, when its client has just
-/// closed it (the GET was overtaken by the close); Node's 400 otherwise.
-pub(crate) fn poll_without_session(registry: &Registry, sid: &str) -> Response<Body> {
-    match registry.take_overtaken_poll(sid) {
-        Some(noop) => http_io::poll_response(noop, None, None),
-        None => unknown_session(),
-    }
+/// The answer a closed session left for the GET its client's close overtook (the noop,
+/// once), if any.
+pub(crate) fn overtaken_poll_answer(registry: &Registry, sid: &str) -> Option<Response<Body>> {
+    registry
+        .take_overtaken_poll(sid)
+        .map(|noop| http_io::poll_response(noop, None, None))
+}
+
+/// The answer to a GET for a session that is gone: the overtaken GET's noop, or Node's 400.
+fn poll_without_session(registry: &Registry, sid: &str) -> Response<Body> {
+    overtaken_poll_answer(registry, sid).unwrap_or_else(unknown_session)
 }
 
 fn unknown_session() -> Response<Body> {
