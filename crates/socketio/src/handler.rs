@@ -1,6 +1,7 @@
 //! Typed handlers: any async closure whose arguments can be taken from an incoming event
 //! ([`FromEvent`]): the [`Socket`], the arguments decoded with serde ([`Data`], [`TryData`]),
-//! the raw arguments ([`Args`]) and the acknowledgement callback ([`Ack`]).
+//! the raw arguments ([`Args`]), the acknowledgement callback ([`Ack`]) and the
+//! application's state ([`crate::State`]).
 //!
 //! ```
 //! # use switchboard_socketio::{Ack, Data, Socket};

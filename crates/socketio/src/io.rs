@@ -17,6 +17,7 @@ use crate::handler::{erase, Handler};
 use crate::namespace::{ConnectError, Middleware, Namespace, NamespaceSetup};
 use crate::server_events::{ServerEvents, ServerListeners};
 use crate::socket::Socket;
+use crate::state::StateMap;
 use crate::wire::Codec;
 
 /// Server settings, with Node's defaults.
@@ -58,6 +59,7 @@ pub(crate) struct IoInner {
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(NamespaceMatcher, NamespaceSetup)>>,
     pub(crate) server_listeners: Arc<ServerListeners>,
+    state: Arc<StateMap>,
 }
 
 impl IoInner {
@@ -103,6 +105,7 @@ impl IoInner {
             recovery,
             &*self.adapters,
             Arc::clone(&self.server_listeners),
+            Arc::clone(&self.state),
         )
     }
 }
@@ -188,6 +191,7 @@ impl SocketIo {
             namespaces: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(Vec::new()),
             server_listeners: Arc::default(),
+            state: Arc::default(),
         });
         let engine = Engine::new(
             engine_config,
@@ -196,6 +200,12 @@ impl SocketIo {
             },
         );
         Self { inner, engine }
+    }
+
+    /// Makes `value` the application state of type `T`, for every handler of every
+    /// namespace ([`crate::State`], [`Socket::state`]); replaces an earlier value of the type.
+    pub fn insert_state<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.inner.state.insert(value);
     }
 
     /// Serves namespace `name` with `handler` for each connection.

@@ -41,6 +41,7 @@ mod reason;
 mod server_events;
 mod service;
 mod socket;
+mod state;
 pub mod value;
 mod wire;
 
@@ -58,5 +59,6 @@ pub use reason::DisconnectReason;
 pub use server_events::{ServerAck, ServerEvent, ServerEvents};
 pub use service::{SocketIoLayer, SocketIoRouter, SocketIoService, DEFAULT_PATH};
 pub use socket::{EmitError, Handshake, IncomingEvent, PacketError, Room, Socket};
+pub use state::State;
 pub use value::Value;
 pub use wire::Codec;

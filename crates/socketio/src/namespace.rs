@@ -7,6 +7,7 @@ use crate::adapter::{Adapter, AdapterFactory, LocalNamespace, RecoveryConfig};
 use crate::handler::ErasedHandler;
 use crate::server_events::ServerListeners;
 use crate::socket::Socket;
+use crate::state::StateMap;
 use crate::value::Value;
 use crate::wire::Codec;
 
@@ -55,6 +56,8 @@ pub struct Namespace {
     /// Replaced when the application sets the namespace up again; its sockets, rooms and
     /// adapter stay.
     setup: RwLock<Arc<NamespaceSetup>>,
+    /// The application's state, shared by every namespace of the server.
+    pub(crate) state: Arc<StateMap>,
     pub(crate) local: LocalNamespace,
     pub(crate) adapter: Arc<dyn Adapter>,
 }
@@ -75,11 +78,13 @@ impl Namespace {
         recovery: Option<RecoveryConfig>,
         adapters: &dyn AdapterFactory,
         server_listeners: Arc<ServerListeners>,
+        state: Arc<StateMap>,
     ) -> Self {
         let local = LocalNamespace::new(name, codec, recovery, server_listeners);
         let adapter = adapters.create(local.clone());
         Self {
             setup: RwLock::new(Arc::new(setup)),
+            state,
             local,
             adapter,
         }

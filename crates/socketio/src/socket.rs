@@ -239,6 +239,11 @@ impl Socket {
         self.inner.pid.as_deref()
     }
 
+    /// The application's state of type `T` ([`crate::SocketIo::insert_state`]), cloned.
+    pub fn state<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.inner.ns.state.get()
+    }
+
     /// The transport its connection runs over now (Node's `socket.conn.transport.name`):
     /// `Polling` until an upgrade to `WebSocket` completes.
     pub fn transport(&self) -> crate::engine::TransportKind {

@@ -15,8 +15,8 @@ use switchboard_socketio::adapter::{
     LocalNamespace, ServerAcks, SocketInfo,
 };
 use switchboard_socketio::{
-    AckError, Args, Config, EmitError, Room, RoomEvent, ServerAck, ServerEvent, Socket, SocketIo,
-    Value,
+    Ack, AckError, Args, Config, EmitError, Room, RoomEvent, ServerAck, ServerEvent, Socket,
+    SocketIo, State, Value,
 };
 
 /// A server whose sockets join the room named by a `join` event.
@@ -796,4 +796,44 @@ async fn room_events_follow_connections_joins_and_disconnections() {
     assert_eq!(next(&mut events).await, format!("leave {b_id} {b_id} (-)"));
     assert_eq!(next(&mut events).await, format!("delete {b_id}"));
     assert!(events.try_recv().is_err());
+}
+
+#[derive(Clone, Default)]
+struct Counter(Arc<std::sync::atomic::AtomicU64>);
+
+#[tokio::test]
+async fn application_state_reaches_every_handler() {
+    let io = SocketIo::new(Config::default());
+    io.insert_state(Counter::default());
+    io.ns("/", |socket: Socket| async move {
+        // In the connection handler, through the socket.
+        let counter: Counter = socket.state().expect("inserted");
+        counter
+            .0
+            .fetch_add(100, std::sync::atomic::Ordering::Relaxed);
+        socket.on(
+            "count",
+            |State(counter): State<Counter>, ack: Ack| async move {
+                let n = counter.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                ack.send(&n);
+            },
+        );
+        // A type never inserted: the handler is not called.
+        socket.on("missing", |State(_): State<String>, ack: Ack| async move {
+            ack.send(&"called");
+        });
+    });
+    let addr = serve(io.clone()).await;
+    let mut a = Client::connect(addr).await;
+    let mut b = Client::connect(addr).await;
+    a.emit(Some(1), "count", json!([])).await;
+    assert_eq!(a.next().await.data, json!([201]));
+    b.emit(Some(1), "count", json!([])).await;
+    assert_eq!(b.next().await.data, json!([202]));
+    a.emit(Some(2), "missing", json!([])).await;
+    assert!(a.quiet_for(Duration::from_millis(200)).await);
+    // Replaced for the handlers that run from now on.
+    io.insert_state(Counter(Arc::new(std::sync::atomic::AtomicU64::new(7))));
+    b.emit(Some(2), "count", json!([])).await;
+    assert_eq!(b.next().await.data, json!([8]));
 }
