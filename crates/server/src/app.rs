@@ -1,6 +1,7 @@
 //! State shared by every connection of one running server.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use switchboard_ws::handshake::ServerPolicy;
 use tokio::sync::watch;
@@ -16,6 +17,10 @@ pub(crate) struct Counters {
     pub(crate) connections_refused: AtomicU64,
     pub(crate) websockets_open: AtomicU64,
     pub(crate) handshakes_refused: AtomicU64,
+    /// Engine.IO requests refused before they reached a session, by Node's error code (0
+    /// unknown transport, 1 unknown session id, 2 bad handshake method, 3 bad request,
+    /// 4 forbidden, 5 unsupported protocol version).
+    pub(crate) socketio_refused: Arc<[AtomicU64; 6]>,
     /// The STUN/TURN server's counters, when it runs inside `serve`.
     pub(crate) turn: std::sync::OnceLock<switchboard_turn_tokio::Handle>,
 }
@@ -44,6 +49,13 @@ impl Counters {
             get(&self.websockets_open),
             get(&self.handshakes_refused),
         );
+        out.push_str("# TYPE switchboard_socketio_requests_refused_total counter\n");
+        for (code, count) in self.socketio_refused.iter().enumerate() {
+            out.push_str(&format!(
+                "switchboard_socketio_requests_refused_total{{code=\"{code}\"}} {}\n",
+                get(count)
+            ));
+        }
         if let Some(turn) = self.turn.get() {
             out.push_str(&crate::turn::render_metrics(turn));
         }
@@ -73,13 +85,15 @@ impl App {
         redis: Option<&std::sync::Arc<switchboard_socketio_redis::RedisAdapterFactory>>,
     ) -> Self {
         let rooms = std::sync::Arc::new(Rooms::default());
+        let counters = Counters::default();
+        let refused = Arc::clone(&counters.socketio_refused);
         Self {
             ws_config: config.ws_config(),
             ws_policy: config.ws_policy(),
-            io: crate::socketio::build(&config, std::sync::Arc::clone(&rooms), redis),
+            io: crate::socketio::build(&config, std::sync::Arc::clone(&rooms), redis, refused),
             config,
             rooms,
-            counters: Counters::default(),
+            counters,
             shutdown,
         }
     }

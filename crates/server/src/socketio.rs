@@ -12,10 +12,11 @@
 //!
 //! Namespace `/rtc` serves WebRTC signaling (crate::rtc, docs/rtc.md).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use switchboard_socketio::adapter::{BroadcastOptions, BroadcastPacket};
-use switchboard_socketio::engine::{Cookie, Cors, HttpCompression};
+use switchboard_socketio::engine::{Cookie, Cors, HttpCompression, OnConnectionError};
 use switchboard_socketio::{Ack, Args, Codec, Config, Socket, SocketIo, Value};
 use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use switchboard_ws::{Message, PreparedMessage};
@@ -43,8 +44,15 @@ pub(crate) fn build(
     config: &ServeConfig,
     rooms: Arc<Rooms>,
     redis: Option<&Arc<RedisAdapterFactory>>,
+    refused: Arc<[AtomicU64; 6]>,
 ) -> SocketIo {
     let mut sio = Config::default();
+    // Counted for /metrics, by Node's error code; the engine logs each at debug level.
+    sio.engine.on_connection_error = Some(OnConnectionError::new(move |error| {
+        if let Some(count) = refused.get(usize::from(error.error.code())) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+    }));
     if let Some(origins) = &config.allowed_origins {
         sio.engine.cors = Some(Cors {
             origins: origins.clone(),

@@ -29,6 +29,19 @@ fn healthz_metrics_and_unknown_paths() {
     assert_eq!(status, 200);
     let (status, _) = http_request(server.port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(status, 404);
+
+    // Socket.IO requests refused before a session, counted by Node's error code.
+    for query in ["EIO=4&transport=polling&sid=nope", "EIO=4&transport=pigeon"] {
+        let head = format!("GET /socket.io/?{query} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (status, _) = http_request(server.port, &head);
+        assert_eq!(status, 400, "{query}");
+    }
+    let (_, metrics) = http_request(server.port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (code, count) in [(0, 1), (1, 1), (4, 0)] {
+        let line =
+            format!("switchboard_socketio_requests_refused_total{{code=\"{code}\"}} {count}\n");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 }
 
 #[test]
