@@ -228,9 +228,13 @@ impl NamespaceAdapter {
             }
             Request::ServerSideEmit { request_id, packet } => {
                 let ack = request_id.map(|request_id| {
-                    let adapter = Arc::clone(self);
+                    // Weak: a listener that keeps the event does not keep the adapter.
+                    let adapter = Arc::downgrade(self);
                     let from = from.map(str::to_owned);
                     ServerAck::new(move |value| {
+                        let Some(adapter) = adapter.upgrade() else {
+                            return;
+                        };
                         adapter.answer(
                             from.as_deref(),
                             &Answer::ServerSideEmit {
@@ -505,14 +509,14 @@ impl Adapter for NamespaceAdapter {
         })
     }
 
-    /// One answer from each other server subscribed to the namespace, until the request
-    /// timeout (counted from the publish, as Node's adapter does).
+    /// One answer from each other server subscribed to the namespace, within the request
+    /// timeout (counting the servers included).
     fn server_side_emit_with_ack(&self, packet: BroadcastPacket) -> AdapterFuture<ServerAcks> {
         let this = self.self_arc();
         Box::pin(async move {
             let this = this?;
-            let timeout = this.bus.config.requests_timeout;
-            let servers = tokio::time::timeout(timeout, this.other_servers())
+            let deadline = tokio::time::Instant::now() + this.bus.config.requests_timeout;
+            let servers = tokio::time::timeout_at(deadline, this.other_servers())
                 .await
                 .unwrap_or(Err(AdapterError::Timeout))?;
             let mut out = ServerAcks {
@@ -533,7 +537,6 @@ impl Adapter for NamespaceAdapter {
                 request_id: Some(&request_id),
                 packet: &packet,
             })?;
-            let deadline = tokio::time::Instant::now() + timeout;
             while out.responses.len() < servers {
                 match tokio::time::timeout_at(deadline, answers.recv()).await {
                     Ok(Some(AckEvent::Ack(value))) => out.responses.push(value),

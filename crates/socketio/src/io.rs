@@ -248,7 +248,8 @@ impl SocketIo {
 
     /// Events between this server and the other servers of the cluster in namespace `name`
     /// (Node's `io.of(name).serverSideEmit` and `.on`). The namespace is created when it does
-    /// not exist yet, as Node's `io.of` does, so its adapter hears the other servers.
+    /// not exist yet, as Node's `io.of` does, so its adapter hears the other servers (and
+    /// clients can connect to it).
     pub fn server_events(&self, name: &str) -> ServerEvents {
         let name = normalize(name);
         self.inner.namespace_or_create(&name);
@@ -258,8 +259,10 @@ impl SocketIo {
     /// Calls `listener` for every change in the rooms of namespace `name` on this server
     /// (Node's adapter events `create-room`, `join-room`, `leave-room`, `delete-room`),
     /// replacing an earlier listener. A socket's own id is a room too, so connections and
-    /// disconnections show. It runs at once on the task that made the change, after the
-    /// rooms are updated: keep it short. The namespace is created when it does not exist yet.
+    /// disconnections show. Events come one at a time, in the order the changes were made,
+    /// right after them: on the task that made the change, or on another that was telling
+    /// changes at that moment. Keep it short. The namespace is created when it does not
+    /// exist yet, and clients can connect to it, as with Node's `io.of`.
     pub fn on_room_event<F>(&self, name: &str, listener: F)
     where
         F: Fn(&RoomEvent) + Send + Sync + 'static,

@@ -193,7 +193,8 @@ impl ServerEvents {
     }
 
     /// Sends `event` with one argument to the other servers' listeners (Node's
-    /// `serverSideEmit`). JSON only: binary values arrive as arrays of numbers.
+    /// `serverSideEmit`). JSON only, as with Node's adapter: binary values arrive as arrays of
+    /// numbers.
     #[doc(alias = "serverSideEmit")]
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
         let value = to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;

@@ -160,6 +160,9 @@ pub(crate) struct SocketInner {
     data: Mutex<Value>,
     pub(crate) acks: PendingAcks,
     pub(crate) connected: AtomicBool,
+    /// The socket is disconnecting or gone: set once, first thing, when it closes (while
+    /// `connected` stays true for the `disconnecting` listener, as in Node).
+    closing: AtomicBool,
     /// Handler futures to start, picked up by the connection's task (which runs them).
     pub(crate) spawner: crate::client::Spawner,
     protocol: wire::Protocol,
@@ -208,6 +211,7 @@ impl Socket {
                 data: Mutex::new(Value::Null),
                 acks: PendingAcks::default(),
                 connected: AtomicBool::new(false),
+                closing: AtomicBool::new(false),
                 spawner,
                 protocol,
             }),
@@ -295,8 +299,9 @@ impl Socket {
 
     /// Calls `listener` once as the socket disconnects, before it leaves its rooms (Node's
     /// `disconnecting` event): [`rooms`](Self::rooms) still lists them, and
-    /// [`to`](Self::to) reaches their other members, to tell them who left. It runs at once,
-    /// on the task that disconnects the socket: keep it short (spawn anything slow). The
+    /// [`to`](Self::to) reaches their other members, to tell them who left, and the socket
+    /// still counts as [`connected`](Self::connected), as in Node. It runs at once, on the
+    /// task that disconnects the socket: keep it short (spawn anything slow). The
     /// [`on_disconnect`](Self::on_disconnect) handler runs after it.
     pub fn on_disconnecting<F>(&self, listener: F)
     where
@@ -408,10 +413,20 @@ impl Socket {
         SocketEmitter::new(self)
     }
 
-    /// Joins rooms.
+    /// Joins rooms. A socket that is disconnecting or gone joins nothing (a handler that
+    /// joins after an `await` may find its socket gone).
     pub fn join(&self, rooms: impl crate::broadcast::IntoRooms) {
+        if self.inner.closing.load(Ordering::SeqCst) {
+            return;
+        }
         let rooms = rooms.into_rooms();
         self.inner.ns.local.join(&self.inner.id, &rooms);
+        // A close that ran meanwhile has left every room already, or leaves these too: the
+        // rooms' lock orders the two, and the close set `closing` before it left them.
+        if self.inner.closing.load(Ordering::SeqCst) {
+            self.inner.ns.local.leave(&self.inner.id, &rooms);
+            return;
+        }
         self.inner.ns.adapter.add_all(&self.inner.id, &rooms);
     }
 
@@ -455,7 +470,7 @@ impl Socket {
     /// Disconnects this socket from its namespace (reason `server namespace disconnect`); the
     /// client is told and does not reconnect by itself.
     pub fn disconnect(&self) {
-        if self.connected() {
+        if self.connected() && !self.inner.closing.load(Ordering::SeqCst) {
             let packets = wire::disconnect(self.nsp(), self.inner.ns.codec());
             let _ = self.send_packets(&packets);
             self.inner.spawner.detach(self.nsp());
@@ -630,14 +645,16 @@ impl Socket {
     /// Marks the socket disconnected, leaves every room, fails pending acknowledgements and
     /// runs the disconnect handler.
     pub(crate) fn closed(&self, reason: DisconnectReason) {
-        if !self.inner.connected.swap(false, Ordering::AcqRel) {
+        if !self.connected() || self.inner.closing.swap(true, Ordering::SeqCst) {
             return;
         }
-        // Taken out first: the listener may use this socket's locks.
+        // Taken out first: the listener may use this socket's locks. As in Node, the socket
+        // is still connected while it runs.
         let disconnecting = lock(&self.inner.disconnecting).take();
         if let Some(listener) = disconnecting {
             listener(self, reason);
         }
+        self.inner.connected.store(false, Ordering::Release);
         if let (Some(pid), true) = (&self.inner.pid, reason.is_recoverable()) {
             self.inner.ns.adapter.persist_session(Session {
                 sid: Arc::clone(&self.inner.id),

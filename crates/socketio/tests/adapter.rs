@@ -684,9 +684,15 @@ async fn disconnecting_listeners_see_the_rooms_and_reach_their_other_members() {
                 rooms.sort();
                 let left = json!({ "id": socket.id(), "rooms": rooms });
                 socket.to(rooms).emit("left", &left).expect("emit");
+                assert!(
+                    socket.connected(),
+                    "still connected while disconnecting, as in Node"
+                );
                 let _ = before.send((reason.to_string(), socket.rooms().len()));
             });
             socket.on_disconnect(move |socket: Socket, reason| {
+                // Too late to join anything: the socket is gone.
+                socket.join("ghost");
                 let _ = tx.send((format!("after {reason}"), socket.rooms().len()));
                 async {}
             });

@@ -282,7 +282,8 @@ async fn refused_requests_reach_the_connection_error_hook() {
     let deny = [("x-deny", "go away")];
     /// Method, query, headers, then the answer's status, the code and message reported.
     type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u16, u8, &'a str);
-    let cases: [Case<'_>; 7] = [
+    let no_version = [("connection", "Upgrade"), ("upgrade", "websocket")];
+    let cases: [Case<'_>; 8] = [
         (
             "GET",
             "EIO=4&transport=pigeon",
@@ -331,6 +332,14 @@ async fn refused_requests_reach_the_connection_error_hook() {
             400,
             1,
             "Session ID unknown",
+        ),
+        (
+            "GET",
+            "EIO=4&transport=websocket",
+            &no_version,
+            400,
+            3,
+            "missing Sec-WebSocket-Version",
         ),
     ];
     for (method, query, headers, status, _, _) in cases {

@@ -2,7 +2,7 @@
 //! carries out on them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
@@ -36,6 +36,8 @@ struct LocalState {
     ack_ids: AtomicU64,
     server_listeners: Arc<ServerListeners>,
     room_listener: RwLock<Option<RoomListener>>,
+    /// Some task is telling the listener the queued room changes.
+    telling: AtomicBool,
 }
 
 /// Told of every change in the namespace's rooms on this server.
@@ -66,6 +68,7 @@ impl LocalNamespace {
                 ack_ids: AtomicU64::new(0),
                 server_listeners,
                 room_listener: RwLock::new(None),
+                telling: AtomicBool::new(false),
             }),
         }
     }
@@ -126,17 +129,43 @@ impl LocalNamespace {
         *write(&self.state.room_listener) = Some(listener);
     }
 
-    /// Makes a change to the rooms, then tells the listener, if any, of what changed (once
-    /// the rooms are unlocked: it may look at them).
-    fn change_rooms(&self, change: impl FnOnce(&Rooms, Option<&mut Vec<RoomEvent>>)) {
+    /// Makes a change to the rooms, then tells the listener, if any, of what changed once
+    /// the rooms are unlocked (it may look at them, or change them).
+    fn change_rooms(&self, change: impl FnOnce(&Rooms, bool)) {
         let listener = read(&self.state.room_listener).clone();
-        let Some(listener) = listener else {
-            return change(&self.state.rooms, None);
-        };
-        let mut events = Vec::new();
-        change(&self.state.rooms, Some(&mut events));
-        for event in &events {
-            listener(event);
+        change(&self.state.rooms, listener.is_some());
+        if let Some(listener) = listener {
+            self.tell_room_events(&*listener);
+        }
+    }
+
+    /// Tells the listener every queued change, one task at a time, so that it hears them in
+    /// the order they were made even when sockets on several tasks change rooms at once. A
+    /// task that finds another telling leaves its changes to it (which is also how a
+    /// listener that changes rooms itself hears its own changes: after the current one).
+    fn tell_room_events(&self, listener: &(dyn Fn(&RoomEvent) + Send + Sync)) {
+        struct Told<'a>(&'a AtomicBool);
+        impl Drop for Told<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let rooms = &self.state.rooms;
+        loop {
+            if self.state.telling.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            {
+                // Cleared however the listener returns, a panic included.
+                let _told = Told(&self.state.telling);
+                while let Some(event) = rooms.next_event() {
+                    listener(&event);
+                }
+            }
+            // A change queued after the last look, by a task that saw this one telling.
+            if !rooms.has_events() {
+                return;
+            }
         }
     }
 
@@ -144,20 +173,20 @@ impl LocalNamespace {
     pub(crate) fn add(&self, socket: &Socket) {
         let id = Arc::clone(&socket.inner.id);
         write(&self.state.sockets).insert(Arc::clone(&id), socket.clone());
-        self.change_rooms(|rooms, events| rooms.join(&id, &[Arc::clone(&id)], events));
+        self.change_rooms(|rooms, record| rooms.join(&id, &[Arc::clone(&id)], record));
     }
 
     pub(crate) fn remove(&self, socket: &Socket) {
         write(&self.state.sockets).remove(&socket.inner.id);
-        self.change_rooms(|rooms, events| rooms.leave_all(&socket.inner.id, events));
+        self.change_rooms(|rooms, record| rooms.leave_all(&socket.inner.id, record));
     }
 
     pub(crate) fn join(&self, id: &Arc<str>, rooms: &[Room]) {
-        self.change_rooms(|all, events| all.join(id, rooms, events));
+        self.change_rooms(|all, record| all.join(id, rooms, record));
     }
 
     pub(crate) fn leave(&self, id: &Arc<str>, rooms: &[Room]) {
-        self.change_rooms(|all, events| all.leave(id, rooms, events));
+        self.change_rooms(|all, record| all.leave(id, rooms, record));
     }
 
     pub(crate) fn rooms_of(&self, id: &str) -> HashSet<Room> {
@@ -354,5 +383,87 @@ impl Drop for LocalAcks {
         for socket in &self.asked {
             socket.inner.acks.forget(self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Mutex, PoisonError};
+
+    /// Sockets on four threads join and leave one room over and over: the listener must
+    /// hear a consistent story (created when empty, deleted when emptied, every join and
+    /// leave between), which needs the changes told in the order they were made.
+    #[test]
+    fn room_changes_on_many_threads_are_told_in_order() {
+        let local = LocalNamespace::new(
+            "/".into(),
+            Codec::Text,
+            None,
+            Arc::new(ServerListeners::default()),
+        );
+        let members = Arc::new(Mutex::new(None::<usize>));
+        let errors = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (seen, bad) = (Arc::clone(&members), Arc::clone(&errors));
+        local.set_room_listener(Arc::new(move |event: &RoomEvent| {
+            // A listener that takes a moment: listeners running side by side would enter
+            // the lock below out of order.
+            for _ in 0..200 {
+                std::hint::spin_loop();
+            }
+            let mut members = seen.lock().unwrap_or_else(PoisonError::into_inner);
+            let wrong = match (event, *members) {
+                (RoomEvent::Created(_), None) => {
+                    *members = Some(0);
+                    None
+                }
+                (RoomEvent::Joined { .. }, Some(n)) => {
+                    *members = Some(n + 1);
+                    None
+                }
+                (RoomEvent::Left { .. }, Some(n)) if n > 0 => {
+                    *members = Some(n - 1);
+                    None
+                }
+                (RoomEvent::Deleted(_), Some(0)) => {
+                    *members = None;
+                    None
+                }
+                (event, state) => Some(format!("{event:?} with {state:?} members")),
+            };
+            if let Some(wrong) = wrong {
+                bad.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(wrong);
+            }
+        }));
+        let room: Room = Arc::from("x");
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (local, room) = (local.clone(), Arc::clone(&room));
+                std::thread::spawn(move || {
+                    let id: Arc<str> = Arc::from(format!("socket-{t}"));
+                    for _ in 0..2_000 {
+                        local.join(&id, std::slice::from_ref(&room));
+                        local.leave(&id, std::slice::from_ref(&room));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("no panic");
+        }
+        let errors = errors.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            errors.is_empty(),
+            "{} inconsistent, first: {:?}",
+            errors.len(),
+            errors.first()
+        );
+        assert_eq!(
+            *members.lock().unwrap_or_else(PoisonError::into_inner),
+            None
+        );
+        assert!(!local.has_room("x"));
     }
 }

@@ -1,8 +1,8 @@
 //! The rooms index of one namespace on this server: room → members and member → rooms, so
 //! joins, leaves and fan-out never scan every socket.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::socket::Room;
 
@@ -42,6 +42,9 @@ fn record(events: &mut Events<'_>, event: impl FnOnce() -> RoomEvent) {
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
     inner: RwLock<RoomsInner>,
+    /// Changes not yet told to the listener, in the order they were made: each call queues
+    /// its own before it lets go of the rooms.
+    pending: Mutex<VecDeque<RoomEvent>>,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +54,51 @@ struct RoomsInner {
 }
 
 impl RoomsInner {
+    fn join(&mut self, id: &Arc<str>, rooms: &[Room], events: &mut Events<'_>) {
+        for room in rooms {
+            let members = match self.members.get_mut(room) {
+                Some(members) => members,
+                None => {
+                    record(events, || RoomEvent::Created(Arc::clone(room)));
+                    self.members.entry(Arc::clone(room)).or_default()
+                }
+            };
+            if !members.insert(Arc::clone(id)) {
+                continue;
+            }
+            record(events, || RoomEvent::Joined {
+                room: Arc::clone(room),
+                id: Arc::clone(id),
+            });
+            self.of_socket
+                .entry(Arc::clone(id))
+                .or_default()
+                .insert(Arc::clone(room));
+        }
+    }
+
+    fn leave(&mut self, id: &Arc<str>, rooms: &[Room], events: &mut Events<'_>) {
+        for room in rooms {
+            if self.members.get_mut(room).is_some_and(|m| m.remove(id)) {
+                self.remove_member(room, id, events);
+            }
+            if let Some(of) = self.of_socket.get_mut(id) {
+                of.remove(room);
+            }
+        }
+    }
+
+    fn leave_all(&mut self, id: &Arc<str>, events: &mut Events<'_>) {
+        let Some(rooms) = self.of_socket.remove(id) else {
+            return;
+        };
+        for room in rooms {
+            if self.members.get_mut(&room).is_some_and(|m| m.remove(id)) {
+                self.remove_member(&room, id, events);
+            }
+        }
+    }
+
     /// `id` was just taken out of `room`'s members: records it, and drops the room if empty.
     fn remove_member(&mut self, room: &Room, id: &Arc<str>, events: &mut Events<'_>) {
         record(events, || RoomEvent::Left {
@@ -65,53 +113,55 @@ impl RoomsInner {
 }
 
 impl Rooms {
-    pub(crate) fn join(&self, id: &Arc<str>, rooms: &[Room], mut events: Events<'_>) {
-        let mut inner = write(&self.inner);
-        for room in rooms {
-            let members = match inner.members.get_mut(room) {
-                Some(members) => members,
-                None => {
-                    record(&mut events, || RoomEvent::Created(Arc::clone(room)));
-                    inner.members.entry(Arc::clone(room)).or_default()
-                }
-            };
-            if !members.insert(Arc::clone(id)) {
-                continue;
-            }
-            record(&mut events, || RoomEvent::Joined {
-                room: Arc::clone(room),
-                id: Arc::clone(id),
-            });
-            inner
-                .of_socket
-                .entry(Arc::clone(id))
-                .or_default()
-                .insert(Arc::clone(room));
+    /// Queues what a change recorded, while the rooms are still locked.
+    fn queue(&self, events: Vec<RoomEvent>) {
+        if !events.is_empty() {
+            self.pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(events);
         }
     }
 
-    pub(crate) fn leave(&self, id: &Arc<str>, rooms: &[Room], mut events: Events<'_>) {
-        let mut inner = write(&self.inner);
-        for room in rooms {
-            if inner.members.get_mut(room).is_some_and(|m| m.remove(id)) {
-                inner.remove_member(room, id, &mut events);
-            }
-            if let Some(of) = inner.of_socket.get_mut(id) {
-                of.remove(room);
-            }
-        }
+    /// The oldest change not yet told, if any.
+    pub(crate) fn next_event(&self) -> Option<RoomEvent> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
     }
 
-    pub(crate) fn leave_all(&self, id: &Arc<str>, mut events: Events<'_>) {
+    /// Whether changes wait to be told.
+    pub(crate) fn has_events(&self) -> bool {
+        !self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Joins `id` to `rooms`; with `record`, queues the changes (see [`Self::next_event`]).
+    pub(crate) fn join(&self, id: &Arc<str>, rooms: &[Room], record: bool) {
         let mut inner = write(&self.inner);
-        let Some(rooms) = inner.of_socket.remove(id) else {
-            return;
-        };
-        for room in rooms {
-            if inner.members.get_mut(&room).is_some_and(|m| m.remove(id)) {
-                inner.remove_member(&room, id, &mut events);
-            }
-        }
+        let mut events = record.then(Vec::new);
+        inner.join(id, rooms, &mut events.as_mut());
+        self.queue(events.unwrap_or_default());
+    }
+
+    /// Takes `id` out of `rooms`; with `record`, queues the changes.
+    pub(crate) fn leave(&self, id: &Arc<str>, rooms: &[Room], record: bool) {
+        let mut inner = write(&self.inner);
+        let mut events = record.then(Vec::new);
+        inner.leave(id, rooms, &mut events.as_mut());
+        self.queue(events.unwrap_or_default());
+    }
+
+    /// Takes `id` out of every room; with `record`, queues the changes.
+    pub(crate) fn leave_all(&self, id: &Arc<str>, record: bool) {
+        let mut inner = write(&self.inner);
+        let mut events = record.then(Vec::new);
+        inner.leave_all(id, &mut events.as_mut());
+        self.queue(events.unwrap_or_default());
     }
 
     pub(crate) fn rooms_of(&self, id: &str) -> HashSet<Room> {
@@ -167,21 +217,22 @@ mod tests {
     fn members_follow_joins_and_leaves() {
         let rooms = Rooms::default();
         let (a, b) = (room("a"), room("b"));
-        rooms.join(&a, &[room("x"), room("y")], None);
-        rooms.join(&b, &[room("y")], None);
+        rooms.join(&a, &[room("x"), room("y")], false);
+        rooms.join(&b, &[room("y")], false);
         assert_eq!(
             rooms.members(&[room("y")]),
             HashSet::from([a.clone(), b.clone()])
         );
         assert_eq!(rooms.members(&[room("x"), room("y")]).len(), 2);
-        rooms.leave(&a, &[room("y")], None);
+        rooms.leave(&a, &[room("y")], false);
         assert_eq!(rooms.members(&[room("y")]), HashSet::from([b.clone()]));
         assert_eq!(rooms.rooms_of("a"), HashSet::from([room("x")]));
-        rooms.leave_all(&b, None);
+        rooms.leave_all(&b, false);
         assert!(rooms.members(&[room("y")]).is_empty());
         assert_eq!(rooms.all(), HashSet::from([room("x")]));
-        rooms.leave_all(&a, None);
+        rooms.leave_all(&a, false);
         assert!(rooms.all().is_empty(), "empty rooms are dropped");
+        assert!(!rooms.has_events(), "nothing recorded without asking");
         assert!(rooms.rooms_of("a").is_empty());
     }
 
@@ -198,10 +249,10 @@ mod tests {
             room: r.clone(),
             id: id.clone(),
         };
-        let mut events = Vec::new();
-        rooms.join(&a, &[x.clone(), y.clone()], Some(&mut events));
+        let drain = || std::iter::from_fn(|| rooms.next_event()).collect::<Vec<_>>();
+        rooms.join(&a, &[x.clone(), y.clone()], true);
         assert_eq!(
-            events,
+            drain(),
             [
                 Created(x.clone()),
                 joined(&x, &a),
@@ -210,20 +261,17 @@ mod tests {
             ]
         );
         // An existing room, and a room the socket is already in: one event.
-        events.clear();
-        rooms.join(&b, std::slice::from_ref(&y), Some(&mut events));
-        rooms.join(&a, std::slice::from_ref(&y), Some(&mut events));
-        assert_eq!(events, [joined(&y, &b)]);
+        rooms.join(&b, std::slice::from_ref(&y), true);
+        rooms.join(&a, std::slice::from_ref(&y), true);
+        assert_eq!(drain(), [joined(&y, &b)]);
         // Leaving a room others are in, then one it is not in: nothing deleted.
-        events.clear();
-        rooms.leave(&a, &[y.clone(), room("z")], Some(&mut events));
-        assert_eq!(events, [left(&y, &a)]);
-        events.clear();
-        rooms.leave_all(&b, Some(&mut events));
-        assert_eq!(events, [left(&y, &b), Deleted(y.clone())]);
-        events.clear();
-        rooms.leave_all(&a, Some(&mut events));
-        rooms.leave_all(&a, Some(&mut events));
-        assert_eq!(events, [left(&x, &a), Deleted(x.clone())]);
+        rooms.leave(&a, &[y.clone(), room("z")], true);
+        assert_eq!(drain(), [left(&y, &a)]);
+        rooms.leave_all(&b, true);
+        assert_eq!(drain(), [left(&y, &b), Deleted(y.clone())]);
+        rooms.leave_all(&a, true);
+        rooms.leave_all(&a, true);
+        assert_eq!(drain(), [left(&x, &a), Deleted(x.clone())]);
+        assert!(!rooms.has_events());
     }
 }

@@ -26,6 +26,7 @@ use switchboard_engineio::{
     classify, generate_sid, Config, EngineError, Handshake, Protocol, RequestKind, Session,
     Transmit,
 };
+use switchboard_ws::handshake::HandshakeError;
 use switchboard_ws_tokio::{upgrade, Transport};
 use tokio::sync::oneshot;
 
@@ -324,12 +325,7 @@ impl<A: EngineApp> Engine<A> {
                         });
                         response.map(|()| Body::default())
                     }
-                    Err(e) => {
-                        let reason = e.to_string();
-                        let refused = ConnectionError::new(&req, EngineError::BadRequest, &reason);
-                        refused::report(self.hook(), &refused);
-                        upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b)))
-                    }
+                    Err(e) => self.refuse_upgrade(&req, &e),
                 }
             }
         }
@@ -337,6 +333,13 @@ impl<A: EngineApp> Engine<A> {
 
     fn hook(&self) -> Option<&OnConnectionError> {
         self.shared.config.on_connection_error.as_ref()
+    }
+
+    /// The answer to a WebSocket handshake that is not one (code 3 when reported).
+    fn refuse_upgrade<B>(&self, req: &Request<B>, e: &HandshakeError) -> Response<Body> {
+        let refused = ConnectionError::new(req, EngineError::BadRequest, e.reason);
+        refused::report(self.hook(), &refused);
+        upgrade::error_response(e).map(|b| Body::new(Bytes::from(b)))
     }
 
     /// Node's answer to a refused request, reported first.
@@ -465,7 +468,7 @@ impl<A: EngineApp> Engine<A> {
                 });
                 response
             }
-            Err(e) => upgrade::error_response(&e).map(|b| Body::new(Bytes::from(b))),
+            Err(e) => self.refuse_upgrade(req, &e),
         }
     }
 
