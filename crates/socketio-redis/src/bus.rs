@@ -48,6 +48,9 @@ pub(crate) struct Bus {
     /// Subscriptions asked for and not yet confirmed, and a wake-up when that reaches zero.
     subscribing: AtomicUsize,
     subscribed: Notify,
+    /// Held while (un)subscribing, so that each decision to unsubscribe and the commands
+    /// that follow cannot interleave with a subscription of the same channels.
+    subscriptions: tokio::sync::Mutex<()>,
     runtime: tokio::runtime::Handle,
     /// Told of every broadcast from another server, after local delivery.
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
@@ -119,6 +122,7 @@ impl Bus {
             routes: RwLock::default(),
             subscribing: AtomicUsize::new(0),
             subscribed: Notify::new(),
+            subscriptions: tokio::sync::Mutex::new(()),
             runtime: tokio::runtime::Handle::current(),
             remote_listener: RwLock::new(None),
             dropped,
@@ -185,10 +189,14 @@ impl Bus {
         let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
         self.runtime.spawn(async move {
             let mut conn = bus.subscriber.clone();
+            let _in_order = bus.subscriptions.lock().await;
             // Until it holds (Redis may be down right now) or the namespace is gone; once in
             // place, the connection manager restores it after every reconnection.
             let mut pause = Duration::from_millis(50);
             loop {
+                if !bus.is_routed(&pattern) {
+                    break;
+                }
                 let result = async {
                     conn.psubscribe(&pattern).await?;
                     conn.subscribe(&names).await
@@ -198,9 +206,6 @@ impl Bus {
                 warn!(error = %e, pattern, "redis adapter: subscribing failed; retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(bus.config.reconnect_max_delay);
-                if !bus.is_routed(&pattern) {
-                    break;
-                }
             }
             if bus.subscribing.fetch_sub(1, Ordering::SeqCst) == 1 {
                 bus.subscribed.notify_waiters();
@@ -244,8 +249,15 @@ impl Bus {
                 }
             }
         }
-        let mut conn = self.subscriber.clone();
+        let bus = Arc::clone(self);
         self.runtime.spawn(async move {
+            let _in_order = bus.subscriptions.lock().await;
+            // An adapter of the same namespace registered meanwhile: its subscription, made
+            // before or after this point, must stand.
+            if bus.is_routed(&pattern) {
+                return;
+            }
+            let mut conn = bus.subscriber.clone();
             let _ = conn.punsubscribe(&pattern).await;
             let _ = conn.unsubscribe(&names).await;
         });
