@@ -80,6 +80,12 @@ impl Handshake {
 pub(crate) type DisconnectHandler =
     Arc<dyn Fn(Socket, DisconnectReason) -> crate::handler::BoxFuture + Send + Sync>;
 
+/// A handler of one event, and whether it is for the next event only (`once`).
+struct EventHandler {
+    handler: ErasedHandler,
+    once: bool,
+}
+
 /// A listener called as the socket disconnects, before it leaves its rooms.
 type DisconnectingListener = Box<dyn FnOnce(&Socket, DisconnectReason) + Send>;
 
@@ -149,7 +155,7 @@ pub(crate) struct SocketInner {
     pub(crate) ns: Arc<Namespace>,
     pub(crate) conn: ConnHandle,
     pub(crate) handshake: Handshake,
-    handlers: Mutex<HashMap<String, ErasedHandler, FnvBuild>>,
+    handlers: Mutex<HashMap<String, EventHandler, FnvBuild>>,
     any_handler: Mutex<Option<ErasedHandler>>,
     disconnect_handler: Mutex<Option<DisconnectHandler>>,
     disconnecting: Mutex<Option<DisconnectingListener>>,
@@ -277,13 +283,33 @@ impl Socket {
 
     /// Calls `handler` for every `event` from the client (replacing an earlier one).
     pub fn on<H: Handler<T>, T>(&self, event: impl Into<String>, handler: H) {
-        lock(&self.inner.handlers).insert(event.into(), erase(handler));
+        self.set_handler(event.into(), erase(handler), false);
+    }
+
+    /// Calls `handler` for the next `event` from the client only (Node's `socket.once`):
+    /// it is forgotten as that event arrives, whether or not its arguments suit it.
+    pub fn once<H: Handler<T>, T>(&self, event: impl Into<String>, handler: H) {
+        self.set_handler(event.into(), erase(handler), true);
+    }
+
+    fn set_handler(&self, event: String, handler: ErasedHandler, once: bool) {
+        lock(&self.inner.handlers).insert(event, EventHandler { handler, once });
+    }
+
+    /// Forgets the handler of `event` (Node's `socket.off(event)`); whether there was one.
+    pub fn off(&self, event: &str) -> bool {
+        lock(&self.inner.handlers).remove(event).is_some()
     }
 
     /// Calls `handler` for events no [`on`](Self::on) handler takes; [`crate::Args`] then
     /// holds the event name first.
     pub fn on_any<H: Handler<T>, T>(&self, handler: H) {
         *lock(&self.inner.any_handler) = Some(erase(handler));
+    }
+
+    /// Forgets the [`on_any`](Self::on_any) handler (Node's `socket.offAny()`).
+    pub fn off_any(&self) {
+        lock(&self.inner.any_handler).take();
     }
 
     /// Calls `handler` once, when the socket disconnects.
@@ -344,6 +370,13 @@ impl Socket {
     {
         *lock(&self.inner.outgoing) = Some(Arc::new(listener));
         self.inner.has_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Forgets the [`on_any_outgoing`](Self::on_any_outgoing) listener (Node's
+    /// `socket.offAnyOutgoing()`).
+    pub fn off_any_outgoing(&self) {
+        self.inner.has_outgoing.store(false, Ordering::Release);
+        lock(&self.inner.outgoing).take();
     }
 
     /// Attaches application data to the socket (Node's `socket.data`), visible to
@@ -622,7 +655,14 @@ impl Socket {
         ack: Option<u64>,
     ) -> Option<crate::handler::BoxFuture> {
         let ack = ack.map(|id| crate::ack::Ack::new(self.clone(), id));
-        let handler = lock(&self.inner.handlers).get(&*event).cloned();
+        let handler = {
+            let mut handlers = lock(&self.inner.handlers);
+            match handlers.get(&*event) {
+                Some(found) if found.once => handlers.remove(&*event).map(|h| h.handler),
+                Some(found) => Some(Arc::clone(&found.handler)),
+                None => None,
+            }
+        };
         let future = match handler {
             Some(handler) => handler(self.clone(), Incoming { args, ack }),
             None => {

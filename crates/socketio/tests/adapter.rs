@@ -843,3 +843,38 @@ async fn application_state_reaches_every_handler() {
     b.emit(Some(2), "count", json!([])).await;
     assert_eq!(b.next().await.data, json!([8]));
 }
+
+/// Emits `event` asking for an acknowledgement with `id`; the answer's arguments.
+async fn ask(c: &mut Client, id: u64, event: &str) -> serde_json::Value {
+    c.emit(Some(id), event, json!([])).await;
+    c.next().await.data
+}
+
+#[tokio::test]
+async fn once_off_and_off_any_forget_handlers() {
+    let io = SocketIo::new(Config::default());
+    io.ns("/", |socket: Socket| async move {
+        socket.once("first", |ack: Ack| async move { ack.send(&"once") });
+        socket.on("again", |ack: Ack| async move { ack.send(&"again") });
+        socket.on_any(|Args(args): Args, ack: Ack| async move {
+            ack.send(&json!([
+                "any",
+                args.first().cloned().unwrap_or(Value::Null)
+            ]));
+        });
+        socket.on("stop", |socket: Socket, ack: Ack| async move {
+            let had = socket.off("again");
+            socket.off_any();
+            ack.send(&(had, socket.off("again")));
+        });
+    });
+    let mut c = Client::connect(serve(io.clone()).await).await;
+    assert_eq!(ask(&mut c, 1, "first").await, json!(["once"]));
+    // Gone after one call: the catch-all takes it now.
+    assert_eq!(ask(&mut c, 2, "first").await, json!([["any", "first"]]));
+    assert_eq!(ask(&mut c, 3, "again").await, json!(["again"]));
+    // off says whether there was a handler; off_any leaves nothing to answer.
+    assert_eq!(ask(&mut c, 4, "stop").await, json!([[true, false]]));
+    c.emit(Some(5), "again", json!([])).await;
+    assert!(c.quiet_for(Duration::from_millis(200)).await);
+}
