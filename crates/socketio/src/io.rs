@@ -204,6 +204,8 @@ impl SocketIo {
 
     /// Makes `value` the application state of type `T`, for every handler of every
     /// namespace ([`crate::State`], [`Socket::state`]); replaces an earlier value of the type.
+    /// Not the `SocketIo` itself, nor anything holding it (`ServerEvents`): the server would
+    /// hold itself and never be freed.
     pub fn insert_state<T: Clone + Send + Sync + 'static>(&self, value: T) {
         self.inner.state.insert(value);
     }
