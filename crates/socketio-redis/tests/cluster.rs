@@ -27,13 +27,26 @@ async fn server(redis: &Redis) -> (SocketIo, SocketAddr) {
     (io, addr)
 }
 
+/// A factory connected to `redis` (one server of the cluster).
+async fn factory(redis: &Redis, config: RedisAdapterConfig) -> Arc<RedisAdapterFactory> {
+    RedisAdapterFactory::connect(redis.url().as_str(), config)
+        .await
+        .expect("redis")
+}
+
+/// The next value a listener sent, within [`WAIT`].
+async fn next<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("in time")
+        .expect("the listener lives")
+}
+
 async fn server_with(
     redis: &Redis,
     config: RedisAdapterConfig,
 ) -> (SocketIo, SocketAddr, Arc<RedisAdapterFactory>) {
-    let adapters = RedisAdapterFactory::connect(redis.url().as_str(), config)
-        .await
-        .expect("redis");
+    let adapters = factory(redis, config).await;
     let io = SocketIo::with_adapter(Config::default(), adapters.clone());
     io.ns("/", |socket: Socket| async move {
         let auth = socket.handshake().auth.as_object();
@@ -277,12 +290,7 @@ async fn server_side_events_reach_the_other_servers_and_gather_their_answers() {
         .unwrap();
     let mut got = Vec::new();
     for _ in 0..2 {
-        got.push(
-            tokio::time::timeout(WAIT, heard.recv())
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        got.push(next(&mut heard).await);
     }
     got.sort_by_key(|v| v.as_array().unwrap()[0].as_str().map(str::to_owned));
     assert_eq!(
@@ -366,10 +374,7 @@ async fn server_side_events_of_a_namespace_stay_in_it() {
     b_adapters.subscribed().await;
     a.server_events("/").emit("hello", &"main").unwrap();
     admin.emit("hello", &"admin").unwrap();
-    let got = tokio::time::timeout(WAIT, heard.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let got = next(&mut heard).await;
     assert_eq!(got, vec![Value::from("admin")]);
     assert!(tokio::time::timeout(QUIET, heard.recv()).await.is_err());
 }
@@ -378,10 +383,7 @@ async fn server_side_events_of_a_namespace_stay_in_it() {
 async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster() {
     let Some(redis) = Redis::start() else { return };
     let (a, _) = server(&redis).await;
-    let adapters =
-        RedisAdapterFactory::connect(redis.url().as_str(), RedisAdapterConfig::default())
-            .await
-            .expect("redis");
+    let adapters = factory(&redis, RedisAdapterConfig::default()).await;
     let b = SocketIo::with_adapter(Config::default(), adapters.clone());
     // "/" is made by a broadcast before the application sets it up.
     b.broadcast().emit("early", &0).unwrap();
@@ -398,10 +400,7 @@ async fn dropping_a_server_keeps_the_channels_another_took_over() {
     // the channels of "/" over; dropping the first must not take them from it.
     let Some(redis) = Redis::start() else { return };
     let (a, _) = server(&redis).await;
-    let adapters =
-        RedisAdapterFactory::connect(redis.url().as_str(), RedisAdapterConfig::default())
-            .await
-            .expect("redis");
+    let adapters = factory(&redis, RedisAdapterConfig::default()).await;
     let first = SocketIo::with_adapter(Config::default(), adapters.clone());
     first.ns("/", |_: Socket| async {});
     let second = SocketIo::with_adapter(Config::default(), adapters.clone());

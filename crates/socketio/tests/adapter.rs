@@ -615,10 +615,7 @@ async fn a_cluster_adapter_carries_server_events_to_the_other_servers() {
     events
         .emit_args("ping", vec![num(1), Value::from("x")])
         .expect("emit");
-    let mut got = vec![
-        heard.recv().await.expect("heard"),
-        heard.recv().await.expect("heard"),
-    ];
+    let mut got = vec![next(&mut heard).await, next(&mut heard).await];
     got.sort_unstable();
     assert_eq!(got, [("three", false), ("two", false)]);
 
@@ -711,33 +708,22 @@ async fn disconnecting_listeners_see_the_rooms_and_reach_their_other_members() {
         got.data,
         json!(["left", { "id": a_id, "rooms": ["blue", "red"] }])
     );
-    let first = tokio::time::timeout(WAIT, seen.recv())
-        .await
-        .expect("listener")
-        .expect("sent");
+    let first = next(&mut seen).await;
     assert_eq!(first, ("transport close".to_owned(), 3));
-    let second = tokio::time::timeout(WAIT, seen.recv())
-        .await
-        .expect("handler")
-        .expect("sent");
+    let second = next(&mut seen).await;
     assert_eq!(second, ("after transport close".to_owned(), 0));
 
     // A server-side disconnect runs it too, once.
     io.broadcast().disconnect(false).expect("disconnect");
-    let first = tokio::time::timeout(WAIT, seen.recv())
-        .await
-        .expect("listener")
-        .expect("sent");
+    let first = next(&mut seen).await;
     assert_eq!(first, ("server namespace disconnect".to_owned(), 3));
-    let second = tokio::time::timeout(WAIT, seen.recv())
-        .await
-        .expect("handler")
-        .expect("sent");
+    let second = next(&mut seen).await;
     assert_eq!(second.1, 0);
     assert!(seen.try_recv().is_err());
 }
 
-async fn next(events: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
+/// The next value a listener sent, within [`WAIT`].
+async fn next<T>(events: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(WAIT, events.recv())
         .await
         .expect("an event in time")

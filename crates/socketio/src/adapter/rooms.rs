@@ -2,9 +2,9 @@
 //! joins, leaves and fan-out never scan every socket.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use crate::socket::Room;
+use crate::socket::{lock, Room};
 
 /// A change in a namespace's rooms on this server (the events of Node's adapters). A
 /// socket's id is a room of its own, so connecting and disconnecting make these too.
@@ -113,55 +113,40 @@ impl RoomsInner {
 }
 
 impl Rooms {
-    /// Queues what a change recorded, while the rooms are still locked.
-    fn queue(&self, events: Vec<RoomEvent>) {
-        if !events.is_empty() {
-            self.pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(events);
+    /// Makes a change under the write lock; with `record`, queues what it changed before
+    /// letting go of the rooms, so that changes are queued in the order they were made.
+    fn change(&self, record: bool, f: impl FnOnce(&mut RoomsInner, &mut Events<'_>)) {
+        let mut inner = write(&self.inner);
+        let mut events = record.then(Vec::new);
+        f(&mut inner, &mut events.as_mut());
+        if let Some(events) = events.filter(|e| !e.is_empty()) {
+            lock(&self.pending).extend(events);
         }
     }
 
     /// The oldest change not yet told, if any.
     pub(crate) fn next_event(&self) -> Option<RoomEvent> {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front()
+        lock(&self.pending).pop_front()
     }
 
     /// Whether changes wait to be told.
     pub(crate) fn has_events(&self) -> bool {
-        !self
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_empty()
+        !lock(&self.pending).is_empty()
     }
 
     /// Joins `id` to `rooms`; with `record`, queues the changes (see [`Self::next_event`]).
     pub(crate) fn join(&self, id: &Arc<str>, rooms: &[Room], record: bool) {
-        let mut inner = write(&self.inner);
-        let mut events = record.then(Vec::new);
-        inner.join(id, rooms, &mut events.as_mut());
-        self.queue(events.unwrap_or_default());
+        self.change(record, |inner, events| inner.join(id, rooms, events));
     }
 
     /// Takes `id` out of `rooms`; with `record`, queues the changes.
     pub(crate) fn leave(&self, id: &Arc<str>, rooms: &[Room], record: bool) {
-        let mut inner = write(&self.inner);
-        let mut events = record.then(Vec::new);
-        inner.leave(id, rooms, &mut events.as_mut());
-        self.queue(events.unwrap_or_default());
+        self.change(record, |inner, events| inner.leave(id, rooms, events));
     }
 
     /// Takes `id` out of every room; with `record`, queues the changes.
     pub(crate) fn leave_all(&self, id: &Arc<str>, record: bool) {
-        let mut inner = write(&self.inner);
-        let mut events = record.then(Vec::new);
-        inner.leave_all(id, &mut events.as_mut());
-        self.queue(events.unwrap_or_default());
+        self.change(record, |inner, events| inner.leave_all(id, events));
     }
 
     pub(crate) fn rooms_of(&self, id: &str) -> HashSet<Room> {
