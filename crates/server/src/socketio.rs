@@ -70,6 +70,9 @@ pub(crate) fn build(
         .socketio_per_message_deflate
         .then(switchboard_ws::DeflateConfig::default);
     sio.engine.cookie = config.socketio_cookie.as_deref().map(Cookie::named);
+    // One slow-consumer policy for every connection the server holds.
+    sio.engine.outgoing_queue = config.send_queue;
+    sio.engine.send_buffer = config.send_buffer;
     let io = match redis {
         Some(redis) => {
             let bridged = Arc::clone(&rooms);

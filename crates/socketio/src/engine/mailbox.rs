@@ -67,6 +67,9 @@ struct State {
     closed: bool,
     /// Close at once, without flushing (a slow consumer).
     kill: Option<CloseReason>,
+    /// The task left the packets here at its last take (its transport is backed up): packets
+    /// wait without waking it, and fill the queue if the transport stays backed up.
+    held: bool,
 }
 
 /// The shared inbox.
@@ -168,7 +171,9 @@ impl Mailbox {
             return Err(SendError::Full);
         }
         state.packets.push_back(Outgoing::Packet(packet));
-        self.wake(&state);
+        if !state.held {
+            self.wake(&state);
+        }
         Ok(())
     }
 
@@ -200,12 +205,25 @@ impl Mailbox {
     /// when nothing was waiting, the next arrival wakes `cx`; without, arrivals wake nobody
     /// (the task is at work and takes again, listening, before it sleeps). So what a task's
     /// own handlers send costs it no wake-up.
-    pub(crate) fn take(&self, cx: &mut Context<'_>, taken: &mut Taken, listen: bool) {
+    ///
+    /// Without `packets` (the task's transport is backed up) the packets stay, and until the
+    /// next take with `packets` their arrival wakes nobody: they fill the queue, and a full
+    /// queue kills the session. Requests and the kill are taken, and wake it, either way.
+    pub(crate) fn take(
+        &self,
+        cx: &mut Context<'_>,
+        taken: &mut Taken,
+        listen: bool,
+        packets: bool,
+    ) {
         trim(&mut taken.inputs);
         trim(&mut taken.packets);
         let mut state = self.lock();
         std::mem::swap(&mut state.inputs, &mut taken.inputs);
-        std::mem::swap(&mut state.packets, &mut taken.packets);
+        if packets {
+            std::mem::swap(&mut state.packets, &mut taken.packets);
+        }
+        state.held = !packets;
         taken.kill = state.kill.take();
         let listening = listen && taken.is_empty();
         self.listening.store(listening, Ordering::Relaxed);
@@ -256,20 +274,20 @@ mod tests {
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         assert!(taken.is_empty(), "nothing yet: the waker is registered");
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), true), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         assert_eq!(taken.packets.len(), 2);
         assert_eq!(taken.kill, None, "a volatile packet does not kill");
         taken.packets.clear();
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), false), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         assert_eq!(taken.kill, Some(CloseReason::TransportError));
     }
 
@@ -281,36 +299,36 @@ mod tests {
         let mut taken = Taken::default();
         let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
         // At work: what its own handlers send is taken before it sleeps, without a wake-up.
-        mailbox.take(&mut cx, &mut taken, false);
+        mailbox.take(&mut cx, &mut taken, false, true);
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(woken(), 0);
         // Listening with something waiting: it is handed over, and nothing is registered.
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         assert_eq!(taken.packets.len(), 1);
         taken.packets.clear();
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(woken(), 0);
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         taken.packets.clear();
         // Listening on an empty mailbox: the first arrival wakes it, the next ones do not.
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         assert!(taken.is_empty());
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         mailbox.close(CloseReason::ForcedClose);
         assert_eq!(woken(), 1);
         // Woken (by anything) and at work again: arrivals are taken before it sleeps.
-        mailbox.take(&mut cx, &mut taken, false);
+        mailbox.take(&mut cx, &mut taken, false, true);
         taken.packets.clear();
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         mailbox.at_work();
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(woken(), 1);
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         assert_eq!(taken.packets.len(), 1);
         taken.packets.clear();
         // Listening again: a request wakes it too.
-        mailbox.take(&mut cx, &mut taken, true);
+        mailbox.take(&mut cx, &mut taken, true, true);
         let (respond, _answer) = oneshot::channel();
         let poll = Input::Poll {
             respond,
@@ -318,6 +336,63 @@ mod tests {
         };
         assert!(mailbox.input(poll).is_ok());
         assert_eq!(woken(), 2);
+    }
+
+    #[test]
+    fn held_packets_wake_nobody_and_fill_the_queue_until_a_kill_wakes_the_task() {
+        let mailbox = Mailbox::new(3);
+        let (wakes, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = Taken::default();
+        let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        // The transport is backed up: the task listens for requests but leaves packets.
+        mailbox.take(&mut cx, &mut taken, true, false);
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(woken(), 0, "a held packet does not wake the task");
+        mailbox.take(&mut cx, &mut taken, true, false);
+        assert!(taken.is_empty(), "still held: nothing handed over");
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet(), true), Err(SendError::Full));
+        assert_eq!(
+            woken(),
+            0,
+            "a dropped volatile packet does not wake it either"
+        );
+        assert_eq!(mailbox.send(packet(), false), Err(SendError::Full));
+        assert_eq!(woken(), 1, "the kill wakes it");
+        mailbox.take(&mut cx, &mut taken, true, false);
+        assert_eq!(taken.kill, Some(CloseReason::TransportError));
+        assert!(taken.packets.is_empty());
+        // Room again: the held packets come out in order, and arrivals wake it as before.
+        mailbox.take(&mut cx, &mut taken, true, true);
+        assert_eq!(taken.packets.len(), 3);
+        taken.packets.clear();
+        mailbox.take(&mut cx, &mut taken, true, true);
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(woken(), 2);
+    }
+
+    #[test]
+    fn a_held_mailbox_still_wakes_the_task_for_requests() {
+        let mailbox = Mailbox::new(3);
+        let (wakes, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = Taken::default();
+        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        mailbox.take(&mut cx, &mut taken, true, false);
+        assert!(taken.is_empty());
+        let (respond, _answer) = oneshot::channel();
+        let post = Input::Post {
+            body: Bytes::from_static(b"4x"),
+            binary: false,
+            respond,
+        };
+        assert!(mailbox.input(post).is_ok());
+        assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        mailbox.take(&mut cx, &mut taken, true, false);
+        assert_eq!(taken.inputs.len(), 1);
+        assert!(taken.packets.is_empty());
     }
 
     #[test]

@@ -91,6 +91,11 @@ pub struct EngineConfig {
     /// Outbound packets queued per session between the application and the session task;
     /// a session whose queue is full when a packet is sent to it is closed (slow consumer).
     pub outgoing_queue: usize,
+    /// Unwritten bytes a session's WebSocket may hold before the session stops taking
+    /// packets from its queue (4 MiB). A client that stops reading then fills the queue
+    /// (`outgoing_queue`) and is closed, instead of growing the server's memory until its
+    /// ping timeout. Polling sessions are bounded by `protocol.max_queued_packets` instead.
+    pub send_buffer: usize,
     /// WebSocket frame and message limits for the websocket transport, and, when
     /// permessage-deflate is on, its `compression_threshold` (1024 bytes, as in Node) and
     /// `compression_level`.
@@ -132,6 +137,7 @@ impl Default for EngineConfig {
             protocol,
             cors: None,
             outgoing_queue: 1024,
+            send_buffer: 4 << 20,
             ws,
             cookie: None,
             allow_request: None,

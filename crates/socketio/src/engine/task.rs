@@ -216,11 +216,15 @@ impl<A: EngineApp> SessionTask<A> {
             }
             // A round that found nothing else listens to the mailbox as it takes from it.
             let quiet = !progressed;
-            progressed |= self.poll_mailbox(cx, quiet);
+            let room = self.transport_has_room();
+            progressed |= self.poll_mailbox(cx, quiet, room);
             if let Some(reason) = self.drain() {
                 return Poll::Ready(reason);
             }
             progressed |= self.flush_websockets(cx);
+            // Packets held for want of room: a flush that made some takes them next round
+            // (no waker would: held packets wake nobody, and the flush is done).
+            progressed |= !room && self.transport_has_room();
             if !progressed {
                 return Poll::Pending;
             }
@@ -230,9 +234,20 @@ impl<A: EngineApp> SessionTask<A> {
         Poll::Pending
     }
 
-    /// Takes what the mailbox holds (listening for more when it is empty and `listen`).
-    fn poll_mailbox(&mut self, cx: &mut Context<'_>, listen: bool) -> bool {
-        self.mailbox.take(cx, &mut self.taken, listen);
+    /// Whether the session's transport takes more packets: not while its WebSocket holds
+    /// `send_buffer` unwritten bytes or more. Packets then wait in the mailbox, whose bound
+    /// closes a session whose client stopped reading (without this they would pile up in
+    /// the WebSocket's buffer, without bound, until the ping timeout).
+    fn transport_has_room(&self) -> bool {
+        self.ws
+            .as_ref()
+            .is_none_or(|ws| ws.buffered_amount() < self.shared.config.send_buffer)
+    }
+
+    /// Takes what the mailbox holds (listening for more when it is empty and `listen`);
+    /// without `room`, requests and a kill only, the packets are left there.
+    fn poll_mailbox(&mut self, cx: &mut Context<'_>, listen: bool, room: bool) -> bool {
+        self.mailbox.take(cx, &mut self.taken, listen, room);
         if self.taken.is_empty() {
             return false;
         }
