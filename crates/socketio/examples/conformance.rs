@@ -10,6 +10,7 @@
 //!         [--per-message-deflate]    (Engine.IO `perMessageDeflate` on; off by default)
 //!         [--deny-header NAME]       (Engine.IO `allowRequest` refusing handshakes that
 //!                                     carry header NAME, its value as the reason)
+//!         [--ping-interval MS] [--ping-timeout MS]   (instead of the suite's 300 and 200)
 //!
 //! Suite behaviour: ping interval 300 ms, timeout 200 ms, maxPayload 1,000,000; on connect emit
 //! `auth` with the CONNECT payload (20 ms later, see [`GREETING_DELAY`]); `message` →
@@ -27,6 +28,9 @@
 //! emits back as `refused`), `file` (the server emits `file` with a serde struct whose
 //! `bytes::Bytes` field must arrive as binary), `transport` (acks with the transport the
 //! server sees: `polling` or `websocket`).
+//!
+//! `GET /sessions` answers the number of open Engine.IO sessions, for tests that check none is
+//! left behind.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -212,6 +216,13 @@ fn engine_options(config: &mut Config) {
     if std::env::args().any(|a| a == "--per-message-deflate") {
         config.engine.per_message_deflate = Some(switchboard_ws::DeflateConfig::default());
     }
+    let millis = |name| flag_value(name).and_then(|v| v.parse().ok());
+    if let Some(ms) = millis("--ping-interval") {
+        config.engine.protocol.ping_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = millis("--ping-timeout") {
+        config.engine.protocol.ping_timeout = Duration::from_millis(ms);
+    }
     if let Some(header) = flag_value("--deny-header") {
         config.engine.allow_request = Some(AllowRequest::new(move |request: &RequestInfo| {
             let refusal = request
@@ -288,6 +299,9 @@ async fn main() -> std::io::Result<()> {
                 async move {
                     if req.uri().path().starts_with("/socket.io") {
                         Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await)
+                    } else if req.uri().path() == "/sessions" {
+                        // Open Engine.IO sessions, for tests checking that none is left over.
+                        Ok(hyper::Response::new(io.sessions().to_string().into()))
                     } else if req.uri().path() == "/" {
                         // A blank page: an http:// origin for browser tests.
                         let page = "<!doctype html><title>conformance</title>";

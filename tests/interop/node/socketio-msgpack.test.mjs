@@ -4,45 +4,9 @@
 // msgpack `bin`, no attachments), namespaces, a middleware refusal with data.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
 import msgpackParser from 'socket.io-msgpack-parser';
-import { withTimeout } from './server.mjs';
-
-const BIN = process.env.SOCKETIO_SERVER_BIN;
-const skip = !BIN && !process.env.SWITCHBOARD_INTEROP
-  ? 'SOCKETIO_SERVER_BIN not set (scripts/test.sh builds the conformance example)'
-  : false;
-
-async function startServer(extra) {
-  const proc = spawn(BIN, ['127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  const port = await withTimeout(new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      const m = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('error', reject);
-  }), 15_000, 'the Socket.IO server to start');
-  return { url: `http://127.0.0.1:${port}`, stop: async () => { proc.kill('SIGKILL'); await exited; } };
-}
-
-function once(emitter, event, ms = 5_000) {
-  return withTimeout(new Promise((resolve) => emitter.once(event, (...args) => resolve(args))),
-    ms, `event ${event}`);
-}
-
-async function connected(socket) {
-  if (!socket.connected) await once(socket, 'connect');
-  return socket;
-}
-
-const TRANSPORTS = {
-  polling: { transports: ['polling'] },
-  websocket: { transports: ['websocket'] },
-  upgrade: {},
-};
+import { TRANSPORTS, connected, once, skip, startExample as startServer } from './sio-example.mjs';
 
 let server;
 before(async () => { if (!skip) server = await startServer(['--msgpack']); });
