@@ -292,11 +292,22 @@ impl<A: EngineApp> Engine<A> {
                     return self.refuse(&req, EngineError::UnknownSid);
                 };
                 let binary = http_io::is_binary(&req);
-                let limit = self.shared.config.protocol.max_http_buffer_size;
-                let body = match Limited::new(req.into_body(), limit + 1).collect().await {
-                    Ok(collected) => collected.to_bytes(),
+                let protocol = &self.shared.config.protocol;
+                let limit = protocol.max_http_buffer_size;
+                // A body still incomplete when the session's heartbeat would have failed is
+                // not coming (a client posts one body at a time, its pongs among them): it
+                // would hold its buffer and connection for as long as the sender likes. Node
+                // bounds the same with its HTTP server's `requestTimeout`, and answers 408.
+                let deadline = protocol.ping_interval + protocol.ping_timeout;
+                let read = Limited::new(req.into_body(), limit + 1).collect();
+                let body = match tokio::time::timeout(deadline, read).await {
+                    Ok(Ok(collected)) => collected.to_bytes(),
                     // Over the limit: Node answers 413 and the session lives on.
-                    Err(_) => return http_io::empty(StatusCode::PAYLOAD_TOO_LARGE),
+                    Ok(Err(_)) => return http_io::empty(StatusCode::PAYLOAD_TOO_LARGE),
+                    Err(_) => {
+                        tracing::debug!(%sid, "POST body incomplete after {deadline:?}: 408");
+                        return http_io::empty(StatusCode::REQUEST_TIMEOUT);
+                    }
                 };
                 let (respond, answer) = oneshot::channel();
                 let input = Input::Post {
