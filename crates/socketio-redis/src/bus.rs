@@ -1,7 +1,8 @@
 //! The Redis side, shared by every namespace's adapter: a publishing connection fed by an
 //! ordered queue, and a subscribing connection whose messages are routed to the namespace they
-//! belong to. Both are redis-rs `ConnectionManager`s over RESP3: they reconnect by themselves,
-//! and the subscriber resubscribes after a reconnection.
+//! belong to. Both are redis-rs `ConnectionManager`s over RESP3: they reconnect by themselves
+//! when their socket fails, and the subscriber resubscribes after a reconnection. A watchdog
+//! replaces either when it goes silent without failing (see [`watchdog`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -33,14 +34,72 @@ struct Routes {
     channels: HashMap<String, (Weak<NamespaceAdapter>, Route)>,
 }
 
+/// A connection the watchdog may replace: each use takes a clone (a few reference counts).
+struct Slot(RwLock<ConnectionManager>);
+
+impl Slot {
+    fn new(conn: ConnectionManager) -> Self {
+        Self(RwLock::new(conn))
+    }
+
+    fn get(&self) -> ConnectionManager {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, conn: ConnectionManager) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = conn;
+    }
+}
+
+/// Where the subscriber's messages go: a bounded queue to the router. A server that cannot
+/// keep up drops messages (counted, logged) rather than queue without end; pub/sub delivery
+/// is at most once anyway.
+#[derive(Clone)]
+struct PushQueue {
+    queue: mpsc::Sender<PushInfo>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl redis::aio::AsyncPushSender for PushQueue {
+    fn send(&self, push: PushInfo) -> Result<(), redis::aio::SendError> {
+        match self.queue.try_send(push) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    warn!(
+                        dropped = n,
+                        "redis adapter: messages from Redis dropped, too many queued"
+                    );
+                }
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(redis::aio::SendError),
+        }
+    }
+}
+
+/// Which of the two connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Commands,
+    Subscriber,
+}
+
 /// The connections and this server's identity in the cluster.
 pub(crate) struct Bus {
     /// This server's id, as Node's adapter makes them (6 alphanumerics).
     pub(crate) uid: String,
     pub(crate) config: RedisAdapterConfig,
-    /// For commands other than PUBLISH (`PUBSUB NUMSUB`).
-    commands: ConnectionManager,
-    subscriber: ConnectionManager,
+    /// To open a connection again (the watchdog's replacements).
+    client: redis::Client,
+    pushes: PushQueue,
+    /// For PUBLISH (the publisher task) and the other commands (`PUBSUB NUMSUB`).
+    commands: Arc<Slot>,
+    subscriber: Slot,
     publish: mpsc::UnboundedSender<(String, Bytes)>,
     /// Messages in the publish queue, bounded by `config.max_queued_publishes`.
     queued: Arc<AtomicUsize>,
@@ -75,48 +134,26 @@ impl Bus {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(settings))?;
-        let manager_config = || {
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(config.connect_timeout))
-                .set_response_timeout(Some(config.requests_timeout))
-                .set_max_delay(config.reconnect_max_delay)
-        };
-        // Bounded: a server that cannot keep up drops messages (counted in the log) rather than
-        // queue without end; pub/sub delivery is at most once anyway.
-        let (push_tx, push_rx) = mpsc::channel::<PushInfo>(config.max_queued_received.max(1));
+        let (queue, push_rx) = mpsc::channel::<PushInfo>(config.max_queued_received.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&dropped);
-        let push_sender = move |push: PushInfo| match push_tx.try_send(push) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-                if n.is_power_of_two() {
-                    warn!(
-                        dropped = n,
-                        "redis adapter: messages from Redis dropped, too many queued"
-                    );
-                }
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        let pushes = PushQueue {
+            queue,
+            dropped: Arc::clone(&dropped),
         };
-        let subscriber = client
-            .get_connection_manager_with_config(
-                manager_config()
-                    .set_push_sender(push_sender)
-                    .set_automatic_resubscription(),
-            )
-            .await?;
-        let commands = client
-            .get_connection_manager_with_config(manager_config())
-            .await?;
+        let subscriber = open(&client, &config, Which::Subscriber, &pushes).await?;
+        let commands = Arc::new(Slot::new(
+            open(&client, &config, Which::Commands, &pushes).await?,
+        ));
         let (publish, publish_rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let heartbeat = config.heartbeat_interval;
         let bus = Arc::new(Self {
             uid: crate::random_id(),
             config,
-            commands: commands.clone(),
-            subscriber,
+            client,
+            pushes,
+            commands: Arc::clone(&commands),
+            subscriber: Slot::new(subscriber),
             publish,
             queued: Arc::clone(&queued),
             routes: RwLock::default(),
@@ -129,7 +166,44 @@ impl Bus {
         });
         tokio::spawn(publisher(commands, publish_rx, queued));
         tokio::spawn(router(Arc::downgrade(&bus), push_rx));
+        if let Some(interval) = heartbeat {
+            tokio::spawn(watchdog(Arc::downgrade(&bus), interval));
+        }
         Ok(bus)
+    }
+
+    fn connection(&self, which: Which) -> ConnectionManager {
+        match which {
+            Which::Commands => self.commands.get(),
+            Which::Subscriber => self.subscriber.get(),
+        }
+    }
+
+    /// Opens `which` again and puts the new connection in the old one's place; the
+    /// subscriber's channels are subscribed to on the new one first.
+    async fn replace(&self, which: Which) -> Result<(), RedisError> {
+        let mut fresh = open(&self.client, &self.config, which, &self.pushes).await?;
+        match which {
+            Which::Commands => self.commands.set(fresh),
+            Which::Subscriber => {
+                // No (un)subscription may run meanwhile: it would go to the old connection.
+                let _in_order = self.subscriptions.lock().await;
+                let (patterns, channels) = {
+                    let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+                    let patterns: Vec<String> = routes.patterns.keys().cloned().collect();
+                    let channels: Vec<String> = routes.channels.keys().cloned().collect();
+                    (patterns, channels)
+                };
+                if !patterns.is_empty() {
+                    fresh.psubscribe(&patterns).await?;
+                }
+                if !channels.is_empty() {
+                    fresh.subscribe(&channels).await?;
+                }
+                self.subscriber.set(fresh);
+            }
+        }
+        Ok(())
     }
 
     /// Queues `payload` for `channel`; messages go out in the order they were queued.
@@ -147,7 +221,7 @@ impl Bus {
 
     /// How many servers subscribe to `channel` (`PUBSUB NUMSUB`), this one included.
     pub(crate) async fn subscribers(&self, channel: &str) -> Result<usize, RedisError> {
-        let mut conn = self.commands.clone();
+        let mut conn = self.commands.get();
         let reply: redis::Value = redis::cmd("PUBSUB")
             .arg("NUMSUB")
             .arg(channel)
@@ -188,8 +262,8 @@ impl Bus {
         let bus = Arc::clone(self);
         let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
         self.runtime.spawn(async move {
-            let mut conn = bus.subscriber.clone();
             let _in_order = bus.subscriptions.lock().await;
+            let mut conn = bus.subscriber.get();
             // Until it holds (Redis may be down right now) or the namespace is gone; once in
             // place, the connection manager restores it after every reconnection.
             let mut pause = Duration::from_millis(50);
@@ -257,7 +331,7 @@ impl Bus {
             if bus.is_routed(&pattern) {
                 return;
             }
-            let mut conn = bus.subscriber.clone();
+            let mut conn = bus.subscriber.get();
             let _ = conn.punsubscribe(&pattern).await;
             let _ = conn.unsubscribe(&names).await;
         });
@@ -290,14 +364,69 @@ impl Bus {
     }
 }
 
-/// Sends queued messages in order, as pipelines of whatever is queued.
+/// Opens a connection: the subscriber hands its messages to `pushes` and resubscribes after
+/// each reconnection.
+async fn open(
+    client: &redis::Client,
+    config: &RedisAdapterConfig,
+    which: Which,
+    pushes: &PushQueue,
+) -> Result<ConnectionManager, RedisError> {
+    let settings = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.requests_timeout))
+        .set_max_delay(config.reconnect_max_delay);
+    let settings = match which {
+        Which::Commands => settings,
+        Which::Subscriber => settings
+            .set_push_sender(pushes.clone())
+            .set_automatic_resubscription(),
+    };
+    client.get_connection_manager_with_config(settings).await
+}
+
+/// Replaces a connection that stopped answering.
+///
+/// A `ConnectionManager` reconnects when its socket fails, but a connection can go silent
+/// without failing: a NAT or a load balancer in between forgot it, or Redis closed its side
+/// and the close never arrived. Commands then time out one after another, and the
+/// subscriber, which never writes, hears nothing for good (TCP keepalive, where on, notices
+/// after hours). A PING on each connection every `interval` finds it: one that is not
+/// answered within `requests_timeout` is replaced.
+async fn watchdog(bus: Weak<Bus>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        for which in [Which::Subscriber, Which::Commands] {
+            let Some(bus) = bus.upgrade() else { return };
+            let mut conn = bus.connection(which);
+            let Err(e) = redis::cmd("PING").query_async::<()>(&mut conn).await else {
+                continue;
+            };
+            // Other failures (Redis down, refusing) are the connection manager's to retry.
+            if !e.is_timeout() {
+                continue;
+            }
+            warn!(connection = ?which, "redis adapter: no answer to PING; connecting again");
+            if let Err(e) = bus.replace(which).await {
+                warn!(connection = ?which, error = %e, "redis adapter: connecting again failed");
+            }
+        }
+    }
+}
+
+/// Sends queued messages in order, as pipelines of whatever is queued, on whichever
+/// connection the slot holds at the time.
 async fn publisher(
-    mut conn: ConnectionManager,
+    commands: Arc<Slot>,
     mut queue: mpsc::UnboundedReceiver<(String, Bytes)>,
     queued: Arc<AtomicUsize>,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 512).await > 0 {
+        let mut conn = commands.get();
         let mut pipe = redis::pipe();
         for (channel, payload) in &batch {
             pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();

@@ -69,6 +69,12 @@ pub struct RedisAdapterConfig {
     pub connect_timeout: Duration,
     /// The longest wait between two reconnection attempts: 2 s.
     pub reconnect_max_delay: Duration,
+    /// How often each Redis connection is checked with a PING: 5 s. One not answered within
+    /// `requests_timeout` is replaced, so a connection that went silent without failing (a
+    /// NAT or load balancer in between forgot it) costs at most `heartbeat_interval +
+    /// requests_timeout` of the cluster's messages, not hours. `None` turns it off (Node's
+    /// adapter leaves this to the Redis client's `pingInterval`, off by default).
+    pub heartbeat_interval: Option<Duration>,
 }
 
 impl Default for RedisAdapterConfig {
@@ -81,6 +87,7 @@ impl Default for RedisAdapterConfig {
             max_queued_received: 65_536,
             connect_timeout: Duration::from_secs(5),
             reconnect_max_delay: Duration::from_secs(2),
+            heartbeat_interval: Some(Duration::from_secs(5)),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Two switchboard servers joined by the Redis adapter through a real `redis-server` (started
 //! per test on a free port): broadcasts, rooms, `local`, `fetchSockets`, remote joins and
 //! disconnections, broadcasts with acknowledgements, server-side events, garbage on the
-//! channels, and a Redis restart. Node's adapter on the other side is tests/interop/node/socketio-redis.test.mjs.
+//! channels, a Redis restart, and connections that a proxy in between forgets. Node's adapter
+//! on the other side is tests/interop/node/socketio-redis.test.mjs.
 //!
 //! Needs `redis-server` on the PATH; skipped without it unless `SWITCHBOARD_INTEROP` is set
 //! (scripts/test.sh sets it and installs Redis).
@@ -29,7 +30,11 @@ async fn server(redis: &Redis) -> (SocketIo, SocketAddr) {
 
 /// A factory connected to `redis` (one server of the cluster).
 async fn factory(redis: &Redis, config: RedisAdapterConfig) -> Arc<RedisAdapterFactory> {
-    RedisAdapterFactory::connect(redis.url().as_str(), config)
+    factory_at(&redis.url(), config).await
+}
+
+async fn factory_at(url: &str, config: RedisAdapterConfig) -> Arc<RedisAdapterFactory> {
+    RedisAdapterFactory::connect(url, config)
         .await
         .expect("redis")
 }
@@ -46,7 +51,15 @@ async fn server_with(
     redis: &Redis,
     config: RedisAdapterConfig,
 ) -> (SocketIo, SocketAddr, Arc<RedisAdapterFactory>) {
-    let adapters = factory(redis, config).await;
+    server_at(&redis.url(), config).await
+}
+
+/// [`server_with`] on the Redis at `url`.
+async fn server_at(
+    url: &str,
+    config: RedisAdapterConfig,
+) -> (SocketIo, SocketAddr, Arc<RedisAdapterFactory>) {
+    let adapters = factory_at(url, config).await;
     let io = SocketIo::with_adapter(Config::default(), adapters.clone());
     io.ns("/", |socket: Socket| async move {
         let auth = socket.handshake().auth.as_object();
@@ -600,4 +613,94 @@ async fn a_server_that_falls_behind_drops_messages_and_carries_on() {
     // b carries on: a later broadcast is the next thing its socket sees.
     ns(&a).emit("later", &true).unwrap();
     expect_event(&mut listener, "later", json!([true])).await;
+}
+
+/// A TCP proxy that can drop the connections it carries the way a NAT or a load balancer
+/// that forgot them does: Redis's side is closed, the server's side stays open and hears
+/// nothing more. Connections made afterwards pass.
+struct Forgetful {
+    url: String,
+    forget: tokio::sync::watch::Sender<u64>,
+}
+
+impl Forgetful {
+    async fn start(target: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let (forget, forgotten) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            // The server's ends of forgotten connections: never read, never closed.
+            let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+            while let Ok((mut near, _)) = listener.accept().await {
+                let Ok(mut far) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                else {
+                    continue;
+                };
+                let mut forgotten = forgotten.clone();
+                let born = *forgotten.borrow();
+                let kept = Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let dropped = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut near, &mut far) => false,
+                        _ = forgotten.wait_for(|n| *n > born) => true,
+                    };
+                    if dropped {
+                        drop(far);
+                        kept.lock().unwrap().push(near);
+                    }
+                });
+            }
+        });
+        Self { url, forget }
+    }
+
+    /// Forgets every connection open now.
+    fn forget_all(&self) {
+        self.forget.send_modify(|n| *n += 1);
+    }
+}
+
+/// Emits from `from` until `to` hears it (subscriptions and reconnections take their time).
+async fn emit_until_heard(from: &SocketIo, to: &mut Client, event: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let _ = ns(from).emit(event, &n);
+        // Late copies of an earlier event may come first: skip them.
+        let window = Instant::now() + Duration::from_millis(200);
+        while let Ok(got) = tokio::time::timeout_at(window.into(), to.next()).await {
+            if got.event() == event {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{event}: nothing heard in {within:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_whose_redis_connections_die_silently_connects_again() {
+    let Some(redis) = Redis::start() else { return };
+    let path = Forgetful::start(redis.port).await;
+    let watchful = RedisAdapterConfig {
+        requests_timeout: Duration::from_millis(500),
+        heartbeat_interval: Some(Duration::from_millis(200)),
+        ..RedisAdapterConfig::default()
+    };
+    let (a, a_addr) = server(&redis).await;
+    let (b, b_addr, _) = server_at(&path.url, watchful).await;
+    let mut on_a = client(a_addr, "on-a", None).await;
+    let mut on_b = client(b_addr, "on-b", None).await;
+    emit_until_heard(&a, &mut on_b, "before", WAIT).await;
+    emit_until_heard(&b, &mut on_a, "before", WAIT).await;
+
+    // Redis sees b's connections close; b's sockets stay open and silent. Without a
+    // heartbeat b would neither hear the cluster nor reach it again (its subscriber never
+    // writes, so TCP alone would not tell it for hours).
+    path.forget_all();
+    emit_until_heard(&a, &mut on_b, "after", Duration::from_secs(10)).await;
+    emit_until_heard(&b, &mut on_a, "after", Duration::from_secs(10)).await;
 }
