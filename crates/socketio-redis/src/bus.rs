@@ -262,20 +262,24 @@ impl Bus {
         let bus = Arc::clone(self);
         let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
         self.runtime.spawn(async move {
-            let _in_order = bus.subscriptions.lock().await;
-            let mut conn = bus.subscriber.get();
             // Until it holds (Redis may be down right now) or the namespace is gone; once in
-            // place, the connection manager restores it after every reconnection.
+            // place, the connection manager restores it after every reconnection. Each
+            // attempt takes the lock and the connection anew: between two attempts the
+            // watchdog may put a new subscriber in place of a silent one.
             let mut pause = Duration::from_millis(50);
             loop {
-                if !bus.is_routed(&pattern) {
-                    break;
-                }
-                let result = async {
-                    conn.psubscribe(&pattern).await?;
-                    conn.subscribe(&names).await
-                }
-                .await;
+                let result = {
+                    let _in_order = bus.subscriptions.lock().await;
+                    if !bus.is_routed(&pattern) {
+                        break;
+                    }
+                    let mut conn = bus.subscriber.get();
+                    async {
+                        conn.psubscribe(&pattern).await?;
+                        conn.subscribe(&names).await
+                    }
+                    .await
+                };
                 let Err(e) = result else { break };
                 warn!(error = %e, pattern, "redis adapter: subscribing failed; retrying");
                 tokio::time::sleep(pause).await;

@@ -660,13 +660,18 @@ impl Forgetful {
     }
 }
 
-/// Emits from `from` until `to` hears it (subscriptions and reconnections take their time).
-async fn emit_until_heard(from: &SocketIo, to: &mut Client, event: &str, within: Duration) {
+/// Emits through `from` until `to` hears it (subscriptions and reconnections take their time).
+async fn emit_until_heard(
+    from: &switchboard_socketio::BroadcastOperator,
+    to: &mut Client,
+    event: &str,
+    within: Duration,
+) {
     let deadline = Instant::now() + within;
     let mut n = 0u64;
     loop {
         n += 1;
-        let _ = ns(from).emit(event, &n);
+        let _ = from.emit(event, &n);
         // Late copies of an earlier event may come first: skip them.
         let window = Instant::now() + Duration::from_millis(200);
         while let Ok(got) = tokio::time::timeout_at(window.into(), to.next()).await {
@@ -692,15 +697,25 @@ async fn a_server_whose_redis_connections_die_silently_connects_again() {
     };
     let (a, a_addr) = server(&redis).await;
     let (b, b_addr, _) = server_at(&path.url, watchful).await;
+    for io in [&a, &b] {
+        io.dynamic_namespace(|name| name.starts_with("/dyn"))
+            .on_connect(|_socket: Socket| async {});
+    }
     let mut on_a = client(a_addr, "on-a", None).await;
     let mut on_b = client(b_addr, "on-b", None).await;
-    emit_until_heard(&a, &mut on_b, "before", WAIT).await;
-    emit_until_heard(&b, &mut on_a, "before", WAIT).await;
+    emit_until_heard(&ns(&a), &mut on_b, "before", WAIT).await;
+    emit_until_heard(&ns(&b), &mut on_a, "before", WAIT).await;
 
     // Redis sees b's connections close; b's sockets stay open and silent. Without a
     // heartbeat b would neither hear the cluster nor reach it again (its subscriber never
     // writes, so TCP alone would not tell it for hours).
     path.forget_all();
-    emit_until_heard(&a, &mut on_b, "after", Duration::from_secs(10)).await;
-    emit_until_heard(&b, &mut on_a, "after", Duration::from_secs(10)).await;
+    // A namespace made now tries to subscribe on the silent connection first.
+    let (mut dyn_on_b, _) = Client::connect_to(b_addr, "/dyn", None).await;
+    let within = Duration::from_secs(10);
+    emit_until_heard(&ns(&a), &mut on_b, "after", within).await;
+    emit_until_heard(&ns(&b), &mut on_a, "after", within).await;
+    let (_dyn_on_a, _) = Client::connect_to(a_addr, "/dyn", None).await;
+    let dyn_a = a.of("/dyn").expect("namespace /dyn on a");
+    emit_until_heard(&dyn_a, &mut dyn_on_b, "dyn", within).await;
 }
