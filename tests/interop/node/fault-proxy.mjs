@@ -25,6 +25,8 @@ function random(seed) {
 ///   connections are accepted but not connected onward until the thaw;
 /// - `onDownstream(fn)`: `fn(conn, chunk)` sees each chunk from the server before it is
 ///   forwarded; returning `'reset'` destroys both sides of that connection instead;
+/// - `onUpstream(fn)`: the same for chunks from the client; returning `'drop'` loses the
+///   chunk (the connection stays up);
 /// - `connections`: the live ones, each `{kind, client, upstream, stopReading()}`, where `kind`
 ///   is `'websocket'`, `'polling'` or `undefined` (no request seen yet) and `stopReading()`
 ///   stops reading what the server sends on it (a client that no longer reads);
@@ -35,6 +37,7 @@ export async function startFaultProxy(target, { seed = Date.now() } = {}) {
   let maxPiece = 0;
   let frozen = false;
   let downstreamHook = null;
+  let upstreamHook = null;
   const parked = []; // connections accepted while frozen, connected onward at the thaw
 
   /// Writes `chunk` to `to`, cut into pieces while fragmentation is on, keeping the order of
@@ -121,6 +124,7 @@ export async function startFaultProxy(target, { seed = Date.now() } = {}) {
         const head = chunk.toString('latin1', 0, Math.min(chunk.length, 512));
         conn.kind = /transport=websocket/.test(head) ? 'websocket' : 'polling';
       }
+      if (upstreamHook?.(conn, chunk) === 'drop') return;
       if (conn.upstream) forward(conn, conn.upstream, chunk);
       else conn.early.push(chunk);
     });
@@ -161,6 +165,7 @@ export async function startFaultProxy(target, { seed = Date.now() } = {}) {
       }
     },
     onDownstream(hook) { downstreamHook = hook; },
+    onUpstream(hook) { upstreamHook = hook; },
     async stop() {
       for (const conn of connections) { conn.client.destroy(); conn.upstream?.destroy(); }
       await new Promise((resolve) => server.close(resolve));

@@ -1,9 +1,9 @@
 // The official socket.io-client (npm, 4.x) against switchboard's Socket.IO server (the
 // `conformance` example: ping every 300 ms, 200 ms to answer) through a bad network, made by
 // fault-proxy.mjs: every write cut into pieces of a few bytes, a partition that freezes every
-// flow and then heals, an upgrade whose WebSocket is reset mid-probe, and a client that stops
-// reading while the server has a lot to send it. Each test also checks that the server is
-// left with no session it should have dropped.
+// flow and then heals, an upgrade whose WebSocket is reset mid-probe, an upgrade whose final
+// packet is lost, and a client that stops reading while the server has a lot to send it.
+// Each test also checks that the server is left with no session it should have dropped.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
@@ -168,6 +168,42 @@ describe('socket.io-client whose WebSocket upgrade is reset mid-probe', { skip }
       assert.equal(await socket.emitWithAck('transport'), 'polling');
       assert.equal(await socket.emitWithAck('message-with-ack', 'still here'), 'still here');
       assert.equal(await ctx.server.sessions(), 1, 'the failed probe left no session behind');
+    } finally {
+      await ctx.cleanUp();
+    }
+  });
+});
+
+describe('socket.io-client whose upgrade packet is lost', { skip }, () => {
+  const ctx = withServer();
+
+  test('both sides time out, the client reconnects by itself, nothing is left over', async () => {
+    const proxy = await ctx.proxied();
+    // After the server's `3probe`, whatever the client sends on that WebSocket is lost: the
+    // client believes it upgraded, the server never hears its `5` and keeps polling.
+    const probed = new Set();
+    proxy.onDownstream((conn, chunk) => {
+      if (conn.kind === 'websocket' && chunk.includes('3probe')) probed.add(conn);
+      return undefined;
+    });
+    proxy.onUpstream((conn) => (probed.has(conn) ? 'drop' : undefined));
+    try {
+      const socket = ctx.client(proxy.url, {
+        reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100, randomizationFactor: 0,
+      });
+      await connected(socket);
+      const lost = once(socket, 'disconnect', DEAD_PEER_MS);
+      await upgraded(socket);
+      // Whichever comes first: the client hears no ping on either transport, or the server,
+      // whose pings go unanswered, ends the session and closes that WebSocket.
+      assert.ok(['ping timeout', 'transport close'].includes((await lost)[0]), `reason ${(await lost)[0]}`);
+      assert.equal(probed.size, 1);
+      // The network is good again: the client's own reconnection gets a new session.
+      proxy.onUpstream(null);
+      await once(socket, 'connect', DEAD_PEER_MS);
+      assert.equal(await socket.emitWithAck('message-with-ack', 'back'), 'back');
+      await eventually(async () => (await ctx.server.sessions()) === 1, DEAD_PEER_MS,
+        'the half-upgraded session to be gone, the new one left');
     } finally {
       await ctx.cleanUp();
     }
