@@ -157,11 +157,16 @@ impl Mailbox {
     }
 
     /// Queues a packet; when `limit` are waiting the session is killed (unless `volatile`, which
-    /// drops the packet instead).
+    /// drops the packet instead). A `volatile` packet is dropped too while the task holds the
+    /// packets back (its transport is backed up: Node drops volatile packets while the
+    /// transport is not writable), so stale ones do not queue behind the backlog.
     pub(crate) fn send(&self, packet: EncodedPacket, volatile: bool) -> Result<(), SendError> {
         let mut state = self.lock();
         if state.closed {
             return Err(SendError::Closed);
+        }
+        if volatile && state.held {
+            return Err(SendError::Full);
         }
         if state.packets.len() >= self.limit {
             if !volatile && state.kill.is_none() {
@@ -350,6 +355,11 @@ mod tests {
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(mailbox.send(packet(), false), Ok(()));
         assert_eq!(woken(), 0, "a held packet does not wake the task");
+        assert_eq!(
+            mailbox.send(packet(), true),
+            Err(SendError::Full),
+            "a volatile packet is dropped while packets are held"
+        );
         mailbox.take(&mut cx, &mut taken, true, false);
         assert!(taken.is_empty(), "still held: nothing handed over");
         assert_eq!(mailbox.send(packet(), false), Ok(()));
@@ -369,7 +379,11 @@ mod tests {
         assert_eq!(taken.packets.len(), 3);
         taken.packets.clear();
         mailbox.take(&mut cx, &mut taken, true, true);
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(
+            mailbox.send(packet(), true),
+            Ok(()),
+            "volatile is queued again"
+        );
         assert_eq!(woken(), 2);
     }
 
