@@ -96,6 +96,12 @@ pub(crate) struct ServeArgs {
     /// sticky load balancing (Node's `cookie`, e.g. `io`) [default: no cookie].
     #[arg(long, env = "SWITCHBOARD_SOCKETIO_COOKIE", value_name = "NAME")]
     pub(crate) socketio_cookie: Option<String>,
+    /// Connection-state recovery (Node's `connectionStateRecovery`): a Socket.IO client whose
+    /// connection drops gets its id, rooms and the broadcasts it missed back if it returns
+    /// within this many seconds (Node's `maxDisconnectionDuration`; 0 turns it off). Not with
+    /// `--redis-url` [default: off].
+    #[arg(long, env = "SWITCHBOARD_SOCKETIO_RECOVERY", value_name = "SECS")]
+    pub(crate) socketio_recovery: Option<u64>,
     /// Redis to share Socket.IO (and the rooms of `/ws`) with other servers, in the format of
     /// Node's `@socket.io/redis-adapter`, e.g. `redis://127.0.0.1:6379/` [default: none, this
     /// server alone].
@@ -139,6 +145,7 @@ struct FileConfig {
     socketio_http_compression: Option<bool>,
     socketio_per_message_deflate: Option<bool>,
     socketio_cookie: Option<String>,
+    socketio_recovery: Option<u64>,
     redis_url: Option<String>,
     shutdown_timeout: Option<u64>,
 }
@@ -198,6 +205,8 @@ pub(crate) struct ServeConfig {
     pub(crate) socketio_per_message_deflate: bool,
     /// The Engine.IO session cookie's name (Node's `cookie`), if one is set.
     pub(crate) socketio_cookie: Option<String>,
+    /// How long a disconnected Socket.IO socket can come back and recover, when recovery is on.
+    pub(crate) socketio_recovery: Option<Duration>,
     /// The Redis shared with other servers, if any.
     pub(crate) redis_url: Option<String>,
     pub(crate) shutdown_timeout: Duration,
@@ -310,6 +319,11 @@ impl ServeConfig {
                 .or(file.socketio_per_message_deflate)
                 .unwrap_or(false),
             socketio_cookie: args.socketio_cookie.or(file.socketio_cookie),
+            socketio_recovery: args
+                .socketio_recovery
+                .or(file.socketio_recovery)
+                .filter(|&secs| secs > 0)
+                .map(Duration::from_secs),
             redis_url: args.redis_url.or(file.redis_url),
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
@@ -341,6 +355,13 @@ impl ServeConfig {
             switchboard_socketio::engine::Cookie::named(name.as_str())
                 .validate()
                 .map_err(|e| format!("socketio_cookie: {e}"))?;
+        }
+        if self.socketio_recovery.is_some() && self.redis_url.is_some() {
+            // Rather than a setting that silently does nothing.
+            return Err(String::from(
+                "socketio_recovery needs this server's own adapter: the Redis adapter keeps no \
+                 sessions (nor does Node's); leave out one of socketio_recovery and redis_url",
+            ));
         }
         Ok(())
     }
@@ -382,6 +403,36 @@ mod tests {
         assert!(config.socketio_http_compression);
         assert!(!config.socketio_per_message_deflate);
         assert_eq!(config.socketio_cookie, None);
+        assert_eq!(config.socketio_recovery, None, "off, as in Node");
+    }
+
+    #[test]
+    fn socketio_recovery_from_file_or_flag_and_never_with_redis() {
+        let dir = std::env::temp_dir().join(format!("sb-recovery-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchboard.toml");
+        std::fs::write(&path, "socketio_recovery = 30\n").unwrap();
+        let from_file = |extra: ServeArgs| {
+            ServeConfig::load(ServeArgs {
+                config: Some(path.clone()),
+                ..extra
+            })
+        };
+        let config = from_file(ServeArgs::default()).unwrap();
+        assert_eq!(config.socketio_recovery, Some(Duration::from_secs(30)));
+        let config = from_file(ServeArgs {
+            socketio_recovery: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(config.socketio_recovery, None, "0 turns it off");
+        let err = from_file(ServeArgs {
+            redis_url: Some("redis://127.0.0.1:1/".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("socketio_recovery"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -213,8 +213,11 @@ impl Session {
             Action::Publish(room, json, data) => {
                 let message = Arc::new(PreparedMessage::new(Message::text(json)));
                 self.app.rooms.publish(&room, Some(self.id), &message);
-                let clustered = self.app.config.redis_url.is_some();
-                crate::socketio::publish_from_ws(&self.app.io, &room, &data, clustered);
+                // Other servers' members, and members away but recoverable, are not seen
+                // here: the publish must go through the adapter for them.
+                let config = &self.app.config;
+                let unseen = config.redis_url.is_some() || config.socketio_recovery.is_some();
+                crate::socketio::publish_from_ws(&self.app.io, &room, &data, unseen);
             }
         }
         Ok(())

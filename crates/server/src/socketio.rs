@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use switchboard_socketio::adapter::{BroadcastOptions, BroadcastPacket};
 use switchboard_socketio::engine::{Cookie, Cors, HttpCompression, OnConnectionError};
-use switchboard_socketio::{Ack, Args, Codec, Config, Socket, SocketIo, Value};
+use switchboard_socketio::{Ack, Args, Codec, Config, RecoveryConfig, Socket, SocketIo, Value};
 use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
 use switchboard_ws::{Message, PreparedMessage};
 
@@ -70,6 +70,10 @@ pub(crate) fn build(
         .socketio_per_message_deflate
         .then(switchboard_ws::DeflateConfig::default);
     sio.engine.cookie = config.socketio_cookie.as_deref().map(Cookie::named);
+    sio.connection_state_recovery = config.socketio_recovery.map(|duration| RecoveryConfig {
+        max_disconnection_duration: duration,
+        ..RecoveryConfig::default()
+    });
     // One slow-consumer policy for every connection the server holds.
     sio.engine.outgoing_queue = config.send_queue;
     sio.engine.send_buffer = config.send_buffer;
@@ -184,11 +188,12 @@ fn remote_to_ws(rooms: &Rooms, nsp: &str, packet: &BroadcastPacket, opts: &Broad
     }
 }
 
-/// Delivers a `/ws` publish (its `data` JSON) to the room's Socket.IO members, on every
-/// server when `clustered`.
-pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str, clustered: bool) {
+/// Delivers a `/ws` publish (its `data` JSON) to the room's Socket.IO members. Unless
+/// `unseen` members may exist (on other servers, or disconnected and able to recover what they
+/// missed), a room with no member here is skipped before anything is encoded.
+pub(crate) fn publish_from_ws(io: &SocketIo, room: &str, data: &str, unseen: bool) {
     let receivers = io.to(room);
-    if !clustered && !receivers.has_receivers() {
+    if !unseen && !receivers.has_receivers() {
         return;
     }
     let data = serde_json::from_str(data)

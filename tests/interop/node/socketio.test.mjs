@@ -278,3 +278,59 @@ describe('switchboard serve: /ws and Socket.IO share rooms', { skip: !process.en
     assert.equal(await sio.timeout(5_000).emitWithAck('publish', 42, 'x'), false);
   });
 });
+
+describe('switchboard serve --socketio-recovery: a dropped client gets back what it missed', { skip: !process.env.SWITCHBOARD_BIN && 'SWITCHBOARD_BIN not set' }, () => {
+  let serve;
+  const closers = [];
+  before(async () => {
+    const { startServer: startSwitchboard } = await import('./server.mjs');
+    serve = await startSwitchboard(['--socketio-recovery', '60']);
+  });
+  after(async () => {
+    for (const close of closers) close();
+    await serve?.stop();
+  });
+
+  test('its id, its room, and what Socket.IO and /ws published to the room meanwhile', async () => {
+    const { open } = await import('./server.mjs');
+    const client = (transports) => {
+      const socket = io(serve.httpUrl, { forceNew: true, reconnection: false, transports });
+      closers.push(() => socket.disconnect());
+      return socket;
+    };
+    const a = client(['websocket']);
+    const b = client(['polling']);
+    const ws = await open(`${serve.url}/ws`);
+    closers.push(() => ws.close());
+    await Promise.all([connected(a), connected(b)]);
+    assert.equal(await a.timeout(5_000).emitWithAck('subscribe', 'kept'), true);
+    // A broadcast carries the offset a recovering client sends back.
+    const first = once(a, 'message');
+    assert.equal(await b.timeout(5_000).emitWithAck('publish', 'kept', 'first'), true);
+    const [data, room, offset] = await first;
+    assert.deepEqual([data, room], ['first', 'kept']);
+    assert.equal(typeof offset, 'string', 'with recovery on, a broadcast ends with its offset (as in Node)');
+    const id = a.id;
+
+    const gone = once(a, 'disconnect');
+    a.io.engine.close();
+    await gone;
+    assert.equal(await b.timeout(5_000).emitWithAck('publish', 'kept', 'from Socket.IO'), true);
+    ws.send(JSON.stringify({ type: 'publish', room: 'kept', data: 'from /ws' }));
+    // /ws requests are handled in order, and only errors are answered: the answer to a bad
+    // request means the publish before it went out.
+    ws.send(JSON.stringify({ type: 'sync' }));
+    assert.equal(JSON.parse(String((await ws.inbox.next(5_000)).data)).type, 'error');
+
+    const missed = [];
+    const bothMissed = new Promise((resolve) => a.on('message', (payload, to) => {
+      if (missed.push([payload, to]) === 2) resolve();
+    }));
+    a.connect();
+    await once(a, 'connect');
+    assert.equal(a.recovered, true);
+    assert.equal(a.id, id, 'same socket id');
+    await withTimeout(bothMissed, 5_000, 'the two messages published while away');
+    assert.deepEqual(missed, [['from Socket.IO', 'kept'], ['from /ws', 'kept']]);
+  });
+});
