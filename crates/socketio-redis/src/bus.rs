@@ -113,8 +113,6 @@ pub(crate) struct Bus {
     runtime: tokio::runtime::Handle,
     /// Told of every broadcast from another server, after local delivery.
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
-    /// Messages from Redis dropped because too many were waiting.
-    pub(crate) dropped: Arc<AtomicU64>,
 }
 
 /// Why a message could not be queued for Redis.
@@ -135,10 +133,9 @@ impl Bus {
             .set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(settings))?;
         let (queue, push_rx) = mpsc::channel::<PushInfo>(config.max_queued_received.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
         let pushes = PushQueue {
             queue,
-            dropped: Arc::clone(&dropped),
+            dropped: Arc::default(),
         };
         let subscriber = open(&client, &config, Which::Subscriber, &pushes).await?;
         let commands = Arc::new(Slot::new(
@@ -162,14 +159,18 @@ impl Bus {
             subscriptions: tokio::sync::Mutex::new(()),
             runtime: tokio::runtime::Handle::current(),
             remote_listener: RwLock::new(None),
-            dropped,
         });
         tokio::spawn(publisher(commands, publish_rx, queued));
         tokio::spawn(router(Arc::downgrade(&bus), push_rx));
-        if let Some(interval) = heartbeat {
+        if let Some(interval) = heartbeat.filter(|interval| !interval.is_zero()) {
             tokio::spawn(watchdog(Arc::downgrade(&bus), interval));
         }
         Ok(bus)
+    }
+
+    /// Messages from Redis dropped so far because too many were waiting.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.pushes.dropped.load(Ordering::Relaxed)
     }
 
     fn connection(&self, which: Which) -> ConnectionManager {
@@ -403,21 +404,26 @@ async fn watchdog(bus: Weak<Bus>, interval: Duration) {
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        for which in [Which::Subscriber, Which::Commands] {
-            let Some(bus) = bus.upgrade() else { return };
-            let mut conn = bus.connection(which);
-            let Err(e) = redis::cmd("PING").query_async::<()>(&mut conn).await else {
-                continue;
-            };
-            // Other failures (Redis down, refusing) are the connection manager's to retry.
-            if !e.is_timeout() {
-                continue;
-            }
-            warn!(connection = ?which, "redis adapter: no answer to PING; connecting again");
-            if let Err(e) = bus.replace(which).await {
-                warn!(connection = ?which, error = %e, "redis adapter: connecting again failed");
-            }
-        }
+        let Some(bus) = bus.upgrade() else { return };
+        // Both at once: a fault that silences one usually silences the other, and the
+        // subscriber's replacement may wait for a subscription in flight.
+        tokio::join!(check(&bus, Which::Subscriber), check(&bus, Which::Commands));
+    }
+}
+
+/// PINGs one connection and replaces it when the answer does not come in time.
+async fn check(bus: &Bus, which: Which) {
+    let mut conn = bus.connection(which);
+    let Err(e) = redis::cmd("PING").query_async::<()>(&mut conn).await else {
+        return;
+    };
+    // Other failures (Redis down, refusing) are the connection manager's to retry.
+    if !e.is_timeout() {
+        return;
+    }
+    warn!(connection = ?which, "redis adapter: no answer to PING; connecting again");
+    if let Err(e) = bus.replace(which).await {
+        warn!(connection = ?which, error = %e, "redis adapter: connecting again failed");
     }
 }
 

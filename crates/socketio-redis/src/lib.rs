@@ -71,9 +71,9 @@ pub struct RedisAdapterConfig {
     pub reconnect_max_delay: Duration,
     /// How often each Redis connection is checked with a PING: 5 s. One not answered within
     /// `requests_timeout` is replaced, so a connection that went silent without failing (a
-    /// NAT or load balancer in between forgot it) costs at most `heartbeat_interval +
-    /// requests_timeout` of the cluster's messages, not hours. `None` turns it off (Node's
-    /// adapter leaves this to the Redis client's `pingInterval`, off by default).
+    /// NAT or load balancer in between forgot it) costs about `heartbeat_interval +
+    /// requests_timeout` of the cluster's messages, not hours. `None` (or zero) turns it off
+    /// (Node's adapter leaves this to the Redis client's `pingInterval`, off by default).
     pub heartbeat_interval: Option<Duration>,
 }
 
@@ -147,7 +147,7 @@ impl RedisAdapterFactory {
     /// How many messages from Redis this server dropped so far because
     /// [`max_queued_received`](RedisAdapterConfig::max_queued_received) were waiting.
     pub fn dropped_messages(&self) -> u64 {
-        self.bus.dropped.load(std::sync::atomic::Ordering::Relaxed)
+        self.bus.dropped()
     }
 
     /// Waits until the channels of every namespace made so far are subscribed to: from then

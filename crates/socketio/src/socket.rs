@@ -556,13 +556,9 @@ impl Socket {
         self.inner.connected.store(true, Ordering::Release);
     }
 
-    /// Queues packets unless the connection's queue is full (then they are dropped).
+    /// Queues packets, all or (the connection backed up or its queue full) none.
     pub(crate) fn send_volatile(&self, packets: &wire::Packets) {
-        for packet in packets.iter() {
-            if self.inner.conn.send_volatile(packet.clone()).is_err() {
-                return;
-            }
-        }
+        let _ = self.inner.conn.send_volatile_all(packets.as_slice());
     }
 
     pub(crate) fn send_packets(&self, packets: &wire::Packets) -> Result<(), EmitError> {

@@ -57,9 +57,13 @@ pub(crate) enum Packets {
 
 impl Packets {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &EncodedPacket> {
+        self.as_slice().iter()
+    }
+
+    pub(crate) fn as_slice(&self) -> &[EncodedPacket] {
         match self {
-            Packets::One(packet) => std::slice::from_ref(packet).iter(),
-            Packets::Many(packets) => packets.iter(),
+            Packets::One(packet) => std::slice::from_ref(packet),
+            Packets::Many(packets) => packets,
         }
     }
 

@@ -5,7 +5,8 @@
 // switch them at a known moment.
 import net from 'node:net';
 
-/// A small deterministic generator, so that a failing fragmentation can be replayed from its seed.
+/// A small deterministic generator: the cuts follow from the seed and the order in which
+/// chunks arrive, so a failing seed shows which pieces the run used, if not always the same.
 function random(seed) {
   let state = seed >>> 0 || 1;
   return () => {
@@ -30,6 +31,8 @@ function random(seed) {
 /// - `connections`: the live ones, each `{kind, client, upstream, stopReading()}`, where `kind`
 ///   is `'websocket'`, `'polling'` or `undefined` (no request seen yet) and `stopReading()`
 ///   stops reading what the server sends on it (a client that no longer reads);
+/// - `stopReadingAll()`: `stopReading()` on every connection, open now or later (a client
+///   that opens a connection per request, as engine.io-client's polling does in Node);
 /// - `stop()`: closes the listener and every connection.
 export async function startFaultProxy(target, { seed = Date.now() } = {}) {
   const next = random(seed);
@@ -38,6 +41,7 @@ export async function startFaultProxy(target, { seed = Date.now() } = {}) {
   let frozen = false;
   let downstreamHook = null;
   let upstreamHook = null;
+  let readingStopped = false;
   const parked = []; // connections accepted while frozen, connected onward at the thaw
 
   /// Writes `chunk` to `to`, cut into pieces while fragmentation is on, keeping the order of
@@ -115,7 +119,7 @@ export async function startFaultProxy(target, { seed = Date.now() } = {}) {
       upstream: null,
       early: [], // what the client sent before the onward connection existed
       pending: { client: null, upstream: null },
-      downstreamStopped: false,
+      downstreamStopped: readingStopped,
       stopReading() { conn.downstreamStopped = true; conn.upstream?.pause(); },
     };
     connections.add(conn);
@@ -166,6 +170,10 @@ export async function startFaultProxy(target, { seed = Date.now() } = {}) {
     },
     onDownstream(hook) { downstreamHook = hook; },
     onUpstream(hook) { upstreamHook = hook; },
+    stopReadingAll() {
+      readingStopped = true;
+      for (const conn of connections) conn.stopReading();
+    },
     async stop() {
       for (const conn of connections) { conn.client.destroy(); conn.upstream?.destroy(); }
       await new Promise((resolve) => server.close(resolve));

@@ -47,7 +47,8 @@ pub(crate) enum Outgoing {
 /// Why something could not be handed to a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
-    /// The session's queue is full: it does not keep up (and is being closed).
+    /// Not queued: the session's queue is full (a send that is not volatile then closes the
+    /// session: it does not keep up), or, for a volatile send, its transport is backed up.
     Full,
     /// The session is gone.
     Closed,
@@ -70,14 +71,18 @@ struct State {
     /// The task left the packets here at its last take (its transport is backed up): packets
     /// wait without waking it, and fill the queue if the transport stays backed up.
     held: bool,
+    /// A close is queued: the packets before it are handed over even to a backed-up task,
+    /// so that the close is not stuck behind them (they are bounded by the queue's limit).
+    closing: bool,
 }
 
 /// The shared inbox.
 pub(crate) struct Mailbox {
     limit: usize,
     state: Mutex<State>,
-    /// The task waits for the mailbox: the next arrival wakes it. False while it works: it
-    /// takes again before it sleeps, so arrivals meanwhile need no wake-up. Set and swapped
+    /// The task waits for the mailbox: the next arrival wakes it (held packets aside, see
+    /// `State::held`). False while it works: it takes again before it sleeps, so arrivals
+    /// meanwhile need no wake-up. Set and swapped
     /// under the lock; cleared without it when the task starts work, where a sender that
     /// still sees it set merely wakes the task once more.
     listening: AtomicBool,
@@ -106,6 +111,15 @@ impl Taken {
     pub(crate) fn is_empty(&self) -> bool {
         self.inputs.is_empty() && self.packets.is_empty() && self.kill.is_none()
     }
+}
+
+/// Whether the task takes the waiting packets ([`Mailbox::take`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Packets {
+    /// Its transport has room: hand them over.
+    Take,
+    /// Its transport is backed up: leave them (they wake nobody meanwhile).
+    Leave,
 }
 
 /// Capacity an emptied buffer keeps: bursts do not leave idle sessions holding memory.
@@ -156,20 +170,14 @@ impl Mailbox {
         self.listening.store(false, Ordering::Relaxed);
     }
 
-    /// Queues a packet; when `limit` are waiting the session is killed (unless `volatile`, which
-    /// drops the packet instead). A `volatile` packet is dropped too while the task holds the
-    /// packets back (its transport is backed up: Node drops volatile packets while the
-    /// transport is not writable), so stale ones do not queue behind the backlog.
-    pub(crate) fn send(&self, packet: EncodedPacket, volatile: bool) -> Result<(), SendError> {
+    /// Queues a packet; when `limit` are waiting the session is killed instead.
+    pub(crate) fn send(&self, packet: EncodedPacket) -> Result<(), SendError> {
         let mut state = self.lock();
         if state.closed {
             return Err(SendError::Closed);
         }
-        if volatile && state.held {
-            return Err(SendError::Full);
-        }
         if state.packets.len() >= self.limit {
-            if !volatile && state.kill.is_none() {
+            if state.kill.is_none() {
                 state.kill = Some(CloseReason::TransportError);
                 self.wake(&state);
             }
@@ -182,11 +190,31 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Queues `packets` (a message and its binary attachments) all together, or none of them:
+    /// not when the queue lacks room for all, nor while the task holds packets back (its
+    /// transport is backed up: Node drops volatile packets while the transport is not
+    /// writable), so stale ones do not queue behind the backlog. The session lives on.
+    pub(crate) fn send_volatile(&self, packets: &[EncodedPacket]) -> Result<(), SendError> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(SendError::Closed);
+        }
+        if state.held || state.packets.len() + packets.len() > self.limit {
+            return Err(SendError::Full);
+        }
+        state
+            .packets
+            .extend(packets.iter().cloned().map(Outgoing::Packet));
+        self.wake(&state);
+        Ok(())
+    }
+
     /// Asks the session to close after the packets queued before.
     pub(crate) fn close(&self, reason: CloseReason) {
         let mut state = self.lock();
         if !state.closed {
             state.packets.push_back(Outgoing::Close(reason));
+            state.closing = true;
             self.wake(&state);
         }
     }
@@ -211,24 +239,27 @@ impl Mailbox {
     /// (the task is at work and takes again, listening, before it sleeps). So what a task's
     /// own handlers send costs it no wake-up.
     ///
-    /// Without `packets` (the task's transport is backed up) the packets stay, and until the
-    /// next take with `packets` their arrival wakes nobody: they fill the queue, and a full
-    /// queue kills the session. Requests and the kill are taken, and wake it, either way.
+    /// With [`Packets::Leave`] (the task's transport is backed up) the packets stay, unless a
+    /// close is queued among them, and until the next take of them their arrival wakes
+    /// nobody: they fill the queue, and a full queue kills the session. Requests and the kill
+    /// are taken, and wake it, either way.
     pub(crate) fn take(
         &self,
         cx: &mut Context<'_>,
         taken: &mut Taken,
         listen: bool,
-        packets: bool,
+        packets: Packets,
     ) {
         trim(&mut taken.inputs);
         trim(&mut taken.packets);
         let mut state = self.lock();
         std::mem::swap(&mut state.inputs, &mut taken.inputs);
-        if packets {
+        let take_packets = packets == Packets::Take || state.closing;
+        if take_packets {
             std::mem::swap(&mut state.packets, &mut taken.packets);
+            state.closing = false;
         }
-        state.held = !packets;
+        state.held = !take_packets;
         taken.kill = state.kill.take();
         let listening = listen && taken.is_empty();
         self.listening.store(listening, Ordering::Relaxed);
@@ -279,20 +310,20 @@ mod tests {
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert!(taken.is_empty(), "nothing yet: the waker is registered");
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        assert_eq!(mailbox.send(packet(), true), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true, true);
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send_volatile(&[packet()]), Err(SendError::Full));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert_eq!(taken.packets.len(), 2);
         assert_eq!(taken.kill, None, "a volatile packet does not kill");
         taken.packets.clear();
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        assert_eq!(mailbox.send(packet(), false), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true, true);
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send(packet()), Err(SendError::Full));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert_eq!(taken.kill, Some(CloseReason::TransportError));
     }
 
@@ -304,36 +335,36 @@ mod tests {
         let mut taken = Taken::default();
         let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
         // At work: what its own handlers send is taken before it sleeps, without a wake-up.
-        mailbox.take(&mut cx, &mut taken, false, true);
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        mailbox.take(&mut cx, &mut taken, false, Packets::Take);
+        assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 0);
         // Listening with something waiting: it is handed over, and nothing is registered.
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert_eq!(taken.packets.len(), 1);
         taken.packets.clear();
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 0);
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         taken.packets.clear();
         // Listening on an empty mailbox: the first arrival wakes it, the next ones do not.
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert!(taken.is_empty());
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
         mailbox.close(CloseReason::ForcedClose);
         assert_eq!(woken(), 1);
         // Woken (by anything) and at work again: arrivals are taken before it sleeps.
-        mailbox.take(&mut cx, &mut taken, false, true);
+        mailbox.take(&mut cx, &mut taken, false, Packets::Take);
         taken.packets.clear();
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         mailbox.at_work();
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 1);
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert_eq!(taken.packets.len(), 1);
         taken.packets.clear();
         // Listening again: a request wakes it too.
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         let (respond, _answer) = oneshot::channel();
         let poll = Input::Poll {
             respond,
@@ -351,40 +382,84 @@ mod tests {
         let mut taken = Taken::default();
         let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
         // The transport is backed up: the task listens for requests but leaves packets.
-        mailbox.take(&mut cx, &mut taken, true, false);
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 0, "a held packet does not wake the task");
         assert_eq!(
-            mailbox.send(packet(), true),
+            mailbox.send_volatile(&[packet()]),
             Err(SendError::Full),
             "a volatile packet is dropped while packets are held"
         );
-        mailbox.take(&mut cx, &mut taken, true, false);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
         assert!(taken.is_empty(), "still held: nothing handed over");
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        assert_eq!(mailbox.send(packet(), true), Err(SendError::Full));
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send_volatile(&[packet()]), Err(SendError::Full));
         assert_eq!(
             woken(),
             0,
             "a dropped volatile packet does not wake it either"
         );
-        assert_eq!(mailbox.send(packet(), false), Err(SendError::Full));
+        assert_eq!(mailbox.send(packet()), Err(SendError::Full));
         assert_eq!(woken(), 1, "the kill wakes it");
-        mailbox.take(&mut cx, &mut taken, true, false);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
         assert_eq!(taken.kill, Some(CloseReason::TransportError));
         assert!(taken.packets.is_empty());
         // Room again: the held packets come out in order, and arrivals wake it as before.
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert_eq!(taken.packets.len(), 3);
         taken.packets.clear();
-        mailbox.take(&mut cx, &mut taken, true, true);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
         assert_eq!(
-            mailbox.send(packet(), true),
+            mailbox.send_volatile(&[packet()]),
             Ok(()),
             "volatile is queued again"
         );
         assert_eq!(woken(), 2);
+    }
+
+    #[test]
+    fn a_volatile_message_with_attachments_is_queued_whole_or_not_at_all() {
+        let mailbox = Mailbox::new(3);
+        let (_wakes, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = Taken::default();
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        let message = [packet(), packet()];
+        assert_eq!(mailbox.send_volatile(&message), Err(SendError::Full));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        assert_eq!(taken.packets.len(), 2, "no part of the message was queued");
+        assert_eq!(taken.kill, None);
+        taken.packets.clear();
+        assert_eq!(mailbox.send_volatile(&message), Ok(()));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        assert_eq!(taken.packets.len(), 2);
+    }
+
+    #[test]
+    fn a_close_behind_held_packets_is_handed_over_with_them() {
+        let mailbox = Mailbox::new(8);
+        let (wakes, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut taken = Taken::default();
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        mailbox.close(CloseReason::ForcedClose);
+        assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Still backed up, but the close must not wait behind the packets.
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        assert_eq!(taken.packets.len(), 3);
+        assert!(matches!(
+            taken.packets.back(),
+            Some(Outgoing::Close(CloseReason::ForcedClose))
+        ));
+        taken.packets.clear();
+        // Handed over, the close no longer makes the next takes take packets.
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        assert!(taken.packets.is_empty());
     }
 
     #[test]
@@ -393,8 +468,8 @@ mod tests {
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
-        assert_eq!(mailbox.send(packet(), false), Ok(()));
-        mailbox.take(&mut cx, &mut taken, true, false);
+        assert_eq!(mailbox.send(packet()), Ok(()));
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
         assert!(taken.is_empty());
         let (respond, _answer) = oneshot::channel();
         let post = Input::Post {
@@ -404,7 +479,7 @@ mod tests {
         };
         assert!(mailbox.input(post).is_ok());
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        mailbox.take(&mut cx, &mut taken, true, false);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
         assert_eq!(taken.inputs.len(), 1);
         assert!(taken.packets.is_empty());
     }
@@ -422,7 +497,7 @@ mod tests {
         let waiting = mailbox.close_for_good();
         assert_eq!(waiting.len(), 1);
         assert!(mailbox.is_closed());
-        assert_eq!(mailbox.send(packet(), false), Err(SendError::Closed));
+        assert_eq!(mailbox.send(packet()), Err(SendError::Closed));
         let (respond, _answer) = oneshot::channel();
         assert!(mailbox
             .input(Input::Poll {

@@ -91,8 +91,8 @@ pub struct EngineConfig {
     /// Outbound packets queued per session between the application and the session task;
     /// a session whose queue is full when a packet is sent to it is closed (slow consumer).
     pub outgoing_queue: usize,
-    /// Unwritten bytes a session's WebSocket may hold before the session stops taking
-    /// packets from its queue (4 MiB). A client that stops reading then fills the queue
+    /// Unwritten bytes a session's WebSocket may hold; past them the session stops taking
+    /// packets from its queue (4 MiB; 0: only once all is written). A client that stops reading then fills the queue
     /// (`outgoing_queue`) and is closed, instead of growing the server's memory until its
     /// ping timeout. Polling sessions are bounded by `protocol.max_queued_packets` instead.
     pub send_buffer: usize,

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 use super::compression::Encoding;
-use super::mailbox::{Input, Mailbox, Outgoing, SendError, Taken, Ws};
+use super::mailbox::{Input, Mailbox, Outgoing, Packets, SendError, Taken, Ws};
 use super::registry::Registry;
 use super::{http_io, Body, EngineApp, Shared, CLOSE_FLUSH};
 
@@ -68,7 +68,7 @@ impl ConnHandle {
     /// Queues a packet without waiting. When the session's queue is full it is a slow
     /// consumer: it is closed (`transport error`) and [`SendError::Full`] returned.
     pub fn send(&self, packet: EncodedPacket) -> Result<(), SendError> {
-        let sent = self.mailbox.send(packet, false);
+        let sent = self.mailbox.send(packet);
         if sent == Err(SendError::Full) {
             tracing::debug!(sid = %self.sid, "outgoing queue full: closing the session");
         }
@@ -78,7 +78,14 @@ impl ConnHandle {
     /// Queues a packet unless the queue is full (then the packet is dropped and the session
     /// lives on: Socket.IO's `volatile`).
     pub fn send_volatile(&self, packet: EncodedPacket) -> Result<(), SendError> {
-        self.mailbox.send(packet, true)
+        self.mailbox.send_volatile(std::slice::from_ref(&packet))
+    }
+
+    /// Queues a message and its binary attachments as [`send_volatile`](Self::send_volatile)
+    /// does, all of them or none: a part dropped would leave the client reading the next
+    /// packets as the missing attachments.
+    pub fn send_volatile_all(&self, packets: &[EncodedPacket]) -> Result<(), SendError> {
+        self.mailbox.send_volatile(packets)
     }
 
     /// Asks the session to close (`forced close`) once the packets queued before are out.
@@ -217,7 +224,8 @@ impl<A: EngineApp> SessionTask<A> {
             // A round that found nothing else listens to the mailbox as it takes from it.
             let quiet = !progressed;
             let room = self.transport_has_room();
-            progressed |= self.poll_mailbox(cx, quiet, room);
+            let packets = if room { Packets::Take } else { Packets::Leave };
+            progressed |= self.poll_mailbox(cx, quiet, packets);
             if let Some(reason) = self.drain() {
                 return Poll::Ready(reason);
             }
@@ -235,19 +243,19 @@ impl<A: EngineApp> SessionTask<A> {
     }
 
     /// Whether the session's transport takes more packets: not while its WebSocket holds
-    /// `send_buffer` unwritten bytes or more. Packets then wait in the mailbox, whose bound
+    /// more than `send_buffer` unwritten bytes. Packets then wait in the mailbox, whose bound
     /// closes a session whose client stopped reading (without this they would pile up in
     /// the WebSocket's buffer, without bound, until the ping timeout).
     fn transport_has_room(&self) -> bool {
         self.ws
             .as_ref()
-            .is_none_or(|ws| ws.buffered_amount() < self.shared.config.send_buffer)
+            .is_none_or(|ws| ws.buffered_amount() <= self.shared.config.send_buffer)
     }
 
     /// Takes what the mailbox holds (listening for more when it is empty and `listen`);
-    /// without `room`, requests and a kill only, the packets are left there.
-    fn poll_mailbox(&mut self, cx: &mut Context<'_>, listen: bool, room: bool) -> bool {
-        self.mailbox.take(cx, &mut self.taken, listen, room);
+    /// with [`Packets::Leave`], requests and a kill only (and a close with what is before it).
+    fn poll_mailbox(&mut self, cx: &mut Context<'_>, listen: bool, packets: Packets) -> bool {
+        self.mailbox.take(cx, &mut self.taken, listen, packets);
         if self.taken.is_empty() {
             return false;
         }
