@@ -82,9 +82,8 @@ pub(crate) struct Mailbox {
     state: Mutex<State>,
     /// The task waits for the mailbox: the next arrival wakes it (held packets aside, see
     /// `State::held`). False while it works: it takes again before it sleeps, so arrivals
-    /// meanwhile need no wake-up. Set and swapped
-    /// under the lock; cleared without it when the task starts work, where a sender that
-    /// still sees it set merely wakes the task once more.
+    /// meanwhile need no wake-up. Set and swapped under the lock; cleared without it when the
+    /// task starts work, where a sender that still sees it set merely wakes the task once more.
     listening: AtomicBool,
     /// The session runs over WebSocket (from the start, or since its upgrade).
     websocket: AtomicBool,
