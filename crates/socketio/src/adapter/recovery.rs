@@ -20,6 +20,9 @@ pub struct RecoveryConfig {
     /// Most packets kept per namespace for sockets to catch up on; older ones are dropped
     /// first (a socket that missed a dropped packet starts a new session instead).
     pub max_buffered_packets: usize,
+    /// Most bytes those packets may hold, as their strings and binary values count (64 MiB);
+    /// past it, too, the oldest are dropped first.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for RecoveryConfig {
@@ -28,6 +31,7 @@ impl Default for RecoveryConfig {
             max_disconnection_duration: Duration::from_secs(120),
             skip_middlewares: true,
             max_buffered_packets: 10_000,
+            max_buffered_bytes: 64 << 20,
         }
     }
 }
@@ -43,6 +47,8 @@ pub(crate) struct SessionStore {
 struct StoreState {
     /// Packets in offset order; offsets are consecutive numbers.
     packets: VecDeque<Stored>,
+    /// What `packets` hold, as [`weight`] counts it.
+    bytes: usize,
     next_offset: u64,
     sessions: HashMap<Arc<str>, (Session, Instant)>,
     /// Session ids in the order they were persisted, to expire them cheaply.
@@ -53,6 +59,7 @@ struct StoreState {
 struct Stored {
     offset: u64,
     at: Instant,
+    bytes: usize,
     packet: BroadcastPacket,
     opts: BroadcastOptions,
 }
@@ -74,15 +81,20 @@ impl SessionStore {
         let offset = state.next_offset;
         state.next_offset += 1;
         packet.args.push(Value::String(offset_string(offset)));
-        if state.packets.len() >= self.config.max_buffered_packets {
-            state.packets.pop_front();
-        }
+        let bytes = packet.event.len() + packet.args.iter().map(weight).sum::<usize>();
+        state.bytes += bytes;
         state.packets.push_back(Stored {
             offset,
             at: now,
+            bytes,
             packet: packet.clone(),
             opts: opts.clone(),
         });
+        while state.packets.len() > self.config.max_buffered_packets
+            || state.bytes > self.config.max_buffered_bytes
+        {
+            state.drop_oldest();
+        }
     }
 
     /// Keeps a disconnected socket's session.
@@ -137,13 +149,49 @@ impl SessionStore {
             .front()
             .is_some_and(|p| now.duration_since(p.at) > keep)
         {
-            state.packets.pop_front();
+            state.drop_oldest();
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+impl StoreState {
+    fn drop_oldest(&mut self) {
+        if let Some(oldest) = self.packets.pop_front() {
+            self.bytes -= oldest.bytes;
+        }
+    }
+}
+
+/// The bytes a value holds in its strings, binary values and keys, plus a word for each
+/// other value: what a kept packet costs, near enough for a bound.
+fn weight(value: &Value) -> usize {
+    const WORD: usize = std::mem::size_of::<usize>();
+    // A stack rather than recursion: the application may build values of any depth.
+    let mut total = 0;
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        total += match value {
+            Value::String(s) => s.len(),
+            Value::Binary(b) => b.len(),
+            Value::Array(items) => {
+                pending.extend(items);
+                WORD
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    total += key.len();
+                    pending.push(item);
+                }
+                WORD
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => WORD,
+        };
+    }
+    total
 }
 
 /// Whether a broadcast with `opts` would have reached the socket of `session`.
@@ -229,6 +277,51 @@ mod tests {
         store.persist(session("late", &["sid"]));
         tokio::time::advance(Duration::from_secs(121)).await;
         assert!(store.restore("late", &offset_of(&first)).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_oldest_packets_go_once_their_bytes_pass_the_bound() {
+        let config = RecoveryConfig {
+            max_buffered_bytes: 2_500,
+            ..RecoveryConfig::default()
+        };
+        let store = SessionStore::new(config);
+        let mut seen = packet("p");
+        store.record(&mut seen, &to(&[], &[]));
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            let mut p = packet("p");
+            p.args
+                .push(Value::Binary(bytes::Bytes::from(vec![0u8; 1_000])));
+            store.record(&mut p, &to(&[], &[]));
+            sent.push(offset_of(&p));
+        }
+        // About 1,000 bytes each: the third pushed out the small one and the first big one.
+        store.persist(session("behind", &["sid"]));
+        assert!(
+            store.restore("behind", &offset_of(&seen)).is_none(),
+            "it missed a packet no longer kept"
+        );
+        store.persist(session("caught-up", &["sid"]));
+        let restored = store.restore("caught-up", &sent[0]).expect("restored");
+        assert_eq!(restored.missed.len(), 2);
+        let state = store.lock();
+        assert_eq!(
+            state.bytes,
+            state.packets.iter().map(|p| p.bytes).sum::<usize>()
+        );
+        assert!(state.bytes <= 2_500);
+    }
+
+    #[test]
+    fn weight_counts_strings_binary_and_keys() {
+        let value = Value::Array(vec![
+            Value::String("abc".into()),
+            Value::Binary(bytes::Bytes::from_static(&[1, 2])),
+            Value::Object([("key".to_owned(), Value::Null)].into_iter().collect()),
+        ]);
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(weight(&value), word + 3 + 2 + word + 3 + word);
     }
 
     #[tokio::test(start_paused = true)]
