@@ -75,8 +75,8 @@ impl ConnHandle {
         sent
     }
 
-    /// Queues a packet unless the queue is full (then the packet is dropped and the session
-    /// lives on: Socket.IO's `volatile`).
+    /// Queues a packet unless the queue is full or the session's WebSocket is backed up (then
+    /// the packet is dropped and the session lives on: Socket.IO's `volatile`).
     pub fn send_volatile(&self, packet: EncodedPacket) -> Result<(), SendError> {
         self.mailbox.send_volatile(std::slice::from_ref(&packet))
     }
