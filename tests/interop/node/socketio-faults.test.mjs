@@ -37,12 +37,24 @@ function withServer(flags = []) {
     return socket;
   };
   /// Disconnects every client and checks the server ends up with no session at all.
-  context.cleanUp = async () => {
+  const cleanUp = async () => {
     for (const socket of context.sockets.splice(0)) socket.disconnect();
     await context.proxy?.stop();
     context.proxy = undefined;
     await eventually(async () => (await context.server.sessions()) === 0, DEAD_PEER_MS,
       'the server to have no session left');
+  };
+  /// Runs a test's body, then cleans up. The body's failure, if any, is the one reported
+  /// (not the clean-up's that it may cause), with the proxy's seed.
+  context.run = async (body) => {
+    const seed = context.proxy?.seed;
+    let failure;
+    try { await body(); } catch (err) { failure = err; }
+    try { await cleanUp(); } catch (err) { failure ??= err; }
+    if (failure) {
+      if (seed !== undefined) failure.message += ` (fault proxy seed ${seed})`;
+      throw failure;
+    }
   };
   return context;
 }
@@ -54,7 +66,7 @@ describe('socket.io-client through a network that cuts every write into pieces',
     test(`over ${name}: events, binary, acks both ways and a large message arrive intact`, async () => {
       const proxy = await ctx.proxied();
       proxy.fragment(7); // the HTTP requests, the WebSocket handshake and every frame, 1–7 bytes at a time
-      try {
+      await ctx.run(async () => {
         const socket = ctx.client(proxy.url, { ...options, auth: { token: 'ünïcødé ✓' } });
         const greeted = once(socket, 'auth');
         await connected(socket);
@@ -81,12 +93,7 @@ describe('socket.io-client through a network that cuts every write into pieces',
         const volume = once(socket, 'volume', 20_000);
         socket.emit('volume', 20_000);
         assert.equal((await volume)[0], 'x'.repeat(20_000));
-      } catch (err) {
-        err.message += ` (fault proxy seed ${proxy.seed})`;
-        throw err;
-      } finally {
-        await ctx.cleanUp();
-      }
+      });
     });
   }
 });
@@ -97,7 +104,7 @@ describe('socket.io-client through a partition that heals', { skip }, () => {
   for (const [name, options] of Object.entries(TRANSPORTS)) {
     test(`over ${name}: both sides notice, the client comes back by itself and recovers what it missed`, async () => {
       const proxy = await ctx.proxied();
-      try {
+      await ctx.run(async () => {
         const a = ctx.client(proxy.url, {
           ...options,
           reconnection: true,
@@ -138,9 +145,7 @@ describe('socket.io-client through a partition that heals', { skip }, () => {
         assert.equal((await live)[0], 'after the partition');
         await eventually(async () => (await ctx.server.sessions()) === 2, DEAD_PEER_MS,
           'two sessions again, the recovered one and b');
-      } finally {
-        await ctx.cleanUp();
-      }
+      });
     });
   }
 });
@@ -158,7 +163,7 @@ describe('socket.io-client whose WebSocket upgrade is reset mid-probe', { skip }
       }
       return undefined;
     });
-    try {
+    await ctx.run(async () => {
       const socket = ctx.client(proxy.url, {});
       const failed = once(socket.io.engine, 'upgradeError');
       await connected(socket);
@@ -168,9 +173,7 @@ describe('socket.io-client whose WebSocket upgrade is reset mid-probe', { skip }
       assert.equal(await socket.emitWithAck('transport'), 'polling');
       assert.equal(await socket.emitWithAck('message-with-ack', 'still here'), 'still here');
       assert.equal(await ctx.server.sessions(), 1, 'the failed probe left no session behind');
-    } finally {
-      await ctx.cleanUp();
-    }
+    });
   });
 });
 
@@ -187,7 +190,7 @@ describe('socket.io-client whose upgrade packet is lost', { skip }, () => {
       return undefined;
     });
     proxy.onUpstream((conn) => (probed.has(conn) ? 'drop' : undefined));
-    try {
+    await ctx.run(async () => {
       const socket = ctx.client(proxy.url, {
         reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 100, randomizationFactor: 0,
       });
@@ -204,9 +207,7 @@ describe('socket.io-client whose upgrade packet is lost', { skip }, () => {
       assert.equal(await socket.emitWithAck('message-with-ack', 'back'), 'back');
       await eventually(async () => (await ctx.server.sessions()) === 1, DEAD_PEER_MS,
         'the half-upgraded session to be gone, the new one left');
-    } finally {
-      await ctx.cleanUp();
-    }
+    });
   });
 });
 
@@ -218,7 +219,7 @@ describe('socket.io-client that stops reading while the server sends', { skip },
   for (const name of ['polling', 'websocket']) {
     test(`over ${name}: the server closes that session only, and others carry on`, async () => {
       const proxy = await ctx.proxied();
-      try {
+      await ctx.run(async () => {
         const stuck = await connected(ctx.client(proxy.url, TRANSPORTS[name]));
         const sender = await connected(ctx.client(ctx.server.url, { transports: ['websocket'] }));
         assert.equal(await stuck.emitWithAck('join', 'firehose'), true);
@@ -233,9 +234,7 @@ describe('socket.io-client that stops reading while the server sends', { skip },
           'the server to close the session that does not read, before any ping is due');
         assert.equal(await sender.emitWithAck('message-with-ack', 'unharmed'), 'unharmed');
         assert.deepEqual(await sender.emitWithAck('room-members', 'firehose'), []);
-      } finally {
-        await ctx.cleanUp();
-      }
+      });
     });
   }
 });
