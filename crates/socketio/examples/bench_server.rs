@@ -4,13 +4,8 @@
 //!
 //!     cargo run --release -p switchboard-socketio --example bench_server [ADDR]
 
-use std::convert::Infallible;
-
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use switchboard_socketio::{Ack, Args, Config, Socket, SocketIo};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -28,19 +23,5 @@ async fn main() -> std::io::Result<()> {
     });
     let listener = TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    loop {
-        let (tcp, _) = listener.accept().await?;
-        let _ = tcp.set_nodelay(true);
-        let io = io.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let io = io.clone();
-                async move { Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades()
-                .await;
-        });
-    }
+    io.serve(listener).await
 }

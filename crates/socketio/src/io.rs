@@ -306,6 +306,40 @@ impl SocketIo {
     {
         self.engine.handle::<S, B>(req).await
     }
+
+    /// Serves every connection `listener` accepts with this server alone (Node's
+    /// `io.listen(port)`): HTTP/1.1 with upgrades, each request answered by
+    /// [`handle`](Self::handle), with the peer's [`RemoteAddr`](crate::engine::RemoteAddr) for
+    /// handshakes. To serve other routes beside it, mount [`SocketIoLayer`](crate::SocketIoLayer)
+    /// in an axum or hyper app instead.
+    ///
+    /// # Errors
+    /// Accepting failed (the listener is unusable); a failed connection only ends itself.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        use hyper::server::conn::http1;
+        use hyper::service::service_fn;
+        use hyper_util::rt::TokioIo;
+        use tokio::net::TcpStream;
+
+        loop {
+            let (tcp, peer) = listener.accept().await?;
+            let _ = tcp.set_nodelay(true);
+            let io = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    let io = io.clone();
+                    req.extensions_mut().insert(crate::engine::RemoteAddr(peer));
+                    async move {
+                        Ok::<_, std::convert::Infallible>(io.handle::<TcpStream, _>(req).await)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    }
 }
 
 /// Node accepts namespace names with or without the leading slash.

@@ -282,10 +282,6 @@ mod tests {
 
 #[cfg(test)]
 mod load_tests {
-    use std::convert::Infallible;
-
-    use hyper::server::conn::http1 as server_http1;
-    use hyper::service::service_fn;
     use switchboard_socketio::{Ack, Args, Config, Socket, SocketIo};
     use tokio::net::TcpListener;
 
@@ -302,21 +298,7 @@ mod load_tests {
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let io = io.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| {
-                        let io = io.clone();
-                        async move { Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await) }
-                    });
-                    let _ = server_http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .with_upgrades()
-                        .await;
-                });
-            }
-        });
+        tokio::spawn(async move { io.serve(listener).await });
         format!("http://{addr}/")
     }
 

@@ -10,17 +10,13 @@
     clippy::panic
 )]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use switchboard_socketio::SocketIo;
 use switchboard_ws::Message;
 use switchboard_ws_tokio::{connect, ClientConfig, Stream, WebSocket};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// How long a test waits for anything before failing.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -29,21 +25,7 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub async fn serve(io: SocketIo) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let io = io.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let io = io.clone();
-                    async move { Ok::<_, Infallible>(io.handle::<TcpStream, _>(req).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(async move { io.serve(listener).await });
     addr
 }
 
