@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz --quiet
 export RUSTC_BOOTSTRAP=1
-for dir in fuzz crates/turn/fuzz crates/engineio/fuzz crates/socketio-parser/fuzz crates/socketio-redis/fuzz; do
+for dir in fuzz crates/turn/fuzz crates/engineio/fuzz crates/socketio-parser/fuzz crates/socketio-redis/fuzz crates/socketio-client/fuzz; do
   [ -d "$dir/fuzz_targets" ] || continue
   for target in $(cd "$dir/.." && cargo fuzz list --fuzz-dir "$(basename "$dir")"); do
     echo "fuzz: $dir $target for ${seconds}s"

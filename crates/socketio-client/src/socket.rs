@@ -1,0 +1,548 @@
+//! [`Socket`]: one namespace's socket, what the application emits with and listens on.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use switchboard_socketio_parser::{
+    encode, from_value, to_value, Map, Packet, Value, RESERVED_EVENTS,
+};
+use tokio::sync::{oneshot, watch};
+
+use crate::core::SendError;
+use crate::manager::Manager;
+use crate::reason::DisconnectReason;
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type EventHandler = Arc<dyn Fn(Event) -> BoxFuture + Send + Sync>;
+type AnyHandler = Arc<dyn Fn(&str, &[Value]) + Send + Sync>;
+type Listener<T> = Arc<dyn Fn(&T) + Send + Sync>;
+
+/// Where a socket stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Not asked to connect yet.
+    Idle,
+    /// Waiting for its connection (first time, or reconnecting after a loss).
+    Connecting,
+    /// Connected.
+    Connected(Connected),
+    /// The last attempt failed (see [`ConnectError::retrying`]).
+    ConnectFailed(ConnectError),
+    /// Disconnected, and why.
+    Disconnected(DisconnectReason),
+}
+
+/// A socket's connection, as the server accepted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// The socket's id (Node's `socket.id`), the same on both sides.
+    pub id: String,
+    /// Whether the server recovered the previous session: same id, same rooms, and the
+    /// packets missed meanwhile (connection-state recovery; Node's `socket.recovered`).
+    pub recovered: bool,
+}
+
+/// Why a socket could not connect (Node's `connect_error`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The message: a middleware's error, `Invalid namespace`, or why the connection
+    /// attempt failed.
+    pub message: String,
+    /// The `data` the server's middleware attached, if any.
+    pub data: Option<Value>,
+    /// True when the connection attempt failed and the client keeps trying; false when the
+    /// server refused the socket (or reconnection gave up): then only
+    /// [`Socket::connect`] tries again.
+    pub retrying: bool,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Why an emit was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmitError {
+    /// The data does not serialize.
+    Serialize(String),
+    /// The event name is kept by Socket.IO for itself (`connect`, `disconnect`, …).
+    Reserved(String),
+    /// The socket refused the packet (not connecting, or a limit is reached).
+    Send(SendError),
+}
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EmitError::Serialize(e) => write!(f, "data does not serialize: {e}"),
+            EmitError::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
+            EmitError::Send(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// Why an acknowledgement did not come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckError {
+    /// The emit itself was refused.
+    Emit(EmitError),
+    /// No answer within the timeout.
+    Timeout,
+    /// The socket disconnected before the answer came.
+    Disconnected,
+    /// The answer did not decode as the expected type.
+    Decode(String),
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AckError::Emit(e) => e.fmt(f),
+            AckError::Timeout => f.write_str("acknowledgement timed out"),
+            AckError::Disconnected => f.write_str("socket disconnected before acknowledging"),
+            AckError::Decode(e) => write!(f, "acknowledgement does not decode: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AckError {}
+
+/// An event from the server, as a handler receives it.
+#[derive(Debug)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub args: Vec<Value>,
+    ack: Option<AckSender>,
+}
+
+impl Event {
+    /// Argument `index` decoded as `T` (`null` when there is no such argument).
+    ///
+    /// # Errors
+    /// The argument does not decode as `T`.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, String> {
+        let value = self.args.get(index).cloned().unwrap_or(Value::Null);
+        from_value(value).map_err(|e| e.to_string())
+    }
+
+    /// Whether the server asked for an acknowledgement.
+    #[must_use]
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// The acknowledgement the server asked for, to send now or later (`None` if it asked
+    /// for none, or it was taken already).
+    pub fn take_ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+}
+
+/// Answers one event whose sender asked for an acknowledgement. Sending consumes it.
+#[derive(Debug)]
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+}
+
+impl AckSender {
+    /// Acknowledges with one argument.
+    ///
+    /// # Errors
+    /// The data does not serialize, or the socket refused the packet.
+    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
+        let value = to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.send_args(vec![value])
+    }
+
+    /// Acknowledges with these arguments (none, one or several).
+    ///
+    /// # Errors
+    /// The socket refused the packet (it disconnected meanwhile, or a limit is reached).
+    pub fn send_args(self, args: Vec<Value>) -> Result<(), EmitError> {
+        let packet = Packet::ack(self.socket.nsp(), self.id, args);
+        self.socket.send_packet(&packet, false)
+    }
+}
+
+/// One namespace's socket (Node's client `Socket`). Cheap to clone: clones share it.
+///
+/// Register handlers, then [`connect`](Self::connect). The socket stays until
+/// [`disconnect`](Self::disconnect) (or [`Manager::close`]); while it is wanted, the
+/// manager reconnects it after a lost connection, and [`emit`](Self::emit)s made meanwhile
+/// wait for it, as in Node.
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    nsp: String,
+    manager: Manager,
+    auth: Mutex<Option<Map>>,
+    handlers: RwLock<HashMap<String, EventHandler>>,
+    any: RwLock<Vec<AnyHandler>>,
+    on_connect: RwLock<Vec<Listener<Connected>>>,
+    on_connect_error: RwLock<Vec<Listener<ConnectError>>>,
+    on_disconnect: RwLock<Vec<Listener<DisconnectReason>>>,
+    status: watch::Sender<Status>,
+    acks: Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>,
+    next_ack: AtomicU64,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("nsp", &self.inner.nsp)
+            .field("status", &*self.inner.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+fn read<T: ?Sized>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T: ?Sized>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Socket {
+    pub(crate) fn new(manager: Manager, nsp: String) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                nsp,
+                manager,
+                auth: Mutex::new(None),
+                handlers: RwLock::default(),
+                any: RwLock::default(),
+                on_connect: RwLock::default(),
+                on_connect_error: RwLock::default(),
+                on_disconnect: RwLock::default(),
+                status: watch::Sender::new(Status::Idle),
+                acks: Mutex::default(),
+                next_ack: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The namespace, starting with `/`.
+    #[must_use]
+    pub fn nsp(&self) -> &str {
+        &self.inner.nsp
+    }
+
+    /// The manager carrying this socket's connection.
+    #[must_use]
+    pub fn manager(&self) -> &Manager {
+        &self.inner.manager
+    }
+
+    /// Where the socket stands now.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        self.inner.status.borrow().clone()
+    }
+
+    /// The socket's id while connected (Node's `socket.id`).
+    #[must_use]
+    pub fn id(&self) -> Option<String> {
+        match &*self.inner.status.borrow() {
+            Status::Connected(connected) => Some(connected.id.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether the socket is connected.
+    #[must_use]
+    pub fn connected(&self) -> bool {
+        matches!(&*self.inner.status.borrow(), Status::Connected(_))
+    }
+
+    /// Watches the socket's status: each change, as it happens.
+    #[must_use]
+    pub fn watch_status(&self) -> watch::Receiver<Status> {
+        self.inner.status.subscribe()
+    }
+
+    /// Sets what the CONNECT packet carries (Node's `auth`) from the next connection on.
+    ///
+    /// # Errors
+    /// `auth` does not serialize to an object.
+    pub fn set_auth<T: Serialize + ?Sized>(&self, auth: &T) -> Result<(), EmitError> {
+        match to_value(auth).map_err(|e| EmitError::Serialize(e.to_string()))? {
+            Value::Object(map) => {
+                *lock(&self.inner.auth) = Some(map);
+                Ok(())
+            }
+            Value::Null => {
+                *lock(&self.inner.auth) = None;
+                Ok(())
+            }
+            _ => Err(EmitError::Serialize("auth must be an object".to_owned())),
+        }
+    }
+
+    /// Calls `handler` for each `event` from the server, in a task of its own. A handler set
+    /// again for the same event replaces the previous one.
+    pub fn on<F, Fut>(&self, event: &str, handler: F)
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |event| Box::pin(handler(event)));
+        write(&self.inner.handlers).insert(event.to_owned(), handler);
+    }
+
+    /// Calls `listener` with the name and arguments of every event from the server, before
+    /// its own handler (Node's `onAny`).
+    pub fn on_any(&self, listener: impl Fn(&str, &[Value]) + Send + Sync + 'static) {
+        write(&self.inner.any).push(Arc::new(listener));
+    }
+
+    /// Calls `listener` each time the socket connects (Node's `connect` event).
+    pub fn on_connect(&self, listener: impl Fn(&Connected) + Send + Sync + 'static) {
+        write(&self.inner.on_connect).push(Arc::new(listener));
+    }
+
+    /// Calls `listener` each time a connection fails or is refused (Node's `connect_error`).
+    pub fn on_connect_error(&self, listener: impl Fn(&ConnectError) + Send + Sync + 'static) {
+        write(&self.inner.on_connect_error).push(Arc::new(listener));
+    }
+
+    /// Calls `listener` each time the socket disconnects (Node's `disconnect`).
+    pub fn on_disconnect(&self, listener: impl Fn(&DisconnectReason) + Send + Sync + 'static) {
+        write(&self.inner.on_disconnect).push(Arc::new(listener));
+    }
+
+    /// Asks for the socket's connection (opening the manager's if needed). Also connects
+    /// again a socket that was disconnected or refused.
+    pub fn connect(&self) {
+        let auth = lock(&self.inner.auth).clone();
+        if !self.connected() {
+            self.inner.status.send_replace(Status::Connecting);
+        }
+        self.inner.manager.connect_socket(&self.inner.nsp, auth);
+    }
+
+    /// Waits until the socket is connected, or its connection attempt fails or is refused.
+    /// Call [`connect`](Self::connect) first.
+    ///
+    /// # Errors
+    /// The [`ConnectError`]; or a disconnection before any connection.
+    pub async fn wait_connected(&self) -> Result<Connected, ConnectError> {
+        let mut status = self.inner.status.subscribe();
+        loop {
+            match &*status.borrow_and_update() {
+                Status::Connected(connected) => return Ok(connected.clone()),
+                Status::ConnectFailed(error) => return Err(error.clone()),
+                Status::Idle | Status::Disconnected(_) | Status::Connecting => {}
+            }
+            if status.changed().await.is_err() {
+                return Err(ConnectError {
+                    message: "the socket is gone".to_owned(),
+                    data: None,
+                    retrying: false,
+                });
+            }
+        }
+    }
+
+    /// Waits until the socket disconnects, and says why.
+    pub async fn wait_disconnected(&self) -> DisconnectReason {
+        let mut status = self.inner.status.subscribe();
+        loop {
+            if let Status::Disconnected(reason) = &*status.borrow_and_update() {
+                return *reason;
+            }
+            if status.changed().await.is_err() {
+                return DisconnectReason::IoClientDisconnect;
+            }
+        }
+    }
+
+    /// Sends `event` with one argument.
+    ///
+    /// # Errors
+    /// The data does not serialize, the name is reserved, or the socket refused the packet.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        let value = to_value(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.emit_args(event, vec![value])
+    }
+
+    /// Sends `event` with these arguments (none, one or several).
+    ///
+    /// # Errors
+    /// The name is reserved, or the socket refused the packet.
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        self.emit_packet(event, args, None, false)
+    }
+
+    /// Sends `event` now if the socket is connected, and drops it otherwise, where a plain
+    /// emit would wait for the connection (Node's `socket.volatile.emit`).
+    ///
+    /// # Errors
+    /// The name is reserved, or the socket is not connecting or connected.
+    pub fn emit_volatile(&self, event: &str, args: Vec<Value>) -> Result<(), EmitError> {
+        self.emit_packet(event, args, None, true)
+    }
+
+    /// Sends `event` with one argument and waits, at most `timeout`, for the server's
+    /// acknowledgement, whose first argument is decoded as `R` (Node's
+    /// `socket.timeout(ms).emitWithAck(…)`).
+    ///
+    /// # Errors
+    /// [`AckError`].
+    pub async fn emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let value =
+            to_value(data).map_err(|e| AckError::Emit(EmitError::Serialize(e.to_string())))?;
+        let mut args = self.emit_args_with_ack(event, vec![value], timeout).await?;
+        let first = if args.is_empty() {
+            Value::Null
+        } else {
+            args.swap_remove(0)
+        };
+        from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+    }
+
+    /// Sends `event` with these arguments and waits, at most `timeout`, for the server's
+    /// acknowledgement arguments. A packet waiting for the connection counts against the
+    /// timeout.
+    ///
+    /// # Errors
+    /// [`AckError`].
+    pub async fn emit_args_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, AckError> {
+        let id = self.inner.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.inner.acks).insert(id, tx);
+        if let Err(e) = self.emit_packet(event, args, Some(id), false) {
+            lock(&self.inner.acks).remove(&id);
+            return Err(AckError::Emit(e));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(args)) => Ok(args),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                lock(&self.inner.acks).remove(&id);
+                Err(AckError::Timeout)
+            }
+        }
+    }
+
+    /// Leaves the namespace: a DISCONNECT packet if connected, `io client disconnect`, and
+    /// no reconnection. The manager's connection closes with its last socket.
+    pub fn disconnect(&self) {
+        self.inner.manager.disconnect_socket(&self.inner.nsp);
+    }
+
+    fn emit_packet(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        id: Option<u64>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        if RESERVED_EVENTS.contains(&event) {
+            return Err(EmitError::Reserved(event.to_owned()));
+        }
+        let packet = Packet::event(self.nsp(), event, args, id);
+        self.send_packet(&packet, volatile)
+    }
+
+    fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        self.inner
+            .manager
+            .send(&self.inner.nsp, encode(packet), volatile)
+            .map_err(EmitError::Send)
+    }
+
+    // What the manager's task calls as the connection's events come.
+
+    pub(crate) fn on_connected(&self, connected: Connected) {
+        self.inner
+            .status
+            .send_replace(Status::Connected(connected.clone()));
+        for listener in read(&self.inner.on_connect).clone() {
+            listener(&connected);
+        }
+    }
+
+    pub(crate) fn on_connect_failed(&self, error: ConnectError) {
+        self.inner
+            .status
+            .send_replace(Status::ConnectFailed(error.clone()));
+        for listener in read(&self.inner.on_connect_error).clone() {
+            listener(&error);
+        }
+    }
+
+    pub(crate) fn on_disconnected(&self, reason: DisconnectReason) {
+        // Waiting acknowledgements end with `Disconnected` (their senders are dropped).
+        lock(&self.inner.acks).clear();
+        self.inner.status.send_replace(Status::Disconnected(reason));
+        for listener in read(&self.inner.on_disconnect).clone() {
+            listener(&reason);
+        }
+    }
+
+    pub(crate) fn on_event(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        name: String,
+        args: Vec<Value>,
+        id: Option<u64>,
+    ) {
+        for listener in read(&self.inner.any).clone() {
+            listener(&name, &args);
+        }
+        let handler = read(&self.inner.handlers).get(&name).cloned();
+        let ack = id.map(|id| AckSender {
+            socket: self.clone(),
+            id,
+        });
+        match handler {
+            Some(handler) => {
+                runtime.spawn(handler(Event { name, args, ack }));
+            }
+            None => tracing::debug!(nsp = %self.inner.nsp, event = %name, "no handler"),
+        }
+    }
+
+    pub(crate) fn on_ack(&self, id: u64, args: Vec<Value>) {
+        if let Some(waiter) = lock(&self.inner.acks).remove(&id) {
+            let _ = waiter.send(args);
+        }
+    }
+}

@@ -1,0 +1,596 @@
+//! The client against Node's `socket.io` server (npm 4.8, `tests/interop/node/
+//! sio-rust-client-server.mjs`) and against switchboard's, with the same handlers: every
+//! scenario runs against both. Node's needs `node` and `tests/interop/node_modules`
+//! (`scripts/install-test-deps.sh`); without them its half is skipped, unless
+//! `SWITCHBOARD_INTEROP` is set, which makes a missing peer a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_socketio as server;
+use switchboard_socketio_client::{
+    socket, AckError, ClientConfig, DisconnectReason, EmitError, Event, Manager, Map, SendError,
+    Socket, Status, Value,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// How long a test waits for anything before failing.
+const WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Node,
+    Switchboard,
+}
+
+/// A running server; Node's process is killed when this drops.
+struct Server {
+    url: String,
+    _node: Option<tokio::process::Child>,
+}
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
+}
+
+/// The servers to run a scenario against: switchboard's always, Node's when it can run.
+fn peers() -> Vec<Peer> {
+    let node_ready = interop_dir().join("node_modules/socket.io").is_dir()
+        && std::process::Command::new("node")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if node_ready {
+        vec![Peer::Node, Peer::Switchboard]
+    } else if std::env::var_os("SWITCHBOARD_INTEROP").is_some() {
+        panic!("SWITCHBOARD_INTEROP is set but node or tests/interop/node_modules is missing");
+    } else {
+        eprintln!("skipping Node's socket.io: no node or no tests/interop/node_modules");
+        vec![Peer::Switchboard]
+    }
+}
+
+async fn start(peer: Peer, recovery: bool) -> Server {
+    match peer {
+        Peer::Node => start_node(recovery).await,
+        Peer::Switchboard => start_switchboard(recovery).await,
+    }
+}
+
+async fn start_node(recovery: bool) -> Server {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(interop_dir().join("node/sio-rust-client-server.mjs"))
+        .current_dir(interop_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if recovery {
+        command.arg("--recovery");
+    }
+    let mut child = command.spawn().expect("node starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return url.to_owned();
+            }
+        }
+        panic!("node exited before listening");
+    })
+    .await
+    .expect("node's server listens within 15 s");
+    Server {
+        url,
+        _node: Some(child),
+    }
+}
+
+/// switchboard's server with the handlers of the Node script.
+async fn start_switchboard(recovery: bool) -> Server {
+    let mut config = server::Config::default();
+    config.engine.protocol.ping_interval = Duration::from_millis(300);
+    config.engine.protocol.ping_timeout = Duration::from_millis(200);
+    if recovery {
+        config.connection_state_recovery = Some(server::RecoveryConfig::default());
+    }
+    let io = server::SocketIo::new(config);
+    io.ns(
+        "/",
+        |socket: server::Socket| async move { handlers(&socket) },
+    );
+    io.namespace("/admin")
+        .with(|socket: server::Socket| async move {
+            let token = match &socket.handshake().auth {
+                server::Value::Object(map) => map.get("token").cloned(),
+                _ => None,
+            };
+            if token == Some(server::Value::String("secret".into())) {
+                Ok(())
+            } else {
+                let mut data = Map::new();
+                data.insert("reason".into(), Value::from("bad token"));
+                Err(server::ConnectError::new("not authorized").with_data(Value::Object(data)))
+            }
+        })
+        .on_connect(|socket: server::Socket| async move { handlers(&socket) });
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { io.serve(listener).await });
+    Server {
+        url: format!("http://{addr}"),
+        _node: None,
+    }
+}
+
+fn handlers(socket: &server::Socket) {
+    use server::{Ack, Args, Data};
+    let mut welcome = Map::new();
+    welcome.insert("id".into(), Value::from(socket.id()));
+    welcome.insert("nsp".into(), Value::from(socket.nsp()));
+    welcome.insert("auth".into(), socket.handshake().auth.clone());
+    let _ = socket.emit("welcome", &Value::Object(welcome));
+    socket.on("echo", |Args(args): Args, ack: Ack| async move {
+        ack.send_args(args)
+    });
+    socket.on(
+        "ask",
+        |socket: server::Socket, Args(mut args): Args| async move {
+            let event = match args.first() {
+                Some(Value::String(event)) => event.clone(),
+                _ => return,
+            };
+            args.remove(0);
+            let answer = match socket
+                .emit_args_with_ack(&event, args, Duration::from_secs(5))
+                .await
+            {
+                Ok(mut reply) if !reply.is_empty() => reply.swap_remove(0),
+                Ok(_) => Value::Null,
+                Err(e) => Value::from(format!("no answer: {e}")),
+            };
+            let _ = socket.emit("answered", &answer);
+        },
+    );
+    socket.on("binary", |ack: Ack| async move {
+        let mut nested = Map::new();
+        nested.insert(
+            "nested".into(),
+            Value::Array(vec![Value::Binary(Bytes::from_static(b"xyz"))]),
+        );
+        ack.send_args(vec![
+            Value::Binary(Bytes::from_static(&[0, 1, 254, 255])),
+            Value::Object(nested),
+        ]);
+    });
+    socket.on(
+        "join",
+        |socket: server::Socket, Data(room): Data<String>, ack: Ack| async move {
+            socket.join(room);
+            ack.send(&true);
+        },
+    );
+    socket.on(
+        "to-room",
+        |socket: server::Socket, Args(mut args): Args| async move {
+            if let Some(Value::String(room)) = args.first().cloned() {
+                args.remove(0);
+                let _ = socket.namespace().to(room).emit_args("news", args);
+            }
+        },
+    );
+    socket.on("disconnect-me", |socket: server::Socket| async move {
+        socket.disconnect();
+    });
+    socket.on(
+        "drop-then-send",
+        |socket: server::Socket, Data((room, message)): Data<(String, String)>| async move {
+            socket.on_disconnect(move |socket: server::Socket, _| {
+                let (room, message) = (room.clone(), message.clone());
+                async move {
+                    let _ = socket.namespace().to(room).emit("news", &message);
+                }
+            });
+            socket.close_connection();
+        },
+    );
+}
+
+/// A client config that comes back quickly after a loss.
+fn quick() -> ClientConfig {
+    ClientConfig {
+        reconnection_delay: Duration::from_millis(50),
+        reconnection_delay_max: Duration::from_millis(200),
+        timeout: WAIT,
+        ..ClientConfig::default()
+    }
+}
+
+/// Forwards each `event` the socket receives (its arguments) to a channel.
+fn collect(socket: &Socket, event: &str) -> mpsc::UnboundedReceiver<Vec<Value>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    socket.on(event, move |event: Event| {
+        let _ = tx.send(event.args);
+        async {}
+    });
+    rx
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Vec<Value>>, what: &str) -> Vec<Value> {
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .unwrap_or_else(|| panic!("channel closed waiting for {what}"))
+}
+
+async fn connected(socket: &Socket) -> String {
+    let connected = tokio::time::timeout(WAIT, socket.wait_connected())
+        .await
+        .expect("connects in time")
+        .expect("connects");
+    connected.id
+}
+
+fn json(value: serde_json::Value) -> Value {
+    Value::from(value)
+}
+
+#[tokio::test]
+async fn events_and_acknowledgements_both_ways() {
+    for peer in peers() {
+        let server = start(peer, false).await;
+        let socket = socket(&server.url, quick()).unwrap();
+        socket
+            .set_auth(&serde_json::json!({"token": "ünïcødé ✓"}))
+            .unwrap();
+        let mut welcome = collect(&socket, "welcome");
+        let mut answered = collect(&socket, "answered");
+        socket.on("question", |mut event: Event| async move {
+            let ack = event.take_ack().expect("the server asked for an answer");
+            let mut reply = vec![Value::from("answer")];
+            reply.extend(event.args);
+            ack.send_args(reply).unwrap();
+        });
+        socket.connect();
+        let id = connected(&socket).await;
+        assert_eq!(socket.id().as_deref(), Some(id.as_str()), "{peer:?}");
+
+        let greeting = next(&mut welcome, "welcome").await;
+        assert_eq!(
+            greeting,
+            vec![json(
+                serde_json::json!({"id": id, "nsp": "/", "auth": {"token": "ünïcødé ✓"}})
+            )],
+            "{peer:?}"
+        );
+
+        let args = vec![
+            Value::from("text ✓ 🎉"),
+            Value::from(42),
+            json(serde_json::json!({"nested": [true, null, 1.5]})),
+        ];
+        let back = socket
+            .emit_args_with_ack("echo", args.clone(), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(back, args, "{peer:?}");
+        let one: String = socket.emit_with_ack("echo", "one", WAIT).await.unwrap();
+        assert_eq!(one, "one");
+
+        socket
+            .emit_args(
+                "ask",
+                vec![Value::from("question"), Value::from("from the server?")],
+            )
+            .unwrap();
+        assert_eq!(
+            next(&mut answered, "answered").await,
+            vec![Value::from("answer")],
+            "{peer:?}: the server gets the client's acknowledgement"
+        );
+
+        assert_eq!(
+            socket.emit("connect", &1),
+            Err(EmitError::Reserved("connect".into()))
+        );
+        socket.disconnect();
+        assert_eq!(
+            tokio::time::timeout(WAIT, socket.wait_disconnected())
+                .await
+                .unwrap(),
+            DisconnectReason::IoClientDisconnect
+        );
+        assert_eq!(
+            socket.emit("echo", &1),
+            Err(EmitError::Send(SendError::Inactive)),
+            "{peer:?}: a disconnected socket refuses emits"
+        );
+    }
+}
+
+#[tokio::test]
+async fn binary_arguments_both_ways() {
+    for peer in peers() {
+        let server = start(peer, false).await;
+        let socket = socket(&server.url, quick()).unwrap();
+        socket.connect();
+        connected(&socket).await;
+
+        let blob = Bytes::from((0..=255u8).cycle().take(3000).collect::<Vec<u8>>());
+        let mut nested = Map::new();
+        nested.insert(
+            "inner".into(),
+            Value::Array(vec![
+                Value::Binary(Bytes::from_static(b"\0\x01")),
+                Value::Null,
+            ]),
+        );
+        let args = vec![
+            Value::from("with binary"),
+            Value::Binary(blob),
+            Value::Object(nested),
+        ];
+        let back = socket
+            .emit_args_with_ack("echo", args.clone(), WAIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            back, args,
+            "{peer:?}: binary attachments round-trip in place"
+        );
+
+        let made = socket
+            .emit_args_with_ack("binary", vec![], WAIT)
+            .await
+            .unwrap();
+        let mut nested = Map::new();
+        nested.insert(
+            "nested".into(),
+            Value::Array(vec![Value::Binary(Bytes::from_static(b"xyz"))]),
+        );
+        assert_eq!(
+            made,
+            vec![
+                Value::Binary(Bytes::from_static(&[0, 1, 254, 255])),
+                Value::Object(nested)
+            ],
+            "{peer:?}: binary made by the server"
+        );
+        socket.disconnect();
+    }
+}
+
+#[tokio::test]
+async fn namespaces_share_one_connection_and_middleware_errors_carry_their_data() {
+    for peer in peers() {
+        let server = start(peer, false).await;
+        let manager = Manager::new(&server.url, quick()).unwrap();
+        let main = manager.socket("/");
+        let admin = manager.socket("admin");
+        assert_eq!(admin.nsp(), "/admin");
+
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&errors);
+        admin.on_connect_error(move |error| seen.lock().unwrap().push(error.clone()));
+        admin
+            .set_auth(&serde_json::json!({"token": "wrong"}))
+            .unwrap();
+        main.connect();
+        admin.connect();
+        let main_id = connected(&main).await;
+        let refusal = tokio::time::timeout(WAIT, admin.wait_connected())
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refusal.message, "not authorized", "{peer:?}");
+        assert_eq!(
+            refusal.data,
+            Some(json(serde_json::json!({"reason": "bad token"}))),
+            "{peer:?}"
+        );
+        assert!(!refusal.retrying, "{peer:?}: a refusal is not retried");
+        assert_eq!(errors.lock().unwrap().len(), 1);
+        assert!(main.connected(), "{peer:?}: the refusal leaves / connected");
+
+        admin
+            .set_auth(&serde_json::json!({"token": "secret"}))
+            .unwrap();
+        let mut welcome = collect(&admin, "welcome");
+        admin.connect();
+        let admin_id = connected(&admin).await;
+        assert_ne!(admin_id, main_id, "{peer:?}: one id per namespace");
+        let greeting = next(&mut welcome, "welcome").await;
+        assert_eq!(
+            greeting[0].as_object().unwrap()["nsp"],
+            Value::from("/admin")
+        );
+        let pong: String = admin.emit_with_ack("echo", "admin", WAIT).await.unwrap();
+        assert_eq!(pong, "admin");
+
+        // Leaving one namespace keeps the connection for the other.
+        admin.disconnect();
+        let still: String = main.emit_with_ack("echo", "still", WAIT).await.unwrap();
+        assert_eq!(still, "still", "{peer:?}");
+        main.disconnect();
+    }
+}
+
+#[tokio::test]
+async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
+    for peer in peers() {
+        let server = start(peer, false).await;
+
+        let sent_away = socket(&server.url, quick()).unwrap();
+        sent_away.connect();
+        connected(&sent_away).await;
+        sent_away.emit_args("disconnect-me", vec![]).unwrap();
+        let reason = tokio::time::timeout(WAIT, sent_away.wait_disconnected())
+            .await
+            .unwrap();
+        assert_eq!(reason, DisconnectReason::IoServerDisconnect, "{peer:?}");
+        assert_eq!(
+            sent_away.emit("echo", &1),
+            Err(EmitError::Send(SendError::Inactive)),
+            "{peer:?}: not reconnecting"
+        );
+
+        let dropped = socket(&server.url, quick()).unwrap();
+        let mut status = dropped.watch_status();
+        dropped.connect();
+        let first = connected(&dropped).await;
+        dropped
+            .emit_args(
+                "drop-then-send",
+                vec![Value::from("nowhere"), Value::from("x")],
+            )
+            .unwrap();
+        let reason = tokio::time::timeout(WAIT, dropped.wait_disconnected())
+            .await
+            .unwrap();
+        assert_eq!(reason, DisconnectReason::TransportClose, "{peer:?}");
+        // An emit made while away waits for the connection, and its ack still comes.
+        let pending = dropped.emit_with_ack::<_, String>("echo", "queued while away", WAIT);
+        let again = tokio::time::timeout(WAIT, async {
+            loop {
+                status.changed().await.unwrap();
+                if let Status::Connected(connected) = &*status.borrow() {
+                    return connected.clone();
+                }
+            }
+        })
+        .await
+        .expect("reconnects by itself");
+        assert_ne!(again.id, first, "{peer:?}: a new session without recovery");
+        assert!(!again.recovered);
+        assert_eq!(pending.await.unwrap(), "queued while away", "{peer:?}");
+        dropped.disconnect();
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_socket_recovers_its_id_rooms_and_missed_events() {
+    for peer in peers() {
+        let server = start(peer, true).await;
+        let socket = socket(&server.url, quick()).unwrap();
+        let mut news = collect(&socket, "news");
+        socket.connect();
+        let id = connected(&socket).await;
+        let joined: bool = socket.emit_with_ack("join", "r", WAIT).await.unwrap();
+        assert!(joined);
+        // A broadcast first: its offset is what the client recovers from.
+        socket
+            .emit_args("to-room", vec![Value::from("r"), Value::from("before")])
+            .unwrap();
+        let before = next(&mut news, "the first broadcast").await;
+        assert_eq!(before[0], Value::from("before"), "{peer:?}");
+        assert!(
+            matches!(before.last(), Some(Value::String(_))),
+            "{peer:?}: an offset ends it"
+        );
+
+        let mut status = socket.watch_status();
+        status.borrow_and_update();
+        socket
+            .emit_args(
+                "drop-then-send",
+                vec![Value::from("r"), Value::from("missed")],
+            )
+            .unwrap();
+        let connected_again = tokio::time::timeout(WAIT, async {
+            let mut saw_disconnect = None;
+            loop {
+                status.changed().await.unwrap();
+                match &*status.borrow() {
+                    Status::Disconnected(reason) => saw_disconnect = Some(*reason),
+                    Status::Connected(connected) => return (saw_disconnect, connected.clone()),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("reconnects by itself");
+        assert_eq!(
+            connected_again.0,
+            Some(DisconnectReason::TransportClose),
+            "{peer:?}"
+        );
+        assert!(connected_again.1.recovered, "{peer:?}: recovered");
+        assert_eq!(connected_again.1.id, id, "{peer:?}: the same id");
+        let missed = next(&mut news, &format!("{peer:?}: the missed broadcast")).await;
+        assert_eq!(missed[0], Value::from("missed"), "{peer:?}");
+
+        // Still in its room after the recovery.
+        socket
+            .emit_args("to-room", vec![Value::from("r"), Value::from("after")])
+            .unwrap();
+        assert_eq!(
+            next(&mut news, "a broadcast after").await[0],
+            Value::from("after")
+        );
+        socket.disconnect();
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_connect_error_and_retries_stop_at_the_limit() {
+    // A port nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+
+    let once = socket(
+        &url,
+        ClientConfig {
+            reconnection: false,
+            ..quick()
+        },
+    )
+    .unwrap();
+    once.connect();
+    let error = tokio::time::timeout(WAIT, once.wait_connected())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(error.message.starts_with("websocket error"), "{error:?}");
+    assert!(!error.retrying);
+    assert_eq!(
+        once.emit("echo", &1),
+        Err(EmitError::Send(SendError::Inactive))
+    );
+
+    let limited = socket(
+        &url,
+        ClientConfig {
+            reconnection_attempts: Some(2),
+            reconnection_delay: Duration::from_millis(10),
+            reconnection_delay_max: Duration::from_millis(20),
+            ..quick()
+        },
+    )
+    .unwrap();
+    let (tx, mut errors) = mpsc::unbounded_channel();
+    limited.on_connect_error(move |error| {
+        let _ = tx.send(error.retrying);
+    });
+    limited.emit("echo", &"refused before connect").unwrap_err();
+    limited.connect();
+    limited.emit("echo", &"waits").unwrap();
+    // The first attempt and two retries fail; the last failure says it gave up.
+    let mut retrying = Vec::new();
+    for _ in 0..3 {
+        let next = tokio::time::timeout(WAIT, errors.recv()).await.unwrap();
+        retrying.push(next.unwrap());
+    }
+    assert_eq!(retrying, vec![true, true, false]);
+    assert!(matches!(
+        limited.emit_with_ack::<_, String>("echo", "x", WAIT).await,
+        Err(AckError::Emit(EmitError::Send(SendError::Inactive)))
+    ));
+}

@@ -1,0 +1,51 @@
+// Node's socket.io server (npm, 4.8) for the Rust client's tests
+// (crates/socketio-client/tests/servers.rs), which run the same scenarios against switchboard's
+// own server with the same handlers. Prints `listening on http://127.0.0.1:PORT`.
+// Flags: --recovery turns on connection-state recovery.
+import { createServer } from 'node:http';
+import { Server } from 'socket.io';
+
+const recovery = process.argv.includes('--recovery');
+const httpServer = createServer();
+const io = new Server(httpServer, {
+  pingInterval: 300,
+  pingTimeout: 200,
+  connectionStateRecovery: recovery ? { maxDisconnectionDuration: 60_000 } : undefined,
+});
+
+function handlers(socket) {
+  socket.emit('welcome', { id: socket.id, nsp: socket.nsp.name, auth: socket.handshake.auth });
+  socket.on('echo', (...args) => args.pop()(...args));
+  // The server asks the client, waits for its acknowledgement, and reports it.
+  socket.on('ask', async (event, ...args) => {
+    try {
+      socket.emit('answered', await socket.timeout(5_000).emitWithAck(event, ...args));
+    } catch (err) {
+      socket.emit('answered', `no answer: ${err.message}`);
+    }
+  });
+  socket.on('binary', (ack) => ack(Buffer.from([0, 1, 254, 255]), { nested: [Buffer.from('xyz')] }));
+  socket.on('join', (room, ack) => { socket.join(room); ack(true); });
+  socket.on('to-room', (room, ...args) => io.of(socket.nsp.name).to(room).emit('news', ...args));
+  socket.on('disconnect-me', () => socket.disconnect());
+  // Closes the connection under the client, then broadcasts to `room` once the socket is gone.
+  socket.on('drop-then-send', (room, message) => {
+    socket.once('disconnect', () => io.of(socket.nsp.name).to(room).emit('news', message));
+    socket.conn.close();
+  });
+}
+
+io.on('connection', handlers);
+io.of('/admin')
+  .use((socket, next) => {
+    if (socket.handshake.auth?.token === 'secret') return next();
+    const err = new Error('not authorized');
+    err.data = { reason: 'bad token' };
+    return next(err);
+  })
+  .on('connection', handlers);
+
+httpServer.listen(0, '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${httpServer.address().port}`);
+});
+process.on('SIGTERM', () => process.exit(0));
