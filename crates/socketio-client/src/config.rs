@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use switchboard_engineio::TransportKind;
+
 use crate::core::CoreLimits;
 
 /// A client's options, with the defaults of Node's `socket.io-client` where it has them.
@@ -11,9 +13,15 @@ pub struct ClientConfig {
     pub path: String,
     /// Query parameters sent with every connection (Node's `query`), after any the URL has.
     pub query: Vec<(String, String)>,
-    /// Extra HTTP headers of the WebSocket handshake (Node's `extraHeaders`), for example
-    /// `Authorization` or `Cookie`.
+    /// Extra HTTP headers of every request: polling requests and the WebSocket handshake
+    /// (Node's `extraHeaders`), for example `Authorization` or `Cookie`.
     pub headers: Vec<(String, String)>,
+    /// The transports, in order (Node's `transports`; default long-polling, then WebSocket):
+    /// the first opens each connection, and a WebSocket later in the list is upgraded to when
+    /// the server offers it.
+    pub transports: Vec<TransportKind>,
+    /// Whether a polling session upgrades to WebSocket (Node's `upgrade`, default on).
+    pub upgrade: bool,
     /// Whether to reconnect by itself after the connection is lost (default on).
     pub reconnection: bool,
     /// Attempts before giving up (`None`, the default: never give up).
@@ -32,8 +40,9 @@ pub struct ClientConfig {
     pub send_buffer: usize,
     /// Packets held while disconnected and frames queued for the transport.
     pub limits: CoreLimits,
-    /// The WebSocket client's own options: permessage-deflate offer, message size limit,
-    /// TLS roots for `https`/`wss`. Its handshake timeout is replaced by `timeout`.
+    /// The WebSocket client's own options: permessage-deflate offer, message size limit (also
+    /// the largest polling response accepted), TLS roots for `https`/`wss` (also used by
+    /// polling). Its handshake timeout is replaced by `timeout`.
     pub websocket: switchboard_ws_tokio::ClientConfig,
 }
 
@@ -43,6 +52,8 @@ impl Default for ClientConfig {
             path: "/socket.io/".to_owned(),
             query: Vec::new(),
             headers: Vec::new(),
+            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            upgrade: true,
             reconnection: true,
             reconnection_attempts: None,
             reconnection_delay: Duration::from_secs(1),

@@ -21,7 +21,8 @@ use switchboard_socketio_parser::{
 
 use crate::reason::DisconnectReason;
 
-/// One Engine.IO frame, as the WebSocket transport carries it.
+/// One Engine.IO packet in transport form: a WebSocket frame, or one segment of a polling
+/// payload (binary as `b<base64>` there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A text frame: one Engine.IO packet in its text form (`4…` for a message).
@@ -431,6 +432,22 @@ impl ClientCore {
     /// The next frame to write.
     pub fn poll_transmit(&mut self) -> Option<Frame> {
         self.transmit.pop_front()
+    }
+
+    /// The frame [`poll_transmit`](Self::poll_transmit) would return, left queued (to size a
+    /// polling payload).
+    #[must_use]
+    pub fn peek_transmit(&self) -> Option<&Frame> {
+        self.transmit.front()
+    }
+
+    /// The server's handshake, while the session is open.
+    #[must_use]
+    pub fn handshake(&self) -> Option<&Handshake> {
+        match &self.engine {
+            Engine::Open { handshake, .. } => Some(handshake),
+            _ => None,
+        }
     }
 
     /// The next event for the application.

@@ -1,5 +1,6 @@
-//! A Socket.IO client for Rust: protocol v5 over Engine.IO 4, on the WebSocket transport,
-//! for Socket.IO 3 and 4 servers (Node's `socket.io`, switchboard, others).
+//! A Socket.IO client for Rust: protocol v5 over Engine.IO 4, on long-polling and WebSocket
+//! with the upgrade between them, for Socket.IO 3 and 4 servers (Node's `socket.io`,
+//! switchboard, others).
 //!
 //! It does what `socket.io-client` does for an application: sockets of several namespaces
 //! over one connection, events, acknowledgements both ways (with timeouts), binary
@@ -33,20 +34,21 @@
 //! ```
 //!
 //! The protocol lives in a sans-IO core ([`ClientCore`]: frames and time in, frames and
-//! events out); [`Manager`] is the tokio task around it. Long-polling is not spoken: the
-//! server must accept WebSocket connections without a polling handshake, as Node's and
-//! switchboard's do unless their transports exclude it.
+//! events out); [`Manager`] is the tokio task around it, with the transports:
+//! [`ClientConfig::transports`] (long-polling, then WebSocket, by default, as in Node).
 #![forbid(unsafe_code)]
 
 mod backoff;
 mod config;
 mod core;
 mod manager;
+mod polling;
 mod reason;
 mod socket;
+mod transport;
 mod url;
 
-pub use config::ClientConfig;
+pub use config::{ClientConfig, TransportKind};
 pub use core::{ClientCore, CoreEvent, CoreLimits, Frame, Handshake, SendError};
 pub use manager::Manager;
 pub use reason::DisconnectReason;

@@ -1,23 +1,20 @@
 //! [`Manager`]: one connection to a server, shared by the sockets of its namespaces, and the
-//! task that drives it: connect, move frames between the WebSocket and the sans-IO
-//! [`ClientCore`], keep time, reconnect with backoff.
+//! task that drives it: connect (through [`transport`]), hand the sans-IO [`ClientCore`]'s
+//! events to the sockets, reconnect with backoff.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
 
+use switchboard_engineio::TransportKind;
 use switchboard_socketio_parser::{Encoded, Map};
-use switchboard_ws::{CloseCode, Event as WsEvent, Message};
-use switchboard_ws_tokio::{connect, Stream, WebSocket};
-use tokio::sync::Notify;
-use tokio::time::Instant;
+use tokio::sync::{watch, Notify};
 
 use crate::backoff::{random_unit, Backoff};
 use crate::config::ClientConfig;
-use crate::core::{ClientCore, CoreEvent, Frame, SendError};
-use crate::reason::DisconnectReason;
+use crate::core::{ClientCore, CoreEvent, SendError};
 use crate::socket::{ConnectError, Connected, Socket};
+use crate::transport;
 use crate::url::{ServerUrl, UrlError};
 
 /// One connection to a Socket.IO server, multiplexing the sockets of its namespaces (Node's
@@ -31,12 +28,16 @@ pub struct Manager {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    websocket_url: String,
-    config: ClientConfig,
+pub(crate) struct Shared {
+    /// The Engine.IO URLs, one per transport (`ws://` form, see `ServerUrl::engine_url`).
+    pub(crate) websocket_url: String,
+    pub(crate) polling_url: String,
+    pub(crate) config: ClientConfig,
     core: Mutex<ClientCore>,
     /// Wakes the task: a socket wants the connection, or queued frames, or a close.
-    wake: Notify,
+    pub(crate) wake: Notify,
+    /// The transport the session runs on now.
+    pub(crate) transport: watch::Sender<Option<TransportKind>>,
     sockets: Mutex<HashMap<String, Socket>>,
     /// Set by `close`: the task ends.
     closed: AtomicBool,
@@ -65,10 +66,11 @@ impl Manager {
     /// The URL is not one.
     pub fn new(url: &str, config: ClientConfig) -> Result<Self, UrlError> {
         let url = ServerUrl::parse(url)?;
-        let websocket_url = url.websocket_url(&config.path, &config.query);
         Ok(Self {
             shared: Arc::new(Shared {
-                websocket_url,
+                websocket_url: url.engine_url(&config.path, &config.query, "websocket"),
+                polling_url: url.engine_url(&config.path, &config.query, "polling"),
+                transport: watch::Sender::new(None),
                 core: Mutex::new(ClientCore::new(config.limits)),
                 config,
                 wake: Notify::new(),
@@ -105,6 +107,20 @@ impl Manager {
     #[must_use]
     pub fn is_open(&self) -> bool {
         self.shared.core().is_open()
+    }
+
+    /// The transport the session runs on now (Node's `manager.engine.transport.name`):
+    /// polling until an upgrade completes, then WebSocket; `None` without a session.
+    #[must_use]
+    pub fn transport(&self) -> Option<TransportKind> {
+        *self.shared.transport.borrow()
+    }
+
+    /// Watches [`transport`](Self::transport): each change, as it happens (an upgrade, a
+    /// lost session, a new one).
+    #[must_use]
+    pub fn watch_transport(&self) -> watch::Receiver<Option<TransportKind>> {
+        self.shared.transport.subscribe()
     }
 
     pub(crate) fn connect_socket(&self, nsp: &str, auth: Option<Map>) {
@@ -160,22 +176,18 @@ fn normalize_nsp(nsp: &str) -> String {
     }
 }
 
-fn now() -> std::time::Instant {
-    Instant::now().into_std()
-}
-
 impl Shared {
-    fn core(&self) -> MutexGuard<'_, ClientCore> {
+    pub(crate) fn core(&self) -> MutexGuard<'_, ClientCore> {
         lock(&self.core)
     }
 
-    fn closed(&self) -> bool {
+    pub(crate) fn closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
     }
 
     /// Hands the core's events to the sockets, in order, with no lock held (listeners may
     /// emit or disconnect). A thread that finds another one at it leaves its events to it.
-    fn pump(&self) {
+    pub(crate) fn pump(&self) {
         loop {
             if self.dispatching.swap(true, Ordering::AcqRel) {
                 return;
@@ -261,9 +273,10 @@ async fn drive(shared: Arc<Shared>) {
         config.randomization_factor,
     );
     while shared.wanted().await {
-        let failure = match open(&shared).await {
-            Ok(ws) => {
-                run(&shared, ws).await;
+        let failure = match transport::open(&shared).await {
+            Ok(session) => {
+                transport::run(&shared, session).await;
+                shared.transport.send_replace(None);
                 backoff.reset();
                 None
             }
@@ -303,105 +316,4 @@ async fn drive(shared: Arc<Shared>) {
     }
     // Closed: a closed manager connects no socket again, so the task is not needed again.
     shared.running.store(false, Ordering::SeqCst);
-}
-
-/// Opens the WebSocket and waits for the Engine.IO `open` packet, both within
-/// `config.timeout`.
-async fn open(shared: &Shared) -> Result<WebSocket<Stream>, String> {
-    let config = &shared.config;
-    tokio::time::timeout(config.timeout, open_session(shared))
-        .await
-        .map_err(|_| "timeout".to_owned())?
-}
-
-async fn open_session(shared: &Shared) -> Result<WebSocket<Stream>, String> {
-    let config = &shared.config;
-    let mut websocket = config.websocket.clone();
-    websocket
-        .options
-        .headers
-        .extend(config.headers.iter().cloned());
-    websocket.handshake_timeout = config.timeout;
-    let (mut ws, _) = connect(&shared.websocket_url, websocket)
-        .await
-        .map_err(|e| format!("websocket error: {e}"))?;
-    shared.core().transport_opened();
-    // The server's first frame is the `open` packet.
-    loop {
-        let event = ws.next_event().await;
-        let mut core = shared.core();
-        match event {
-            Ok(Some(WsEvent::Message(Message::Text(text)))) => {
-                core.handle_text(now(), text.as_str());
-            }
-            Ok(Some(WsEvent::Message(Message::Binary(bytes)))) => core.handle_binary(now(), bytes),
-            Ok(Some(WsEvent::Ping(_) | WsEvent::Pong(_))) => continue,
-            Ok(Some(WsEvent::Closed(_)) | None) => {
-                core.transport_closed(DisconnectReason::TransportClose);
-            }
-            Err(_) => core.transport_closed(DisconnectReason::TransportError),
-        }
-        if core.is_open() {
-            return Ok(ws);
-        }
-        if !core.has_transport() {
-            // Whatever the core heard (a closed stream, a bad handshake) is no open session.
-            return Err("websocket error: no Engine.IO handshake".to_owned());
-        }
-    }
-}
-
-/// Runs an open session until it ends.
-async fn run(shared: &Shared, mut ws: WebSocket<Stream>) {
-    loop {
-        let (deadline, finished) = {
-            let mut core = shared.core();
-            if core.has_transport() && !core.wants_connection() {
-                // Every socket left, or was refused or sent away by the server: as in Node,
-                // the connection closes with the last one.
-                core.close();
-            }
-            while ws.buffered_amount() < shared.config.send_buffer {
-                let queued = match core.poll_transmit() {
-                    Some(Frame::Text(text)) => ws.queue(Message::text(text)),
-                    Some(Frame::Binary(bytes)) => ws.queue(Message::Binary(bytes)),
-                    None => break,
-                };
-                if queued.is_err() {
-                    core.transport_closed(DisconnectReason::TransportError);
-                }
-            }
-            (core.poll_timeout(), !core.has_transport())
-        };
-        shared.pump();
-        if finished {
-            // Whatever is queued (a DISCONNECT, the `close` packet) goes out with the close.
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), ws.close(CloseCode::NORMAL, "")).await;
-            return;
-        }
-        let sleep = async {
-            match deadline {
-                Some(deadline) => tokio::time::sleep_until(Instant::from_std(deadline)).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            event = ws.next_event() => {
-                let mut core = shared.core();
-                match event {
-                    Ok(Some(WsEvent::Message(Message::Text(text)))) => core.handle_text(now(), text.as_str()),
-                    Ok(Some(WsEvent::Message(Message::Binary(bytes)))) => core.handle_binary(now(), bytes),
-                    Ok(Some(WsEvent::Ping(_) | WsEvent::Pong(_))) => {}
-                    Ok(Some(WsEvent::Closed(_)) | None) => core.transport_closed(DisconnectReason::TransportClose),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "WebSocket failed");
-                        core.transport_closed(DisconnectReason::TransportError);
-                    }
-                }
-            }
-            () = shared.wake.notified() => {}
-            () = sleep => shared.core().handle_timeout(now()),
-        }
-    }
 }

@@ -66,9 +66,17 @@ impl ServerUrl {
         })
     }
 
-    /// The URL of an Engine.IO 4 WebSocket connection at `path` (`/socket.io/`), with the
-    /// URL's own query and then `query`'s pairs.
-    pub(crate) fn websocket_url(&self, path: &str, query: &[(String, String)]) -> String {
+    /// The URL of an Engine.IO 4 connection over `transport` (`polling` or `websocket`) at
+    /// `path` (`/socket.io/`), with the URL's own query and then `query`'s pairs. It is
+    /// written `ws://` or `wss://` whatever the transport: that is the form
+    /// [`WsUrl`](switchboard_ws_tokio::WsUrl) parses, and only its host, port, security and
+    /// target matter for polling.
+    pub(crate) fn engine_url(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        transport: &str,
+    ) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
         let mut url = format!("{scheme}://{}", self.authority);
         if !path.starts_with('/') {
@@ -78,7 +86,8 @@ impl ServerUrl {
         if !path.ends_with('/') {
             url.push('/');
         }
-        url.push_str("?EIO=4&transport=websocket");
+        url.push_str("?EIO=4&transport=");
+        url.push_str(transport);
         if let Some(own) = &self.query {
             url.push('&');
             url.push_str(own);
@@ -116,7 +125,7 @@ mod tests {
         assert_eq!(url.namespace, "/admin");
         assert_eq!(url.query.as_deref(), Some("room=1"));
         assert_eq!(
-            url.websocket_url("/socket.io/", &[("token".into(), "a b&c=ü".into())]),
+            url.engine_url("/socket.io/", &[("token".into(), "a b&c=ü".into())], "websocket"),
             "wss://example.com:8443/socket.io/?EIO=4&transport=websocket&room=1&token=a%20b%26c%3D%C3%BC"
         );
     }
@@ -127,8 +136,8 @@ mod tests {
         assert!(!url.secure);
         assert_eq!(url.namespace, "/");
         assert_eq!(
-            url.websocket_url("/realtime", &[]),
-            "ws://127.0.0.1:3000/realtime/?EIO=4&transport=websocket"
+            url.engine_url("/realtime", &[], "polling"),
+            "ws://127.0.0.1:3000/realtime/?EIO=4&transport=polling"
         );
         assert_eq!(
             ServerUrl::parse("http://[::1]:80/").unwrap().authority,

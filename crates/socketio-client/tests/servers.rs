@@ -13,10 +13,10 @@ use bytes::Bytes;
 use switchboard_socketio as server;
 use switchboard_socketio_client::{
     socket, AckError, ClientConfig, DisconnectReason, EmitError, Event, Manager, Map, SendError,
-    Socket, Status, Value,
+    Socket, Status, TransportKind, Value,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 /// How long a test waits for anything before failing.
@@ -32,6 +32,52 @@ enum Peer {
 struct Server {
     url: String,
     _node: Option<tokio::process::Child>,
+    /// switchboard's, to count its sessions (Node's answers `GET /sessions`).
+    io: Option<server::SocketIo>,
+}
+
+impl Server {
+    /// The open Engine.IO sessions.
+    async fn sessions(&self) -> usize {
+        if let Some(io) = &self.io {
+            return io.sessions();
+        }
+        self.get("/sessions").await.trim().parse().unwrap()
+    }
+
+    /// Why the server says socket `id` disconnected (empty while it has not).
+    async fn disconnect_reason(&self, id: &str) -> String {
+        if self.io.is_some() {
+            return reasons().get(id).cloned().unwrap_or_default();
+        }
+        self.get(&format!("/reason/{id}")).await
+    }
+
+    /// The body of a GET to Node's script.
+    async fn get(&self, path: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.url.trim_start_matches("http://");
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).await.unwrap();
+        let (_, body) = response.split_once("\r\n\r\n").unwrap();
+        body.to_owned()
+    }
+
+    /// Waits until the server has no session left: the client's goodbye reached it.
+    async fn no_session_left(&self, case: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.sessions().await != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{case}: a session is left on the server"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 fn interop_dir() -> PathBuf {
@@ -89,6 +135,7 @@ async fn start_node(recovery: bool) -> Server {
     Server {
         url,
         _node: Some(child),
+        io: None,
     }
 }
 
@@ -96,7 +143,9 @@ async fn start_node(recovery: bool) -> Server {
 async fn start_switchboard(recovery: bool) -> Server {
     let mut config = server::Config::default();
     config.engine.protocol.ping_interval = Duration::from_millis(300);
-    config.engine.protocol.ping_timeout = Duration::from_millis(200);
+    // Pings every 300 ms, but 10 s to answer: a session the client left without a goodbye
+    // outlives every wait of these tests.
+    config.engine.protocol.ping_timeout = Duration::from_secs(10);
     if recovery {
         config.connection_state_recovery = Some(server::RecoveryConfig::default());
     }
@@ -123,15 +172,28 @@ async fn start_switchboard(recovery: bool) -> Server {
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { io.serve(listener).await });
+    let serving = io.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
     Server {
         url: format!("http://{addr}"),
         _node: None,
+        io: Some(io),
     }
+}
+
+/// Why each socket of switchboard's servers disconnected, by id, as the server saw it.
+fn reasons() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, String>> {
+    static REASONS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, String>>,
+    > = std::sync::OnceLock::new();
+    REASONS.get_or_init(Default::default).lock().unwrap()
 }
 
 fn handlers(socket: &server::Socket) {
     use server::{Ack, Args, Data};
+    socket.on_disconnect(|socket: server::Socket, reason| async move {
+        reasons().insert(socket.id().to_owned(), reason.as_str().to_owned());
+    });
     let mut welcome = Map::new();
     welcome.insert("id".into(), Value::from(socket.id()));
     welcome.insert("nsp".into(), Value::from(socket.nsp()));
@@ -139,6 +201,9 @@ fn handlers(socket: &server::Socket) {
     let _ = socket.emit("welcome", &Value::Object(welcome));
     socket.on("echo", |Args(args): Args, ack: Ack| async move {
         ack.send_args(args)
+    });
+    socket.on("transport", |socket: server::Socket, ack: Ack| async move {
+        ack.send(socket.transport().as_str());
     });
     socket.on(
         "ask",
@@ -203,9 +268,21 @@ fn handlers(socket: &server::Socket) {
     );
 }
 
-/// A client config that comes back quickly after a loss.
-fn quick() -> ClientConfig {
+/// The transports each scenario runs over: long-polling alone, WebSocket alone, and Node's
+/// default (polling, then the upgrade to WebSocket).
+const TRANSPORTS: [(&str, &[TransportKind]); 3] = [
+    ("polling", &[TransportKind::Polling]),
+    ("websocket", &[TransportKind::WebSocket]),
+    (
+        "upgrade",
+        &[TransportKind::Polling, TransportKind::WebSocket],
+    ),
+];
+
+/// A client config over `transports` that comes back quickly after a loss.
+fn quick(transports: &[TransportKind]) -> ClientConfig {
     ClientConfig {
+        transports: transports.to_vec(),
         reconnection_delay: Duration::from_millis(50),
         reconnection_delay_max: Duration::from_millis(200),
         timeout: WAIT,
@@ -230,6 +307,30 @@ async fn next(rx: &mut mpsc::UnboundedReceiver<Vec<Value>>, what: &str) -> Vec<V
         .unwrap_or_else(|| panic!("channel closed waiting for {what}"))
 }
 
+/// Waits until the client's session runs on the transport `transports` lead to (WebSocket
+/// after an upgrade), and checks that the server sees the same one.
+async fn on_expected_transport(socket: &Socket, transports: &[TransportKind], case: &str) {
+    let expected = if transports.contains(&TransportKind::WebSocket) {
+        TransportKind::WebSocket
+    } else {
+        TransportKind::Polling
+    };
+    let mut transport = socket.manager().watch_transport();
+    tokio::time::timeout(WAIT, transport.wait_for(|t| *t == Some(expected)))
+        .await
+        .unwrap_or_else(|_| panic!("{case}: never on {expected:?}"))
+        .unwrap();
+    let seen = socket
+        .emit_args_with_ack("transport", vec![], WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
+    assert_eq!(
+        seen,
+        vec![Value::from(expected.as_str())],
+        "{case}: the server's view"
+    );
+}
+
 async fn connected(socket: &Socket) -> String {
     let connected = tokio::time::timeout(WAIT, socket.wait_connected())
         .await
@@ -246,72 +347,82 @@ fn json(value: serde_json::Value) -> Value {
 async fn events_and_acknowledgements_both_ways() {
     for peer in peers() {
         let server = start(peer, false).await;
-        let socket = socket(&server.url, quick()).unwrap();
-        socket
-            .set_auth(&serde_json::json!({"token": "ünïcødé ✓"}))
-            .unwrap();
-        let mut welcome = collect(&socket, "welcome");
-        let mut answered = collect(&socket, "answered");
-        socket.on("question", |mut event: Event| async move {
-            let ack = event.take_ack().expect("the server asked for an answer");
-            let mut reply = vec![Value::from("answer")];
-            reply.extend(event.args);
-            ack.send_args(reply).unwrap();
-        });
-        socket.connect();
-        let id = connected(&socket).await;
-        assert_eq!(socket.id().as_deref(), Some(id.as_str()), "{peer:?}");
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let socket = socket(&server.url, quick(transports)).unwrap();
+            socket
+                .set_auth(&serde_json::json!({"token": "ünïcødé ✓"}))
+                .unwrap();
+            let mut welcome = collect(&socket, "welcome");
+            let mut answered = collect(&socket, "answered");
+            socket.on("question", |mut event: Event| async move {
+                let ack = event.take_ack().expect("the server asked for an answer");
+                let mut reply = vec![Value::from("answer")];
+                reply.extend(event.args);
+                ack.send_args(reply).unwrap();
+            });
+            socket.connect();
+            let id = connected(&socket).await;
+            assert_eq!(socket.id().as_deref(), Some(id.as_str()), "{case}");
+            on_expected_transport(&socket, transports, &case).await;
 
-        let greeting = next(&mut welcome, "welcome").await;
-        assert_eq!(
-            greeting,
-            vec![json(
-                serde_json::json!({"id": id, "nsp": "/", "auth": {"token": "ünïcødé ✓"}})
-            )],
-            "{peer:?}"
-        );
+            let greeting = next(&mut welcome, "welcome").await;
+            assert_eq!(
+                greeting,
+                vec![json(
+                    serde_json::json!({"id": id, "nsp": "/", "auth": {"token": "ünïcødé ✓"}})
+                )],
+                "{case}"
+            );
 
-        let args = vec![
-            Value::from("text ✓ 🎉"),
-            Value::from(42),
-            json(serde_json::json!({"nested": [true, null, 1.5]})),
-        ];
-        let back = socket
-            .emit_args_with_ack("echo", args.clone(), WAIT)
-            .await
-            .unwrap();
-        assert_eq!(back, args, "{peer:?}");
-        let one: String = socket.emit_with_ack("echo", "one", WAIT).await.unwrap();
-        assert_eq!(one, "one");
-
-        socket
-            .emit_args(
-                "ask",
-                vec![Value::from("question"), Value::from("from the server?")],
-            )
-            .unwrap();
-        assert_eq!(
-            next(&mut answered, "answered").await,
-            vec![Value::from("answer")],
-            "{peer:?}: the server gets the client's acknowledgement"
-        );
-
-        assert_eq!(
-            socket.emit("connect", &1),
-            Err(EmitError::Reserved("connect".into()))
-        );
-        socket.disconnect();
-        assert_eq!(
-            tokio::time::timeout(WAIT, socket.wait_disconnected())
+            let args = vec![
+                Value::from("text ✓ 🎉"),
+                Value::from(42),
+                json(serde_json::json!({"nested": [true, null, 1.5]})),
+            ];
+            let back = socket
+                .emit_args_with_ack("echo", args.clone(), WAIT)
                 .await
-                .unwrap(),
-            DisconnectReason::IoClientDisconnect
-        );
-        assert_eq!(
-            socket.emit("echo", &1),
-            Err(EmitError::Send(SendError::Inactive)),
-            "{peer:?}: a disconnected socket refuses emits"
-        );
+                .unwrap();
+            assert_eq!(back, args, "{case}");
+            let one: String = socket.emit_with_ack("echo", "one", WAIT).await.unwrap();
+            assert_eq!(one, "one");
+
+            socket
+                .emit_args(
+                    "ask",
+                    vec![Value::from("question"), Value::from("from the server?")],
+                )
+                .unwrap();
+            assert_eq!(
+                next(&mut answered, "answered").await,
+                vec![Value::from("answer")],
+                "{case}: the server gets the client's acknowledgement"
+            );
+
+            assert_eq!(
+                socket.emit("connect", &1),
+                Err(EmitError::Reserved("connect".into()))
+            );
+            socket.disconnect();
+            assert_eq!(
+                tokio::time::timeout(WAIT, socket.wait_disconnected())
+                    .await
+                    .unwrap(),
+                DisconnectReason::IoClientDisconnect
+            );
+            assert_eq!(
+                socket.emit("echo", &1),
+                Err(EmitError::Send(SendError::Inactive)),
+                "{case}: a disconnected socket refuses emits"
+            );
+            server.no_session_left(&case).await;
+            assert_eq!(
+                server.disconnect_reason(&id).await,
+                "client namespace disconnect",
+                "{case}: the client's goodbye reached the server"
+            );
+        }
     }
 }
 
@@ -319,51 +430,51 @@ async fn events_and_acknowledgements_both_ways() {
 async fn binary_arguments_both_ways() {
     for peer in peers() {
         let server = start(peer, false).await;
-        let socket = socket(&server.url, quick()).unwrap();
-        socket.connect();
-        connected(&socket).await;
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let socket = socket(&server.url, quick(transports)).unwrap();
+            socket.connect();
+            connected(&socket).await;
 
-        let blob = Bytes::from((0..=255u8).cycle().take(3000).collect::<Vec<u8>>());
-        let mut nested = Map::new();
-        nested.insert(
-            "inner".into(),
-            Value::Array(vec![
-                Value::Binary(Bytes::from_static(b"\0\x01")),
-                Value::Null,
-            ]),
-        );
-        let args = vec![
-            Value::from("with binary"),
-            Value::Binary(blob),
-            Value::Object(nested),
-        ];
-        let back = socket
-            .emit_args_with_ack("echo", args.clone(), WAIT)
-            .await
-            .unwrap();
-        assert_eq!(
-            back, args,
-            "{peer:?}: binary attachments round-trip in place"
-        );
+            let blob = Bytes::from((0..=255u8).cycle().take(3000).collect::<Vec<u8>>());
+            let mut nested = Map::new();
+            nested.insert(
+                "inner".into(),
+                Value::Array(vec![
+                    Value::Binary(Bytes::from_static(b"\0\x01")),
+                    Value::Null,
+                ]),
+            );
+            let args = vec![
+                Value::from("with binary"),
+                Value::Binary(blob),
+                Value::Object(nested),
+            ];
+            let back = socket
+                .emit_args_with_ack("echo", args.clone(), WAIT)
+                .await
+                .unwrap();
+            assert_eq!(back, args, "{case}: binary attachments round-trip in place");
 
-        let made = socket
-            .emit_args_with_ack("binary", vec![], WAIT)
-            .await
-            .unwrap();
-        let mut nested = Map::new();
-        nested.insert(
-            "nested".into(),
-            Value::Array(vec![Value::Binary(Bytes::from_static(b"xyz"))]),
-        );
-        assert_eq!(
-            made,
-            vec![
-                Value::Binary(Bytes::from_static(&[0, 1, 254, 255])),
-                Value::Object(nested)
-            ],
-            "{peer:?}: binary made by the server"
-        );
-        socket.disconnect();
+            let made = socket
+                .emit_args_with_ack("binary", vec![], WAIT)
+                .await
+                .unwrap();
+            let mut nested = Map::new();
+            nested.insert(
+                "nested".into(),
+                Value::Array(vec![Value::Binary(Bytes::from_static(b"xyz"))]),
+            );
+            assert_eq!(
+                made,
+                vec![
+                    Value::Binary(Bytes::from_static(&[0, 1, 254, 255])),
+                    Value::Object(nested)
+                ],
+                "{case}: binary made by the server"
+            );
+            socket.disconnect();
+        }
     }
 }
 
@@ -371,54 +482,57 @@ async fn binary_arguments_both_ways() {
 async fn namespaces_share_one_connection_and_middleware_errors_carry_their_data() {
     for peer in peers() {
         let server = start(peer, false).await;
-        let manager = Manager::new(&server.url, quick()).unwrap();
-        let main = manager.socket("/");
-        let admin = manager.socket("admin");
-        assert_eq!(admin.nsp(), "/admin");
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let manager = Manager::new(&server.url, quick(transports)).unwrap();
+            let main = manager.socket("/");
+            let admin = manager.socket("admin");
+            assert_eq!(admin.nsp(), "/admin");
 
-        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = std::sync::Arc::clone(&errors);
-        admin.on_connect_error(move |error| seen.lock().unwrap().push(error.clone()));
-        admin
-            .set_auth(&serde_json::json!({"token": "wrong"}))
-            .unwrap();
-        main.connect();
-        admin.connect();
-        let main_id = connected(&main).await;
-        let refusal = tokio::time::timeout(WAIT, admin.wait_connected())
-            .await
-            .unwrap()
-            .unwrap_err();
-        assert_eq!(refusal.message, "not authorized", "{peer:?}");
-        assert_eq!(
-            refusal.data,
-            Some(json(serde_json::json!({"reason": "bad token"}))),
-            "{peer:?}"
-        );
-        assert!(!refusal.retrying, "{peer:?}: a refusal is not retried");
-        assert_eq!(errors.lock().unwrap().len(), 1);
-        assert!(main.connected(), "{peer:?}: the refusal leaves / connected");
+            let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = std::sync::Arc::clone(&errors);
+            admin.on_connect_error(move |error| seen.lock().unwrap().push(error.clone()));
+            admin
+                .set_auth(&serde_json::json!({"token": "wrong"}))
+                .unwrap();
+            main.connect();
+            admin.connect();
+            let main_id = connected(&main).await;
+            let refusal = tokio::time::timeout(WAIT, admin.wait_connected())
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(refusal.message, "not authorized", "{case}");
+            assert_eq!(
+                refusal.data,
+                Some(json(serde_json::json!({"reason": "bad token"}))),
+                "{case}"
+            );
+            assert!(!refusal.retrying, "{case}: a refusal is not retried");
+            assert_eq!(errors.lock().unwrap().len(), 1);
+            assert!(main.connected(), "{case}: the refusal leaves / connected");
 
-        admin
-            .set_auth(&serde_json::json!({"token": "secret"}))
-            .unwrap();
-        let mut welcome = collect(&admin, "welcome");
-        admin.connect();
-        let admin_id = connected(&admin).await;
-        assert_ne!(admin_id, main_id, "{peer:?}: one id per namespace");
-        let greeting = next(&mut welcome, "welcome").await;
-        assert_eq!(
-            greeting[0].as_object().unwrap()["nsp"],
-            Value::from("/admin")
-        );
-        let pong: String = admin.emit_with_ack("echo", "admin", WAIT).await.unwrap();
-        assert_eq!(pong, "admin");
+            admin
+                .set_auth(&serde_json::json!({"token": "secret"}))
+                .unwrap();
+            let mut welcome = collect(&admin, "welcome");
+            admin.connect();
+            let admin_id = connected(&admin).await;
+            assert_ne!(admin_id, main_id, "{case}: one id per namespace");
+            let greeting = next(&mut welcome, "welcome").await;
+            assert_eq!(
+                greeting[0].as_object().unwrap()["nsp"],
+                Value::from("/admin")
+            );
+            let pong: String = admin.emit_with_ack("echo", "admin", WAIT).await.unwrap();
+            assert_eq!(pong, "admin");
 
-        // Leaving one namespace keeps the connection for the other.
-        admin.disconnect();
-        let still: String = main.emit_with_ack("echo", "still", WAIT).await.unwrap();
-        assert_eq!(still, "still", "{peer:?}");
-        main.disconnect();
+            // Leaving one namespace keeps the connection for the other.
+            admin.disconnect();
+            let still: String = main.emit_with_ack("echo", "still", WAIT).await.unwrap();
+            assert_eq!(still, "still", "{case}");
+            main.disconnect();
+        }
     }
 }
 
@@ -426,51 +540,54 @@ async fn namespaces_share_one_connection_and_middleware_errors_carry_their_data(
 async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
     for peer in peers() {
         let server = start(peer, false).await;
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
 
-        let sent_away = socket(&server.url, quick()).unwrap();
-        sent_away.connect();
-        connected(&sent_away).await;
-        sent_away.emit_args("disconnect-me", vec![]).unwrap();
-        let reason = tokio::time::timeout(WAIT, sent_away.wait_disconnected())
-            .await
-            .unwrap();
-        assert_eq!(reason, DisconnectReason::IoServerDisconnect, "{peer:?}");
-        assert_eq!(
-            sent_away.emit("echo", &1),
-            Err(EmitError::Send(SendError::Inactive)),
-            "{peer:?}: not reconnecting"
-        );
+            let sent_away = socket(&server.url, quick(transports)).unwrap();
+            sent_away.connect();
+            connected(&sent_away).await;
+            sent_away.emit_args("disconnect-me", vec![]).unwrap();
+            let reason = tokio::time::timeout(WAIT, sent_away.wait_disconnected())
+                .await
+                .unwrap();
+            assert_eq!(reason, DisconnectReason::IoServerDisconnect, "{case}");
+            assert_eq!(
+                sent_away.emit("echo", &1),
+                Err(EmitError::Send(SendError::Inactive)),
+                "{case}: not reconnecting"
+            );
 
-        let dropped = socket(&server.url, quick()).unwrap();
-        let mut status = dropped.watch_status();
-        dropped.connect();
-        let first = connected(&dropped).await;
-        dropped
-            .emit_args(
-                "drop-then-send",
-                vec![Value::from("nowhere"), Value::from("x")],
-            )
-            .unwrap();
-        let reason = tokio::time::timeout(WAIT, dropped.wait_disconnected())
-            .await
-            .unwrap();
-        assert_eq!(reason, DisconnectReason::TransportClose, "{peer:?}");
-        // An emit made while away waits for the connection, and its ack still comes.
-        let pending = dropped.emit_with_ack::<_, String>("echo", "queued while away", WAIT);
-        let again = tokio::time::timeout(WAIT, async {
-            loop {
-                status.changed().await.unwrap();
-                if let Status::Connected(connected) = &*status.borrow() {
-                    return connected.clone();
+            let dropped = socket(&server.url, quick(transports)).unwrap();
+            let mut status = dropped.watch_status();
+            dropped.connect();
+            let first = connected(&dropped).await;
+            dropped
+                .emit_args(
+                    "drop-then-send",
+                    vec![Value::from("nowhere"), Value::from("x")],
+                )
+                .unwrap();
+            let reason = tokio::time::timeout(WAIT, dropped.wait_disconnected())
+                .await
+                .unwrap();
+            assert_eq!(reason, DisconnectReason::TransportClose, "{case}");
+            // An emit made while away waits for the connection, and its ack still comes.
+            let pending = dropped.emit_with_ack::<_, String>("echo", "queued while away", WAIT);
+            let again = tokio::time::timeout(WAIT, async {
+                loop {
+                    status.changed().await.unwrap();
+                    if let Status::Connected(connected) = &*status.borrow() {
+                        return connected.clone();
+                    }
                 }
-            }
-        })
-        .await
-        .expect("reconnects by itself");
-        assert_ne!(again.id, first, "{peer:?}: a new session without recovery");
-        assert!(!again.recovered);
-        assert_eq!(pending.await.unwrap(), "queued while away", "{peer:?}");
-        dropped.disconnect();
+            })
+            .await
+            .expect("reconnects by itself");
+            assert_ne!(again.id, first, "{case}: a new session without recovery");
+            assert!(!again.recovered);
+            assert_eq!(pending.await.unwrap(), "queued while away", "{case}");
+            dropped.disconnect();
+        }
     }
 }
 
@@ -478,63 +595,66 @@ async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
 async fn a_dropped_socket_recovers_its_id_rooms_and_missed_events() {
     for peer in peers() {
         let server = start(peer, true).await;
-        let socket = socket(&server.url, quick()).unwrap();
-        let mut news = collect(&socket, "news");
-        socket.connect();
-        let id = connected(&socket).await;
-        let joined: bool = socket.emit_with_ack("join", "r", WAIT).await.unwrap();
-        assert!(joined);
-        // A broadcast first: its offset is what the client recovers from.
-        socket
-            .emit_args("to-room", vec![Value::from("r"), Value::from("before")])
-            .unwrap();
-        let before = next(&mut news, "the first broadcast").await;
-        assert_eq!(before[0], Value::from("before"), "{peer:?}");
-        assert!(
-            matches!(before.last(), Some(Value::String(_))),
-            "{peer:?}: an offset ends it"
-        );
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let socket = socket(&server.url, quick(transports)).unwrap();
+            let mut news = collect(&socket, "news");
+            socket.connect();
+            let id = connected(&socket).await;
+            let joined: bool = socket.emit_with_ack("join", "r", WAIT).await.unwrap();
+            assert!(joined);
+            // A broadcast first: its offset is what the client recovers from.
+            socket
+                .emit_args("to-room", vec![Value::from("r"), Value::from("before")])
+                .unwrap();
+            let before = next(&mut news, "the first broadcast").await;
+            assert_eq!(before[0], Value::from("before"), "{case}");
+            assert!(
+                matches!(before.last(), Some(Value::String(_))),
+                "{case}: an offset ends it"
+            );
 
-        let mut status = socket.watch_status();
-        status.borrow_and_update();
-        socket
-            .emit_args(
-                "drop-then-send",
-                vec![Value::from("r"), Value::from("missed")],
-            )
-            .unwrap();
-        let connected_again = tokio::time::timeout(WAIT, async {
-            let mut saw_disconnect = None;
-            loop {
-                status.changed().await.unwrap();
-                match &*status.borrow() {
-                    Status::Disconnected(reason) => saw_disconnect = Some(*reason),
-                    Status::Connected(connected) => return (saw_disconnect, connected.clone()),
-                    _ => {}
+            let mut status = socket.watch_status();
+            status.borrow_and_update();
+            socket
+                .emit_args(
+                    "drop-then-send",
+                    vec![Value::from("r"), Value::from("missed")],
+                )
+                .unwrap();
+            let connected_again = tokio::time::timeout(WAIT, async {
+                let mut saw_disconnect = None;
+                loop {
+                    status.changed().await.unwrap();
+                    match &*status.borrow() {
+                        Status::Disconnected(reason) => saw_disconnect = Some(*reason),
+                        Status::Connected(connected) => return (saw_disconnect, connected.clone()),
+                        _ => {}
+                    }
                 }
-            }
-        })
-        .await
-        .expect("reconnects by itself");
-        assert_eq!(
-            connected_again.0,
-            Some(DisconnectReason::TransportClose),
-            "{peer:?}"
-        );
-        assert!(connected_again.1.recovered, "{peer:?}: recovered");
-        assert_eq!(connected_again.1.id, id, "{peer:?}: the same id");
-        let missed = next(&mut news, &format!("{peer:?}: the missed broadcast")).await;
-        assert_eq!(missed[0], Value::from("missed"), "{peer:?}");
+            })
+            .await
+            .expect("reconnects by itself");
+            assert_eq!(
+                connected_again.0,
+                Some(DisconnectReason::TransportClose),
+                "{case}"
+            );
+            assert!(connected_again.1.recovered, "{case}: recovered");
+            assert_eq!(connected_again.1.id, id, "{case}: the same id");
+            let missed = next(&mut news, &format!("{case}: the missed broadcast")).await;
+            assert_eq!(missed[0], Value::from("missed"), "{case}");
 
-        // Still in its room after the recovery.
-        socket
-            .emit_args("to-room", vec![Value::from("r"), Value::from("after")])
-            .unwrap();
-        assert_eq!(
-            next(&mut news, "a broadcast after").await[0],
-            Value::from("after")
-        );
-        socket.disconnect();
+            // Still in its room after the recovery.
+            socket
+                .emit_args("to-room", vec![Value::from("r"), Value::from("after")])
+                .unwrap();
+            assert_eq!(
+                next(&mut news, "a broadcast after").await[0],
+                Value::from("after")
+            );
+            socket.disconnect();
+        }
     }
 }
 
@@ -549,7 +669,7 @@ async fn an_unreachable_server_is_a_connect_error_and_retries_stop_at_the_limit(
         &url,
         ClientConfig {
             reconnection: false,
-            ..quick()
+            ..quick(&[TransportKind::WebSocket])
         },
     )
     .unwrap();
@@ -571,7 +691,7 @@ async fn an_unreachable_server_is_a_connect_error_and_retries_stop_at_the_limit(
             reconnection_attempts: Some(2),
             reconnection_delay: Duration::from_millis(10),
             reconnection_delay_max: Duration::from_millis(20),
-            ..quick()
+            ..quick(&[TransportKind::Polling])
         },
     )
     .unwrap();

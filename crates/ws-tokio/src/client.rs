@@ -131,26 +131,37 @@ pub async fn connect(
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "WebSocket handshake timed out"))?
 }
 
+/// Opens the byte stream `url` names: TCP (with `TCP_NODELAY`), and TLS over it for `wss://`
+/// (with `tls`, or the Mozilla roots when `None`). For other protocols to the same server, such
+/// as HTTP long-polling.
+pub async fn connect_stream(
+    url: &WsUrl,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> io::Result<Stream> {
+    let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
+    tcp.set_nodelay(true)?;
+    if !url.secure {
+        return Ok(Stream::Plain(tcp));
+    }
+    let tls = match tls {
+        Some(tls) => tls,
+        None => crate::tls::client_config(None)?,
+    };
+    let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let tls_stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await?;
+    Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(
+        tls_stream,
+    ))))
+}
+
 async fn connect_inner(
     url: WsUrl,
     config: ClientConfig,
 ) -> io::Result<(WebSocket<Stream>, ClientAccepted)> {
-    let tcp = TcpStream::connect((url.host.as_str(), url.port)).await?;
-    tcp.set_nodelay(true)?;
-    let mut stream = if url.secure {
-        let tls = match config.tls {
-            Some(tls) => tls,
-            None => crate::tls::client_config(None)?,
-        };
-        let name = rustls::pki_types::ServerName::try_from(url.host.clone())
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let tls_stream = tokio_rustls::TlsConnector::from(tls)
-            .connect(name, tcp)
-            .await?;
-        Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(tls_stream)))
-    } else {
-        Stream::Plain(tcp)
-    };
+    let mut stream = connect_stream(&url, config.tls).await?;
     let (handshake, request) =
         ClientHandshake::new(&url.host_header(), &url.target, config.options);
     stream.write_all(&request).await?;

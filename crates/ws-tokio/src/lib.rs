@@ -31,7 +31,7 @@ mod stream;
 pub mod tls;
 pub mod upgrade;
 
-pub use client::{connect, ClientConfig, WsUrl};
+pub use client::{connect, connect_stream, ClientConfig, WsUrl};
 pub use socket::WebSocket;
 pub use stream::{BoxTransport, Stream, Transport};
 pub use switchboard_ws as protocol;

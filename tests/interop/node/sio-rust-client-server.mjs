@@ -6,16 +6,29 @@ import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
 const recovery = process.argv.includes('--recovery');
-const httpServer = createServer();
+// Why each socket disconnected, as the server saw it (`GET /reason/<socket id>`).
+const reasons = new Map();
+// `GET /sessions`: the open Engine.IO sessions, for tests checking that none is left over.
+const httpServer = createServer((req, res) => {
+  if (req.url === '/sessions') return res.end(String(io.engine.clientsCount));
+  const reason = /^\/reason\/(.+)$/.exec(req.url);
+  if (reason) return res.end(reasons.get(decodeURIComponent(reason[1])) ?? '');
+  res.statusCode = 404;
+  return res.end();
+});
 const io = new Server(httpServer, {
+  // Pings every 300 ms, but 10 s to answer: a session the client left without a goodbye
+  // outlives every wait of the tests.
   pingInterval: 300,
-  pingTimeout: 200,
+  pingTimeout: 10_000,
   connectionStateRecovery: recovery ? { maxDisconnectionDuration: 60_000 } : undefined,
 });
 
 function handlers(socket) {
+  socket.on('disconnect', (reason) => reasons.set(socket.id, reason));
   socket.emit('welcome', { id: socket.id, nsp: socket.nsp.name, auth: socket.handshake.auth });
   socket.on('echo', (...args) => args.pop()(...args));
+  socket.on('transport', (ack) => ack(socket.conn.transport.name));
   // The server asks the client, waits for its acknowledgement, and reports it.
   socket.on('ask', async (event, ...args) => {
     try {
