@@ -4,7 +4,7 @@ use std::time::Duration;
 
 pub use switchboard_engineio::TransportKind;
 
-use crate::core::CoreLimits;
+use crate::core::{Codec, CoreLimits};
 
 /// A client's options, with the defaults of Node's `socket.io-client` where it has them.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct ClientConfig {
     pub transports: Vec<TransportKind>,
     /// Whether a polling session upgrades to WebSocket (Node's `upgrade`, default on).
     pub upgrade: bool,
+    /// How packets are written (Node's `parser`): the default text parser, or
+    /// `socket.io-msgpack-parser`'s format. The server must use the same.
+    pub codec: Codec,
     /// Whether to reconnect by itself after the connection is lost (default on).
     pub reconnection: bool,
     /// Attempts before giving up (`None`, the default: never give up).
@@ -54,6 +57,7 @@ impl Default for ClientConfig {
             headers: Vec::new(),
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             upgrade: true,
+            codec: Codec::Text,
             reconnection: true,
             reconnection_attempts: None,
             reconnection_delay: Duration::from_secs(1),

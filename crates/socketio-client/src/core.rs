@@ -16,7 +16,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use switchboard_engineio::{Message, Packet as EnginePacket, Protocol};
 use switchboard_socketio_parser::{
-    encode, ConnectErrorData, Decoder, Encoded, Limits, Map, Packet, Payload, Value,
+    encode, msgpack, ConnectErrorData, Decoder, Limits, Map, Packet, Payload, Value,
 };
 
 use crate::reason::DisconnectReason;
@@ -29,6 +29,16 @@ pub enum Frame {
     Text(String),
     /// A binary frame: one binary Engine.IO message (a Socket.IO attachment).
     Binary(Bytes),
+}
+
+/// How Socket.IO packets are written (the server must use the same; Node's `parser` option).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Codec {
+    /// Node's default parser: JSON text, each binary value a separate binary message.
+    #[default]
+    Text,
+    /// `socket.io-msgpack-parser`: each packet one binary message, binary values inline.
+    MsgPack,
 }
 
 /// The server's Engine.IO handshake (the `open` packet).
@@ -191,8 +201,8 @@ struct Socket {
     pid: Option<String>,
     /// The offset of the last event received, sent back to recover from it.
     offset: Option<String>,
-    /// Packets sent before the socket was connected, in order.
-    buffer: VecDeque<Encoded>,
+    /// Packets sent before the socket was connected, in order, each as its frames.
+    buffer: VecDeque<Vec<Frame>>,
     /// Events received before its CONNECT was answered: Node's server sends the packets a
     /// recovered socket missed before the CONNECT. They are delivered after `Connected`.
     early: Vec<(String, Vec<Value>, Option<u64>)>,
@@ -202,6 +212,7 @@ struct Socket {
 #[derive(Debug)]
 pub struct ClientCore {
     limits: CoreLimits,
+    codec: Codec,
     engine: Engine,
     decoder: Decoder,
     sockets: HashMap<String, Socket>,
@@ -210,11 +221,12 @@ pub struct ClientCore {
 }
 
 impl ClientCore {
-    /// A client with no transport and no socket.
+    /// A client with no transport and no socket, writing packets with `codec`.
     #[must_use]
-    pub fn new(limits: CoreLimits) -> Self {
+    pub fn new(limits: CoreLimits, codec: Codec) -> Self {
         Self {
             limits,
+            codec,
             engine: Engine::Closed,
             decoder: Decoder::new(limits.parser),
             sockets: HashMap::new(),
@@ -310,14 +322,19 @@ impl ClientCore {
         }
     }
 
-    /// Sends an encoded packet of `nsp`'s socket: now if it is connected, else once it is
-    /// (unless `volatile`, which drops it instead, as Node does while disconnected).
+    /// Sends a packet of `nsp`'s socket (an event or an acknowledgement): now if it is
+    /// connected, else once it is (unless `volatile`, which drops it instead, as Node does
+    /// while disconnected).
     ///
     /// # Errors
     /// [`SendError`]: the socket is inactive, or a limit is reached.
-    pub fn send(&mut self, nsp: &str, packet: Encoded, volatile: bool) -> Result<(), SendError> {
+    pub fn send(&mut self, packet: &Packet, volatile: bool) -> Result<(), SendError> {
         let connected = self.is_open();
-        let socket = self.sockets.get_mut(nsp).ok_or(SendError::Inactive)?;
+        let codec = self.codec;
+        let socket = self
+            .sockets
+            .get_mut(packet.nsp())
+            .ok_or(SendError::Inactive)?;
         if !socket.active {
             return Err(SendError::Inactive);
         }
@@ -328,7 +345,7 @@ impl ClientCore {
             if socket.buffer.len() >= self.limits.max_buffered_packets {
                 return Err(SendError::BufferFull);
             }
-            socket.buffer.push_back(packet);
+            socket.buffer.push_back(frames(codec, packet));
             return Ok(());
         }
         if self.transmit.len() >= self.limits.max_queued_frames {
@@ -337,7 +354,7 @@ impl ClientCore {
             }
             return Err(SendError::QueueFull);
         }
-        self.queue_encoded(&packet);
+        self.queue_packet(packet);
         Ok(())
     }
 
@@ -487,9 +504,14 @@ impl ClientCore {
     }
 
     fn on_message(&mut self, message: Message) {
-        let decoded = match message {
-            Message::Text(text) => self.decoder.decode_text(&text),
-            Message::Binary(bytes) => self.decoder.decode_binary(bytes),
+        let decoded = match (self.codec, message) {
+            (Codec::Text, Message::Text(text)) => self.decoder.decode_text(&text),
+            (Codec::Text, Message::Binary(bytes)) => self.decoder.decode_binary(bytes),
+            (Codec::MsgPack, Message::Binary(bytes)) => msgpack::decode_bytes(&bytes).map(Some),
+            (Codec::MsgPack, Message::Text(_)) => {
+                tracing::debug!("a text message, where msgpack packets are binary");
+                return self.fail(DisconnectReason::ParseError);
+            }
         };
         match decoded {
             Ok(Some(packet)) => self.on_packet(packet),
@@ -543,9 +565,7 @@ impl ClientCore {
                 for (name, args, id) in early {
                     self.deliver_event(&nsp, name, args, id);
                 }
-                for packet in &buffered {
-                    self.queue_encoded(packet);
-                }
+                self.transmit.extend(buffered.into_iter().flatten());
             }
             Payload::ConnectError(data) => {
                 socket.active = false;
@@ -644,21 +664,7 @@ impl ClientCore {
     }
 
     fn queue_packet(&mut self, packet: &Packet) {
-        self.queue_encoded(&encode(packet));
-    }
-
-    /// Queues a packet's frames: its text as an Engine.IO message, then each attachment.
-    fn queue_encoded(&mut self, packet: &Encoded) {
-        let mut text = String::with_capacity(packet.text.len() + 1);
-        text.push('4');
-        text.push_str(packet.text_str());
-        self.transmit.push_back(Frame::Text(text));
-        self.transmit.extend(
-            packet
-                .attachments
-                .iter()
-                .map(|bytes| Frame::Binary(bytes.clone())),
-        );
+        self.transmit.extend(frames(self.codec, packet));
     }
 
     /// The connection ended: each connected socket is disconnected with `reason` but stays
@@ -676,5 +682,23 @@ impl ClientCore {
             socket.early.clear();
         }
         self.events.push_back(CoreEvent::Closed(reason));
+    }
+}
+
+/// A packet's Engine.IO messages: with the text codec, its text (`4…`) then each attachment;
+/// with msgpack, one binary message.
+fn frames(codec: Codec, packet: &Packet) -> Vec<Frame> {
+    match codec {
+        Codec::Text => {
+            let encoded = encode(packet);
+            let mut text = String::with_capacity(encoded.text.len() + 1);
+            text.push('4');
+            text.push_str(encoded.text_str());
+            let mut frames = Vec::with_capacity(1 + encoded.attachments.len());
+            frames.push(Frame::Text(text));
+            frames.extend(encoded.attachments.iter().cloned().map(Frame::Binary));
+            frames
+        }
+        Codec::MsgPack => vec![Frame::Binary(msgpack::encode(packet))],
     }
 }

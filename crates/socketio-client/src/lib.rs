@@ -49,7 +49,7 @@ mod transport;
 mod url;
 
 pub use config::{ClientConfig, TransportKind};
-pub use core::{ClientCore, CoreEvent, CoreLimits, Frame, Handshake, SendError};
+pub use core::{ClientCore, Codec, CoreEvent, CoreLimits, Frame, Handshake, SendError};
 pub use manager::Manager;
 pub use reason::DisconnectReason;
 pub use socket::{AckError, AckSender, ConnectError, Connected, EmitError, Event, Socket, Status};

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use switchboard_engineio::TransportKind;
-use switchboard_socketio_parser::{Encoded, Map};
+use switchboard_socketio_parser::{Map, Packet};
 use tokio::sync::{watch, Notify};
 
 use crate::backoff::{random_unit, Backoff};
@@ -71,7 +71,7 @@ impl Manager {
                 websocket_url: url.engine_url(&config.path, &config.query, "websocket"),
                 polling_url: url.engine_url(&config.path, &config.query, "polling"),
                 transport: watch::Sender::new(None),
-                core: Mutex::new(ClientCore::new(config.limits)),
+                core: Mutex::new(ClientCore::new(config.limits, config.codec)),
                 config,
                 wake: Notify::new(),
                 sockets: Mutex::default(),
@@ -157,8 +157,8 @@ impl Manager {
         self.shared.wake.notify_one();
     }
 
-    pub(crate) fn send(&self, nsp: &str, packet: Encoded, volatile: bool) -> Result<(), SendError> {
-        self.shared.core().send(nsp, packet, volatile)?;
+    pub(crate) fn send(&self, packet: &Packet, volatile: bool) -> Result<(), SendError> {
+        self.shared.core().send(packet, volatile)?;
         self.shared.wake.notify_one();
         Ok(())
     }

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use switchboard_socketio_parser::{
-    encode, from_value, to_value, Map, Packet, Value, RESERVED_EVENTS,
-};
+use switchboard_socketio_parser::{from_value, to_value, Map, Packet, Value, RESERVED_EVENTS};
 use tokio::sync::{oneshot, watch};
 
 use crate::core::SendError;
@@ -484,7 +482,7 @@ impl Socket {
     fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
         self.inner
             .manager
-            .send(&self.inner.nsp, encode(packet), volatile)
+            .send(packet, volatile)
             .map_err(EmitError::Send)
     }
 

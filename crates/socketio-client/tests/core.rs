@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use switchboard_socketio_client::{
-    ClientCore, CoreEvent, CoreLimits, DisconnectReason, Frame, Map, SendError, Value,
+    ClientCore, Codec, CoreEvent, CoreLimits, DisconnectReason, Frame, Map, SendError, Value,
 };
-use switchboard_socketio_parser::{encode, Packet};
+use switchboard_socketio_parser::{msgpack, Packet};
 
 const OPEN: &str =
     r#"0{"sid":"eio1","upgrades":[],"pingInterval":300,"pingTimeout":200,"maxPayload":1000}"#;
@@ -25,13 +25,13 @@ fn events(core: &mut ClientCore) -> Vec<CoreEvent> {
     std::iter::from_fn(|| core.poll_event()).collect()
 }
 
-fn event(name: &str, args: Vec<Value>) -> switchboard_socketio_parser::Encoded {
-    encode(&Packet::event("/", name, args, None))
+fn event(name: &str, args: Vec<Value>) -> Packet {
+    Packet::event("/", name, args, None)
 }
 
 /// A core whose socket of `/` asked to connect and whose session just opened.
 fn opened(now: Instant) -> ClientCore {
-    let mut core = ClientCore::new(CoreLimits::default());
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
     core.connect("/", None);
     core.transport_opened();
     core.handle_text(now, OPEN);
@@ -41,7 +41,7 @@ fn opened(now: Instant) -> ClientCore {
 #[test]
 fn the_handshake_opens_the_session_and_connects_the_waiting_sockets() {
     let now = Instant::now();
-    let mut core = ClientCore::new(CoreLimits::default());
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
     let mut auth = Map::new();
     auth.insert("token".into(), Value::from("t"));
     core.connect("/admin", Some(auth));
@@ -113,26 +113,28 @@ fn pings_get_pongs_and_a_missing_ping_ends_the_session_at_interval_plus_timeout(
 #[test]
 fn emits_wait_for_the_connection_in_order_and_volatile_ones_are_dropped() {
     let now = Instant::now();
-    let mut core = ClientCore::new(CoreLimits {
-        max_buffered_packets: 2,
-        ..CoreLimits::default()
-    });
+    let mut core = ClientCore::new(
+        CoreLimits {
+            max_buffered_packets: 2,
+            ..CoreLimits::default()
+        },
+        Codec::Text,
+    );
     assert_eq!(
-        core.send("/", event("a", vec![]), false),
+        core.send(&event("a", vec![]), false),
         Err(SendError::Inactive),
         "a socket never asked to connect"
     );
     core.connect("/", None);
-    core.send("/", event("a", vec![]), false).unwrap();
-    core.send("/", event("dropped", vec![]), true).unwrap();
+    core.send(&event("a", vec![]), false).unwrap();
+    core.send(&event("dropped", vec![]), true).unwrap();
     core.send(
-        "/",
-        event("b", vec![Value::Binary(Bytes::from_static(b"xy"))]),
+        &event("b", vec![Value::Binary(Bytes::from_static(b"xy"))]),
         false,
     )
     .unwrap();
     assert_eq!(
-        core.send("/", event("c", vec![]), false),
+        core.send(&event("c", vec![]), false),
         Err(SendError::BufferFull)
     );
     core.transport_opened();
@@ -171,7 +173,7 @@ fn a_refusal_carries_message_and_data_and_deactivates_the_socket() {
     );
     assert!(!core.wants_connection());
     assert_eq!(
-        core.send("/", event("a", vec![]), false),
+        core.send(&event("a", vec![]), false),
         Err(SendError::Inactive)
     );
     // Connecting again asks again.
@@ -288,7 +290,7 @@ fn garbage_from_the_server_closes_the_session_as_a_parse_error() {
     let mut core = opened(now);
     core.handle_binary(now, Bytes::from_static(b"x"));
     assert!(!core.is_open());
-    let mut core = ClientCore::new(CoreLimits::default());
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
     core.connect("/", None);
     core.transport_opened();
     core.handle_text(now, r#"0{"sid":1}"#);
@@ -346,7 +348,7 @@ fn close_disconnects_every_socket_and_sends_the_close_packet() {
 
 #[test]
 fn a_failed_attempt_tells_the_waiting_sockets_whether_it_retries() {
-    let mut core = ClientCore::new(CoreLimits::default());
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
     core.connect("/", None);
     core.connect_failed("websocket error: refused", true);
     assert_eq!(
@@ -362,4 +364,59 @@ fn a_failed_attempt_tells_the_waiting_sockets_whether_it_retries() {
     core.connect_failed("gave up reconnecting", false);
     let _ = events(&mut core);
     assert!(!core.wants_connection());
+}
+
+#[test]
+fn the_msgpack_codec_writes_one_binary_message_per_packet_and_refuses_text() {
+    let now = Instant::now();
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::MsgPack);
+    core.connect("/", None);
+    core.transport_opened();
+    core.handle_text(now, OPEN);
+    let Some(Frame::Binary(connect)) = core.poll_transmit() else {
+        panic!("a binary CONNECT")
+    };
+    assert_eq!(
+        msgpack::decode(&connect).unwrap(),
+        Packet::connect("/", None)
+    );
+    let accepted = msgpack::encode(&Packet::connect_ok(
+        switchboard_socketio_parser::ProtocolVersion::V5,
+        "/",
+        "s1",
+    ));
+    core.handle_binary(now, accepted);
+    let args = vec![
+        Value::Binary(bytes::Bytes::from_static(b"\x00\x01")),
+        Value::from(7),
+    ];
+    core.send(&Packet::event("/", "file", args.clone(), Some(2)), false)
+        .unwrap();
+    let Some(Frame::Binary(sent)) = core.poll_transmit() else {
+        panic!("one binary message")
+    };
+    assert_eq!(
+        core.poll_transmit(),
+        None,
+        "binary values inline, no attachments"
+    );
+    assert_eq!(
+        msgpack::decode(&sent).unwrap(),
+        Packet::event("/", "file", args.clone(), Some(2))
+    );
+    let _ = events(&mut core);
+    core.handle_binary(now, msgpack::encode(&Packet::ack("/", 2, args.clone())));
+    assert_eq!(
+        events(&mut core),
+        [CoreEvent::Ack {
+            nsp: "/".into(),
+            id: 2,
+            args
+        }]
+    );
+    core.handle_text(now, r#"42["text"]"#);
+    assert_eq!(
+        events(&mut core).last(),
+        Some(&CoreEvent::Closed(DisconnectReason::ParseError))
+    );
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_socketio as server;
 use switchboard_socketio_client::{
-    socket, AckError, ClientConfig, DisconnectReason, EmitError, Event, Manager, Map, SendError,
-    Socket, Status, TransportKind, Value,
+    socket, AckError, ClientConfig, Codec, DisconnectReason, EmitError, Event, Manager, Map,
+    SendError, Socket, Status, TransportKind, Value,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -102,14 +102,23 @@ fn peers() -> Vec<Peer> {
     }
 }
 
-async fn start(peer: Peer, recovery: bool) -> Server {
+/// How a server runs besides the handlers.
+#[derive(Debug, Clone, Copy, Default)]
+struct Options {
+    /// Connection-state recovery on.
+    recovery: bool,
+    /// `socket.io-msgpack-parser`'s format instead of the default parser.
+    msgpack: bool,
+}
+
+async fn start(peer: Peer, options: Options) -> Server {
     match peer {
-        Peer::Node => start_node(recovery).await,
-        Peer::Switchboard => start_switchboard(recovery).await,
+        Peer::Node => start_node(options).await,
+        Peer::Switchboard => start_switchboard(options).await,
     }
 }
 
-async fn start_node(recovery: bool) -> Server {
+async fn start_node(options: Options) -> Server {
     let mut command = tokio::process::Command::new("node");
     command
         .arg(interop_dir().join("node/sio-rust-client-server.mjs"))
@@ -117,8 +126,11 @@ async fn start_node(recovery: bool) -> Server {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    if recovery {
+    if options.recovery {
         command.arg("--recovery");
+    }
+    if options.msgpack {
+        command.arg("--msgpack");
     }
     let mut child = command.spawn().expect("node starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -140,14 +152,17 @@ async fn start_node(recovery: bool) -> Server {
 }
 
 /// switchboard's server with the handlers of the Node script.
-async fn start_switchboard(recovery: bool) -> Server {
+async fn start_switchboard(options: Options) -> Server {
     let mut config = server::Config::default();
     config.engine.protocol.ping_interval = Duration::from_millis(300);
     // Pings every 300 ms, but 10 s to answer: a session the client left without a goodbye
     // outlives every wait of these tests.
     config.engine.protocol.ping_timeout = Duration::from_secs(10);
-    if recovery {
+    if options.recovery {
         config.connection_state_recovery = Some(server::RecoveryConfig::default());
+    }
+    if options.msgpack {
+        config.codec = server::Codec::MsgPack;
     }
     let io = server::SocketIo::new(config);
     io.ns(
@@ -346,7 +361,7 @@ fn json(value: serde_json::Value) -> Value {
 #[tokio::test]
 async fn events_and_acknowledgements_both_ways() {
     for peer in peers() {
-        let server = start(peer, false).await;
+        let server = start(peer, Options::default()).await;
         for (label, transports) in TRANSPORTS {
             let case = format!("{peer:?} over {label}");
             let socket = socket(&server.url, quick(transports)).unwrap();
@@ -429,7 +444,7 @@ async fn events_and_acknowledgements_both_ways() {
 #[tokio::test]
 async fn binary_arguments_both_ways() {
     for peer in peers() {
-        let server = start(peer, false).await;
+        let server = start(peer, Options::default()).await;
         for (label, transports) in TRANSPORTS {
             let case = format!("{peer:?} over {label}");
             let socket = socket(&server.url, quick(transports)).unwrap();
@@ -479,9 +494,75 @@ async fn binary_arguments_both_ways() {
 }
 
 #[tokio::test]
+async fn the_msgpack_parser_carries_events_binary_and_acks_both_ways() {
+    for peer in peers() {
+        let server = start(
+            peer,
+            Options {
+                msgpack: true,
+                ..Options::default()
+            },
+        )
+        .await;
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label} with msgpack");
+            let socket = socket(
+                &server.url,
+                ClientConfig {
+                    codec: Codec::MsgPack,
+                    ..quick(transports)
+                },
+            )
+            .unwrap();
+            let mut answered = collect(&socket, "answered");
+            socket.on("question", |mut event: Event| async move {
+                let ack = event.take_ack().expect("an acknowledgement is asked for");
+                ack.send_args(event.args).unwrap();
+            });
+            socket.connect();
+            let id = connected(&socket).await;
+            on_expected_transport(&socket, transports, &case).await;
+
+            let mut nested = Map::new();
+            nested.insert(
+                "bytes".into(),
+                Value::Binary(Bytes::from_static(&[0, 255, 7])),
+            );
+            let args = vec![
+                Value::from("ünïcødé ✓"),
+                Value::from(-3),
+                Value::Object(nested),
+                Value::Binary(Bytes::from(vec![9u8; 2000])),
+            ];
+            let back = socket
+                .emit_args_with_ack("echo", args.clone(), WAIT)
+                .await
+                .unwrap();
+            assert_eq!(back, args, "{case}");
+
+            socket
+                .emit_args("ask", vec![Value::from("question"), Value::from("bin?")])
+                .unwrap();
+            assert_eq!(
+                next(&mut answered, &case).await,
+                vec![Value::from("bin?")],
+                "{case}: the server gets the client's acknowledgement"
+            );
+            socket.disconnect();
+            server.no_session_left(&case).await;
+            assert_eq!(
+                server.disconnect_reason(&id).await,
+                "client namespace disconnect",
+                "{case}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn namespaces_share_one_connection_and_middleware_errors_carry_their_data() {
     for peer in peers() {
-        let server = start(peer, false).await;
+        let server = start(peer, Options::default()).await;
         for (label, transports) in TRANSPORTS {
             let case = format!("{peer:?} over {label}");
             let manager = Manager::new(&server.url, quick(transports)).unwrap();
@@ -539,7 +620,7 @@ async fn namespaces_share_one_connection_and_middleware_errors_carry_their_data(
 #[tokio::test]
 async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
     for peer in peers() {
-        let server = start(peer, false).await;
+        let server = start(peer, Options::default()).await;
         for (label, transports) in TRANSPORTS {
             let case = format!("{peer:?} over {label}");
 
@@ -594,7 +675,14 @@ async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
 #[tokio::test]
 async fn a_dropped_socket_recovers_its_id_rooms_and_missed_events() {
     for peer in peers() {
-        let server = start(peer, true).await;
+        let server = start(
+            peer,
+            Options {
+                recovery: true,
+                ..Options::default()
+            },
+        )
+        .await;
         for (label, transports) in TRANSPORTS {
             let case = format!("{peer:?} over {label}");
             let socket = socket(&server.url, quick(transports)).unwrap();

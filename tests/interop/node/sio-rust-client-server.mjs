@@ -1,11 +1,14 @@
 // Node's socket.io server (npm, 4.8) for the Rust client's tests
 // (crates/socketio-client/tests/servers.rs), which run the same scenarios against switchboard's
 // own server with the same handlers. Prints `listening on http://127.0.0.1:PORT`.
-// Flags: --recovery turns on connection-state recovery.
+// Flags: --recovery turns on connection-state recovery; --msgpack uses socket.io-msgpack-parser.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
 const recovery = process.argv.includes('--recovery');
+const parser = process.argv.includes('--msgpack')
+  ? (await import('socket.io-msgpack-parser')).default
+  : undefined;
 // Why each socket disconnected, as the server saw it (`GET /reason/<socket id>`).
 const reasons = new Map();
 // `GET /sessions`: the open Engine.IO sessions, for tests checking that none is left over.
@@ -22,6 +25,7 @@ const io = new Server(httpServer, {
   pingInterval: 300,
   pingTimeout: 10_000,
   connectionStateRecovery: recovery ? { maxDisconnectionDuration: 60_000 } : undefined,
+  ...(parser ? { parser } : {}),
 });
 
 function handlers(socket) {

@@ -1,6 +1,7 @@
 //! Feeds what a server could send to the client core: the input, split at 0xff bytes, is a
 //! sequence of frames (a leading 0x00 marks a binary frame, 0x01 a time step of that many
-//! milliseconds, 0x02 a lost transport and a new one, anything else a text frame). Sockets of
+//! half-seconds, 0x02 a lost transport and a new one, anything else a text frame), with the
+//! text codec or (an odd first byte) msgpack. Sockets of
 //! `/` and `/admin` wait for the connection. Whatever comes, the core must not panic, must keep
 //! its queues within their limits, and must stay usable: a new transport and a handshake open
 //! it again.
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use switchboard_socketio_client::{ClientCore, CoreLimits, DisconnectReason};
+use switchboard_socketio_client::{ClientCore, Codec, CoreLimits, DisconnectReason};
 
 const OPEN: &str = r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#;
 
@@ -20,7 +21,12 @@ fuzz_target!(|data: &[u8]| {
         max_queued_frames: 64,
         ..CoreLimits::default()
     };
-    let mut core = ClientCore::new(limits);
+    // An odd first byte picks the msgpack codec.
+    let codec = match data.first() {
+        Some(b) if b % 2 == 1 => Codec::MsgPack,
+        _ => Codec::Text,
+    };
+    let mut core = ClientCore::new(limits, codec);
     core.connect("/", None);
     core.connect("/admin", None);
     let mut now = Instant::now();
