@@ -109,6 +109,8 @@ struct Options {
     recovery: bool,
     /// `socket.io-msgpack-parser`'s format instead of the default parser.
     msgpack: bool,
+    /// Node's script only: how long the client has to answer a ping (10 s when `None`).
+    ping_timeout_ms: Option<u64>,
 }
 
 async fn start(peer: Peer, options: Options) -> Server {
@@ -131,6 +133,9 @@ async fn start_node(options: Options) -> Server {
     }
     if options.msgpack {
         command.arg("--msgpack");
+    }
+    if let Some(ms) = options.ping_timeout_ms {
+        command.arg("--ping-timeout").arg(ms.to_string());
     }
     let mut child = command.spawn().expect("node starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -743,6 +748,66 @@ async fn a_dropped_socket_recovers_its_id_rooms_and_missed_events() {
             );
             socket.disconnect();
         }
+    }
+}
+
+#[tokio::test]
+async fn a_server_gone_silent_is_noticed_by_its_missing_pings_and_rejoined_when_back() {
+    // Node's process is stopped (SIGSTOP), as a hung server or a dead route would be: no
+    // ping comes within pingInterval + pingTimeout (300 + 200 ms), attempts meanwhile time out,
+    // and once it runs again (SIGCONT) the client is back by itself.
+    if !peers().contains(&Peer::Node) {
+        return;
+    }
+    let server = start(
+        Peer::Node,
+        Options {
+            ping_timeout_ms: Some(200),
+            ..Options::default()
+        },
+    )
+    .await;
+    let pid = server._node.as_ref().and_then(|child| child.id()).unwrap();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name}");
+    };
+    for (label, transports) in TRANSPORTS {
+        let case = format!("Node over {label}, stopped");
+        let socket = socket(
+            &server.url,
+            ClientConfig {
+                timeout: Duration::from_millis(500),
+                ..quick(transports)
+            },
+        )
+        .unwrap();
+        socket.connect();
+        let first = connected(&socket).await;
+        on_expected_transport(&socket, transports, &case).await;
+
+        let mut status = socket.watch_status();
+        status.borrow_and_update();
+        signal("-STOP");
+        let lost = tokio::time::timeout(WAIT, socket.wait_disconnected()).await;
+        signal("-CONT");
+        assert_eq!(lost.ok(), Some(DisconnectReason::PingTimeout), "{case}");
+        let back =
+            tokio::time::timeout(WAIT, status.wait_for(|s| matches!(s, Status::Connected(_))))
+                .await
+                .unwrap_or_else(|_| panic!("{case}: never back"))
+                .unwrap()
+                .clone();
+        let Status::Connected(back) = back else {
+            unreachable!()
+        };
+        assert_ne!(back.id, first, "{case}: a new session");
+        let pong: String = socket.emit_with_ack("echo", "after", WAIT).await.unwrap();
+        assert_eq!(pong, "after", "{case}");
+        socket.disconnect();
     }
 }
 

@@ -1,10 +1,16 @@
 // Node's socket.io server (npm, 4.8) for the Rust client's tests
 // (crates/socketio-client/tests/servers.rs), which run the same scenarios against switchboard's
 // own server with the same handlers. Prints `listening on http://127.0.0.1:PORT`.
-// Flags: --recovery turns on connection-state recovery; --msgpack uses socket.io-msgpack-parser.
+// Flags: --recovery turns on connection-state recovery; --msgpack uses socket.io-msgpack-parser;
+// --ping-timeout MS replaces the 10 s the client has to answer a ping.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
+/// The number after flag `name`, if given.
+const flag = (name) => {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : Number(process.argv[at + 1]);
+};
 const recovery = process.argv.includes('--recovery');
 const parser = process.argv.includes('--msgpack')
   ? (await import('socket.io-msgpack-parser')).default
@@ -23,7 +29,7 @@ const io = new Server(httpServer, {
   // Pings every 300 ms, but 10 s to answer: a session the client left without a goodbye
   // outlives every wait of the tests.
   pingInterval: 300,
-  pingTimeout: 10_000,
+  pingTimeout: flag('--ping-timeout') ?? 10_000,
   connectionStateRecovery: recovery ? { maxDisconnectionDuration: 60_000 } : undefined,
   ...(parser ? { parser } : {}),
 });
