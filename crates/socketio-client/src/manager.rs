@@ -22,7 +22,10 @@ use crate::url::{ServerUrl, UrlError};
 ///
 /// The connection opens when a socket first asks for it, and closes with
 /// [`close`](Self::close) or when its last socket disconnects. After a loss it reconnects
-/// with backoff, unless [`ClientConfig::reconnection`] is off.
+/// with backoff, unless [`ClientConfig::reconnection`] is off. Its task runs only while a
+/// socket wants the connection. [`close`](Self::close) is final, and lets go of the sockets'
+/// handlers too: a handler holding a clone of its socket keeps the socket, and so the manager,
+/// in memory until then.
 #[derive(Clone)]
 pub struct Manager {
     shared: Arc<Shared>,
@@ -88,6 +91,10 @@ impl Manager {
     #[must_use]
     pub fn socket(&self, nsp: &str) -> Socket {
         let nsp = normalize_nsp(nsp);
+        if self.shared.closed() {
+            // It cannot connect: not kept.
+            return Socket::new(self.clone(), nsp);
+        }
         lock(&self.shared.sockets)
             .entry(nsp.clone())
             .or_insert_with(|| Socket::new(self.clone(), nsp))
@@ -198,6 +205,10 @@ impl Shared {
                 let Some(event) = next else { break };
                 self.dispatch(event);
             }
+            if self.closed() {
+                // The last events (the sockets' `io client disconnect`) are out.
+                self.release();
+            }
             self.dispatching.store(false, Ordering::Release);
             // Events queued after the last look, by a thread that found us at work.
             if !self.core().has_events() {
@@ -250,32 +261,48 @@ impl Shared {
         }
     }
 
-    /// Waits until a socket wants the connection; false once the manager is closed.
-    async fn wanted(&self) -> bool {
-        loop {
-            if self.closed() {
-                return false;
-            }
-            if self.core().wants_connection() {
-                return true;
-            }
-            self.wake.notified().await;
+    /// Whether a socket wants the connection (never once the manager is closed).
+    fn wanted(&self) -> bool {
+        !self.closed() && self.core().wants_connection()
+    }
+
+    /// A closed manager lets go of its sockets, and they of their handlers: handlers that
+    /// hold a clone of their socket would otherwise keep the socket, and the socket its
+    /// manager, alive for good.
+    fn release(&self) {
+        let sockets: Vec<Socket> = lock(&self.sockets).drain().map(|(_, s)| s).collect();
+        for socket in sockets {
+            socket.release();
         }
     }
 }
 
 /// The manager's task: connect while sockets want it, reconnect with backoff after losses.
+/// It ends when no socket wants the connection (a socket that asks again starts another), so
+/// a manager whose sockets all left holds no task.
 async fn drive(shared: Arc<Shared>) {
+    loop {
+        connect_while_wanted(&shared).await;
+        shared.running.store(false, Ordering::SeqCst);
+        // A socket may have asked between the last look and the flag: carry on for it, unless
+        // `connect_socket` saw the flag down and started another task.
+        if !shared.wanted() || shared.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+    }
+}
+
+async fn connect_while_wanted(shared: &Shared) {
     let config = &shared.config;
     let mut backoff = Backoff::new(
         config.reconnection_delay,
         config.reconnection_delay_max,
         config.randomization_factor,
     );
-    while shared.wanted().await {
-        let failure = match transport::open(&shared).await {
+    while shared.wanted() {
+        let failure = match transport::open(shared).await {
             Ok(session) => {
-                transport::run(&shared, session).await;
+                transport::run(shared, session).await;
                 shared.transport.send_replace(None);
                 backoff.reset();
                 None
@@ -314,6 +341,4 @@ async fn drive(shared: Arc<Shared>) {
             () = closed => break,
         }
     }
-    // Closed: a closed manager connects no socket again, so the task is not needed again.
-    shared.running.store(false, Ordering::SeqCst);
 }

@@ -538,6 +538,17 @@ impl Socket {
         }
     }
 
+    /// Forgets every handler and listener, and ends waiting acknowledgements
+    /// (`Disconnected`): its manager is closed.
+    pub(crate) fn release(&self) {
+        write(&self.inner.handlers).clear();
+        write(&self.inner.any).clear();
+        write(&self.inner.on_connect).clear();
+        write(&self.inner.on_connect_error).clear();
+        write(&self.inner.on_disconnect).clear();
+        lock(&self.inner.acks).clear();
+    }
+
     pub(crate) fn on_ack(&self, id: u64, args: Vec<Value>) {
         if let Some(waiter) = lock(&self.inner.acks).remove(&id) {
             let _ = waiter.send(args);

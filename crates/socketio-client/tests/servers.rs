@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -808,6 +809,79 @@ async fn a_server_gone_silent_is_noticed_by_its_missing_pings_and_rejoined_when_
         let pong: String = socket.emit_with_ack("echo", "after", WAIT).await.unwrap();
         assert_eq!(pong, "after", "{case}");
         socket.disconnect();
+    }
+}
+
+/// switchboard's server on a runtime of its own, so that the test's runtime counts only the
+/// client's tasks.
+fn switchboard_on_its_own_runtime() -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let server = start_switchboard(Options::default()).await;
+            tx.send(server.url.clone()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// Waits until the runtime runs `tasks` tasks.
+async fn tasks_settle_at(tasks: usize, case: &str) {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metrics.num_alive_tasks() != tasks {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{case}: {} tasks alive, {tasks} expected",
+            metrics.num_alive_tasks()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_manager_whose_sockets_left_runs_no_task_and_a_closed_one_lets_go_of_its_handlers() {
+    let url = switchboard_on_its_own_runtime();
+    let idle = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    for (label, transports) in TRANSPORTS {
+        let case = format!("over {label}");
+        let socket = socket(&url, quick(transports)).unwrap();
+        // A handler holding its own socket, as handlers that answer do: a cycle that only
+        // closing the manager breaks.
+        let token = Arc::new(());
+        let held = Arc::downgrade(&token);
+        let me = socket.clone();
+        socket.on("unused", move |_: Event| {
+            let _kept = (&token, &me);
+            async {}
+        });
+        socket.connect();
+        connected(&socket).await;
+        let _: String = socket.emit_with_ack("echo", "x", WAIT).await.unwrap();
+
+        socket.disconnect();
+        tasks_settle_at(idle, &format!("{case}, after the last socket left")).await;
+        assert!(
+            held.upgrade().is_some(),
+            "{case}: a socket may connect again"
+        );
+
+        socket.connect();
+        connected(&socket).await;
+        socket.manager().close();
+        tasks_settle_at(idle, &format!("{case}, after close")).await;
+        assert!(
+            held.upgrade().is_none(),
+            "{case}: the closed manager let go of the handler"
+        );
+        assert_eq!(
+            socket.status(),
+            Status::Disconnected(DisconnectReason::IoClientDisconnect)
+        );
     }
 }
 
