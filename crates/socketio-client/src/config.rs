@@ -41,6 +41,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Unwritten WebSocket bytes past which frames wait in the send queue (default 4 MiB).
     pub send_buffer: usize,
+    /// Events a socket's handlers may fall behind by before the connection is closed
+    /// (`transport error`) rather than held without bound (default 1,024).
+    pub max_pending_events: usize,
     /// Packets held while disconnected and frames queued for the transport.
     pub limits: CoreLimits,
     /// The WebSocket client's own options: permessage-deflate offer, message size limit (also
@@ -65,6 +68,7 @@ impl Default for ClientConfig {
             randomization_factor: 0.5,
             timeout: Duration::from_secs(20),
             send_buffer: 4 * 1024 * 1024,
+            max_pending_events: 1024,
             limits: CoreLimits::default(),
             websocket: switchboard_ws_tokio::ClientConfig::default(),
         }

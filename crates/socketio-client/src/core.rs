@@ -201,8 +201,9 @@ struct Socket {
     pid: Option<String>,
     /// The offset of the last event received, sent back to recover from it.
     offset: Option<String>,
-    /// Packets sent before the socket was connected, in order, each as its frames.
-    buffer: VecDeque<Vec<Frame>>,
+    /// Packets sent before the socket was connected, in order, each as its frames, with the
+    /// ack id of those that carry one (so that a timed-out emit can be taken back).
+    buffer: VecDeque<(Option<u64>, Vec<Frame>)>,
     /// Events received before its CONNECT was answered: Node's server sends the packets a
     /// recovered socket missed before the CONNECT. They are delivered after `Connected`.
     early: Vec<(String, Vec<Value>, Option<u64>)>,
@@ -282,6 +283,44 @@ impl ClientCore {
         }
     }
 
+    /// Takes back the packet of `nsp`'s socket carrying ack id `id` if it still waits for the
+    /// connection (its emit timed out: Node drops it from the send buffer too). True if it
+    /// was still there.
+    pub fn cancel(&mut self, nsp: &str, id: u64) -> bool {
+        let Some(socket) = self.sockets.get_mut(nsp) else {
+            return false;
+        };
+        let before = socket.buffer.len();
+        socket.buffer.retain(|(ack, _)| *ack != Some(id));
+        socket.buffer.len() != before
+    }
+
+    /// Whether the packet of `nsp`'s socket carrying ack id `id` waits for the connection
+    /// (its acknowledgement may still come: a disconnection does not end it).
+    #[must_use]
+    pub fn is_buffered(&self, nsp: &str, id: u64) -> bool {
+        self.sockets
+            .get(nsp)
+            .is_some_and(|s| s.buffer.iter().any(|(ack, _)| *ack == Some(id)))
+    }
+
+    /// Replaces what the CONNECT of `nsp`'s socket carries, from its next CONNECT on
+    /// (reconnections included).
+    pub fn set_auth(&mut self, nsp: &str, auth: Option<Map>) {
+        if let Some(socket) = self.sockets.get_mut(nsp) {
+            socket.auth = auth;
+        }
+    }
+
+    /// Stops wanting a connection for every socket, without a word (reconnection is off and
+    /// the connection was lost: the sockets have had their `Disconnected`; `connect` asks
+    /// again).
+    pub fn deactivate_all(&mut self) {
+        for socket in self.sockets.values_mut() {
+            socket.active = false;
+        }
+    }
+
     /// Disconnects the socket of `nsp` (Node's `socket.disconnect()`): a DISCONNECT packet
     /// if it was connected, `Disconnected` with `io client disconnect`, and its buffered
     /// packets dropped. It stays known, and `connect` connects it again.
@@ -345,7 +384,9 @@ impl ClientCore {
             if socket.buffer.len() >= self.limits.max_buffered_packets {
                 return Err(SendError::BufferFull);
             }
-            socket.buffer.push_back(frames(codec, packet));
+            socket
+                .buffer
+                .push_back((packet.id(), frames(codec, packet)));
             return Ok(());
         }
         if self.transmit.len() >= self.limits.max_queued_frames {
@@ -387,11 +428,15 @@ impl ClientCore {
                     handshake,
                     ping_deadline,
                 },
-                EnginePacket::Ping(data),
+                EnginePacket::Ping(_),
             ) => {
                 *ping_deadline = now + handshake.ping_interval + handshake.ping_timeout;
-                self.transmit
-                    .push_back(Frame::Text(EnginePacket::Pong(data).encode_text()));
+                // A bare pong, as engine.io-client answers. A server that pings faster than
+                // the pongs get out gets no more of them: its own timeout decides.
+                if self.transmit.len() < self.limits.max_queued_frames {
+                    let pong = EnginePacket::Pong(String::new()).encode_text();
+                    self.transmit.push_back(Frame::Text(pong));
+                }
             }
             (Engine::Open { .. }, EnginePacket::Close) => {
                 self.fail(DisconnectReason::TransportClose);
@@ -565,7 +610,8 @@ impl ClientCore {
                 for (name, args, id) in early {
                     self.deliver_event(&nsp, name, args, id);
                 }
-                self.transmit.extend(buffered.into_iter().flatten());
+                self.transmit
+                    .extend(buffered.into_iter().flat_map(|(_, frames)| frames));
             }
             Payload::ConnectError(data) => {
                 socket.active = false;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use switchboard_engineio::TransportKind;
 use switchboard_socketio_parser::{Map, Packet};
@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 use crate::backoff::{random_unit, Backoff};
 use crate::config::ClientConfig;
 use crate::core::{ClientCore, CoreEvent, SendError};
+use crate::reason::DisconnectReason;
 use crate::socket::{ConnectError, Connected, Socket};
 use crate::transport;
 use crate::url::{ServerUrl, UrlError};
@@ -49,8 +50,8 @@ pub(crate) struct Shared {
     /// Set while one thread hands the core's events to the sockets; the others leave theirs
     /// to it, so that sockets hear events in the order the core made them.
     dispatching: AtomicBool,
-    /// The runtime of the task, where handlers run.
-    runtime: OnceLock<tokio::runtime::Handle>,
+    /// The runtime of the latest `connect`, where the task and the handlers run.
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -81,7 +82,7 @@ impl Manager {
                 closed: AtomicBool::new(false),
                 running: AtomicBool::new(false),
                 dispatching: AtomicBool::new(false),
-                runtime: OnceLock::new(),
+                runtime: Mutex::new(None),
             }),
         })
     }
@@ -130,25 +131,44 @@ impl Manager {
         self.shared.transport.subscribe()
     }
 
+    /// Connects the socket of `nsp`; see [`Socket::connect`].
     pub(crate) fn connect_socket(&self, nsp: &str, auth: Option<Map>) {
-        if self.shared.closed.load(Ordering::SeqCst) {
+        let refuse = |message: &str| {
             let error = ConnectError {
-                message: "the manager is closed".to_owned(),
+                message: message.to_owned(),
                 data: None,
                 retrying: false,
             };
             self.socket(nsp).on_connect_failed(error);
-            return;
+        };
+        if self.shared.closed() {
+            return refuse("the manager is closed");
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return refuse("connect() was called outside a tokio runtime");
+        };
+        *lock(&self.shared.runtime) = Some(runtime.clone());
         self.shared.core().connect(nsp, auth);
         if !self.shared.running.swap(true, Ordering::SeqCst) {
-            let runtime = self
-                .shared
-                .runtime
-                .get_or_init(tokio::runtime::Handle::current);
             runtime.spawn(drive(Arc::clone(&self.shared)));
         }
         self.shared.wake.notify_one();
+    }
+
+    pub(crate) fn set_auth(&self, nsp: &str, auth: Option<Map>) {
+        self.shared.core().set_auth(nsp, auth);
+    }
+
+    pub(crate) fn cancel(&self, nsp: &str, id: u64) {
+        self.shared.core().cancel(nsp, id);
+    }
+
+    pub(crate) fn is_buffered(&self, nsp: &str, id: u64) -> bool {
+        self.shared.core().is_buffered(nsp, id)
+    }
+
+    pub(crate) fn max_pending_events(&self) -> usize {
+        self.shared.config.max_pending_events
     }
 
     pub(crate) fn disconnect_socket(&self, nsp: &str) {
@@ -251,13 +271,28 @@ impl Shared {
                 retrying,
             }),
             CoreEvent::Event { name, args, id, .. } => {
-                if let Some(runtime) = self.runtime.get() {
-                    socket.on_event(runtime, name, args, id);
+                let runtime = lock(&self.runtime).clone();
+                let taken = runtime.is_some_and(|rt| socket.on_event(&rt, name, args, id));
+                if !taken {
+                    // The application is `max_pending_events` behind: rather than hold what
+                    // the server sends without bound, the connection goes (and a recovery, if
+                    // the server keeps sessions, brings back what was missed).
+                    tracing::warn!(%nsp, "event handlers fell behind; closing the connection");
+                    self.core()
+                        .transport_closed(DisconnectReason::TransportError);
+                    self.wake.notify_one();
                 }
             }
             CoreEvent::Ack { id, args, .. } => socket.on_ack(id, args),
             CoreEvent::Disconnected { reason, .. } => socket.on_disconnected(reason),
             CoreEvent::Opened(_) | CoreEvent::Closed(_) => {}
+        }
+    }
+
+    /// Resolves once the manager is closed.
+    async fn closing(&self) {
+        while !self.closed() {
+            self.wake.notified().await;
         }
     }
 
@@ -300,7 +335,11 @@ async fn connect_while_wanted(shared: &Shared) {
         config.randomization_factor,
     );
     while shared.wanted() {
-        let failure = match transport::open(shared).await {
+        let opened = tokio::select! {
+            opened = transport::open(shared) => opened,
+            () = shared.closing() => break,
+        };
+        let failure = match opened {
             Ok(session) => {
                 transport::run(shared, session).await;
                 shared.transport.send_replace(None);
@@ -322,7 +361,9 @@ async fn connect_while_wanted(shared: &Shared) {
         let retrying = config.reconnection && !exhausted;
         match (&failure, retrying) {
             (Some(message), _) => shared.core().connect_failed(message, retrying),
-            (None, false) => shared.core().connect_failed("gave up reconnecting", false),
+            // The session was lost and reconnection is off: the sockets have heard
+            // `disconnect`, and stay so until connected again (Node says no more either).
+            (None, false) => shared.core().deactivate_all(),
             (None, true) => {}
         }
         shared.pump();
@@ -331,14 +372,9 @@ async fn connect_while_wanted(shared: &Shared) {
         }
         let delay = backoff.next_delay(random_unit());
         tracing::debug!(?delay, attempt = backoff.attempts(), "reconnecting");
-        let closed = async {
-            while !shared.closed() {
-                shared.wake.notified().await;
-            }
-        };
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
-            () = closed => break,
+            () = shared.closing() => break,
         }
     }
 }

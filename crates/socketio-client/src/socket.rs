@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use switchboard_socketio_parser::{from_value, to_value, Map, Packet, Value, RESERVED_EVENTS};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::SendError;
 use crate::manager::Manager;
@@ -177,6 +177,20 @@ impl AckSender {
     }
 }
 
+/// An acknowledgement waited for; see `Socket::emit_args_with_ack`.
+struct PendingAck<'a> {
+    socket: &'a Socket,
+    id: u64,
+}
+
+impl Drop for PendingAck<'_> {
+    fn drop(&mut self) {
+        let inner = &self.socket.inner;
+        lock(&inner.acks).remove(&self.id);
+        inner.manager.cancel(&inner.nsp, self.id);
+    }
+}
+
 /// One namespace's socket (Node's client `Socket`). Cheap to clone: clones share it.
 ///
 /// Register handlers, then [`connect`](Self::connect). The socket stays until
@@ -200,6 +214,8 @@ struct Inner {
     status: watch::Sender<Status>,
     acks: Mutex<HashMap<u64, oneshot::Sender<Vec<Value>>>>,
     next_ack: AtomicU64,
+    /// Events on their way to their handlers, run in order by a task of their own.
+    queue: Mutex<Option<mpsc::Sender<(EventHandler, Event)>>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -238,6 +254,7 @@ impl Socket {
                 status: watch::Sender::new(Status::Idle),
                 acks: Mutex::default(),
                 next_ack: AtomicU64::new(0),
+                queue: Mutex::new(None),
             }),
         }
     }
@@ -281,26 +298,28 @@ impl Socket {
         self.inner.status.subscribe()
     }
 
-    /// Sets what the CONNECT packet carries (Node's `auth`) from the next connection on.
+    /// Sets what the CONNECT packet carries (Node's `auth`) from the next CONNECT on,
+    /// automatic reconnections included.
     ///
     /// # Errors
     /// `auth` does not serialize to an object.
     pub fn set_auth<T: Serialize + ?Sized>(&self, auth: &T) -> Result<(), EmitError> {
-        match to_value(auth).map_err(|e| EmitError::Serialize(e.to_string()))? {
-            Value::Object(map) => {
-                *lock(&self.inner.auth) = Some(map);
-                Ok(())
-            }
-            Value::Null => {
-                *lock(&self.inner.auth) = None;
-                Ok(())
-            }
-            _ => Err(EmitError::Serialize("auth must be an object".to_owned())),
-        }
+        let auth = match to_value(auth).map_err(|e| EmitError::Serialize(e.to_string()))? {
+            Value::Object(map) => Some(map),
+            Value::Null => None,
+            _ => return Err(EmitError::Serialize("auth must be an object".to_owned())),
+        };
+        *lock(&self.inner.auth) = auth.clone();
+        self.inner.manager.set_auth(&self.inner.nsp, auth);
+        Ok(())
     }
 
-    /// Calls `handler` for each `event` from the server, in a task of its own. A handler set
-    /// again for the same event replaces the previous one.
+    /// Calls `handler` for each `event` from the server. The socket's handlers run one after
+    /// another, in the order the events came (spawn a task from a handler for work that may
+    /// take long); a handler that panics ends only its own run. A handler set again for the
+    /// same event replaces the previous one. When the application falls behind by
+    /// [`ClientConfig::max_pending_events`](crate::ClientConfig::max_pending_events) events,
+    /// the connection is closed (`transport error`) rather than held without bound.
     pub fn on<F, Fut>(&self, event: &str, handler: F)
     where
         F: Fn(Event) -> Fut + Send + Sync + 'static,
@@ -335,31 +354,48 @@ impl Socket {
     /// again a socket that was disconnected or refused.
     pub fn connect(&self) {
         let auth = lock(&self.inner.auth).clone();
-        if !self.connected() {
-            self.inner.status.send_replace(Status::Connecting);
-        }
+        // Under the status's own lock: a `Connected` dispatched meanwhile is not overwritten.
+        self.inner.status.send_if_modified(|status| {
+            let waiting = !matches!(status, Status::Connected(_));
+            if waiting {
+                *status = Status::Connecting;
+            }
+            waiting
+        });
         self.inner.manager.connect_socket(&self.inner.nsp, auth);
     }
 
-    /// Waits until the socket is connected, or its connection attempt fails or is refused.
-    /// Call [`connect`](Self::connect) first.
+    /// Waits until the socket is connected, or until a connection attempt fails or is
+    /// refused. Call [`connect`](Self::connect) first.
     ///
     /// # Errors
-    /// The [`ConnectError`]; or a disconnection before any connection.
+    /// The [`ConnectError`] of the next failed attempt or refusal (or of the last one, if the
+    /// socket no longer tries); an error too when the socket is not connecting at all (never
+    /// asked to, or disconnected by either side).
     pub async fn wait_connected(&self) -> Result<Connected, ConnectError> {
+        let not_connecting = |why: &str| ConnectError {
+            message: format!("the socket is not connecting: {why}"),
+            data: None,
+            retrying: false,
+        };
         let mut status = self.inner.status.subscribe();
+        let mut first = true;
         loop {
             match &*status.borrow_and_update() {
                 Status::Connected(connected) => return Ok(connected.clone()),
-                Status::ConnectFailed(error) => return Err(error.clone()),
-                Status::Idle | Status::Disconnected(_) | Status::Connecting => {}
+                // An old failure the socket is already retrying past does not count.
+                Status::ConnectFailed(error) if !first || !error.retrying => {
+                    return Err(error.clone())
+                }
+                Status::Idle => return Err(not_connecting("call connect() first")),
+                Status::Disconnected(reason) if !reason.reconnects() => {
+                    return Err(not_connecting(reason.as_str()))
+                }
+                Status::ConnectFailed(_) | Status::Disconnected(_) | Status::Connecting => {}
             }
+            first = false;
             if status.changed().await.is_err() {
-                return Err(ConnectError {
-                    message: "the socket is gone".to_owned(),
-                    data: None,
-                    retrying: false,
-                });
+                return Err(not_connecting("the socket is gone"));
             }
         }
     }
@@ -445,17 +481,16 @@ impl Socket {
         let id = self.inner.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.acks).insert(id, tx);
-        if let Err(e) = self.emit_packet(event, args, Some(id), false) {
-            lock(&self.inner.acks).remove(&id);
-            return Err(AckError::Emit(e));
-        }
+        // Ends the wait however it ends (answer, timeout, the caller dropping this future):
+        // the waiter goes, and a packet still waiting for the connection is taken back, so
+        // that a timed-out emit is not delivered later (as Node drops it).
+        let _pending = PendingAck { socket: self, id };
+        self.emit_packet(event, args, Some(id), false)
+            .map_err(AckError::Emit)?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(args)) => Ok(args),
             Ok(Err(_)) => Err(AckError::Disconnected),
-            Err(_) => {
-                lock(&self.inner.acks).remove(&id);
-                Err(AckError::Timeout)
-            }
+            Err(_) => Err(AckError::Timeout),
         }
     }
 
@@ -463,6 +498,16 @@ impl Socket {
     /// no reconnection. The manager's connection closes with its last socket.
     pub fn disconnect(&self) {
         self.inner.manager.disconnect_socket(&self.inner.nsp);
+        // Its waiting packets are dropped, and with them their acknowledgements; a socket
+        // that was not connected has no `disconnect` event (as in Node), but its status says.
+        lock(&self.inner.acks).clear();
+        self.inner.status.send_if_modified(|status| {
+            let waiting = matches!(status, Status::Connecting | Status::ConnectFailed(_));
+            if waiting {
+                *status = Status::Disconnected(DisconnectReason::IoClientDisconnect);
+            }
+            waiting
+        });
     }
 
     fn emit_packet(
@@ -492,8 +537,9 @@ impl Socket {
         self.inner
             .status
             .send_replace(Status::Connected(connected.clone()));
-        for listener in read(&self.inner.on_connect).clone() {
-            listener(&connected);
+        let listeners = read(&self.inner.on_connect).clone();
+        for listener in listeners {
+            contain("connect", || listener(&connected));
         }
     }
 
@@ -501,46 +547,66 @@ impl Socket {
         self.inner
             .status
             .send_replace(Status::ConnectFailed(error.clone()));
-        for listener in read(&self.inner.on_connect_error).clone() {
-            listener(&error);
+        let listeners = read(&self.inner.on_connect_error).clone();
+        for listener in listeners {
+            contain("connect_error", || listener(&error));
         }
     }
 
     pub(crate) fn on_disconnected(&self, reason: DisconnectReason) {
-        // Waiting acknowledgements end with `Disconnected` (their senders are dropped).
-        lock(&self.inner.acks).clear();
+        // Acknowledgements of packets that went out end with `Disconnected` (their senders
+        // are dropped); those of packets still waiting for the connection may yet come.
+        let manager = &self.inner.manager;
+        lock(&self.inner.acks).retain(|id, _| manager.is_buffered(&self.inner.nsp, *id));
         self.inner.status.send_replace(Status::Disconnected(reason));
-        for listener in read(&self.inner.on_disconnect).clone() {
-            listener(&reason);
+        let listeners = read(&self.inner.on_disconnect).clone();
+        for listener in listeners {
+            contain("disconnect", || listener(&reason));
         }
     }
 
+    /// Hands an event to its handler through the socket's queue, where handlers run one
+    /// after another. False when the queue is full: the application does not keep up.
     pub(crate) fn on_event(
         &self,
         runtime: &tokio::runtime::Handle,
         name: String,
         args: Vec<Value>,
         id: Option<u64>,
-    ) {
-        for listener in read(&self.inner.any).clone() {
-            listener(&name, &args);
+    ) -> bool {
+        let listeners = read(&self.inner.any).clone();
+        for listener in listeners {
+            contain("onAny", || listener(&name, &args));
         }
-        let handler = read(&self.inner.handlers).get(&name).cloned();
+        let Some(handler) = read(&self.inner.handlers).get(&name).cloned() else {
+            tracing::debug!(nsp = %self.inner.nsp, event = %name, "no handler");
+            return true;
+        };
         let ack = id.map(|id| AckSender {
             socket: self.clone(),
             id,
         });
-        match handler {
-            Some(handler) => {
-                runtime.spawn(handler(Event { name, args, ack }));
+        let event = Event { name, args, ack };
+        let capacity = self.inner.manager.max_pending_events();
+        let mut queue = lock(&self.inner.queue);
+        let sender = queue.get_or_insert_with(|| start_queue(runtime, capacity));
+        match sender.try_send((handler, event)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(item)) => {
+                // The queue's task ended (its runtime shut down): a new one.
+                let sender = start_queue(runtime, capacity);
+                let sent = sender.try_send(item).is_ok();
+                *queue = Some(sender);
+                sent
             }
-            None => tracing::debug!(nsp = %self.inner.nsp, event = %name, "no handler"),
         }
     }
 
     /// Forgets every handler and listener, and ends waiting acknowledgements
     /// (`Disconnected`): its manager is closed.
     pub(crate) fn release(&self) {
+        lock(&self.inner.queue).take();
         write(&self.inner.handlers).clear();
         write(&self.inner.any).clear();
         write(&self.inner.on_connect).clear();
@@ -553,5 +619,34 @@ impl Socket {
         if let Some(waiter) = lock(&self.inner.acks).remove(&id) {
             let _ = waiter.send(args);
         }
+    }
+}
+
+/// A socket's handler queue: a bounded channel and the task that empties it.
+fn start_queue(
+    runtime: &tokio::runtime::Handle,
+    capacity: usize,
+) -> mpsc::Sender<(EventHandler, Event)> {
+    let (sender, receiver) = mpsc::channel(capacity.max(1));
+    runtime.spawn(run_handlers(receiver));
+    sender
+}
+
+/// Runs each queued event's handler to its end before the next one, each in a task of its own
+/// so that a panicking handler ends only itself.
+async fn run_handlers(mut queue: mpsc::Receiver<(EventHandler, Event)>) {
+    while let Some((handler, event)) = queue.recv().await {
+        let name = event.name.clone();
+        if let Err(e) = tokio::spawn(handler(event)).await {
+            tracing::error!(event = %name, error = %e, "an event handler failed");
+        }
+    }
+}
+
+/// Runs a listener of the application; a panic in it is logged, and goes no further (it would
+/// otherwise stop the manager's dispatching for good).
+fn contain(what: &str, listener: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(listener)).is_err() {
+        tracing::error!(listener = what, "a listener panicked");
     }
 }

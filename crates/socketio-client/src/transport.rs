@@ -4,6 +4,7 @@
 //! `engine.io-client` does.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -184,15 +185,16 @@ fn take_payload(core: &mut ClientCore) -> Option<Bytes> {
 
 /// Runs an open WebSocket session until it ends.
 async fn run_websocket(shared: &Shared, mut ws: WebSocket<Stream>) {
+    let send_buffer = shared.config.send_buffer;
     loop {
-        let (deadline, finished) = {
+        let (deadline, finished, held) = {
             let mut core = shared.core();
             if core.has_transport() && !core.wants_connection() {
                 // Every socket left, or was refused or sent away by the server: as in Node,
                 // the connection closes with the last one.
                 core.close();
             }
-            while ws.buffered_amount() < shared.config.send_buffer {
+            while ws.buffered_amount() < send_buffer {
                 let queued = match core.poll_transmit() {
                     Some(Frame::Text(text)) => ws.queue(Message::text(text)),
                     Some(Frame::Binary(bytes)) => ws.queue(Message::Binary(bytes)),
@@ -202,7 +204,11 @@ async fn run_websocket(shared: &Shared, mut ws: WebSocket<Stream>) {
                     core.transport_closed(DisconnectReason::TransportError);
                 }
             }
-            (core.poll_timeout(), !core.has_transport())
+            (
+                core.poll_timeout(),
+                !core.has_transport(),
+                core.peek_transmit().is_some(),
+            )
         };
         shared.pump();
         if finished {
@@ -211,9 +217,18 @@ async fn run_websocket(shared: &Shared, mut ws: WebSocket<Stream>) {
                 tokio::time::timeout(Duration::from_secs(1), ws.close(CloseCode::NORMAL, "")).await;
             return;
         }
+        // Reading drives the writes too; with frames held back (the socket's buffer was
+        // full), it also ends once the buffer has drained below `send_buffer`, to refill it.
+        let next = std::future::poll_fn(|cx| match ws.poll_next_event(cx) {
+            Poll::Ready(event) => Poll::Ready(Some(event)),
+            Poll::Pending if held && ws.buffered_amount() < send_buffer => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        });
         tokio::select! {
-            event = ws.next_event() => {
-                feed_websocket(&mut shared.core(), event);
+            event = next => {
+                if let Some(event) = event {
+                    feed_websocket(&mut shared.core(), event);
+                }
             }
             () = shared.wake.notified() => {}
             () = sleep_until(deadline) => shared.core().handle_timeout(now()),
@@ -248,10 +263,17 @@ async fn run_polling(shared: &Shared, session: PollingSession) -> Option<Box<Web
     let mut probed: Option<Box<WebSocket<Stream>>> = None;
 
     let config = &shared.config;
-    let offered = shared
+    let (offered, post_timeout) = shared
         .core()
         .handshake()
-        .is_some_and(|h| h.upgrades.iter().any(|u| u == "websocket"));
+        .map_or((false, config.timeout), |h| {
+            (
+                h.upgrades.iter().any(|u| u == "websocket"),
+                // A server that takes longer than a heartbeat to answer a POST is not answering:
+                // the pongs inside it would be too late anyway.
+                h.ping_interval + h.ping_timeout,
+            )
+        });
     if config.upgrade && offered && config.transports.contains(&TransportKind::WebSocket) {
         let url = format!("{}&sid={sid}", shared.websocket_url);
         let (websocket, timeout, tx) = (websocket_config(shared), config.timeout, tx.clone());
@@ -321,7 +343,10 @@ async fn run_polling(shared: &Shared, session: PollingSession) -> Option<Box<Web
             let (mut conn, target, sid, tx) =
                 (post_conn.take(), target.clone(), sid.clone(), tx.clone());
             tasks.spawn(async move {
-                let result = polling::request(&mut conn, &target, Some(&sid), Some(body)).await;
+                let post = polling::request(&mut conn, &target, Some(&sid), Some(body));
+                let result = tokio::time::timeout(post_timeout, post)
+                    .await
+                    .unwrap_or_else(|_| Err("xhr post error: no answer".to_owned()));
                 let _ = tx.send(Polled::Posted(conn, result));
             });
         }

@@ -420,3 +420,41 @@ fn the_msgpack_codec_writes_one_binary_message_per_packet_and_refuses_text() {
         Some(&CoreEvent::Closed(DisconnectReason::ParseError))
     );
 }
+
+#[test]
+fn an_emit_taken_back_while_waiting_for_the_connection_never_goes_out() {
+    let now = Instant::now();
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
+    core.connect("/", None);
+    core.send(&Packet::event("/", "late", vec![], Some(4)), false)
+        .unwrap();
+    core.send(&event("kept", vec![]), false).unwrap();
+    assert!(core.is_buffered("/", 4));
+    assert!(core.cancel("/", 4), "its ack timed out");
+    assert!(!core.is_buffered("/", 4));
+    assert!(!core.cancel("/", 4));
+    core.transport_opened();
+    core.handle_text(now, OPEN);
+    core.handle_text(now, r#"40{"sid":"s1"}"#);
+    assert_eq!(texts(&mut core), ["40", r#"42["kept"]"#]);
+}
+
+#[test]
+fn pongs_are_bare_and_bounded_by_the_send_queue() {
+    let now = Instant::now();
+    let mut core = ClientCore::new(
+        CoreLimits {
+            max_queued_frames: 3,
+            ..CoreLimits::default()
+        },
+        Codec::Text,
+    );
+    core.connect("/", None);
+    core.transport_opened();
+    core.handle_text(now, OPEN);
+    for _ in 0..10 {
+        core.handle_text(now, "2junk");
+    }
+    // The CONNECT and the pongs that fit; the server's own timeout decides past that.
+    assert_eq!(texts(&mut core), ["40", "3", "3"]);
+}

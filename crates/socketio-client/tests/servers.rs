@@ -112,6 +112,8 @@ struct Options {
     msgpack: bool,
     /// Node's script only: how long the client has to answer a ping (10 s when `None`).
     ping_timeout_ms: Option<u64>,
+    /// Time between pings (300 ms when `None`).
+    ping_interval_ms: Option<u64>,
 }
 
 async fn start(peer: Peer, options: Options) -> Server {
@@ -138,6 +140,9 @@ async fn start_node(options: Options) -> Server {
     if let Some(ms) = options.ping_timeout_ms {
         command.arg("--ping-timeout").arg(ms.to_string());
     }
+    if let Some(ms) = options.ping_interval_ms {
+        command.arg("--ping-interval").arg(ms.to_string());
+    }
     let mut child = command.spawn().expect("node starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = tokio::time::timeout(Duration::from_secs(15), async {
@@ -160,7 +165,8 @@ async fn start_node(options: Options) -> Server {
 /// switchboard's server with the handlers of the Node script.
 async fn start_switchboard(options: Options) -> Server {
     let mut config = server::Config::default();
-    config.engine.protocol.ping_interval = Duration::from_millis(300);
+    config.engine.protocol.ping_interval =
+        Duration::from_millis(options.ping_interval_ms.unwrap_or(300));
     // Pings every 300 ms, but 10 s to answer: a session the client left without a goodbye
     // outlives every wait of these tests.
     config.engine.protocol.ping_timeout = Duration::from_secs(10);
@@ -226,6 +232,14 @@ fn handlers(socket: &server::Socket) {
     socket.on("transport", |socket: server::Socket, ack: Ack| async move {
         ack.send(socket.transport().as_str());
     });
+    socket.on(
+        "burst",
+        |socket: server::Socket, Data(n): Data<u64>| async move {
+            for i in 0..n {
+                let _ = socket.emit("seq", &i);
+            }
+        },
+    );
     socket.on(
         "ask",
         |socket: server::Socket, Args(mut args): Args| async move {
@@ -659,7 +673,11 @@ async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
                 .unwrap();
             assert_eq!(reason, DisconnectReason::TransportClose, "{case}");
             // An emit made while away waits for the connection, and its ack still comes.
-            let pending = dropped.emit_with_ack::<_, String>("echo", "queued while away", WAIT);
+            let away = dropped.clone();
+            let pending = tokio::spawn(async move {
+                away.emit_with_ack::<_, String>("echo", "queued while away", WAIT)
+                    .await
+            });
             let again = tokio::time::timeout(WAIT, async {
                 loop {
                     status.changed().await.unwrap();
@@ -672,7 +690,11 @@ async fn a_server_disconnect_is_final_and_a_lost_connection_comes_back() {
             .expect("reconnects by itself");
             assert_ne!(again.id, first, "{case}: a new session without recovery");
             assert!(!again.recovered);
-            assert_eq!(pending.await.unwrap(), "queued while away", "{case}");
+            assert_eq!(
+                pending.await.unwrap().unwrap(),
+                "queued while away",
+                "{case}"
+            );
             dropped.disconnect();
         }
     }
@@ -883,6 +905,220 @@ async fn a_manager_whose_sockets_left_runs_no_task_and_a_closed_one_lets_go_of_i
             Status::Disconnected(DisconnectReason::IoClientDisconnect)
         );
     }
+}
+
+#[tokio::test]
+async fn handlers_run_in_order_and_an_application_that_falls_behind_loses_the_connection() {
+    for peer in peers() {
+        let server = start(peer, Options::default()).await;
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let socket = socket(&server.url, quick(transports)).unwrap();
+            // Handlers yield 0, 1 or 2 times before they record: were they run side by side,
+            // the order would come out mixed.
+            let (tx, mut seen) = mpsc::unbounded_channel();
+            socket.on("seq", move |event: Event| {
+                let tx = tx.clone();
+                async move {
+                    let n = event.arg::<u64>(0).unwrap();
+                    for _ in 0..n % 3 {
+                        tokio::task::yield_now().await;
+                    }
+                    let _ = tx.send(n);
+                }
+            });
+            socket.connect();
+            connected(&socket).await;
+            socket.emit("burst", &200).unwrap();
+            for expected in 0..200u64 {
+                let n = tokio::time::timeout(WAIT, seen.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(n, expected, "{case}: handlers in order");
+            }
+            socket.disconnect();
+
+            // Handlers stuck, the server sends on: past 16 waiting events the connection goes.
+            let slow = socket_with(&server.url, transports, 16);
+            let stuck = Arc::new(tokio::sync::Semaphore::new(0));
+            let blocker = Arc::clone(&stuck);
+            slow.on("seq", move |_: Event| {
+                let blocker = Arc::clone(&blocker);
+                async move {
+                    let _ = blocker.acquire().await;
+                }
+            });
+            slow.connect();
+            connected(&slow).await;
+            slow.emit("burst", &100).unwrap();
+            let reason = tokio::time::timeout(WAIT, slow.wait_disconnected())
+                .await
+                .unwrap_or_else(|_| panic!("{case}: the connection stays"));
+            assert_eq!(reason, DisconnectReason::TransportError, "{case}");
+            stuck.close();
+            // It reconnects by itself once the handlers catch up.
+            connected(&slow).await;
+            slow.disconnect();
+        }
+    }
+}
+
+/// A socket over `transports` whose handlers may fall behind by `max_pending_events`.
+fn socket_with(url: &str, transports: &[TransportKind], max_pending_events: usize) -> Socket {
+    let config = ClientConfig {
+        max_pending_events,
+        ..quick(transports)
+    };
+    socket(url, config).unwrap()
+}
+
+#[tokio::test]
+async fn large_emits_past_the_send_buffer_all_go_out_without_waiting_for_a_ping() {
+    for peer in peers() {
+        // Pings 20 s apart: nothing comes in to wake a stalled writer.
+        let server = start(
+            peer,
+            Options {
+                ping_interval_ms: Some(20_000),
+                ..Options::default()
+            },
+        )
+        .await;
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let socket = socket(
+                &server.url,
+                ClientConfig {
+                    send_buffer: 16 * 1024,
+                    ..quick(transports)
+                },
+            )
+            .unwrap();
+            socket.connect();
+            connected(&socket).await;
+            on_expected_transport(&socket, transports, &case).await;
+            // Plain emits: no answer comes back to wake the writer between them.
+            let big = Value::Binary(Bytes::from(vec![7u8; 300 * 1024]));
+            for _ in 0..4 {
+                socket
+                    .emit_args("to-room", vec![Value::from("nowhere"), big.clone()])
+                    .unwrap();
+            }
+            let sync: String = socket
+                .emit_with_ack("echo", "after 1.2 MB", WAIT)
+                .await
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(sync, "after 1.2 MB", "{case}");
+            socket.disconnect();
+        }
+    }
+}
+
+#[tokio::test]
+async fn auth_set_while_connected_goes_with_the_next_reconnection() {
+    for peer in peers() {
+        let server = start(peer, Options::default()).await;
+        for (label, transports) in TRANSPORTS {
+            let case = format!("{peer:?} over {label}");
+            let socket = socket(&server.url, quick(transports)).unwrap();
+            socket
+                .set_auth(&serde_json::json!({"token": "first"}))
+                .unwrap();
+            let mut welcome = collect(&socket, "welcome");
+            socket.connect();
+            connected(&socket).await;
+            let first = next(&mut welcome, &case).await;
+            assert_eq!(
+                first[0].as_object().unwrap()["auth"],
+                json(serde_json::json!({"token": "first"}))
+            );
+
+            socket
+                .set_auth(&serde_json::json!({"token": "renewed"}))
+                .unwrap();
+            socket
+                .emit_args(
+                    "drop-then-send",
+                    vec![Value::from("nowhere"), Value::from("x")],
+                )
+                .unwrap();
+            let again = next(&mut welcome, &case).await;
+            assert_eq!(
+                again[0].as_object().unwrap()["auth"],
+                json(serde_json::json!({"token": "renewed"})),
+                "{case}: the reconnection carries the new auth"
+            );
+            socket.disconnect();
+        }
+    }
+}
+
+#[tokio::test]
+async fn listeners_may_register_listeners_and_a_panicking_one_harms_nothing_else() {
+    let server = start(Peer::Switchboard, Options::default()).await;
+    let socket = socket(&server.url, quick(&[TransportKind::WebSocket])).unwrap();
+    let (tx, mut connects) = mpsc::unbounded_channel();
+    let inner = socket.clone();
+    socket.on_connect(move |_| {
+        let tx = tx.clone();
+        // Registering from inside a listener: the listeners' lock is not held meanwhile.
+        inner.on_connect(move |_| {
+            let _ = tx.send(());
+        });
+    });
+    socket.on_connect(|_| panic!("a listener that panics"));
+    socket.on("welcome", |_: Event| async {
+        panic!("a handler that panics")
+    });
+    socket.connect();
+    connected(&socket).await;
+    let pong: String = socket
+        .emit_with_ack("echo", "still fine", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(pong, "still fine");
+    socket
+        .emit_args(
+            "drop-then-send",
+            vec![Value::from("nowhere"), Value::from("x")],
+        )
+        .unwrap();
+    // After the reconnection, the listener registered during the first connect hears it.
+    tokio::time::timeout(WAIT, connects.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    socket.disconnect();
+}
+
+#[tokio::test]
+async fn waiting_for_a_connection_ends_when_the_socket_is_given_up_on() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let socket = socket(&url, quick(&[TransportKind::WebSocket])).unwrap();
+    let idle = tokio::time::timeout(WAIT, socket.wait_connected())
+        .await
+        .unwrap();
+    assert!(idle.unwrap_err().message.contains("call connect() first"));
+    socket.connect();
+    let first = tokio::time::timeout(WAIT, socket.wait_connected())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(first.retrying, "it keeps trying");
+    // A later wait does not return that stale failure at once: it waits for the next one,
+    // and ends when the application gives up on the socket.
+    let waiter = socket.clone();
+    let waiting = tokio::spawn(async move { waiter.wait_connected().await });
+    socket.disconnect();
+    let ended = tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap();
+    assert!(ended.is_err());
+    assert_eq!(
+        socket.status(),
+        Status::Disconnected(DisconnectReason::IoClientDisconnect)
+    );
 }
 
 #[tokio::test]

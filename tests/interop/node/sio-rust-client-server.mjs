@@ -2,7 +2,8 @@
 // (crates/socketio-client/tests/servers.rs), which run the same scenarios against switchboard's
 // own server with the same handlers. Prints `listening on http://127.0.0.1:PORT`.
 // Flags: --recovery turns on connection-state recovery; --msgpack uses socket.io-msgpack-parser;
-// --ping-timeout MS replaces the 10 s the client has to answer a ping.
+// --ping-interval MS and --ping-timeout MS replace the 300 ms between pings and the 10 s the
+// client has to answer one.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
@@ -28,7 +29,7 @@ const httpServer = createServer((req, res) => {
 const io = new Server(httpServer, {
   // Pings every 300 ms, but 10 s to answer: a session the client left without a goodbye
   // outlives every wait of the tests.
-  pingInterval: 300,
+  pingInterval: flag('--ping-interval') ?? 300,
   pingTimeout: flag('--ping-timeout') ?? 10_000,
   connectionStateRecovery: recovery ? { maxDisconnectionDuration: 60_000 } : undefined,
   ...(parser ? { parser } : {}),
@@ -39,6 +40,7 @@ function handlers(socket) {
   socket.emit('welcome', { id: socket.id, nsp: socket.nsp.name, auth: socket.handshake.auth });
   socket.on('echo', (...args) => args.pop()(...args));
   socket.on('transport', (ack) => ack(socket.conn.transport.name));
+  socket.on('burst', (n) => { for (let i = 0; i < n; i += 1) socket.emit('seq', i); });
   // The server asks the client, waits for its acknowledgement, and reports it.
   socket.on('ask', async (event, ...args) => {
     try {
