@@ -131,15 +131,16 @@ impl Manager {
         self.shared.transport.subscribe()
     }
 
-    /// Connects the socket of `nsp`; see [`Socket::connect`].
-    pub(crate) fn connect_socket(&self, nsp: &str, auth: Option<Map>) {
+    /// Connects `socket`; see [`Socket::connect`].
+    pub(crate) fn connect_socket(&self, socket: &Socket, auth: Option<Map>) {
+        let nsp = socket.nsp();
         let refuse = |message: &str| {
             let error = ConnectError {
                 message: message.to_owned(),
                 data: None,
                 retrying: false,
             };
-            self.socket(nsp).on_connect_failed(error);
+            socket.on_connect_failed(error);
         };
         if self.shared.closed() {
             return refuse("the manager is closed");

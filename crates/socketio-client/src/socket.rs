@@ -362,7 +362,7 @@ impl Socket {
             }
             waiting
         });
-        self.inner.manager.connect_socket(&self.inner.nsp, auth);
+        self.inner.manager.connect_socket(self, auth);
     }
 
     /// Waits until the socket is connected, or until a connection attempt fails or is

@@ -904,6 +904,16 @@ async fn a_manager_whose_sockets_left_runs_no_task_and_a_closed_one_lets_go_of_i
             socket.status(),
             Status::Disconnected(DisconnectReason::IoClientDisconnect)
         );
+        // A closed manager connects nothing again, and says so.
+        socket.connect();
+        let refused = tokio::time::timeout(WAIT, socket.wait_connected())
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.unwrap_err().message,
+            "the manager is closed",
+            "{case}"
+        );
     }
 }
 
