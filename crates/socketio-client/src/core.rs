@@ -254,6 +254,13 @@ impl ClientCore {
         !matches!(self.engine, Engine::Closed)
     }
 
+    /// Whether the socket of `nsp` wants a connection (connected, or connecting, or waiting
+    /// to reconnect).
+    #[must_use]
+    pub fn is_active(&self, nsp: &str) -> bool {
+        self.sockets.get(nsp).is_some_and(|s| s.active)
+    }
+
     /// Whether the socket of `nsp` is connected.
     #[must_use]
     pub fn is_connected(&self, nsp: &str) -> bool {

@@ -168,6 +168,10 @@ impl Manager {
         self.shared.core().is_buffered(nsp, id)
     }
 
+    pub(crate) fn is_active(&self, nsp: &str) -> bool {
+        self.shared.core().is_active(nsp)
+    }
+
     pub(crate) fn max_pending_events(&self) -> usize {
         self.shared.config.max_pending_events
     }
@@ -364,7 +368,14 @@ async fn connect_while_wanted(shared: &Shared) {
             (Some(message), _) => shared.core().connect_failed(message, retrying),
             // The session was lost and reconnection is off: the sockets have heard
             // `disconnect`, and stay so until connected again (Node says no more either).
-            (None, false) => shared.core().deactivate_all(),
+            (None, false) => {
+                shared.core().deactivate_all();
+                // Whoever waits for a connection learns there will be none.
+                let sockets: Vec<Socket> = lock(&shared.sockets).values().cloned().collect();
+                for socket in sockets {
+                    socket.recheck_status();
+                }
+            }
             (None, true) => {}
         }
         shared.pump();

@@ -388,7 +388,9 @@ impl Socket {
                     return Err(error.clone())
                 }
                 Status::Idle => return Err(not_connecting("call connect() first")),
-                Status::Disconnected(reason) if !reason.reconnects() => {
+                Status::Disconnected(reason)
+                    if !reason.reconnects() || !self.inner.manager.is_active(&self.inner.nsp) =>
+                {
                     return Err(not_connecting(reason.as_str()))
                 }
                 Status::ConnectFailed(_) | Status::Disconnected(_) | Status::Connecting => {}
@@ -400,7 +402,7 @@ impl Socket {
         }
     }
 
-    /// Waits until the socket disconnects, and says why.
+    /// Waits until the socket disconnects, and says why (at once if it is disconnected now).
     pub async fn wait_disconnected(&self) -> DisconnectReason {
         let mut status = self.inner.status.subscribe();
         loop {
@@ -601,6 +603,11 @@ impl Socket {
                 sent
             }
         }
+    }
+
+    /// Wakes whoever watches the status, to look again (at what the core says too).
+    pub(crate) fn recheck_status(&self) {
+        self.inner.status.send_modify(|_| {});
     }
 
     /// Forgets every handler and listener, and ends waiting acknowledgements

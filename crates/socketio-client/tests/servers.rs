@@ -1103,6 +1103,47 @@ async fn listeners_may_register_listeners_and_a_panicking_one_harms_nothing_else
 }
 
 #[tokio::test]
+async fn without_reconnection_a_lost_connection_stays_lost_and_says_so() {
+    for peer in peers() {
+        let server = start(peer, Options::default()).await;
+        let case = format!("{peer:?}");
+        let config = ClientConfig {
+            reconnection: false,
+            ..quick(&[TransportKind::WebSocket])
+        };
+        let socket = socket(&server.url, config).unwrap();
+        let (tx, mut errors) = mpsc::unbounded_channel();
+        socket.on_connect_error(move |error| {
+            let _ = tx.send(error.clone());
+        });
+        socket.connect();
+        connected(&socket).await;
+        socket
+            .emit_args(
+                "drop-then-send",
+                vec![Value::from("nowhere"), Value::from("x")],
+            )
+            .unwrap();
+        let reason = tokio::time::timeout(WAIT, socket.wait_disconnected())
+            .await
+            .unwrap();
+        assert_eq!(reason, DisconnectReason::TransportClose, "{case}");
+        let waited = tokio::time::timeout(WAIT, socket.wait_connected())
+            .await
+            .unwrap_or_else(|_| panic!("{case}: waits for a reconnection that will not come"));
+        assert!(waited.is_err(), "{case}");
+        assert!(
+            errors.try_recv().is_err(),
+            "{case}: no connect_error, as in Node"
+        );
+        // connect() asks again.
+        socket.connect();
+        connected(&socket).await;
+        socket.disconnect();
+    }
+}
+
+#[tokio::test]
 async fn waiting_for_a_connection_ends_when_the_socket_is_given_up_on() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
