@@ -5,6 +5,9 @@
 //! system, from /proc/self/stat) and echoes per client CPU-second. One thread, as a Node
 //! client has. `bench/socketio-client.sh` runs it beside Node's `socket.io-client`.
 //!
+//! With `IN_FLIGHT` 0 it measures memory instead: the growth of the process's RSS from
+//! before the sockets connect to `SECONDS` after, divided by `SOCKETS`.
+//!
 //! ```sh
 //! cargo run --release -p switchboard-socketio-client --example client_bench -- \
 //!     http://127.0.0.1:3400 100 4 8 websocket
@@ -15,6 +18,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_socketio_client::{socket, ClientConfig, TransportKind, Value};
+
+/// The resident set of this process, in bytes (from /proc/self/status).
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
 
 /// User + system CPU seconds of this process so far.
 fn cpu_seconds() -> f64 {
@@ -50,6 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         transports,
         ..ClientConfig::default()
     };
+    let rss_before = rss_bytes();
     let mut connected = Vec::with_capacity(sockets);
     for _ in 0..sockets {
         let socket = socket(&url, config.clone())?;
@@ -58,6 +72,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for socket in &connected {
         socket.wait_connected().await?;
+    }
+
+    if in_flight == 0 {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        let grown = rss_bytes().saturating_sub(rss_before);
+        println!(
+            "{{\"client\":\"switchboard-socketio-client\",\"sockets\":{sockets},\"idle_seconds\":{seconds},\"rss_growth_bytes\":{grown},\"rss_per_socket_bytes\":{}}}",
+            grown / sockets.max(1) as u64
+        );
+        return Ok(());
     }
 
     let acked = Arc::new(AtomicU64::new(0));
