@@ -214,6 +214,8 @@ struct Socket {
 pub struct ClientCore {
     limits: CoreLimits,
     codec: Codec,
+    /// Whether the shell reconnects after a lost session (see `set_reconnection`).
+    reconnection: bool,
     engine: Engine,
     decoder: Decoder,
     sockets: HashMap<String, Socket>,
@@ -228,12 +230,20 @@ impl ClientCore {
         Self {
             limits,
             codec,
+            reconnection: true,
             engine: Engine::Closed,
             decoder: Decoder::new(limits.parser),
             sockets: HashMap::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
+    }
+
+    /// Says whether the shell reconnects after a lost session (on by default). When it does
+    /// not, a lost session leaves its sockets inactive, decided before the application hears
+    /// of the loss, so that a `connect` from its listener holds.
+    pub fn set_reconnection(&mut self, on: bool) {
+        self.reconnection = on;
     }
 
     /// Whether any socket wants a connection (so the shell should open, or reopen, one).
@@ -319,15 +329,6 @@ impl ClientCore {
         }
     }
 
-    /// Stops wanting a connection for every socket, without a word (reconnection is off and
-    /// the connection was lost: the sockets have had their `Disconnected`; `connect` asks
-    /// again).
-    pub fn deactivate_all(&mut self) {
-        for socket in self.sockets.values_mut() {
-            socket.active = false;
-        }
-    }
-
     /// Disconnects the socket of `nsp` (Node's `socket.disconnect()`): a DISCONNECT packet
     /// if it was connected, `Disconnected` with `io client disconnect`, and its buffered
     /// packets dropped. It stays known, and `connect` connects it again.
@@ -391,9 +392,12 @@ impl ClientCore {
             if socket.buffer.len() >= self.limits.max_buffered_packets {
                 return Err(SendError::BufferFull);
             }
-            socket
-                .buffer
-                .push_back((packet.id(), frames(codec, packet)));
+            // Only the application's events wait for an answer; an ACK carries the server's id.
+            let ack = match packet.payload {
+                Payload::Event { id, .. } => id,
+                _ => None,
+            };
+            socket.buffer.push_back((ack, frames(codec, packet)));
             return Ok(());
         }
         if self.transmit.len() >= self.limits.max_queued_frames {
@@ -722,19 +726,55 @@ impl ClientCore {
 
     /// The connection ended: each connected socket is disconnected with `reason` but stays
     /// active, to be connected again after a reconnection.
+    ///
+    /// A socket still waiting for its CONNECT's answer hears a `ConnectError`. Without
+    /// reconnection, a lost session leaves every socket inactive.
     fn fail(&mut self, reason: DisconnectReason) {
+        let was_open = self.is_open();
         self.engine = Engine::Closed;
         self.decoder.reset();
         self.transmit.clear();
-        for nsp in self.names(|s| s.sid.is_some()) {
-            self.events
-                .push_back(CoreEvent::Disconnected { nsp, reason });
-        }
-        for socket in self.sockets.values_mut() {
-            socket.sid = None;
+        let retrying = self.reconnection;
+        for nsp in self.names(|s| s.active) {
+            let Some(socket) = self.sockets.get_mut(&nsp) else {
+                continue;
+            };
+            let was_connected = socket.sid.take().is_some();
             socket.early.clear();
+            if !was_open {
+                // A failed attempt: `connect_failed` tells the sockets.
+                continue;
+            }
+            if !retrying {
+                socket.active = false;
+            }
+            self.events.push_back(if was_connected {
+                CoreEvent::Disconnected { nsp, reason }
+            } else {
+                CoreEvent::ConnectError {
+                    nsp,
+                    message: reason.as_str().to_owned(),
+                    data: None,
+                    retrying,
+                }
+            });
         }
         self.events.push_back(CoreEvent::Closed(reason));
+    }
+
+    /// The application fell behind on `nsp`'s events (the shell's queue is full): the events
+    /// of `nsp` not yet handed over are dropped, the recovery offset goes back to `resume`
+    /// (the last event the application took), and the connection is closed, so that a server
+    /// that keeps sessions sends the rest again after the reconnection.
+    pub fn overflowed(&mut self, nsp: &str, resume: Option<String>) {
+        self.events
+            .retain(|event| !matches!(event, CoreEvent::Event { nsp: n, .. } if n == nsp));
+        if let Some(socket) = self.sockets.get_mut(nsp) {
+            if socket.pid.is_some() {
+                socket.offset = resume;
+            }
+        }
+        self.transport_closed(DisconnectReason::TransportError);
     }
 }
 

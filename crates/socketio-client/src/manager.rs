@@ -75,7 +75,11 @@ impl Manager {
                 websocket_url: url.engine_url(&config.path, &config.query, "websocket"),
                 polling_url: url.engine_url(&config.path, &config.query, "polling"),
                 transport: watch::Sender::new(None),
-                core: Mutex::new(ClientCore::new(config.limits, config.codec)),
+                core: Mutex::new({
+                    let mut core = ClientCore::new(config.limits, config.codec);
+                    core.set_reconnection(config.reconnection);
+                    core
+                }),
                 config,
                 wake: Notify::new(),
                 sockets: Mutex::default(),
@@ -131,8 +135,9 @@ impl Manager {
         self.shared.transport.subscribe()
     }
 
-    /// Connects `socket`; see [`Socket::connect`].
-    pub(crate) fn connect_socket(&self, socket: &Socket, auth: Option<Map>) {
+    /// Connects `socket`; see [`Socket::connect`]. False when it cannot (the socket has been
+    /// told why).
+    pub(crate) fn connect_socket(&self, socket: &Socket, auth: Option<Map>) -> bool {
         let nsp = socket.nsp();
         let refuse = |message: &str| {
             let error = ConnectError {
@@ -141,6 +146,7 @@ impl Manager {
                 retrying: false,
             };
             socket.on_connect_failed(error);
+            false
         };
         if self.shared.closed() {
             return refuse("the manager is closed");
@@ -154,6 +160,7 @@ impl Manager {
             runtime.spawn(drive(Arc::clone(&self.shared)));
         }
         self.shared.wake.notify_one();
+        true
     }
 
     pub(crate) fn set_auth(&self, nsp: &str, auth: Option<Map>) {
@@ -235,8 +242,10 @@ impl Shared {
                 self.release();
             }
             self.dispatching.store(false, Ordering::Release);
-            // Events queued after the last look, by a thread that found us at work.
-            if !self.core().has_events() {
+            // Events queued after the last look by a thread that found us at work, or a
+            // close that came meanwhile: another round.
+            let closed_now = self.closed() && !lock(&self.sockets).is_empty();
+            if !self.core().has_events() && !closed_now {
                 return;
             }
         }
@@ -280,11 +289,10 @@ impl Shared {
                 let taken = runtime.is_some_and(|rt| socket.on_event(&rt, name, args, id));
                 if !taken {
                     // The application is `max_pending_events` behind: rather than hold what
-                    // the server sends without bound, the connection goes (and a recovery, if
-                    // the server keeps sessions, brings back what was missed).
+                    // the server sends without bound, the connection goes, and a recovery (if
+                    // the server keeps sessions) resumes after the last event taken.
                     tracing::warn!(%nsp, "event handlers fell behind; closing the connection");
-                    self.core()
-                        .transport_closed(DisconnectReason::TransportError);
+                    self.core().overflowed(&nsp, socket.last_offset());
                     self.wake.notify_one();
                 }
             }
@@ -342,7 +350,12 @@ async fn connect_while_wanted(shared: &Shared) {
     while shared.wanted() {
         let opened = tokio::select! {
             opened = transport::open(shared) => opened,
-            () = shared.closing() => break,
+            () = shared.closing() => {
+                // An attempt cut short may have got as far as a session: it is dropped.
+                shared.core().transport_closed(DisconnectReason::IoClientDisconnect);
+                shared.transport.send_replace(None);
+                break;
+            }
         };
         let failure = match opened {
             Ok(session) => {
@@ -368,14 +381,9 @@ async fn connect_while_wanted(shared: &Shared) {
             (Some(message), _) => shared.core().connect_failed(message, retrying),
             // The session was lost and reconnection is off: the sockets have heard
             // `disconnect`, and stay so until connected again (Node says no more either).
-            (None, false) => {
-                shared.core().deactivate_all();
-                // Whoever waits for a connection learns there will be none.
-                let sockets: Vec<Socket> = lock(&shared.sockets).values().cloned().collect();
-                for socket in sockets {
-                    socket.recheck_status();
-                }
-            }
+            // The session was lost and reconnection is off: the core left the sockets
+            // inactive as it failed (a listener may have connected one again since).
+            (None, false) => {}
             (None, true) => {}
         }
         shared.pump();

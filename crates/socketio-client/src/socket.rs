@@ -216,6 +216,9 @@ struct Inner {
     next_ack: AtomicU64,
     /// Events on their way to their handlers, run in order by a task of their own.
     queue: Mutex<Option<mpsc::Sender<(EventHandler, Event)>>>,
+    /// The last string that ended an event the application took: where a recovery resumes
+    /// if a later event cannot be taken.
+    last_offset: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -255,6 +258,7 @@ impl Socket {
                 acks: Mutex::default(),
                 next_ack: AtomicU64::new(0),
                 queue: Mutex::new(None),
+                last_offset: Mutex::new(None),
             }),
         }
     }
@@ -354,15 +358,17 @@ impl Socket {
     /// again a socket that was disconnected or refused.
     pub fn connect(&self) {
         let auth = lock(&self.inner.auth).clone();
-        // Under the status's own lock: a `Connected` dispatched meanwhile is not overwritten.
-        self.inner.status.send_if_modified(|status| {
-            let waiting = !matches!(status, Status::Connected(_));
-            if waiting {
-                *status = Status::Connecting;
-            }
-            waiting
-        });
-        self.inner.manager.connect_socket(self, auth);
+        if self.inner.manager.connect_socket(self, auth) {
+            // Under the status's own lock: a `Connected` dispatched meanwhile is not
+            // overwritten.
+            self.inner.status.send_if_modified(|status| {
+                let waiting = !matches!(status, Status::Connected(_));
+                if waiting {
+                    *status = Status::Connecting;
+                }
+                waiting
+            });
+        }
     }
 
     /// Waits until the socket is connected, or until a connection attempt fails or is
@@ -381,6 +387,7 @@ impl Socket {
         let mut status = self.inner.status.subscribe();
         let mut first = true;
         loop {
+            let active = self.inner.manager.is_active(&self.inner.nsp);
             match &*status.borrow_and_update() {
                 Status::Connected(connected) => return Ok(connected.clone()),
                 // An old failure the socket is already retrying past does not count.
@@ -388,10 +395,12 @@ impl Socket {
                     return Err(error.clone())
                 }
                 Status::Idle => return Err(not_connecting("call connect() first")),
-                Status::Disconnected(reason)
-                    if !reason.reconnects() || !self.inner.manager.is_active(&self.inner.nsp) =>
-                {
+                Status::Disconnected(reason) if !reason.reconnects() || !active => {
                     return Err(not_connecting(reason.as_str()))
+                }
+                // Given up on meanwhile (disconnected, the manager closed).
+                Status::Connecting | Status::ConnectFailed(_) if !active => {
+                    return Err(not_connecting("given up"))
                 }
                 Status::ConnectFailed(_) | Status::Disconnected(_) | Status::Connecting => {}
             }
@@ -403,6 +412,9 @@ impl Socket {
     }
 
     /// Waits until the socket disconnects, and says why (at once if it is disconnected now).
+    /// It watches the status, which keeps only the latest: a disconnection that a listener
+    /// follows at once with [`connect`](Self::connect) may pass unseen here;
+    /// [`on_disconnect`](Self::on_disconnect) hears every one.
     pub async fn wait_disconnected(&self) -> DisconnectReason {
         let mut status = self.inner.status.subscribe();
         loop {
@@ -503,12 +515,16 @@ impl Socket {
         // Its waiting packets are dropped, and with them their acknowledgements; a socket
         // that was not connected has no `disconnect` event (as in Node), but its status says.
         lock(&self.inner.acks).clear();
-        self.inner.status.send_if_modified(|status| {
-            let waiting = matches!(status, Status::Connecting | Status::ConnectFailed(_));
-            if waiting {
+        self.given_up();
+    }
+
+    /// The socket no longer connects: a status that says it is on its way says otherwise now,
+    /// and whoever watches looks again.
+    fn given_up(&self) {
+        self.inner.status.send_modify(|status| {
+            if !matches!(status, Status::Disconnected(_)) {
                 *status = Status::Disconnected(DisconnectReason::IoClientDisconnect);
             }
-            waiting
         });
     }
 
@@ -576,43 +592,57 @@ impl Socket {
         args: Vec<Value>,
         id: Option<u64>,
     ) -> bool {
-        let listeners = read(&self.inner.any).clone();
-        for listener in listeners {
-            contain("onAny", || listener(&name, &args));
-        }
-        let Some(handler) = read(&self.inner.handlers).get(&name).cloned() else {
-            tracing::debug!(nsp = %self.inner.nsp, event = %name, "no handler");
-            return true;
+        let offset = match args.last() {
+            Some(Value::String(offset)) => Some(offset.clone()),
+            _ => None,
         };
-        let ack = id.map(|id| AckSender {
-            socket: self.clone(),
-            id,
-        });
-        let event = Event { name, args, ack };
-        let capacity = self.inner.manager.max_pending_events();
-        let mut queue = lock(&self.inner.queue);
-        let sender = queue.get_or_insert_with(|| start_queue(runtime, capacity));
-        match sender.try_send((handler, event)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => false,
-            Err(mpsc::error::TrySendError::Closed(item)) => {
-                // The queue's task ended (its runtime shut down): a new one.
-                let sender = start_queue(runtime, capacity);
-                let sent = sender.try_send(item).is_ok();
-                *queue = Some(sender);
-                sent
+        let handler = read(&self.inner.handlers).get(&name).cloned();
+        if let Some(handler) = handler {
+            let ack = id.map(|id| AckSender {
+                socket: self.clone(),
+                id,
+            });
+            let any = read(&self.inner.any).clone();
+            let event = Event { name, args, ack };
+            let capacity = self.inner.manager.max_pending_events();
+            let mut queue = lock(&self.inner.queue);
+            if queue.as_ref().is_none_or(mpsc::Sender::is_closed) {
+                // The first event, or the queue's task ended (its runtime shut down).
+                *queue = Some(start_queue(runtime, capacity));
             }
+            // Out of the lock before any listener runs (one may close the manager).
+            let sender = queue.clone();
+            drop(queue);
+            let Some(Ok(permit)) = sender.as_ref().map(mpsc::Sender::try_reserve) else {
+                return false;
+            };
+            // Taken: `onAny` listeners first, as in Node, then the handler's turn.
+            for listener in any {
+                contain("onAny", || listener(&event.name, &event.args));
+            }
+            permit.send((handler, event));
+        } else {
+            let any = read(&self.inner.any).clone();
+            for listener in any {
+                contain("onAny", || listener(&name, &args));
+            }
+            tracing::debug!(nsp = %self.inner.nsp, event = %name, "no handler");
         }
+        if offset.is_some() {
+            *lock(&self.inner.last_offset) = offset;
+        }
+        true
     }
 
-    /// Wakes whoever watches the status, to look again (at what the core says too).
-    pub(crate) fn recheck_status(&self) {
-        self.inner.status.send_modify(|_| {});
+    /// Where a recovery should resume if the next event cannot be taken.
+    pub(crate) fn last_offset(&self) -> Option<String> {
+        lock(&self.inner.last_offset).clone()
     }
 
     /// Forgets every handler and listener, and ends waiting acknowledgements
     /// (`Disconnected`): its manager is closed.
     pub(crate) fn release(&self) {
+        self.given_up();
         lock(&self.inner.queue).take();
         write(&self.inner.handlers).clear();
         write(&self.inner.any).clear();
@@ -644,7 +674,9 @@ fn start_queue(
 async fn run_handlers(mut queue: mpsc::Receiver<(EventHandler, Event)>) {
     while let Some((handler, event)) = queue.recv().await {
         let name = event.name.clone();
-        if let Err(e) = tokio::spawn(handler(event)).await {
+        // The handler is called inside the task too: one that panics before it returns its
+        // future ends that task only.
+        if let Err(e) = tokio::spawn(async move { handler(event).await }).await {
             tracing::error!(event = %name, error = %e, "an event handler failed");
         }
     }

@@ -458,3 +458,87 @@ fn pongs_are_bare_and_bounded_by_the_send_queue() {
     // The CONNECT and the pongs that fit; the server's own timeout decides past that.
     assert_eq!(texts(&mut core), ["40", "3", "3"]);
 }
+
+#[test]
+fn taking_back_a_timed_out_emit_leaves_a_buffered_answer_with_the_same_id_alone() {
+    let now = Instant::now();
+    let mut core = opened(now);
+    core.handle_text(now, r#"40{"sid":"s1"}"#);
+    let _ = (texts(&mut core), events(&mut core));
+    core.transport_closed(DisconnectReason::TransportClose);
+    // While away: an answer to the server's event 0, and our own event 0.
+    core.send(&Packet::ack("/", 0, vec![Value::from("reply")]), false)
+        .unwrap();
+    core.send(&Packet::event("/", "mine", vec![], Some(0)), false)
+        .unwrap();
+    assert!(core.cancel("/", 0));
+    assert!(!core.is_buffered("/", 0));
+    core.transport_opened();
+    core.handle_text(now, OPEN);
+    core.handle_text(now, r#"40{"sid":"s2"}"#);
+    assert_eq!(texts(&mut core), ["40", r#"430["reply"]"#]);
+}
+
+#[test]
+fn without_reconnection_a_lost_session_leaves_its_sockets_inactive_before_anyone_hears() {
+    let now = Instant::now();
+    let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
+    core.set_reconnection(false);
+    core.connect("/", None);
+    core.connect("/pending", None);
+    core.transport_opened();
+    core.handle_text(now, OPEN);
+    core.handle_text(now, r#"40{"sid":"s1"}"#);
+    let _ = (texts(&mut core), events(&mut core));
+    core.transport_closed(DisconnectReason::TransportClose);
+    assert!(!core.wants_connection(), "decided as it failed");
+    assert_eq!(
+        events(&mut core),
+        [
+            CoreEvent::Disconnected {
+                nsp: "/".into(),
+                reason: DisconnectReason::TransportClose
+            },
+            // Still waiting for its CONNECT's answer: it hears why it will not come.
+            CoreEvent::ConnectError {
+                nsp: "/pending".into(),
+                message: "transport close".into(),
+                data: None,
+                retrying: false
+            },
+            CoreEvent::Closed(DisconnectReason::TransportClose)
+        ]
+    );
+    // A listener that connects again holds.
+    core.connect("/", None);
+    assert!(core.wants_connection());
+}
+
+#[test]
+fn an_application_that_falls_behind_resumes_after_the_last_event_it_took() {
+    let now = Instant::now();
+    let mut core = opened(now);
+    core.handle_text(now, r#"40{"sid":"s1","pid":"p1"}"#);
+    core.handle_text(now, r#"42["news","a","off-1"]"#);
+    core.handle_text(now, r#"42["news","b","off-2"]"#);
+    core.handle_text(now, r#"42["news","c","off-3"]"#);
+    let _ = texts(&mut core);
+    // The shell took the Connected event and `a`; `b` did not fit.
+    assert!(matches!(core.poll_event(), Some(CoreEvent::Opened(_))));
+    assert!(matches!(
+        core.poll_event(),
+        Some(CoreEvent::Connected { .. })
+    ));
+    assert!(matches!(core.poll_event(), Some(CoreEvent::Event { .. })));
+    assert!(matches!(core.poll_event(), Some(CoreEvent::Event { .. })));
+    core.overflowed("/", Some("off-1".into()));
+    let rest = events(&mut core);
+    assert!(
+        !rest.iter().any(|e| matches!(e, CoreEvent::Event { .. })),
+        "`c` is not handed over after `b` was dropped: {rest:?}"
+    );
+    assert!(!core.is_open());
+    core.transport_opened();
+    core.handle_text(now, OPEN);
+    assert_eq!(texts(&mut core), [r#"40{"pid":"p1","offset":"off-1"}"#]);
+}

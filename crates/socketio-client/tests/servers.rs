@@ -1139,7 +1139,24 @@ async fn without_reconnection_a_lost_connection_stays_lost_and_says_so() {
         // connect() asks again.
         socket.connect();
         connected(&socket).await;
-        socket.disconnect();
+
+        // Node's usual pattern: connect again from the disconnect listener. It holds.
+        let again = socket.clone();
+        let (tx, mut lost) = mpsc::unbounded_channel();
+        socket.on_disconnect(move |reason| {
+            let _ = tx.send(*reason);
+            again.connect();
+        });
+        socket
+            .emit_args(
+                "drop-then-send",
+                vec![Value::from("nowhere"), Value::from("x")],
+            )
+            .unwrap();
+        let reason = tokio::time::timeout(WAIT, lost.recv()).await.unwrap();
+        assert_eq!(reason, Some(DisconnectReason::TransportClose), "{case}");
+        connected(&socket).await;
+        socket.manager().close();
     }
 }
 
@@ -1170,6 +1187,18 @@ async fn waiting_for_a_connection_ends_when_the_socket_is_given_up_on() {
         socket.status(),
         Status::Disconnected(DisconnectReason::IoClientDisconnect)
     );
+
+    // The same when the manager closes under a waiter.
+    socket.connect();
+    let waiter = socket.clone();
+    let waiting = tokio::spawn(async move {
+        // Past the first failure, to the next.
+        let _ = waiter.wait_connected().await;
+        waiter.wait_connected().await
+    });
+    socket.manager().close();
+    let ended = tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap();
+    assert!(ended.is_err());
 }
 
 #[tokio::test]
