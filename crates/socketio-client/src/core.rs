@@ -216,6 +216,8 @@ pub struct ClientCore {
     codec: Codec,
     /// Whether the shell reconnects after a lost session (see `set_reconnection`).
     reconnection: bool,
+    /// Whether the last session ended by `close` (not lost): no reconnection delay then.
+    closed_by_client: bool,
     engine: Engine,
     decoder: Decoder,
     sockets: HashMap<String, Socket>,
@@ -231,6 +233,7 @@ impl ClientCore {
             limits,
             codec,
             reconnection: true,
+            closed_by_client: false,
             engine: Engine::Closed,
             decoder: Decoder::new(limits.parser),
             sockets: HashMap::new(),
@@ -280,6 +283,7 @@ impl ClientCore {
     /// A transport connected; the server's `open` packet comes next.
     pub fn transport_opened(&mut self) {
         self.engine = Engine::Opening;
+        self.closed_by_client = false;
         self.decoder.reset();
         self.transmit.clear();
     }
@@ -364,9 +368,17 @@ impl ClientCore {
         }
         if self.has_transport() {
             self.engine = Engine::Closed;
+            self.closed_by_client = true;
             self.events
                 .push_back(CoreEvent::Closed(DisconnectReason::IoClientDisconnect));
         }
+    }
+
+    /// Whether the last session ended by [`close`](Self::close) rather than being lost (a
+    /// socket that asks again meanwhile needs no reconnection delay).
+    #[must_use]
+    pub fn closed_by_client(&self) -> bool {
+        self.closed_by_client
     }
 
     /// Sends a packet of `nsp`'s socket (an event or an acknowledgement): now if it is

@@ -369,8 +369,9 @@ async fn connect_while_wanted(shared: &Shared) {
         if shared.closed() {
             break;
         }
-        if failure.is_none() && !shared.core().wants_connection() {
-            // Its last socket left: no reconnection, until one asks again.
+        if failure.is_none() && shared.core().closed_by_client() {
+            // Its last socket left: no reconnection, until one asks again (at once if one
+            // already has, meanwhile).
             continue;
         }
         let exhausted = config

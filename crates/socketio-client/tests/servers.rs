@@ -1161,6 +1161,26 @@ async fn without_reconnection_a_lost_connection_stays_lost_and_says_so() {
 }
 
 #[tokio::test]
+async fn connecting_again_right_after_leaving_waits_no_reconnection_delay() {
+    let server = start(Peer::Switchboard, Options::default()).await;
+    let config = ClientConfig {
+        reconnection_delay: Duration::from_secs(30),
+        reconnection_delay_max: Duration::from_secs(30),
+        ..quick(&[TransportKind::WebSocket])
+    };
+    let socket = socket(&server.url, config).unwrap();
+    socket.connect();
+    connected(&socket).await;
+    for _ in 0..3 {
+        // Before the manager's task has seen the session close.
+        socket.disconnect();
+        socket.connect();
+        connected(&socket).await;
+    }
+    socket.disconnect();
+}
+
+#[tokio::test]
 async fn waiting_for_a_connection_ends_when_the_socket_is_given_up_on() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
