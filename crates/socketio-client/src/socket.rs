@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use switchboard_socketio_parser::{from_value, to_value, Map, Packet, Value, RESERVED_EVENTS};
+use switchboard_socketio_parser::{
+    from_first_arg, from_value, to_value, Map, Packet, Value, RESERVED_EVENTS,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::core::SendError;
@@ -471,13 +473,8 @@ impl Socket {
     {
         let value =
             to_value(data).map_err(|e| AckError::Emit(EmitError::Serialize(e.to_string())))?;
-        let mut args = self.emit_args_with_ack(event, vec![value], timeout).await?;
-        let first = if args.is_empty() {
-            Value::Null
-        } else {
-            args.swap_remove(0)
-        };
-        from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+        let args = self.emit_args_with_ack(event, vec![value], timeout).await?;
+        from_first_arg(args).map_err(|e| AckError::Decode(e.to_string()))
     }
 
     /// Sends `event` with these arguments and waits, at most `timeout`, for the server's

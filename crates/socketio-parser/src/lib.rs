@@ -45,6 +45,6 @@ pub use error::ParseError;
 pub use json::{parse_event, parse_json, plain_prefix_len, First, JsonError};
 pub use packet::{ConnectErrorData, Packet, PacketKind, Payload, ProtocolVersion, RESERVED_EVENTS};
 pub use value::{Map, Number, Value};
-pub use value_de::{from_value, MAX_DEPTH};
+pub use value_de::{from_first_arg, from_value, MAX_DEPTH};
 pub use value_error::ValueError;
 pub use value_ser::to_value;

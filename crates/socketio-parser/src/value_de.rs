@@ -25,6 +25,20 @@ pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ValueError> {
     T::deserialize(ValueDeserializer { value, depth: 0 })
 }
 
+/// The first of an acknowledgement's arguments decoded as `T` (`null` when there is none),
+/// which is what `emitWithAck` resolves with.
+///
+/// # Errors
+/// As [`from_value`].
+pub fn from_first_arg<T: DeserializeOwned>(mut args: Vec<Value>) -> Result<T, ValueError> {
+    let first = if args.is_empty() {
+        Value::Null
+    } else {
+        args.swap_remove(0)
+    };
+    from_value(first)
+}
+
 struct ValueDeserializer {
     value: Value,
     depth: usize,

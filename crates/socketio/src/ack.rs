@@ -81,14 +81,9 @@ impl std::error::Error for AckError {}
 /// An acknowledgement's first argument decoded as `R` (`null` when it has none), as
 /// `emitWithAck` resolves with.
 pub(crate) fn decode_first<R: serde::de::DeserializeOwned>(
-    mut args: Vec<Value>,
+    args: Vec<Value>,
 ) -> Result<R, AckError> {
-    let first = if args.is_empty() {
-        Value::Null
-    } else {
-        args.swap_remove(0)
-    };
-    crate::value::from_value(first).map_err(|e| AckError::Decode(e.to_string()))
+    switchboard_socketio_parser::from_first_arg(args).map_err(|e| AckError::Decode(e.to_string()))
 }
 
 /// Acknowledgements a socket waits for, by packet id.
