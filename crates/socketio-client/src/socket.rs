@@ -549,23 +549,18 @@ impl Socket {
     // What the manager's task calls as the connection's events come.
 
     pub(crate) fn on_connected(&self, connected: Connected) {
-        self.inner
-            .status
-            .send_replace(Status::Connected(connected.clone()));
-        let listeners = read(&self.inner.on_connect).clone();
-        for listener in listeners {
-            contain("connect", || listener(&connected));
-        }
+        let status = Status::Connected(connected.clone());
+        self.announce(status, &self.inner.on_connect, "connect", &connected);
     }
 
     pub(crate) fn on_connect_failed(&self, error: ConnectError) {
-        self.inner
-            .status
-            .send_replace(Status::ConnectFailed(error.clone()));
-        let listeners = read(&self.inner.on_connect_error).clone();
-        for listener in listeners {
-            contain("connect_error", || listener(&error));
-        }
+        let status = Status::ConnectFailed(error.clone());
+        self.announce(
+            status,
+            &self.inner.on_connect_error,
+            "connect_error",
+            &error,
+        );
     }
 
     pub(crate) fn on_disconnected(&self, reason: DisconnectReason) {
@@ -573,10 +568,23 @@ impl Socket {
         // are dropped); those of packets still waiting for the connection may yet come.
         let manager = &self.inner.manager;
         lock(&self.inner.acks).retain(|id, _| manager.is_buffered(&self.inner.nsp, *id));
-        self.inner.status.send_replace(Status::Disconnected(reason));
-        let listeners = read(&self.inner.on_disconnect).clone();
+        let status = Status::Disconnected(reason);
+        self.announce(status, &self.inner.on_disconnect, "disconnect", &reason);
+    }
+
+    /// Sets the status, then calls each of `listeners` (Node's event `what`) with `value`,
+    /// outside their lock, so that a listener may register another.
+    fn announce<T>(
+        &self,
+        status: Status,
+        listeners: &RwLock<Vec<Listener<T>>>,
+        what: &str,
+        value: &T,
+    ) {
+        self.inner.status.send_replace(status);
+        let listeners = read(listeners).clone();
         for listener in listeners {
-            contain("disconnect", || listener(&reason));
+            contain(what, || listener(value));
         }
     }
 
