@@ -289,11 +289,11 @@ impl ClientCore {
     }
 
     /// Connects the socket of `nsp` (now if the session is open, else once it opens), with
-    /// `auth` in its CONNECT packet. Does nothing to a socket already connected.
-    pub fn connect(&mut self, nsp: &str, auth: Option<Map>) {
+    /// what [`set_auth`](Self::set_auth) gave in its CONNECT packet. Does nothing to a socket
+    /// already connected.
+    pub fn connect(&mut self, nsp: &str) {
         let open = self.is_open();
         let socket = self.sockets.entry(nsp.to_owned()).or_default();
-        socket.auth = auth;
         if socket.active && (socket.sid.is_some() || open) {
             // Connected, or its CONNECT already went out on this session.
             return;
@@ -328,9 +328,7 @@ impl ClientCore {
     /// Replaces what the CONNECT of `nsp`'s socket carries, from its next CONNECT on
     /// (reconnections included).
     pub fn set_auth(&mut self, nsp: &str, auth: Option<Map>) {
-        if let Some(socket) = self.sockets.get_mut(nsp) {
-            socket.auth = auth;
-        }
+        self.sockets.entry(nsp.to_owned()).or_default().auth = auth;
     }
 
     /// Disconnects the socket of `nsp` (Node's `socket.disconnect()`): a DISCONNECT packet

@@ -137,7 +137,7 @@ impl Manager {
 
     /// Connects `socket`; see [`Socket::connect`]. False when it cannot (the socket has been
     /// told why).
-    pub(crate) fn connect_socket(&self, socket: &Socket, auth: Option<Map>) -> bool {
+    pub(crate) fn connect_socket(&self, socket: &Socket) -> bool {
         let nsp = socket.nsp();
         let refuse = |message: &str| {
             let error = ConnectError {
@@ -155,7 +155,7 @@ impl Manager {
             return refuse("connect() was called outside a tokio runtime");
         };
         *lock(&self.shared.runtime) = Some(runtime.clone());
-        self.shared.core().connect(nsp, auth);
+        self.shared.core().connect(nsp);
         if !self.shared.running.swap(true, Ordering::SeqCst) {
             runtime.spawn(drive(Arc::clone(&self.shared)));
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use switchboard_socketio_parser::{
-    from_first_arg, from_value, to_value, Map, Packet, Value, RESERVED_EVENTS,
+    from_first_arg, from_value, to_value, Packet, Value, RESERVED_EVENTS,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -207,7 +207,6 @@ pub struct Socket {
 struct Inner {
     nsp: String,
     manager: Manager,
-    auth: Mutex<Option<Map>>,
     handlers: RwLock<HashMap<String, EventHandler>>,
     any: RwLock<Vec<AnyHandler>>,
     on_connect: RwLock<Vec<Listener<Connected>>>,
@@ -250,7 +249,6 @@ impl Socket {
             inner: Arc::new(Inner {
                 nsp,
                 manager,
-                auth: Mutex::new(None),
                 handlers: RwLock::default(),
                 any: RwLock::default(),
                 on_connect: RwLock::default(),
@@ -315,7 +313,6 @@ impl Socket {
             Value::Null => None,
             _ => return Err(EmitError::Serialize("auth must be an object".to_owned())),
         };
-        *lock(&self.inner.auth) = auth.clone();
         self.inner.manager.set_auth(&self.inner.nsp, auth);
         Ok(())
     }
@@ -359,8 +356,7 @@ impl Socket {
     /// Asks for the socket's connection (opening the manager's if needed). Also connects
     /// again a socket that was disconnected or refused.
     pub fn connect(&self) {
-        let auth = lock(&self.inner.auth).clone();
-        if self.inner.manager.connect_socket(self, auth) {
+        if self.inner.manager.connect_socket(self) {
             // Under the status's own lock: a `Connected` dispatched meanwhile is not
             // overwritten.
             self.inner.status.send_if_modified(|status| {

@@ -32,7 +32,7 @@ fn event(name: &str, args: Vec<Value>) -> Packet {
 /// A core whose socket of `/` asked to connect and whose session just opened.
 fn opened(now: Instant) -> ClientCore {
     let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
-    core.connect("/", None);
+    core.connect("/");
     core.transport_opened();
     core.handle_text(now, OPEN);
     core
@@ -44,8 +44,9 @@ fn the_handshake_opens_the_session_and_connects_the_waiting_sockets() {
     let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
     let mut auth = Map::new();
     auth.insert("token".into(), Value::from("t"));
-    core.connect("/admin", Some(auth));
-    core.connect("/", None);
+    core.set_auth("/admin", Some(auth));
+    core.connect("/admin");
+    core.connect("/");
     assert!(core.wants_connection());
     assert!(texts(&mut core).is_empty(), "nothing before a transport");
     core.transport_opened();
@@ -125,7 +126,7 @@ fn emits_wait_for_the_connection_in_order_and_volatile_ones_are_dropped() {
         Err(SendError::Inactive),
         "a socket never asked to connect"
     );
-    core.connect("/", None);
+    core.connect("/");
     core.send(&event("a", vec![]), false).unwrap();
     core.send(&event("dropped", vec![]), true).unwrap();
     core.send(
@@ -177,7 +178,7 @@ fn a_refusal_carries_message_and_data_and_deactivates_the_socket() {
         Err(SendError::Inactive)
     );
     // Connecting again asks again.
-    core.connect("/", None);
+    core.connect("/");
     assert_eq!(texts(&mut core), ["40"]);
 }
 
@@ -291,7 +292,7 @@ fn garbage_from_the_server_closes_the_session_as_a_parse_error() {
     core.handle_binary(now, Bytes::from_static(b"x"));
     assert!(!core.is_open());
     let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
-    core.connect("/", None);
+    core.connect("/");
     core.transport_opened();
     core.handle_text(now, r#"0{"sid":1}"#);
     assert!(!core.is_open() && !core.has_transport());
@@ -331,7 +332,7 @@ fn events_before_the_connect_come_after_it_and_other_namespaces_are_ignored() {
 fn close_disconnects_every_socket_and_sends_the_close_packet() {
     let now = Instant::now();
     let mut core = opened(now);
-    core.connect("/chat", None);
+    core.connect("/chat");
     core.handle_text(now, r#"40{"sid":"s1"}"#);
     core.handle_text(now, r#"40/chat,{"sid":"s2"}"#);
     let _ = (texts(&mut core), events(&mut core));
@@ -349,7 +350,7 @@ fn close_disconnects_every_socket_and_sends_the_close_packet() {
 #[test]
 fn a_failed_attempt_tells_the_waiting_sockets_whether_it_retries() {
     let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
-    core.connect("/", None);
+    core.connect("/");
     core.connect_failed("websocket error: refused", true);
     assert_eq!(
         events(&mut core),
@@ -370,7 +371,7 @@ fn a_failed_attempt_tells_the_waiting_sockets_whether_it_retries() {
 fn the_msgpack_codec_writes_one_binary_message_per_packet_and_refuses_text() {
     let now = Instant::now();
     let mut core = ClientCore::new(CoreLimits::default(), Codec::MsgPack);
-    core.connect("/", None);
+    core.connect("/");
     core.transport_opened();
     core.handle_text(now, OPEN);
     let Some(Frame::Binary(connect)) = core.poll_transmit() else {
@@ -425,7 +426,7 @@ fn the_msgpack_codec_writes_one_binary_message_per_packet_and_refuses_text() {
 fn an_emit_taken_back_while_waiting_for_the_connection_never_goes_out() {
     let now = Instant::now();
     let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
-    core.connect("/", None);
+    core.connect("/");
     core.send(&Packet::event("/", "late", vec![], Some(4)), false)
         .unwrap();
     core.send(&event("kept", vec![]), false).unwrap();
@@ -449,7 +450,7 @@ fn pongs_are_bare_and_bounded_by_the_send_queue() {
         },
         Codec::Text,
     );
-    core.connect("/", None);
+    core.connect("/");
     core.transport_opened();
     core.handle_text(now, OPEN);
     for _ in 0..10 {
@@ -484,8 +485,8 @@ fn without_reconnection_a_lost_session_leaves_its_sockets_inactive_before_anyone
     let now = Instant::now();
     let mut core = ClientCore::new(CoreLimits::default(), Codec::Text);
     core.set_reconnection(false);
-    core.connect("/", None);
-    core.connect("/pending", None);
+    core.connect("/");
+    core.connect("/pending");
     core.transport_opened();
     core.handle_text(now, OPEN);
     core.handle_text(now, r#"40{"sid":"s1"}"#);
@@ -510,7 +511,7 @@ fn without_reconnection_a_lost_session_leaves_its_sockets_inactive_before_anyone
         ]
     );
     // A listener that connects again holds.
-    core.connect("/", None);
+    core.connect("/");
     assert!(core.wants_connection());
 }
 

@@ -27,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
         _ => Codec::Text,
     };
     let mut core = ClientCore::new(limits, codec);
-    core.connect("/", None);
-    core.connect("/admin", None);
+    core.connect("/");
+    core.connect("/admin");
     let mut now = Instant::now();
     core.transport_opened();
     for frame in data.split(|&b| b == 0xff) {
