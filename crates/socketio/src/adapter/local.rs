@@ -36,6 +36,9 @@ struct LocalState {
     ack_ids: AtomicU64,
     server_listeners: Arc<ServerListeners>,
     room_listener: RwLock<Option<RoomListener>>,
+    /// The adapter's own listener ([`LocalNamespace::watch_rooms`]), told before the
+    /// application's.
+    adapter_room_listener: RwLock<Option<RoomListener>>,
     /// Some task is telling the listener the queued room changes.
     telling: AtomicBool,
 }
@@ -68,6 +71,7 @@ impl LocalNamespace {
                 ack_ids: AtomicU64::new(0),
                 server_listeners,
                 room_listener: RwLock::new(None),
+                adapter_room_listener: RwLock::new(None),
                 telling: AtomicBool::new(false),
             }),
         }
@@ -129,14 +133,29 @@ impl LocalNamespace {
         *write(&self.state.room_listener) = Some(listener);
     }
 
-    /// Makes a change to the rooms, then tells the listener, if any, of what changed once
-    /// the rooms are unlocked (it may look at them, or change them).
+    /// Calls `listener` for every change in the namespace's rooms on this server, as
+    /// [`crate::SocketIo::on_room_event`] does for the application (whose listener it does
+    /// not replace; this one is told first), replacing an earlier one. For adapters that
+    /// follow the rooms, such as a sharded one that subscribes to a channel per room while the
+    /// room has members here. It runs on the task that changed the rooms: keep it short.
+    pub fn watch_rooms(&self, listener: impl Fn(&RoomEvent) + Send + Sync + 'static) {
+        *write(&self.state.adapter_room_listener) = Some(Arc::new(listener));
+    }
+
+    /// Makes a change to the rooms, then tells the listeners, if any, of what changed once
+    /// the rooms are unlocked (they may look at them, or change them).
     fn change_rooms(&self, change: impl FnOnce(&Rooms, bool)) {
-        let listener = read(&self.state.room_listener).clone();
-        change(&self.state.rooms, listener.is_some());
-        if let Some(listener) = listener {
-            self.tell_room_events(&*listener);
+        let adapter = read(&self.state.adapter_room_listener).clone();
+        let application = read(&self.state.room_listener).clone();
+        if adapter.is_none() && application.is_none() {
+            return change(&self.state.rooms, false);
         }
+        change(&self.state.rooms, true);
+        self.tell_room_events(&|event: &RoomEvent| {
+            for listener in [&adapter, &application].into_iter().flatten() {
+                listener(event);
+            }
+        });
     }
 
     /// Tells the listener every queued change, one task at a time, so that it hears them in
@@ -391,17 +410,51 @@ mod tests {
     use super::*;
     use std::sync::{Mutex, PoisonError};
 
+    /// An empty namespace `/`.
+    fn namespace() -> LocalNamespace {
+        LocalNamespace::new(
+            "/".into(),
+            Codec::Text,
+            None,
+            Arc::new(ServerListeners::default()),
+        )
+    }
+
+    /// An adapter's watcher and the application's listener both hear every change, the
+    /// adapter's first; setting one does not replace the other.
+    #[test]
+    fn the_adapter_s_watcher_and_the_application_s_listener_both_hear() {
+        let local = namespace();
+        let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (a, b) = (Arc::clone(&heard), Arc::clone(&heard));
+        local.watch_rooms(move |event| {
+            a.lock().unwrap().push(format!("adapter {event:?}"));
+        });
+        local.set_room_listener(Arc::new(move |event: &RoomEvent| {
+            b.lock().unwrap().push(format!("app {event:?}"));
+        }));
+        let id: Arc<str> = Arc::from("s");
+        local.join(&id, &[Arc::from("r")]);
+        local.leave(&id, &[Arc::from("r")]);
+        let heard = heard.lock().unwrap().clone();
+        let want: Vec<String> = [
+            r#"Created("r")"#,
+            r#"Joined { room: "r", id: "s" }"#,
+            r#"Left { room: "r", id: "s" }"#,
+            r#"Deleted("r")"#,
+        ]
+        .iter()
+        .flat_map(|e| [format!("adapter {e}"), format!("app {e}")])
+        .collect();
+        assert_eq!(heard, want);
+    }
+
     /// Sockets on four threads join and leave one room over and over: the listener must
     /// hear a consistent story (created when empty, deleted when emptied, every join and
     /// leave between), which needs the changes told in the order they were made.
     #[test]
     fn room_changes_on_many_threads_are_told_in_order() {
-        let local = LocalNamespace::new(
-            "/".into(),
-            Codec::Text,
-            None,
-            Arc::new(ServerListeners::default()),
-        );
+        let local = namespace();
         let members = Arc::new(Mutex::new(None::<usize>));
         let errors = Arc::new(Mutex::new(Vec::<String>::new()));
         let (seen, bad) = (Arc::clone(&members), Arc::clone(&errors));
