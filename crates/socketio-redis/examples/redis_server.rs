@@ -26,8 +26,11 @@
 //! - It is also the benchmark application of bench/ (bench/socketio-redis.sh): `echo` is
 //!   acknowledged with its arguments, `broadcast` relayed to every other socket of the cluster.
 //!
+//! A third argument (`static`, `dynamic` or `dynamic-private`) makes it the sharded adapter in
+//! that subscription mode, as Node's twin then uses `createShardedAdapter`.
+//!
 //! One thread, like Node.
-//!     cargo run -p switchboard-socketio-redis --example redis_server -- 127.0.0.1:0 redis://127.0.0.1:6379/
+//!     cargo run -p switchboard-socketio-redis --example redis_server -- 127.0.0.1:0 redis://127.0.0.1:6379/ [dynamic]
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -41,7 +44,7 @@ use switchboard_socketio::engine::RemoteAddr;
 use switchboard_socketio::{
     Ack, Args, BroadcastOperator, Config, ServerEvent, Socket, SocketIo, Value,
 };
-use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory, SubscriptionMode};
 use tokio::net::{TcpListener, TcpStream};
 
 fn rooms(value: Option<&Value>) -> Vec<String> {
@@ -254,8 +257,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let redis_url = args
         .next()
         .unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
-    let adapters =
-        RedisAdapterFactory::connect(redis_url.as_str(), RedisAdapterConfig::default()).await?;
+    let sharded = match args.next().as_deref() {
+        None => None,
+        Some("static") => Some(SubscriptionMode::Static),
+        Some("dynamic") => Some(SubscriptionMode::Dynamic),
+        Some("dynamic-private") => Some(SubscriptionMode::DynamicPrivate),
+        Some(other) => return Err(format!("unknown subscription mode {other:?}").into()),
+    };
+    let config = RedisAdapterConfig {
+        sharded,
+        ..RedisAdapterConfig::default()
+    };
+    let adapters = RedisAdapterFactory::connect(redis_url.as_str(), config).await?;
     let io = SocketIo::with_adapter(Config::default(), adapters.clone());
     let heard = Heard::default();
     listen_to_servers(&io, &heard);

@@ -9,14 +9,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_socketio::adapter::{
     Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, ServerAcks, SocketInfo,
+    LocalNamespace, RoomEvent, ServerAcks, SocketInfo,
 };
 use switchboard_socketio::{Room, ServerAck, ServerEvent, Value};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::bus::{lock, Bus, QueueFull};
-use crate::wire::{self, Answer, Channels, Outgoing, Request, RequestType, Target};
+use crate::wire::cluster::{self, Incoming};
+use crate::wire::{
+    self, Answer, Channels, IncomingRequest, Outgoing, RemoteBroadcast, Request, RequestType,
+    Response, Target,
+};
+use crate::SubscriptionMode;
 
 /// A `fetchSockets` waiting for the other servers.
 struct PendingFetch {
@@ -44,6 +49,10 @@ pub struct NamespaceAdapter {
     channels: Channels,
     fetches: Mutex<HashMap<String, PendingFetch>>,
     acks: Mutex<HashMap<String, mpsc::UnboundedSender<AckEvent>>>,
+    /// The sharded adapter's dynamic modes: rooms the application holds members of outside
+    /// Socket.IO ([`crate::RedisAdapterFactory::follow_room`]), counted. The lock also orders
+    /// every decision to follow or unfollow a room's channel.
+    interests: Mutex<HashMap<Room, usize>>,
 }
 
 impl std::fmt::Debug for NamespaceAdapter {
@@ -73,9 +82,106 @@ impl NamespaceAdapter {
             channels,
             fetches: Mutex::default(),
             acks: Mutex::default(),
+            interests: Mutex::default(),
         });
         bus.register(&adapter);
+        if let Some(SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate) =
+            bus.config.sharded
+        {
+            // Weak: the namespace's rooms hold the listener, and must not hold the adapter.
+            let me = Arc::downgrade(&adapter);
+            adapter.local.watch_rooms(move |event| {
+                let Some(adapter) = me.upgrade() else { return };
+                let interests = lock(&adapter.interests);
+                match event {
+                    RoomEvent::Created(room) if adapter.has_room_channel(room) => {
+                        adapter
+                            .bus
+                            .follow_room(&adapter, adapter.channels.room(room));
+                    }
+                    RoomEvent::Deleted(room)
+                        if !interests.contains_key(room) && **room != *adapter.bus.uid =>
+                    {
+                        adapter
+                            .bus
+                            .unfollow_room(&adapter, &adapter.channels.room(room));
+                    }
+                    _ => {}
+                }
+            });
+        }
         adapter
+    }
+
+    /// The application holds members of `room` outside Socket.IO: in the sharded adapter's
+    /// dynamic modes, its channel is followed until as many [`Self::unfollow_room`] calls.
+    pub(crate) fn follow_room(self: &Arc<Self>, room: &str) {
+        if !matches!(
+            self.bus.config.sharded,
+            Some(SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate)
+        ) {
+            return;
+        }
+        if room == self.bus.uid {
+            return; // the channel of this server's answers
+        }
+        let mut interests = lock(&self.interests);
+        let count = interests.entry(Room::from(room)).or_default();
+        *count += 1;
+        if *count == 1 {
+            self.bus.follow_room(self, self.channels.room(room));
+        }
+    }
+
+    /// Undoes one [`Self::follow_room`].
+    pub(crate) fn unfollow_room(&self, room: &str) {
+        if room == self.bus.uid {
+            return;
+        }
+        let mut interests = lock(&self.interests);
+        let Some(count) = interests.get_mut(room) else {
+            return;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return;
+        }
+        interests.remove(room);
+        // Socket.IO members keep it followed (a room event comes once they are gone).
+        if !(self.local.has_room(room) && self.has_room_channel(room)) {
+            self.bus.unfollow_room(self, &self.channels.room(room));
+        }
+    }
+
+    /// The sharded adapter's dynamic modes: whether `room` has a channel of its own (Node's
+    /// `shouldUseASeparateNamespace`: a socket's own room only in `DynamicPrivate`).
+    fn has_room_channel(&self, room: &str) -> bool {
+        // A room named after this server would be its answers' channel.
+        if room == self.bus.uid {
+            return false;
+        }
+        match self.bus.config.sharded {
+            Some(SubscriptionMode::DynamicPrivate) => true,
+            Some(SubscriptionMode::Dynamic) => self.local.socket(room).is_none(),
+            Some(SubscriptionMode::Static) | None => false,
+        }
+    }
+
+    /// Where the sharded adapter publishes a broadcast without acknowledgements (Node's
+    /// `computeChannel`): a one-room broadcast goes to the room's channel in the dynamic
+    /// modes, unless (in `Dynamic`) the room looks like a socket id, which has none.
+    fn shard_broadcast_channel(&self, opts: &BroadcastOptions) -> String {
+        match (self.bus.config.sharded, opts.rooms.as_slice()) {
+            (Some(SubscriptionMode::DynamicPrivate), [room]) => self.channels.room(room),
+            (Some(SubscriptionMode::Dynamic), [room]) if room.len() != 20 => {
+                self.channels.room(room)
+            }
+            _ => self.channels.broadcast.clone(),
+        }
+    }
+
+    fn sharded(&self) -> bool {
+        self.bus.config.sharded.is_some()
     }
 
     /// `self` as an `Arc`; there is one as long as the adapter can be called.
@@ -90,70 +196,128 @@ impl NamespaceAdapter {
     }
 
     fn request(&self, request: &Outgoing<'_>) -> Result<(), AdapterError> {
-        let body = wire::encode_request(&self.bus.uid, request);
-        self.bus
-            .publish(self.channels.request.clone(), body)
-            .map_err(unavailable)
+        let (channel, body) = if self.sharded() {
+            let body = cluster::encode_request(&self.bus.uid, self.local.name(), request);
+            (self.channels.broadcast.clone(), body)
+        } else {
+            let body = wire::encode_request(&self.bus.uid, request);
+            (self.channels.request.clone(), body)
+        };
+        self.bus.publish(channel, body).map_err(unavailable)
     }
 
     fn answer(&self, requester: Option<&str>, answer: &Answer<'_>) {
-        let specific = self.bus.config.publish_on_specific_response_channel;
-        let channel = self.channels.response_for(
-            requester.unwrap_or_default(),
-            specific && requester.is_some(),
-        );
-        if self
-            .bus
-            .publish(channel, wire::encode_answer(answer))
-            .is_err()
-        {
+        let message = if self.sharded() {
+            // The sharded adapter's requests always name their requester.
+            requester
+                .zip(cluster::encode_answer(
+                    &self.bus.uid,
+                    self.local.name(),
+                    answer,
+                ))
+                .map(|(requester, body)| (self.channels.shard_response(requester), body))
+        } else {
+            let specific = self.bus.config.publish_on_specific_response_channel;
+            let channel = self.channels.response_for(
+                requester.unwrap_or_default(),
+                specific && requester.is_some(),
+            );
+            Some((channel, wire::encode_answer(answer)))
+        };
+        let Some((channel, body)) = message else {
+            return;
+        };
+        if self.bus.publish(channel, body).is_err() {
             warn!("redis adapter: an answer was dropped, the queue for Redis is full");
         }
     }
 
     /// Other servers in the cluster (those subscribed to the namespace's requests).
     async fn other_servers(&self) -> Result<usize, AdapterError> {
+        let channel = if self.sharded() {
+            &self.channels.broadcast
+        } else {
+            &self.channels.request
+        };
         let all = self
             .bus
-            .subscribers(&self.channels.request)
+            .subscribers(channel)
             .await
             .map_err(|e| redis_error(&e))?;
         Ok(all.saturating_sub(1))
     }
 
-    /// A broadcast another server published.
-    pub(crate) fn on_broadcast(&self, channel: &str, body: &Bytes) {
-        let listener = self
-            .bus
+    /// Whether a message on `channel` can be left undecoded: a room's channel, for a room
+    /// without members here, and nobody else listening to broadcasts.
+    fn nobody_in_room_of(&self, channel: &str, listener: bool) -> bool {
+        !listener
+            && self
+                .channels
+                .room_of(channel)
+                .is_some_and(|room| !self.local.has_room(room))
+    }
+
+    fn remote_listener(&self) -> Option<crate::RemoteBroadcastListener> {
+        self.bus
             .remote_listener
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        // A one-room channel for a room without members here, and nobody else listening:
-        // nothing to decode.
-        if let Some(room) = self.channels.room_of(channel) {
-            if listener.is_none() && !self.local.has_room(room) {
-                return;
-            }
+            .clone()
+    }
+
+    /// A broadcast another server published (the classic adapter).
+    pub(crate) fn on_broadcast(&self, channel: &str, body: &Bytes) {
+        let listener = self.remote_listener();
+        if self.nobody_in_room_of(channel, listener.is_some()) {
+            return;
         }
         match wire::decode_broadcast(body) {
-            Ok(b) if b.uid == self.bus.uid || b.nsp != self.local.name() => {}
-            Ok(b) => {
-                self.local.broadcast(&b.packet, &b.opts);
-                if let Some(listener) = listener {
-                    listener(self.local.name(), &b.packet, &b.opts);
-                }
-            }
+            Ok(b) => self.deliver(b, listener),
             Err(e) => debug!(error = %e, channel, "redis adapter: broadcast ignored"),
         }
     }
 
-    /// A request another server (or this one) published.
-    pub(crate) fn on_request(self: &Arc<Self>, body: &Bytes) {
-        let incoming = match wire::decode_request(body) {
-            Ok(incoming) => incoming,
-            Err(e) => return debug!(error = %e, "redis adapter: request ignored"),
+    /// A message of the sharded adapter: a broadcast, a request or an answer.
+    pub(crate) fn on_message(self: &Arc<Self>, channel: &str, body: &Bytes) {
+        let listener = self.remote_listener();
+        if self.nobody_in_room_of(channel, listener.is_some()) {
+            return;
+        }
+        let message = match cluster::decode(body) {
+            Ok(message) => message,
+            Err(e) => return debug!(error = %e, channel, "redis adapter: message ignored"),
         };
+        if message.uid == self.bus.uid || message.nsp != self.local.name() {
+            return;
+        }
+        match message.body {
+            Incoming::Broadcast(b) => self.deliver(b, listener),
+            Incoming::Request(request) => self.carry_out(request),
+            Incoming::Response(response) => self.take_response(response),
+            Incoming::Ignored => {}
+        }
+    }
+
+    /// Delivers another server's broadcast to this server's sockets, then tells the listener.
+    fn deliver(&self, b: RemoteBroadcast, listener: Option<crate::RemoteBroadcastListener>) {
+        if b.uid == self.bus.uid || b.nsp != self.local.name() {
+            return;
+        }
+        self.local.broadcast(&b.packet, &b.opts);
+        if let Some(listener) = listener {
+            listener(self.local.name(), &b.packet, &b.opts);
+        }
+    }
+
+    /// A request another server (or this one) published (the classic adapter).
+    pub(crate) fn on_request(self: &Arc<Self>, body: &Bytes) {
+        match wire::decode_request(body) {
+            Ok(incoming) => self.carry_out(incoming),
+            Err(e) => debug!(error = %e, "redis adapter: request ignored"),
+        }
+    }
+
+    fn carry_out(self: &Arc<Self>, incoming: IncomingRequest) {
         // This server carried out its own requests when it made them.
         if incoming.uid.as_deref() == Some(self.bus.uid.as_str()) {
             return;
@@ -323,10 +487,22 @@ impl NamespaceAdapter {
 
     /// An answer to a request of this server's (or of another's, ignored).
     pub(crate) fn on_response(&self, body: &Bytes) {
-        let response = match wire::decode_response(body) {
-            Ok(response) => response,
-            Err(e) => return debug!(error = %e, "redis adapter: response ignored"),
+        let response = if self.sharded() {
+            match cluster::decode(body).map(|m| m.body) {
+                Ok(Incoming::Response(response)) => Ok(response),
+                Ok(_) => Err(wire::WireError::Malformed("not an answer")),
+                Err(e) => Err(e),
+            }
+        } else {
+            wire::decode_response(body)
         };
+        match response {
+            Ok(response) => self.take_response(response),
+            Err(e) => debug!(error = %e, "redis adapter: response ignored"),
+        }
+    }
+
+    fn take_response(&self, response: Response) {
         if let Some(acks) = lock(&self.acks).get(&response.request_id) {
             let event = match response.kind {
                 Some(RequestType::BroadcastClientCount) => {
@@ -386,10 +562,15 @@ impl Adapter for NamespaceAdapter {
         let remote = if opts.flags.local {
             Ok(())
         } else {
-            let body = wire::encode_broadcast(&self.bus.uid, self.local.name(), &packet, &opts);
-            self.bus
-                .publish(self.channels.broadcast_for(&opts), body)
-                .map_err(unavailable)
+            let (uid, nsp) = (&self.bus.uid, self.local.name());
+            let (channel, body) = if self.sharded() {
+                let body = cluster::encode_broadcast(uid, nsp, &packet, &opts);
+                (self.shard_broadcast_channel(&opts), body)
+            } else {
+                let body = wire::encode_broadcast(uid, nsp, &packet, &opts);
+                (self.channels.broadcast_for(&opts), body)
+            };
+            self.bus.publish(channel, body).map_err(unavailable)
         };
         self.local.broadcast(&packet, &opts);
         remote

@@ -1,8 +1,10 @@
 //! The Redis side, shared by every namespace's adapter: a publishing connection fed by an
 //! ordered queue, and a subscribing connection whose messages are routed to the namespace they
-//! belong to. Both are redis-rs `ConnectionManager`s over RESP3: they reconnect by themselves
-//! when their socket fails, and the subscriber resubscribes after a reconnection. A watchdog
-//! replaces either when it goes silent without failing (see [`watchdog`]).
+//! belong to. The publisher is a redis-rs `ConnectionManager` over RESP3, and so is the classic
+//! adapter's subscriber: they reconnect by themselves when their socket fails, and the
+//! subscriber resubscribes after a reconnection. A watchdog replaces either when it goes silent
+//! without failing (see [`watchdog`]). The sharded adapter's subscriber is [`ShardSubscriber`],
+//! which does all that itself.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -16,22 +18,41 @@ use tokio::sync::{mpsc, Notify};
 use tracing::{debug, warn};
 
 use crate::adapter::NamespaceAdapter;
+use crate::shard::{ShardMessage, ShardSubscriber};
 use crate::RedisAdapterConfig;
 
 /// What a subscribed channel carries for its namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
+    /// The classic adapter's requests.
     Request,
+    /// Answers to this server's requests.
     Response,
+    /// The sharded adapter's messages of every kind (its namespace channel and room channels).
+    Message,
 }
 
 /// Where the subscriber sends each message.
 #[derive(Default)]
 struct Routes {
-    /// Broadcast patterns (`{key}#{nsp}#*`).
+    /// Broadcast patterns (`{key}#{nsp}#*`) of the classic adapter.
     patterns: HashMap<String, Weak<NamespaceAdapter>>,
-    /// Request and response channels.
+    /// Every other channel.
     channels: HashMap<String, (Weak<NamespaceAdapter>, Route)>,
+}
+
+/// What the subscriber received: a push from redis-rs (classic), or a shard channel's message.
+enum Received {
+    Push(PushInfo),
+    Shard(ShardMessage),
+}
+
+/// The subscribing connection.
+enum Subscriber {
+    /// The classic adapter's, which the watchdog may replace.
+    PubSub(Slot),
+    /// The sharded adapter's.
+    Shard(ShardSubscriber),
 }
 
 /// A connection the watchdog may replace: each use takes a clone (a few reference counts).
@@ -59,14 +80,15 @@ impl Slot {
 /// is at most once anyway.
 #[derive(Clone)]
 struct PushQueue {
-    queue: mpsc::Sender<PushInfo>,
+    queue: mpsc::Sender<Received>,
     dropped: Arc<AtomicU64>,
 }
 
-impl redis::aio::AsyncPushSender for PushQueue {
-    fn send(&self, push: PushInfo) -> Result<(), redis::aio::SendError> {
-        match self.queue.try_send(push) {
-            Ok(()) => Ok(()),
+impl PushQueue {
+    /// Queues a message for the router; false once the router is gone.
+    fn offer(&self, received: Received) -> bool {
+        match self.queue.try_send(received) {
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 if n.is_power_of_two() {
@@ -75,9 +97,19 @@ impl redis::aio::AsyncPushSender for PushQueue {
                         "redis adapter: messages from Redis dropped, too many queued"
                     );
                 }
-                Ok(())
+                true
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(redis::aio::SendError),
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+impl redis::aio::AsyncPushSender for PushQueue {
+    fn send(&self, push: PushInfo) -> Result<(), redis::aio::SendError> {
+        if self.offer(Received::Push(push)) {
+            Ok(())
+        } else {
+            Err(redis::aio::SendError)
         }
     }
 }
@@ -91,7 +123,7 @@ enum Which {
 
 /// The connections and this server's identity in the cluster.
 pub(crate) struct Bus {
-    /// This server's id, as Node's adapter makes them (6 alphanumerics).
+    /// This server's id, as Node's adapters make them.
     pub(crate) uid: String,
     pub(crate) config: RedisAdapterConfig,
     /// To open a connection again (the watchdog's replacements).
@@ -99,7 +131,7 @@ pub(crate) struct Bus {
     pushes: PushQueue,
     /// For PUBLISH (the publisher task) and the other commands (`PUBSUB NUMSUB`).
     commands: Arc<Slot>,
-    subscriber: Slot,
+    subscriber: Subscriber,
     publish: mpsc::UnboundedSender<(String, Bytes)>,
     /// Messages in the publish queue, bounded by `config.max_queued_publishes`.
     queued: Arc<AtomicUsize>,
@@ -131,26 +163,46 @@ impl Bus {
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
-        let (queue, push_rx) = mpsc::channel::<PushInfo>(config.max_queued_received.max(1));
+        let info = info.set_redis_settings(settings);
+        let client = redis::Client::open(info.clone())?;
+        let (queue, push_rx) = mpsc::channel::<Received>(config.max_queued_received.max(1));
         let pushes = PushQueue {
             queue,
             dropped: Arc::default(),
         };
-        let subscriber = open(&client, &config, Which::Subscriber, &pushes).await?;
         let commands = Arc::new(Slot::new(
             open(&client, &config, Which::Commands, &pushes).await?,
         ));
+        let subscriber = if config.sharded.is_some() {
+            check_sharded_pubsub(&mut commands.get()).await?;
+            let pushes = pushes.clone();
+            Subscriber::Shard(
+                ShardSubscriber::connect(info, &config, move |message| {
+                    pushes.offer(Received::Shard(message));
+                })
+                .await?,
+            )
+        } else {
+            Subscriber::PubSub(Slot::new(
+                open(&client, &config, Which::Subscriber, &pushes).await?,
+            ))
+        };
         let (publish, publish_rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
         let heartbeat = config.heartbeat_interval;
         let bus = Arc::new(Self {
-            uid: crate::random_id(),
+            // Node's classic adapter names a server with 6 alphanumerics; its cluster adapters
+            // (the sharded one), with 16 hex digits.
+            uid: if config.sharded.is_some() {
+                crate::random_hex_id()
+            } else {
+                crate::random_id()
+            },
             config,
             client,
             pushes,
             commands: Arc::clone(&commands),
-            subscriber: Slot::new(subscriber),
+            subscriber,
             publish,
             queued: Arc::clone(&queued),
             routes: RwLock::default(),
@@ -160,7 +212,12 @@ impl Bus {
             runtime: tokio::runtime::Handle::current(),
             remote_listener: RwLock::new(None),
         });
-        tokio::spawn(publisher(commands, publish_rx, queued));
+        let verb = if bus.config.sharded.is_some() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        tokio::spawn(publisher(commands, publish_rx, queued, verb));
         tokio::spawn(router(Arc::downgrade(&bus), push_rx));
         if let Some(interval) = heartbeat.filter(|interval| !interval.is_zero()) {
             tokio::spawn(watchdog(Arc::downgrade(&bus), interval));
@@ -173,10 +230,20 @@ impl Bus {
         self.pushes.dropped.load(Ordering::Relaxed)
     }
 
-    fn connection(&self, which: Which) -> ConnectionManager {
-        match which {
-            Which::Commands => self.commands.get(),
-            Which::Subscriber => self.subscriber.get(),
+    /// The connection to check, `None` for the shard subscriber (which checks itself).
+    fn connection(&self, which: Which) -> Option<ConnectionManager> {
+        match (which, &self.subscriber) {
+            (Which::Commands, _) => Some(self.commands.get()),
+            (Which::Subscriber, Subscriber::PubSub(slot)) => Some(slot.get()),
+            (Which::Subscriber, Subscriber::Shard(_)) => None,
+        }
+    }
+
+    /// The classic subscriber (`None` for the sharded adapter).
+    fn pubsub(&self) -> Option<&Slot> {
+        match &self.subscriber {
+            Subscriber::PubSub(slot) => Some(slot),
+            Subscriber::Shard(_) => None,
         }
     }
 
@@ -187,6 +254,9 @@ impl Bus {
         match which {
             Which::Commands => self.commands.set(fresh),
             Which::Subscriber => {
+                let Some(slot) = self.pubsub() else {
+                    return Ok(());
+                };
                 // No (un)subscription may run meanwhile: it would go to the old connection.
                 let _in_order = self.subscriptions.lock().await;
                 let (patterns, channels) = {
@@ -201,7 +271,7 @@ impl Bus {
                 if !channels.is_empty() {
                     fresh.subscribe(&channels).await?;
                 }
-                self.subscriber.set(fresh);
+                slot.set(fresh);
             }
         }
         Ok(())
@@ -220,45 +290,53 @@ impl Bus {
         Ok(())
     }
 
-    /// How many servers subscribe to `channel` (`PUBSUB NUMSUB`), this one included.
+    /// How many servers subscribe to `channel` (`PUBSUB NUMSUB`, or `SHARDNUMSUB` for the
+    /// sharded adapter), this one included.
     pub(crate) async fn subscribers(&self, channel: &str) -> Result<usize, RedisError> {
-        let mut conn = self.commands.get();
-        let reply: redis::Value = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(channel)
-            .query_async(&mut conn)
-            .await?;
-        // `[channel, count]` (RESP2) or `{channel: count}` (RESP3).
-        let count = match reply {
-            redis::Value::Array(items) => items.get(1).cloned(),
-            redis::Value::Map(pairs) => pairs.into_iter().next().map(|(_, n)| n),
-            _ => None,
+        let which = if self.config.sharded.is_some() {
+            "SHARDNUMSUB"
+        } else {
+            "NUMSUB"
         };
-        Ok(count
-            .and_then(|n| redis::from_redis_value::<usize>(n).ok())
-            .unwrap_or(0))
+        subscribers(&mut self.commands.get(), which, channel).await
     }
 
     /// Routes the namespace's channels to `adapter` and subscribes to them.
     pub(crate) fn register(self: &Arc<Self>, adapter: &Arc<NamespaceAdapter>) {
         let channels = adapter.channels();
+        if let Subscriber::Shard(subscriber) = &self.subscriber {
+            let exact = [
+                (channels.broadcast.clone(), Route::Message),
+                (channels.shard_response(&self.uid), Route::Response),
+            ];
+            self.route_channels(adapter, &exact);
+            // Both channels are confirmed (or the namespace went away) before `subscribed()`.
+            let confirmations: Vec<_> = exact
+                .into_iter()
+                .map(|(channel, _)| subscriber.subscribe(channel))
+                .collect();
+            self.subscribing.fetch_add(1, Ordering::SeqCst);
+            let bus = Arc::clone(self);
+            self.runtime.spawn(async move {
+                for confirmed in confirmations {
+                    let _ = confirmed.await;
+                }
+                bus.one_subscribed();
+            });
+            return;
+        }
         let pattern = channels.broadcast_pattern();
         let exact = [
             (channels.request.clone(), Route::Request),
             (channels.response.clone(), Route::Response),
             (channels.own_response.clone(), Route::Response),
         ];
-        {
-            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-            routes
-                .patterns
-                .insert(pattern.clone(), Arc::downgrade(adapter));
-            for (channel, route) in &exact {
-                routes
-                    .channels
-                    .insert(channel.clone(), (Arc::downgrade(adapter), *route));
-            }
-        }
+        self.routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .patterns
+            .insert(pattern.clone(), Arc::downgrade(adapter));
+        self.route_channels(adapter, &exact);
         self.subscribing.fetch_add(1, Ordering::SeqCst);
         let bus = Arc::clone(self);
         let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
@@ -271,10 +349,10 @@ impl Bus {
             loop {
                 let result = {
                     let _in_order = bus.subscriptions.lock().await;
-                    if !bus.is_routed(&pattern) {
+                    let (true, Some(slot)) = (bus.is_routed(&pattern), bus.pubsub()) else {
                         break;
-                    }
-                    let mut conn = bus.subscriber.get();
+                    };
+                    let mut conn = slot.get();
                     async {
                         conn.psubscribe(&pattern).await?;
                         conn.subscribe(&names).await
@@ -286,10 +364,23 @@ impl Bus {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(bus.config.reconnect_max_delay);
             }
-            if bus.subscribing.fetch_sub(1, Ordering::SeqCst) == 1 {
-                bus.subscribed.notify_waiters();
-            }
+            bus.one_subscribed();
         });
+    }
+
+    fn route_channels(&self, adapter: &Arc<NamespaceAdapter>, channels: &[(String, Route)]) {
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        for (channel, route) in channels {
+            routes
+                .channels
+                .insert(channel.clone(), (Arc::downgrade(adapter), *route));
+        }
+    }
+
+    fn one_subscribed(&self) {
+        if self.subscribing.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.subscribed.notify_waiters();
+        }
     }
 
     /// Whether a namespace still listens on the broadcast `pattern`.
@@ -301,9 +392,63 @@ impl Bus {
             .contains_key(pattern)
     }
 
+    /// The sharded adapter: subscribes to a room's `channel` for `adapter` (a room got its
+    /// first member here).
+    pub(crate) fn follow_room(&self, adapter: &Arc<NamespaceAdapter>, channel: String) {
+        let Subscriber::Shard(subscriber) = &self.subscriber else {
+            return;
+        };
+        self.route_channels(adapter, &[(channel.clone(), Route::Message)]);
+        // Confirmation is not awaited: until it comes, the room's broadcasts from other
+        // servers are missed, as with Node's adapter.
+        drop(subscriber.subscribe(channel));
+    }
+
+    /// The sharded adapter: unsubscribes from a room's `channel` that `adapter` follows (the
+    /// room lost its last member here).
+    pub(crate) fn unfollow_room(&self, adapter: &NamespaceAdapter, channel: &str) {
+        let Subscriber::Shard(subscriber) = &self.subscriber else {
+            return;
+        };
+        {
+            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+            if !routes
+                .channels
+                .get(channel)
+                .is_some_and(|(weak, _)| std::ptr::eq(weak.as_ptr(), adapter))
+            {
+                return;
+            }
+            routes.channels.remove(channel);
+        }
+        subscriber.unsubscribe(channel.to_owned());
+    }
+
+    /// The adapter of namespace `nsp` on this server, if it has one.
+    pub(crate) fn adapter_of(&self, nsp: &str) -> Option<Arc<NamespaceAdapter>> {
+        let main = crate::wire::Channels::new(&self.config.key, nsp, &self.uid).broadcast;
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        routes.channels.get(&main)?.0.upgrade()
+    }
+
     /// Forgets `adapter`'s channels (it is being dropped) and unsubscribes from them, unless
     /// another adapter of the namespace took them over (a second `SocketIo` on this factory).
     pub(crate) fn unregister(self: &Arc<Self>, adapter: &NamespaceAdapter) {
+        let ours = |weak: &Weak<NamespaceAdapter>| std::ptr::eq(weak.as_ptr(), adapter);
+        if let Subscriber::Shard(subscriber) = &self.subscriber {
+            let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+            let mine: Vec<String> = routes
+                .channels
+                .iter()
+                .filter(|(_, (weak, _))| ours(weak))
+                .map(|(channel, _)| channel.clone())
+                .collect();
+            for channel in mine {
+                routes.channels.remove(&channel);
+                subscriber.unsubscribe(channel);
+            }
+            return;
+        }
         let channels = adapter.channels();
         let pattern = channels.broadcast_pattern();
         let names = [
@@ -313,7 +458,6 @@ impl Bus {
         ];
         {
             let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-            let ours = |weak: &Weak<NamespaceAdapter>| std::ptr::eq(weak.as_ptr(), adapter);
             if !routes.patterns.get(&pattern).is_some_and(ours) {
                 return;
             }
@@ -336,7 +480,8 @@ impl Bus {
             if bus.is_routed(&pattern) {
                 return;
             }
-            let mut conn = bus.subscriber.get();
+            let Some(slot) = bus.pubsub() else { return };
+            let mut conn = slot.get();
             let _ = conn.punsubscribe(&pattern).await;
             let _ = conn.unsubscribe(&names).await;
         });
@@ -413,7 +558,9 @@ async fn watchdog(bus: Weak<Bus>, interval: Duration) {
 
 /// PINGs one connection and replaces it when the answer does not come in time.
 async fn check(bus: &Bus, which: Which) {
-    let mut conn = bus.connection(which);
+    let Some(mut conn) = bus.connection(which) else {
+        return;
+    };
     let Err(e) = redis::cmd("PING").query_async::<()>(&mut conn).await else {
         return;
     };
@@ -433,13 +580,14 @@ async fn publisher(
     commands: Arc<Slot>,
     mut queue: mpsc::UnboundedReceiver<(String, Bytes)>,
     queued: Arc<AtomicUsize>,
+    verb: &'static str,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 512).await > 0 {
         let mut conn = commands.get();
         let mut pipe = redis::pipe();
         for (channel, payload) in &batch {
-            pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
+            pipe.cmd(verb).arg(channel).arg(&payload[..]).ignore();
         }
         if let Err(e) = pipe.exec_async(&mut conn).await {
             // The connection manager reconnects on the next command; what this batch held is
@@ -452,9 +600,23 @@ async fn publisher(
 }
 
 /// Hands each message the subscriber receives to its namespace's adapter.
-async fn router(bus: Weak<Bus>, mut pushes: mpsc::Receiver<PushInfo>) {
-    while let Some(push) = pushes.recv().await {
+async fn router(bus: Weak<Bus>, mut received: mpsc::Receiver<Received>) {
+    while let Some(received) = received.recv().await {
         let Some(bus) = bus.upgrade() else { return };
+        let push = match received {
+            Received::Push(push) => push,
+            Received::Shard((channel, payload)) => {
+                let Ok(channel) = std::str::from_utf8(&channel) else {
+                    continue;
+                };
+                match bus.route(None, channel) {
+                    Some((adapter, Some(Route::Response))) => adapter.on_response(&payload),
+                    Some((adapter, _)) => adapter.on_message(channel, &payload),
+                    None => debug!(channel, "redis adapter: message for no namespace"),
+                }
+                continue;
+            }
+        };
         let mut data = push.data.into_iter().map(bulk_bytes);
         let (pattern, channel, payload) = match push.kind {
             PushKind::Message => (None, data.next(), data.next()),
@@ -487,7 +649,44 @@ async fn router(bus: Weak<Bus>, mut pushes: mpsc::Receiver<PushInfo>) {
             None => adapter.on_broadcast(channel, &payload),
             Some(Route::Request) => adapter.on_request(&payload),
             Some(Route::Response) => adapter.on_response(&payload),
+            Some(Route::Message) => adapter.on_message(channel, &payload),
         }
+    }
+}
+
+/// How many clients subscribe to `channel`: `PUBSUB {which} channel`.
+async fn subscribers(
+    conn: &mut ConnectionManager,
+    which: &str,
+    channel: &str,
+) -> Result<usize, RedisError> {
+    let reply: redis::Value = redis::cmd("PUBSUB")
+        .arg(which)
+        .arg(channel)
+        .query_async(conn)
+        .await?;
+    // `[channel, count]` (RESP2) or `{channel: count}` (RESP3).
+    let count = match reply {
+        redis::Value::Array(items) => items.get(1).cloned(),
+        redis::Value::Map(pairs) => pairs.into_iter().next().map(|(_, n)| n),
+        _ => None,
+    };
+    Ok(count
+        .and_then(|n| redis::from_redis_value::<usize>(n).ok())
+        .unwrap_or(0))
+}
+
+/// Fails unless Redis has sharded Pub/Sub (7.0 and later), rather than let every subscription
+/// fail later.
+async fn check_sharded_pubsub(conn: &mut ConnectionManager) -> Result<(), RedisError> {
+    match subscribers(conn, "SHARDNUMSUB", "socket.io-version-check").await {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "the sharded adapter needs sharded Pub/Sub (Redis 7.0 or later)",
+            e.to_string(),
+        ))),
+        Err(e) => Err(e),
     }
 }
 

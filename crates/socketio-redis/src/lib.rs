@@ -1,8 +1,9 @@
 //! A Redis adapter for [`switchboard_socketio`]: several servers share their namespaces'
 //! broadcasts and socket queries through Redis pub/sub, in the wire format of Node's
-//! [`@socket.io/redis-adapter`](https://github.com/socketio/socket.io-redis-adapter) (8.x,
-//! `createAdapter`). Switchboard servers and Node servers can therefore serve one application
-//! side by side.
+//! [`@socket.io/redis-adapter`](https://github.com/socketio/socket.io-redis-adapter) (8.x):
+//! its classic adapter (`createAdapter`) by default, its sharded one (`createShardedAdapter`,
+//! Redis 7's sharded Pub/Sub) with [`RedisAdapterConfig::sharded`]. Switchboard servers and
+//! Node servers can therefore serve one application side by side.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), redis::RedisError> {
@@ -25,12 +26,29 @@
 //! `allSockets` and `allRooms` requests. Not supported: connection-state recovery across
 //! servers (Node's Redis adapter has none either; sessions stay on the server that kept them).
 //!
+//! The sharded adapter, in a dynamic [`SubscriptionMode`], sends a broadcast to one room on
+//! that room's channel, which a server subscribes to while the room has members there:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), redis::RedisError> {
+//! use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory, SubscriptionMode};
+//!
+//! let config = RedisAdapterConfig {
+//!     sharded: Some(SubscriptionMode::Dynamic),
+//!     ..RedisAdapterConfig::default()
+//! };
+//! let adapters = RedisAdapterFactory::connect("redis://127.0.0.1/", config).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! Delivery is Redis pub/sub's: at most once. Messages published while Redis is unreachable
 //! are lost (logged); both connections reconnect by themselves and the subscriptions are
 //! restored.
 
 mod adapter;
 mod bus;
+mod resp;
+mod shard;
 mod wire;
 
 use std::sync::Arc;
@@ -75,6 +93,30 @@ pub struct RedisAdapterConfig {
     /// requests_timeout` of the cluster's messages, not hours. `None` (or zero) turns it off
     /// (Node's adapter leaves this to the Redis client's `pingInterval`, off by default).
     pub heartbeat_interval: Option<Duration>,
+    /// Speak Node's sharded adapter (`createShardedAdapter`, on Redis 7's sharded Pub/Sub:
+    /// `SPUBLISH`/`SSUBSCRIBE`), with its subscription mode, instead of the classic one
+    /// (`createAdapter`, the default: `None`). Every server of a cluster must speak the same.
+    /// `key` is its `channelPrefix`. Standalone Redis only (not Redis Cluster), over TCP.
+    pub sharded: Option<SubscriptionMode>,
+    /// The largest message the sharded adapter's subscriber accepts from Redis (a larger one
+    /// closes that connection, which is opened again): 64 MiB.
+    pub max_message_size: usize,
+}
+
+/// Which channels the sharded adapter subscribes to (Node's `subscriptionMode`). Every server
+/// of a cluster must use the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SubscriptionMode {
+    /// One channel per namespace: every server receives every broadcast (`"static"`).
+    Static,
+    /// A channel per room too, subscribed while the room has members on this server, so that
+    /// a broadcast to one room reaches only the servers with members in it; socket ids' own
+    /// rooms go through the namespace's channel (`"dynamic"`, the default).
+    #[default]
+    Dynamic,
+    /// As `Dynamic`, with a channel for each socket id's own room too
+    /// (`"dynamic-private"`).
+    DynamicPrivate,
 }
 
 impl Default for RedisAdapterConfig {
@@ -88,6 +130,8 @@ impl Default for RedisAdapterConfig {
             connect_timeout: Duration::from_secs(5),
             reconnect_max_delay: Duration::from_secs(2),
             heartbeat_interval: Some(Duration::from_secs(5)),
+            sharded: None,
+            max_message_size: 64 << 20,
         }
     }
 }
@@ -110,10 +154,11 @@ impl std::fmt::Debug for RedisAdapterFactory {
 
 impl RedisAdapterFactory {
     /// Connects to Redis at `url` (`redis://host:port/db`; RESP3 is used whatever the URL
-    /// says, which needs Redis 6 or later).
+    /// says, which needs Redis 6 or later; the sharded adapter needs Redis 7).
     ///
     /// # Errors
-    /// The URL is invalid, or Redis could not be reached within `connect_timeout`.
+    /// The URL is invalid, Redis could not be reached within `connect_timeout`, or (for
+    /// [`RedisAdapterConfig::sharded`]) it has no sharded Pub/Sub.
     pub async fn connect(
         url: impl IntoConnectionInfo,
         config: RedisAdapterConfig,
@@ -123,7 +168,8 @@ impl RedisAdapterFactory {
         }))
     }
 
-    /// This server's id in the cluster (6 alphanumerics, like Node's).
+    /// This server's id in the cluster, like Node's: 6 alphanumerics for the classic adapter,
+    /// 16 hex digits for the sharded one.
     pub fn uid(&self) -> &str {
         &self.bus.uid
     }
@@ -142,6 +188,26 @@ impl RedisAdapterFactory {
             .remote_listener
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(listener));
+    }
+
+    /// Tells the sharded adapter (in a dynamic mode) that this server holds members of `room`
+    /// in namespace `nsp` outside Socket.IO, such as `switchboard serve`'s `/ws` subscribers:
+    /// the room's channel is followed, and so its broadcasts from other servers arrive (for
+    /// [`Self::on_remote_broadcast`]), until as many [`Self::unfollow_room`] calls. Without
+    /// it, a room's channel is followed only while Socket.IO sockets here are in it. Does
+    /// nothing for the classic adapter or the static mode (every server hears every
+    /// broadcast), nor for a namespace not made yet.
+    pub fn follow_room(&self, nsp: &str, room: &str) {
+        if let Some(adapter) = self.bus.adapter_of(nsp) {
+            adapter.follow_room(room);
+        }
+    }
+
+    /// Undoes one [`Self::follow_room`].
+    pub fn unfollow_room(&self, nsp: &str, room: &str) {
+        if let Some(adapter) = self.bus.adapter_of(nsp) {
+            adapter.unfollow_room(room);
+        }
     }
 
     /// How many messages from Redis this server dropped so far because
@@ -180,6 +246,35 @@ pub fn fuzz_decode(bytes: &[u8]) {
     if let Ok(response) = wire::decode_response(&body) {
         let _ = (response.sockets(), response.client_count(), response.ack());
     }
+    // The sharded adapter's: a decoded broadcast encodes back to the same.
+    match wire::cluster::decode(&body).map(|m| m.body) {
+        Ok(wire::cluster::Incoming::Broadcast(b)) => {
+            let mut opts = b.opts.clone();
+            opts.flags.local = false;
+            let again = wire::cluster::encode_broadcast(&b.uid, &b.nsp, &b.packet, &opts);
+            let decoded = wire::cluster::decode(&again).map(|m| m.body);
+            assert!(
+                matches!(&decoded, Ok(wire::cluster::Incoming::Broadcast(d)) if d.packet == b.packet),
+                "{decoded:?}"
+            );
+        }
+        Ok(wire::cluster::Incoming::Response(response)) => {
+            let _ = (response.sockets(), response.client_count(), response.ack());
+        }
+        _ => {}
+    }
+}
+
+/// Runs the sharded subscriber's reply decoder on `bytes` with a bulk string limit of
+/// `max_bulk`. For the fuzz target; not an API.
+#[doc(hidden)]
+pub fn fuzz_decode_replies(bytes: &[u8], max_bulk: usize) {
+    resp::fuzz_decode(bytes, max_bulk);
+}
+
+/// A random id of 16 hex digits (the `randomId()` of Node's cluster adapters).
+pub(crate) fn random_hex_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// A random id of 6 alphanumerics (Node's `uid2(6)`), for servers and requests.

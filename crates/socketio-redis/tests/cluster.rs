@@ -1,8 +1,9 @@
 //! Two switchboard servers joined by the Redis adapter through a real `redis-server` (started
 //! per test on a free port): broadcasts, rooms, `local`, `fetchSockets`, remote joins and
 //! disconnections, broadcasts with acknowledgements, server-side events, garbage on the
-//! channels, a Redis restart, and connections that a proxy in between forgets. Node's adapter
-//! on the other side is tests/interop/node/socketio-redis.test.mjs.
+//! channels, a Redis restart, and connections that a proxy in between forgets. Each runs on the
+//! classic adapter and on the sharded one (`name::classic`, `name::sharded`). Node's adapters
+//! on the other side are tests/interop/node/socketio-redis.test.mjs.
 //!
 //! Needs `redis-server` on the PATH; skipped without it unless `SWITCHBOARD_INTEROP` is set
 //! (scripts/test.sh sets it and installs Redis).
@@ -20,11 +21,51 @@ use common::{serve, Client, WAIT};
 use redis_process::Redis;
 use serde_json::json;
 use switchboard_socketio::{AckError, Config, EmitError, ServerEvent, Socket, SocketIo, Value};
-use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory, SubscriptionMode};
+
+/// Which adapter a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Node's `createAdapter` (pub/sub).
+    Classic,
+    /// Node's `createShardedAdapter` (sharded pub/sub), in its default dynamic mode.
+    Sharded,
+}
+
+impl Kind {
+    /// The adapter's default settings.
+    fn config(self) -> RedisAdapterConfig {
+        match self {
+            Kind::Classic => RedisAdapterConfig::default(),
+            Kind::Sharded => RedisAdapterConfig {
+                sharded: Some(SubscriptionMode::Dynamic),
+                ..RedisAdapterConfig::default()
+            },
+        }
+    }
+}
+
+/// Runs the test function `name(kind)` on both adapters, as `name::classic` and
+/// `name::sharded`, with the given `#[tokio::test]` arguments.
+macro_rules! on_both_adapters {
+    ($name:ident $(, $($runtime:tt)*)?) => {
+        mod $name {
+            #[tokio::test$(($($runtime)*))?]
+            async fn classic() {
+                super::$name(super::Kind::Classic).await;
+            }
+
+            #[tokio::test$(($($runtime)*))?]
+            async fn sharded() {
+                super::$name(super::Kind::Sharded).await;
+            }
+        }
+    };
+}
 
 /// A server on the Redis adapter whose sockets join `auth.room` and keep `auth.name` as data.
-async fn server(redis: &Redis) -> (SocketIo, SocketAddr) {
-    let (io, addr, _) = server_with(redis, RedisAdapterConfig::default()).await;
+async fn server(redis: &Redis, kind: Kind) -> (SocketIo, SocketAddr) {
+    let (io, addr, _) = server_with(redis, kind.config()).await;
     (io, addr)
 }
 
@@ -94,11 +135,11 @@ async fn expect_event(client: &mut Client, event: &str, args: serde_json::Value)
 
 const QUIET: Duration = Duration::from_millis(300);
 
-#[tokio::test]
-async fn broadcasts_reach_both_servers_with_rooms_except_and_local() {
+on_both_adapters!(broadcasts_reach_both_servers_with_rooms_except_and_local);
+async fn broadcasts_reach_both_servers_with_rooms_except_and_local(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, a_addr) = server(&redis).await;
-    let (_b, b_addr) = server(&redis).await;
+    let (a, a_addr) = server(&redis, kind).await;
+    let (_b, b_addr) = server(&redis, kind).await;
     let mut a_red = client(a_addr, "a-red", Some("red")).await;
     let mut b_red = client(b_addr, "b-red", Some("red")).await;
     let mut b_blue = client(b_addr, "b-blue", Some("blue")).await;
@@ -145,11 +186,11 @@ async fn broadcasts_reach_both_servers_with_rooms_except_and_local() {
     assert!(a_red.quiet_for(QUIET).await && b_red.quiet_for(QUIET).await);
 }
 
-#[tokio::test]
-async fn fetch_sockets_describes_the_other_servers_sockets() {
+on_both_adapters!(fetch_sockets_describes_the_other_servers_sockets);
+async fn fetch_sockets_describes_the_other_servers_sockets(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, a_addr) = server(&redis).await;
-    let (b, b_addr) = server(&redis).await;
+    let (a, a_addr) = server(&redis, kind).await;
+    let (b, b_addr) = server(&redis, kind).await;
     let a_one = client(a_addr, "a-one", Some("red")).await;
     let b_one = client(b_addr, "b-one", Some("red")).await;
     let b_two = client(b_addr, "b-two", None).await;
@@ -179,18 +220,18 @@ async fn fetch_sockets_describes_the_other_servers_sockets() {
     assert_eq!(ns(&b).local().fetch_sockets().await.unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn remote_joins_leaves_and_disconnections() {
+on_both_adapters!(remote_joins_leaves_and_disconnections);
+async fn remote_joins_leaves_and_disconnections(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, _a_addr) = server(&redis).await;
-    let (b, b_addr) = server(&redis).await;
+    let (a, _a_addr) = server(&redis, kind).await;
+    let (b, b_addr) = server(&redis, kind).await;
     let mut one = client(b_addr, "one", Some("red")).await;
     let mut two = client(b_addr, "two", None).await;
 
-    // From server a, to sockets on server b only.
+    // From server a, to sockets on server b only. The sharded adapter follows the new room's
+    // channel a moment after the join (as Node's does): until then, broadcasts to it miss b.
     ns(&a).to("red").join("green").unwrap();
-    ns(&a).to("green").emit("green", &1).unwrap();
-    expect_event(&mut one, "green", json!([1])).await;
+    emit_until_heard(&ns(&a).to("green"), &mut one, "green", WAIT).await;
     assert!(two.quiet_for(QUIET).await);
 
     ns(&a).to("green").leave("green").unwrap();
@@ -215,11 +256,11 @@ async fn remote_joins_leaves_and_disconnections() {
     }
 }
 
-#[tokio::test]
-async fn broadcast_acknowledgements_are_gathered_across_servers() {
+on_both_adapters!(broadcast_acknowledgements_are_gathered_across_servers);
+async fn broadcast_acknowledgements_are_gathered_across_servers(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, a_addr) = server(&redis).await;
-    let (_b, b_addr) = server(&redis).await;
+    let (a, a_addr) = server(&redis, kind).await;
+    let (_b, b_addr) = server(&redis, kind).await;
     let mut clients = [
         client(a_addr, "a", None).await,
         client(b_addr, "b1", None).await,
@@ -283,12 +324,12 @@ fn listen(io: &SocketIo, name: &'static str, heard: &tokio::sync::mpsc::Unbounde
     });
 }
 
-#[tokio::test]
-async fn server_side_events_reach_the_other_servers_and_gather_their_answers() {
+on_both_adapters!(server_side_events_reach_the_other_servers_and_gather_their_answers);
+async fn server_side_events_reach_the_other_servers_and_gather_their_answers(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let config = RedisAdapterConfig {
         requests_timeout: Duration::from_millis(700),
-        ..RedisAdapterConfig::default()
+        ..kind.config()
     };
     let (a, _, _) = server_with(&redis, config.clone()).await;
     let (b, _, _) = server_with(&redis, config.clone()).await;
@@ -369,11 +410,11 @@ async fn server_side_events_reach_the_other_servers_and_gather_their_answers() {
     assert!(heard.try_recv().is_err());
 }
 
-#[tokio::test]
-async fn server_side_events_of_a_namespace_stay_in_it() {
+on_both_adapters!(server_side_events_of_a_namespace_stay_in_it);
+async fn server_side_events_of_a_namespace_stay_in_it(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, _, a_adapters) = server_with(&redis, RedisAdapterConfig::default()).await;
-    let (b, _, b_adapters) = server_with(&redis, RedisAdapterConfig::default()).await;
+    let (a, _, a_adapters) = server_with(&redis, kind.config()).await;
+    let (b, _, b_adapters) = server_with(&redis, kind.config()).await;
     let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
     // `server_events` makes the namespace, so its adapter hears the other servers.
     b.server_events("/admin")
@@ -392,11 +433,11 @@ async fn server_side_events_of_a_namespace_stay_in_it() {
     assert!(tokio::time::timeout(QUIET, heard.recv()).await.is_err());
 }
 
-#[tokio::test]
-async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster() {
+on_both_adapters!(a_namespace_used_before_its_setup_keeps_hearing_the_cluster);
+async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, _) = server(&redis).await;
-    let adapters = factory(&redis, RedisAdapterConfig::default()).await;
+    let (a, _) = server(&redis, kind).await;
+    let adapters = factory(&redis, kind.config()).await;
     let b = SocketIo::with_adapter(Config::default(), adapters.clone());
     // "/" is made by a broadcast before the application sets it up.
     b.broadcast().emit("early", &0).unwrap();
@@ -407,13 +448,13 @@ async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster() {
     expect_event(&mut c, "hello", json!([1])).await;
 }
 
-#[tokio::test]
-async fn dropping_a_server_keeps_the_channels_another_took_over() {
+on_both_adapters!(dropping_a_server_keeps_the_channels_another_took_over);
+async fn dropping_a_server_keeps_the_channels_another_took_over(kind: Kind) {
     // Two `SocketIo` on one factory (the docs ask for one each): the second's adapter takes
     // the channels of "/" over; dropping the first must not take them from it.
     let Some(redis) = Redis::start() else { return };
-    let (a, _) = server(&redis).await;
-    let adapters = factory(&redis, RedisAdapterConfig::default()).await;
+    let (a, _) = server(&redis, kind).await;
+    let adapters = factory(&redis, kind.config()).await;
     let first = SocketIo::with_adapter(Config::default(), adapters.clone());
     first.ns("/", |_: Socket| async {});
     let second = SocketIo::with_adapter(Config::default(), adapters.clone());
@@ -425,29 +466,49 @@ async fn dropping_a_server_keeps_the_channels_another_took_over() {
     expect_event(&mut c, "hello", json!([1])).await;
 }
 
-#[tokio::test]
-async fn garbage_on_the_channels_harms_nothing() {
+on_both_adapters!(garbage_on_the_channels_harms_nothing);
+async fn garbage_on_the_channels_harms_nothing(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, _) = server(&redis).await;
-    let (b, b_addr) = server(&redis).await;
-    let mut listener = client(b_addr, "l", None).await;
-    for channel in [
-        "socket.io#/#",
-        "socket.io#/#red#",
-        "socket.io-request#/#",
-        "socket.io-response#/#",
-    ] {
+    let (a, _) = server(&redis, kind).await;
+    let (b, b_addr, b_adapters) = server_with(&redis, kind.config()).await;
+    // In a room, so that the sharded adapter subscribes to the room's channel.
+    let mut listener = client(b_addr, "l", Some("red")).await;
+    let (verb, channels) = match kind {
+        Kind::Classic => (
+            "PUBLISH",
+            vec![
+                "socket.io#/#".to_owned(),
+                "socket.io#/#red#".to_owned(),
+                "socket.io-request#/#".to_owned(),
+                "socket.io-response#/#".to_owned(),
+            ],
+        ),
+        Kind::Sharded => (
+            "SPUBLISH",
+            vec![
+                "socket.io#/#".to_owned(),
+                "socket.io#/#red#".to_owned(),
+                format!("socket.io#/#{}#", b_adapters.uid()),
+            ],
+        ),
+    };
+    emit_until_heard(&ns(&a).to("red"), &mut listener, "subscribed", WAIT).await;
+    for channel in &channels {
         for payload in [
             &b""[..],
             b"{",
             b"{\"type\":99}",
             b"{\"type\":5}",
+            b"{\"type\":3,\"uid\":\"x\",\"nsp\":\"/\"}",
+            b"{\"type\":3,\"uid\":\"x\",\"nsp\":\"/\",\"data\":{\"packet\":{\"type\":2,\"data\":[]}}}",
+            b"{\"type\":8,\"uid\":\"x\",\"nsp\":\"/\",\"data\":{\"requestId\":\"r\",\"sockets\":[1]}}",
+            b"{\"type\":11,\"uid\":\"x\",\"nsp\":\"/\",\"data\":{\"clientCount\":-1}}",
             b"\x93\xa1x",
             b"\x93\xa1x\x80\x80",
             b"\xc1",
             b"[1,2,3]",
         ] {
-            redis.publish(channel, payload);
+            redis.publish(verb, channel, payload);
         }
     }
     ns(&a).emit("still", &true).unwrap();
@@ -456,12 +517,50 @@ async fn garbage_on_the_channels_harms_nothing() {
     assert_eq!(ns(&b).fetch_sockets().await.unwrap().len(), 1);
 }
 
+/// The sharded adapter's subscriber takes messages up to `max_message_size`: a larger one
+/// costs it its connection, which it opens again, subscribing to every channel anew.
 #[tokio::test]
-async fn broadcasts_flow_again_after_redis_restarts() {
+async fn a_message_over_the_limit_costs_the_shard_subscriber_its_connection_only() {
+    let Some(redis) = Redis::start() else { return };
+    let (a, a_addr) = server(&redis, Kind::Sharded).await;
+    let small = RedisAdapterConfig {
+        max_message_size: 4096,
+        ..Kind::Sharded.config()
+    };
+    let (b, b_addr, _) = server_with(&redis, small).await;
+    let mut listener = client(b_addr, "l", Some("red")).await;
+    let mut on_a = client(a_addr, "on-a", None).await;
+    emit_until_heard(&ns(&a).to("red"), &mut listener, "before", WAIT).await;
+
+    let big = "x".repeat(8192);
+    ns(&a).emit("big", &big).unwrap();
+    // b dropped it with its connection; once subscribed again, it hears both channels.
+    let skipped = emit_until_heard(&ns(&a), &mut listener, "after", WAIT).await;
+    assert!(!skipped.iter().any(|e| e == "big"), "{skipped:?}");
+    emit_until_heard(&ns(&a).to("red"), &mut listener, "in red", WAIT).await;
+    emit_until_heard(&ns(&b), &mut on_a, "from b", WAIT).await;
+    // Messages up to the limit pass.
+    let fits = "y".repeat(2048);
+    ns(&a).emit("fits", &fits).unwrap();
+    let got = tokio::time::timeout(WAIT, async {
+        loop {
+            let packet = listener.next().await;
+            if packet.event() == "fits" {
+                return packet;
+            }
+        }
+    })
+    .await
+    .expect("the message within the limit");
+    assert_eq!(got.data, json!(["fits", fits]));
+}
+
+on_both_adapters!(broadcasts_flow_again_after_redis_restarts);
+async fn broadcasts_flow_again_after_redis_restarts(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let port = redis.port;
-    let (a, _) = server(&redis).await;
-    let (_b, b_addr) = server(&redis).await;
+    let (a, _) = server(&redis, kind).await;
+    let (_b, b_addr) = server(&redis, kind).await;
     let mut listener = client(b_addr, "l", None).await;
     ns(&a).emit("before", &1).unwrap();
     expect_event(&mut listener, "before", json!([1])).await;
@@ -483,10 +582,10 @@ async fn broadcasts_flow_again_after_redis_restarts() {
     drop(redis);
 }
 
-#[tokio::test]
-async fn a_single_server_answers_alone() {
+on_both_adapters!(a_single_server_answers_alone);
+async fn a_single_server_answers_alone(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, a_addr) = server(&redis).await;
+    let (a, a_addr) = server(&redis, kind).await;
     let one = client(a_addr, "one", None).await;
     // No other server subscribes: fetchSockets does not wait for anyone.
     let started = Instant::now();
@@ -496,8 +595,8 @@ async fn a_single_server_answers_alone() {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
-#[tokio::test]
-async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back() {
+on_both_adapters!(a_namespace_made_while_redis_is_down_subscribes_once_it_is_back);
+async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let port = redis.port;
     // Short reconnection delays: the connection manager gives up on a command sooner, so the
@@ -505,9 +604,9 @@ async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back() {
     let quick = RedisAdapterConfig {
         reconnect_max_delay: Duration::from_millis(100),
         requests_timeout: Duration::from_millis(500),
-        ..RedisAdapterConfig::default()
+        ..kind.config()
     };
-    let (a, a_addr) = server(&redis).await;
+    let (a, a_addr) = server(&redis, kind).await;
     let (b, b_addr, b_adapters) = server_with(&redis, quick).await;
     for io in [&a, &b] {
         io.dynamic_namespace(|name| name.starts_with("/dyn"))
@@ -550,7 +649,7 @@ async fn a_custom_key_and_answers_on_the_requester_s_channel() {
     let (a, _, _) = server_with(&redis, config()).await;
     let (_b, b_addr, _) = server_with(&redis, config()).await;
     // A server on the default key is another cluster: it neither hears nor answers them.
-    let (_other, other_addr) = server(&redis).await;
+    let (_other, other_addr) = server(&redis, Kind::Classic).await;
     let mut member = client(b_addr, "member", None).await;
     let mut outsider = client(other_addr, "outsider", None).await;
 
@@ -564,13 +663,17 @@ async fn a_custom_key_and_answers_on_the_requester_s_channel() {
     assert!(outsider.quiet_for(QUIET).await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_that_falls_behind_drops_messages_and_carries_on() {
+on_both_adapters!(
+    a_server_that_falls_behind_drops_messages_and_carries_on,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
+async fn a_server_that_falls_behind_drops_messages_and_carries_on(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
-    let (a, _) = server(&redis).await;
+    let (a, _) = server(&redis, kind).await;
     let small = RedisAdapterConfig {
         max_queued_received: 8,
-        ..RedisAdapterConfig::default()
+        ..kind.config()
     };
     let (_b, b_addr, b_adapters) = server_with(&redis, small).await;
     let mut listener = client(b_addr, "l", None).await;
@@ -660,13 +763,15 @@ impl Forgetful {
     }
 }
 
-/// Emits through `from` until `to` hears it (subscriptions and reconnections take their time).
+/// Emits through `from` until `to` hears it (subscriptions and reconnections take their time);
+/// returns the other events `to` heard meanwhile.
 async fn emit_until_heard(
     from: &switchboard_socketio::BroadcastOperator,
     to: &mut Client,
     event: &str,
     within: Duration,
-) {
+) -> Vec<String> {
+    let mut skipped = Vec::new();
     let deadline = Instant::now() + within;
     let mut n = 0u64;
     loop {
@@ -676,8 +781,9 @@ async fn emit_until_heard(
         let window = Instant::now() + Duration::from_millis(200);
         while let Ok(got) = tokio::time::timeout_at(window.into(), to.next()).await {
             if got.event() == event {
-                return;
+                return skipped;
             }
+            skipped.push(got.event().to_owned());
         }
         assert!(
             Instant::now() < deadline,
@@ -686,16 +792,16 @@ async fn emit_until_heard(
     }
 }
 
-#[tokio::test]
-async fn a_server_whose_redis_connections_die_silently_connects_again() {
+on_both_adapters!(a_server_whose_redis_connections_die_silently_connects_again);
+async fn a_server_whose_redis_connections_die_silently_connects_again(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let path = Forgetful::start(redis.port).await;
     let watchful = RedisAdapterConfig {
         requests_timeout: Duration::from_millis(500),
         heartbeat_interval: Some(Duration::from_millis(200)),
-        ..RedisAdapterConfig::default()
+        ..kind.config()
     };
-    let (a, a_addr) = server(&redis).await;
+    let (a, a_addr) = server(&redis, kind).await;
     let (b, b_addr, _) = server_at(&path.url, watchful).await;
     for io in [&a, &b] {
         io.dynamic_namespace(|name| name.starts_with("/dyn"))

@@ -1,8 +1,10 @@
 // The Node reference for the Socket.IO Redis adapter interop test (socketio-redis.test.mjs):
-// socket.io 4.8 with @socket.io/redis-adapter (classic pub/sub) over node-redis 4. Our Rust
-// example takes the same command line and answers the same events, so the test runs either.
+// socket.io 4.8 with @socket.io/redis-adapter over node-redis 4: the classic pub/sub adapter
+// (createAdapter), or with a third argument the sharded one (createShardedAdapter, Redis 7) in
+// that subscription mode. Our Rust example takes the same command line and answers the same
+// events, so the test runs either.
 //
-//   node redis-node-server.mjs 127.0.0.1:0 redis://127.0.0.1:6390
+//   node redis-node-server.mjs 127.0.0.1:0 redis://127.0.0.1:6390 [static|dynamic|dynamic-private]
 //
 // Prints `listening on http://HOST:PORT` once it listens and its adapter is subscribed; exits 0
 // on SIGTERM/SIGINT. Clients drive it with these events, each ending with an ack callback, where
@@ -20,13 +22,13 @@
 // The server answers the others' 'sse-ping' with {pong: payload} and never answers 'sse-silent'.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
-const [listen, redisUrl] = process.argv.slice(2);
+const [listen, redisUrl, shardedMode] = process.argv.slice(2);
 const at = listen?.lastIndexOf(':') ?? -1;
-if (!redisUrl || at < 0) {
-  console.error('usage: redis-node-server.mjs <host:port> <redis-url>');
+if (!redisUrl || at < 0 || (shardedMode && !['static', 'dynamic', 'dynamic-private'].includes(shardedMode))) {
+  console.error('usage: redis-node-server.mjs <host:port> <redis-url> [static|dynamic|dynamic-private]');
   process.exit(2);
 }
 const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
@@ -38,17 +40,21 @@ for (const client of [pub, sub]) client.on('error', (err) => console.error(`redi
 await Promise.all([pub.connect(), sub.connect()]);
 
 const httpServer = createServer();
-const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
+const adapterFactory = shardedMode
+  ? createShardedAdapter(pub, sub, { subscriptionMode: shardedMode })
+  : createAdapter(pub, sub);
+const io = new Server(httpServer, { adapter: adapterFactory });
 
 // The adapter subscribes in its constructor without exposing the promise. Its channels are
 // subscribed in order on one connection, so once the last one (this node's own response channel)
-// is visible in PUBSUB NUMSUB, the others are too, and no message published after our
-// listening line can be missed.
+// is visible in PUBSUB NUMSUB (SHARDNUMSUB), the others are too, and no message published after
+// our listening line can be missed.
 const adapter = io.of('/').adapter;
-const lastChannel = adapter.specificResponseChannel;
+const lastChannel = shardedMode ? adapter.responseChannel : adapter.specificResponseChannel;
 if (typeof lastChannel !== 'string') throw new Error('unexpected @socket.io/redis-adapter internals');
 const deadline = Date.now() + 10_000;
-while (Number((await pub.sendCommand(['PUBSUB', 'NUMSUB', lastChannel]))[1]) < 1) {
+const numsub = shardedMode ? 'SHARDNUMSUB' : 'NUMSUB';
+while (Number((await pub.sendCommand(['PUBSUB', numsub, lastChannel]))[1]) < 1) {
   if (Date.now() > deadline) throw new Error('the adapter did not subscribe within 10 s');
 }
 

@@ -1,9 +1,11 @@
-// Our Socket.IO Redis adapter against Node's official one (@socket.io/redis-adapter 8.3, classic
-// pub/sub), through a private redis-server: clients of two servers sharing one Redis see each
-// other's broadcasts, room selections, fetchSockets, socketsJoin/Leave, disconnectSockets and
-// broadcast acknowledgements, and the servers exchange server-side events (serverSideEmit,
+// Our Socket.IO Redis adapter against Node's official one (@socket.io/redis-adapter 8.3), through
+// a private redis-server: clients of two servers sharing one Redis see each other's broadcasts,
+// room selections, fetchSockets, socketsJoin/Leave, disconnectSockets and broadcast
+// acknowledgements, and the servers exchange server-side events (serverSideEmit,
 // serverSideEmitWithAck). Two topologies: the Node reference (redis-node-server.mjs) next to
-// one of ours, each side initiating in turn, and two of ours.
+// one of ours, each side initiating in turn, and two of ours. Each runs with the classic
+// adapter (createAdapter, pub/sub) and with the sharded one (createShardedAdapter, Redis 7's
+// sharded pub/sub) in each subscription mode.
 //
 // $SOCKETIO_REDIS_SERVER_BIN is our server (same command line and events as
 // redis-node-server.mjs); `node-reference` puts the Node reference in its place, to check this
@@ -31,9 +33,14 @@ const skip = STRICT ? false
   : !BIN ? 'SOCKETIO_REDIS_SERVER_BIN not set (our Redis adapter example, or node-reference)'
     : !haveRedis ? 'redis-server not installed (scripts/install-test-deps.sh installs it)'
       : false;
-// The adapter's request channel for "/" with the default key: every server subscribes to it and
-// PUBSUB NUMSUB on it is how the Node adapter counts servers.
-const REQUEST_CHANNEL = 'socket.io-request#/#';
+// The adapters, and how each counts the servers of "/" with the default key: the subscribers of
+// the classic adapter's request channel, or of the sharded adapter's namespace channel.
+const ADAPTERS = [
+  { name: 'classic', args: [], count: ['PUBSUB', 'NUMSUB', 'socket.io-request#/#'] },
+  ...['dynamic', 'static', 'dynamic-private'].map((mode) => ({
+    name: `sharded, ${mode}`, args: [mode], count: ['PUBSUB', 'SHARDNUMSUB', 'socket.io#/#'],
+  })),
+];
 
 const live = new Set();
 process.on('exit', () => { for (const proc of live) proc.kill('SIGKILL'); });
@@ -106,11 +113,11 @@ async function startRedis() {
 
 /// Starts a Socket.IO server of `kind` ('node' or 'ours') on Redis; resolves with
 /// {label, url, stop()}. stop() sends SIGTERM and expects a clean exit.
-async function startServer(kind, label, redisUrl) {
+async function startServer(kind, label, redisUrl, adapterArgs) {
   const [cmd, args] = kind === 'node' || BIN === 'node-reference'
     ? [process.execPath, [REFERENCE]]
     : [BIN, []];
-  const proc = child(cmd, [...args, '127.0.0.1:0', redisUrl]);
+  const proc = child(cmd, [...args, '127.0.0.1:0', redisUrl, ...adapterArgs]);
   const stop = async () => {
     if (!running(proc)) return;
     proc.kill('SIGTERM');
@@ -188,8 +195,9 @@ const byJson = (a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
 let redis; // {url, stop()}
 let control; // a node-redis client for PUBSUB NUMSUB
 
-async function serverCount() {
-  const reply = await control.sendCommand(['PUBSUB', 'NUMSUB', REQUEST_CHANNEL]);
+/// How many servers of `adapter`'s kind are subscribed.
+async function serverCount(adapter) {
+  const reply = await control.sendCommand(adapter.count);
   return Number(reply[1]);
 }
 
@@ -213,8 +221,8 @@ const TOPOLOGIES = [
   { name: 'two of ours', kinds: ['ours', 'ours'], labels: ['ours#1', 'ours#2'], directions: [[0, 1]] },
 ];
 
-for (const topology of TOPOLOGIES) {
-  describe(`Socket.IO Redis adapter: ${topology.name}`, { skip }, () => {
+for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
+  describe(`Socket.IO Redis adapter (${adapter.name}): ${topology.name}`, { skip }, () => {
     const servers = [];
     const observers = []; // one idle client per server for the whole topology
     let clients = []; // this test's clients
@@ -295,12 +303,14 @@ for (const topology of TOPOLOGIES) {
 
     before(async () => {
       // The previous topology's servers have unsubscribed: the server count starts from zero.
-      await eventually('the previous servers leaving Redis', async () => assert.equal(await serverCount(), 0));
+      for (const other of ADAPTERS) {
+        await eventually('the previous servers leaving Redis', async () => assert.equal(await serverCount(other), 0));
+      }
       for (const [i, kind] of topology.kinds.entries()) {
-        servers.push(await startServer(kind, topology.labels[i], redis.url));
+        servers.push(await startServer(kind, topology.labels[i], redis.url, adapter.args));
       }
       // Each printed its line only once subscribed.
-      assert.equal(await serverCount(), servers.length, 'both servers subscribed to the request channel');
+      assert.equal(await serverCount(adapter), servers.length, 'both servers subscribed');
       for (const [i, server] of servers.entries()) observers.push(await client(server, `observer${i}`));
       clients = [];
     });
@@ -382,6 +392,38 @@ for (const topology of TOPOLOGIES) {
           assert.equal(await call(a1, 'emit', { to: ['red'] }, 'after leave'), true);
           await received([a2], 'after leave');
           await quiet(all, [a1, b1]);
+        });
+
+        if (adapter.args.length) test('room channels are subscribed while the room has members on that server', async () => {
+          const mode = adapter.args[0];
+          const members = async (room) => Number((await control.sendCommand(
+            ['PUBSUB', 'SHARDNUMSUB', `socket.io#/#${room}#`]))[1]);
+          const expect = async (room, n, what) => eventually(what, async () => assert.equal(await members(room), n));
+          const perServer = (n) => (mode === 'static' ? 0 : n);
+          const a = await client(origin(), 'a');
+          const b = await client(other(), 'b');
+          const c = await client(other(), 'c');
+          assert.equal(await call(a, 'join', 'green'), true);
+          await expect('green', perServer(1), 'one server following green');
+          assert.equal(await call(b, 'join', 'green'), true);
+          assert.equal(await call(c, 'join', 'green'), true);
+          await expect('green', perServer(2), 'both servers following green');
+          // A socket's own room has a channel in dynamic-private mode only.
+          await expect(a.id, mode === 'dynamic-private' ? 1 : 0, 'the channel of a socket id');
+          assert.equal(await call(a, 'emit', { to: ['green'] }, 'to green'), true);
+          await received([a, b, c], 'to green');
+
+          // The other server keeps following while one of its two members remains.
+          assert.equal(await call(b, 'leave', 'green'), true);
+          await expect('green', perServer(2), 'both servers still following green');
+          assert.equal(await call(c, 'leave', 'green'), true);
+          await expect('green', perServer(1), 'only the origin following green');
+          assert.equal(await call(a, 'emit', { to: ['green'] }, 'after leaving'), true);
+          await received([a], 'after leaving');
+          await quiet([a, b, c], [a, b]);
+          a.disconnect();
+          await expect('green', 0, 'nobody following green once its last member left');
+          await expect(a.id, 0, 'nobody following a gone socket');
         });
 
         test('local: only the originating server\'s clients get it', async () => {

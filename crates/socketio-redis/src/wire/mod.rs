@@ -10,6 +10,8 @@
 //!   `publishOnSpecificResponseChannel`), as JSON, except each acknowledgement (msgpack).
 //!
 //! Received messages may be either encoding: JSON starts with `{`, anything else is msgpack.
+//!
+//! The sharded adapter's messages are in [`cluster`].
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +25,8 @@ use switchboard_socketio::adapter::{
 use switchboard_socketio::engine::RequestInfo;
 use switchboard_socketio::{Handshake, Room};
 use switchboard_socketio_parser::{msgpack, Map, Value};
+
+pub(crate) mod cluster;
 
 /// The Socket.IO EVENT packet type, as Node's packets carry it.
 const EVENT: u64 = 2;
@@ -117,9 +121,14 @@ impl Channels {
     /// Where a broadcast selecting `opts` is published.
     pub(crate) fn broadcast_for(&self, opts: &BroadcastOptions) -> String {
         match opts.rooms.as_slice() {
-            [room] => format!("{}{room}#", self.broadcast),
+            [room] => self.room(room),
             _ => self.broadcast.clone(),
         }
+    }
+
+    /// The channel of a one-room broadcast.
+    pub(crate) fn room(&self, room: &str) -> String {
+        format!("{}{room}#", self.broadcast)
     }
 
     /// The room a broadcast channel names, `None` for the namespace-wide channel or one that
@@ -128,6 +137,11 @@ impl Channels {
         channel
             .strip_prefix(self.broadcast.as_str())?
             .strip_suffix('#')
+    }
+
+    /// The sharded adapter's channel for answers to `uid` (Node's `responseChannel`).
+    pub(crate) fn shard_response(&self, uid: &str) -> String {
+        format!("{}{uid}#", self.broadcast)
     }
 
     /// Where the answer to a request from `requester` goes.

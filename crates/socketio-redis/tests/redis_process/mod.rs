@@ -77,11 +77,13 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Publishes `payload` on `channel` as any Redis client could.
-    pub fn publish(&self, channel: &str, payload: &[u8]) {
+    /// Publishes `payload` on `channel` as any Redis client could, with `verb` (`PUBLISH`, or
+    /// `SPUBLISH` for a shard channel).
+    pub fn publish(&self, verb: &str, channel: &str, payload: &[u8]) {
         let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let mut command = format!(
-            "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${}\r\n",
+            "*3\r\n${}\r\n{verb}\r\n${}\r\n{channel}\r\n${}\r\n",
+            verb.len(),
             channel.len(),
             payload.len()
         )
@@ -92,6 +94,28 @@ impl Redis {
         let mut reply = [0u8; 1];
         tcp.read_exact(&mut reply).unwrap();
         assert_eq!(reply[0], b':', "PUBLISH answers an integer");
+    }
+
+    /// How many clients subscribe to `channel`: `PUBSUB {which} channel` (`NUMSUB` or
+    /// `SHARDNUMSUB`).
+    pub fn subscribers(&self, which: &str, channel: &str) -> usize {
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let command = format!(
+            "*3\r\n$6\r\nPUBSUB\r\n${}\r\n{which}\r\n${}\r\n{channel}\r\n",
+            which.len(),
+            channel.len()
+        );
+        tcp.write_all(command.as_bytes()).unwrap();
+        // `*2 $len channel :N`: read until the integer's line ends.
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !(reply.contains(&b':') && reply.ends_with(b"\r\n")) {
+            tcp.read_exact(&mut byte).unwrap();
+            reply.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&reply);
+        let count = text.rsplit(':').next().unwrap().trim();
+        count.parse().unwrap()
     }
 
     pub fn stop(mut self) {
