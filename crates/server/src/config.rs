@@ -107,6 +107,11 @@ pub(crate) struct ServeArgs {
     /// server alone].
     #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "URL")]
     pub(crate) redis_url: Option<String>,
+    /// Speak Node's sharded Redis adapter (`createShardedAdapter`, Redis 7's sharded Pub/Sub)
+    /// with this subscription mode instead of the classic one; every server of the cluster
+    /// must use the same. Needs `--redis-url` [default: the classic adapter].
+    #[arg(long, env = "SWITCHBOARD_REDIS_SHARDED", value_name = "MODE")]
+    pub(crate) redis_sharded: Option<RedisSharded>,
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
@@ -147,7 +152,30 @@ struct FileConfig {
     socketio_cookie: Option<String>,
     socketio_recovery: Option<u64>,
     redis_url: Option<String>,
+    redis_sharded: Option<RedisSharded>,
     shutdown_timeout: Option<u64>,
+}
+
+/// The subscription modes of Node's sharded Redis adapter (`subscriptionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RedisSharded {
+    /// One channel per namespace.
+    Static,
+    /// A channel per room too, while the room has members on a server (Node's default).
+    Dynamic,
+    /// As dynamic, with a channel for each socket id too.
+    DynamicPrivate,
+}
+
+impl From<RedisSharded> for switchboard_socketio_redis::SubscriptionMode {
+    fn from(mode: RedisSharded) -> Self {
+        match mode {
+            RedisSharded::Static => Self::Static,
+            RedisSharded::Dynamic => Self::Dynamic,
+            RedisSharded::DynamicPrivate => Self::DynamicPrivate,
+        }
+    }
 }
 
 /// The Socket.IO packet formats `serve` offers.
@@ -209,6 +237,8 @@ pub(crate) struct ServeConfig {
     pub(crate) socketio_recovery: Option<Duration>,
     /// The Redis shared with other servers, if any.
     pub(crate) redis_url: Option<String>,
+    /// Node's sharded adapter in this mode, rather than the classic one.
+    pub(crate) redis_sharded: Option<RedisSharded>,
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
@@ -325,6 +355,7 @@ impl ServeConfig {
                 .filter(|&secs| secs > 0)
                 .map(Duration::from_secs),
             redis_url: args.redis_url.or(file.redis_url),
+            redis_sharded: args.redis_sharded.or(file.redis_sharded),
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
                     .or(file.shutdown_timeout)
@@ -355,6 +386,11 @@ impl ServeConfig {
             switchboard_socketio::engine::Cookie::named(name.as_str())
                 .validate()
                 .map_err(|e| format!("socketio_cookie: {e}"))?;
+        }
+        if self.redis_sharded.is_some() && self.redis_url.is_none() {
+            return Err(String::from(
+                "redis_sharded chooses the Redis adapter's format: it needs redis_url",
+            ));
         }
         if self.socketio_recovery.is_some() && self.redis_url.is_some() {
             // Rather than a setting that silently does nothing.
@@ -433,6 +469,23 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("socketio_recovery"), "{err}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn redis_sharded_needs_redis_url() {
+        let err = ServeConfig::load(ServeArgs {
+            redis_sharded: Some(RedisSharded::Dynamic),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.contains("redis_url"), "{err}");
+        let config = ServeConfig::load(ServeArgs {
+            redis_sharded: Some(RedisSharded::DynamicPrivate),
+            redis_url: Some("redis://127.0.0.1:1/".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(config.redis_sharded, Some(RedisSharded::DynamicPrivate));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use switchboard_ws::PreparedMessage;
 use tokio::sync::{mpsc, Notify};
@@ -59,10 +59,20 @@ pub(crate) struct Delivery {
 type Shard = HashMap<Arc<str>, HashMap<MemberId, MemberHandle>>;
 
 /// Room → members, sharded by room name so unrelated rooms do not contend.
-#[derive(Debug)]
 pub(crate) struct Rooms {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
+    /// Told when a room gets its first member (`true`) and loses its last (`false`).
+    occupancy: OnceLock<OccupancyListener>,
+}
+
+/// See [`Rooms::on_occupancy`].
+type OccupancyListener = Box<dyn Fn(&str, bool) + Send + Sync>;
+
+impl std::fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rooms").finish_non_exhaustive()
+    }
 }
 
 const SHARDS: usize = 16;
@@ -72,6 +82,7 @@ impl Default for Rooms {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             hasher: RandomState::new(),
+            occupancy: OnceLock::new(),
         }
     }
 }
@@ -86,12 +97,24 @@ impl Rooms {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Calls `listener` when a room gets its first member (`true`) and when it loses its last
+    /// (`false`), in that order for each room (it runs under the room's lock: keep it short).
+    /// Set once; later calls are ignored.
+    pub(crate) fn on_occupancy(&self, listener: impl Fn(&str, bool) + Send + Sync + 'static) {
+        let _ = self.occupancy.set(Box::new(listener));
+    }
+
     /// Adds `id` to `room`. Returns false when it was already a member.
     pub(crate) fn join(&self, room: &str, id: MemberId, handle: &MemberHandle) -> bool {
         let mut shard = self.shard(room);
         let members = match shard.get_mut(room) {
             Some(members) => members,
-            None => shard.entry(Arc::from(room)).or_default(),
+            None => {
+                if let Some(listener) = self.occupancy.get() {
+                    listener(room, true);
+                }
+                shard.entry(Arc::from(room)).or_default()
+            }
         };
         members.insert(id, handle.clone()).is_none()
     }
@@ -105,6 +128,9 @@ impl Rooms {
         let removed = members.remove(&id).is_some();
         if members.is_empty() {
             shard.remove(room);
+            if let Some(listener) = self.occupancy.get() {
+                listener(room, false);
+            }
         }
         removed
     }

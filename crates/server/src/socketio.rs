@@ -32,7 +32,11 @@ pub(crate) async fn connect_redis(
     let Some(url) = &config.redis_url else {
         return Ok(None);
     };
-    RedisAdapterFactory::connect(url.as_str(), RedisAdapterConfig::default())
+    let adapter = RedisAdapterConfig {
+        sharded: config.redis_sharded.map(Into::into),
+        ..RedisAdapterConfig::default()
+    };
+    RedisAdapterFactory::connect(url.as_str(), adapter)
         .await
         .map(Some)
         .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))
@@ -87,6 +91,19 @@ pub(crate) fn build(
         }
         None => SocketIo::new(sio),
     };
+    if let Some(redis) = redis {
+        // The sharded adapter (dynamic modes) follows a room's channel while the room has
+        // members here: `/ws` subscribers count too. Weak: the factory's listener holds rooms.
+        let redis = Arc::downgrade(redis);
+        rooms.on_occupancy(move |room, occupied| {
+            let Some(redis) = redis.upgrade() else { return };
+            if occupied {
+                redis.follow_room("/", room);
+            } else {
+                redis.unfollow_room("/", room);
+            }
+        });
+    }
     io.ns("/", move |socket: Socket| {
         let rooms = Arc::clone(&rooms);
         async move { room_events(&socket, rooms) }

@@ -51,16 +51,44 @@ fn next_text(c: &mut RawClient) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
+/// Waits until `servers` follow `room`'s channel: the sharded adapter subscribes to it a
+/// moment after the room got its first member on a server (a `/ws` subscriber counts).
+fn followed_by(redis: &Redis, sharded: bool, room: &str, servers: usize) {
+    if !sharded {
+        return;
+    }
+    let channel = format!("socket.io#/#{room}#");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while redis.subscribers("SHARDNUMSUB", &channel) != servers {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{room} followed by {servers}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn rooms_span_servers_over_redis_on_both_transports() {
+    rooms_span_servers(&[]);
+}
+
+#[test]
+fn rooms_span_servers_over_the_sharded_adapter() {
+    rooms_span_servers(&["--redis-sharded", "dynamic"]);
+}
+
+fn rooms_span_servers(adapter: &[&str]) {
     let Some(redis) = Redis::start() else { return };
     let url = redis.url();
-    let a = Server::start(&["--redis-url", &url]);
-    let b = Server::start(&["--redis-url", &url]);
+    let sharded = !adapter.is_empty();
+    let a = Server::start(&[&["--redis-url", &url][..], adapter].concat());
+    let b = Server::start(&[&["--redis-url", &url][..], adapter].concat());
     let mut ws_a = subscribe_ws(a.port, "lobby");
     let mut ws_b = subscribe_ws(b.port, "lobby");
     let mut sio_b = subscribe_sio(b.port, "lobby");
     let mut sio_a = subscribe_sio(a.port, "lobby");
+    followed_by(&redis, sharded, "lobby", 2);
 
     // A /ws publish on b.
     ws_b.send_text(r#"{"type":"publish","room":"lobby","data":{"n":1}}"#);
@@ -79,6 +107,7 @@ fn rooms_span_servers_over_redis_on_both_transports() {
 
     // A room with /ws subscribers only, on one server: no Socket.IO member anywhere.
     let mut solo_a = subscribe_ws(a.port, "solo");
+    followed_by(&redis, sharded, "solo", 1);
     ws_b.send_text(r#"{"type":"publish","room":"solo","data":2}"#);
     let solo = json!({ "type": "message", "room": "solo", "data": 2 });
     assert_eq!(next_json(&mut solo_a), solo);
@@ -89,6 +118,10 @@ fn rooms_span_servers_over_redis_on_both_transports() {
     assert_eq!(next_json(&mut ws_b), message);
     assert_eq!(next_text(&mut sio_a), r#"42["message","last","lobby"]"#);
     assert_eq!(next_text(&mut sio_b), r#"42["message","last","lobby"]"#);
+
+    // Once its last subscriber left, a server stops following the room.
+    drop(solo_a);
+    followed_by(&redis, sharded, "solo", 0);
 }
 
 #[test]
