@@ -23,6 +23,10 @@ use crate::wire::{
 };
 use crate::SubscriptionMode;
 
+/// The longest this server gathers acknowledgements for another server's broadcast, whatever
+/// timeout that server asked for.
+const MAX_REMOTE_ACK_WAIT: Duration = Duration::from_secs(600);
+
 /// A `fetchSockets` waiting for the other servers.
 struct PendingFetch {
     /// Answers still expected.
@@ -433,8 +437,11 @@ impl NamespaceAdapter {
                 if count == 0 {
                     return;
                 }
-                // The requester stops listening after its timeout; so does this server.
-                let wait = timeout.unwrap_or(self.bus.config.requests_timeout);
+                // The requester stops listening after its timeout; so does this server (within
+                // reason: the timeout is the requester's word).
+                let wait = timeout
+                    .unwrap_or(self.bus.config.requests_timeout)
+                    .min(MAX_REMOTE_ACK_WAIT);
                 let adapter = Arc::clone(self);
                 let from = from.map(str::to_owned);
                 tokio::spawn(async move {

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError};
 use tokio::sync::{mpsc, Notify};
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::adapter::NamespaceAdapter;
 use crate::shard::{ShardMessage, ShardSubscriber};
@@ -603,54 +603,53 @@ async fn publisher(
 async fn router(bus: Weak<Bus>, mut received: mpsc::Receiver<Received>) {
     while let Some(received) = received.recv().await {
         let Some(bus) = bus.upgrade() else { return };
-        let push = match received {
-            Received::Push(push) => push,
-            Received::Shard((channel, payload)) => {
-                let Ok(channel) = std::str::from_utf8(&channel) else {
-                    continue;
-                };
-                match bus.route(None, channel) {
-                    Some((adapter, Some(Route::Response))) => adapter.on_response(&payload),
-                    Some((adapter, _)) => adapter.on_message(channel, &payload),
-                    None => debug!(channel, "redis adapter: message for no namespace"),
-                }
-                continue;
-            }
-        };
-        let mut data = push.data.into_iter().map(bulk_bytes);
-        let (pattern, channel, payload) = match push.kind {
-            PushKind::Message => (None, data.next(), data.next()),
-            PushKind::PMessage => (data.next().flatten(), data.next(), data.next()),
-            PushKind::Disconnection => {
-                warn!("redis adapter: subscriber connection lost; reconnecting");
-                continue;
-            }
-            _ => continue,
-        };
-        let (Some(Some(channel)), Some(Some(payload))) = (channel, payload) else {
-            continue;
-        };
-        let (Ok(channel), pattern) = (
-            std::str::from_utf8(&channel),
-            pattern.as_deref().map(std::str::from_utf8),
-        ) else {
-            continue;
-        };
-        let pattern = match pattern {
-            Some(Ok(p)) => Some(p),
-            Some(Err(_)) => continue,
-            None => None,
-        };
-        let Some((adapter, route)) = bus.route(pattern, channel) else {
-            debug!(channel, "redis adapter: message for no namespace");
-            continue;
-        };
-        match route {
-            None => adapter.on_broadcast(channel, &payload),
-            Some(Route::Request) => adapter.on_request(&payload),
-            Some(Route::Response) => adapter.on_response(&payload),
-            Some(Route::Message) => adapter.on_message(channel, &payload),
+        // A panic (in the application's listener of remote broadcasts, say) costs that
+        // message, not every later one.
+        let routed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            route_one(&bus, received);
+        }));
+        if routed.is_err() {
+            error!("redis adapter: handling a message from Redis panicked; carrying on");
         }
+    }
+}
+
+/// Hands one message to its namespace's adapter.
+fn route_one(bus: &Bus, received: Received) {
+    let (pattern, channel, payload) = match received {
+        Received::Shard((channel, payload)) => (None, channel, payload),
+        Received::Push(push) => {
+            let mut data = push.data.into_iter().map(bulk_bytes);
+            let (pattern, channel, payload) = match push.kind {
+                PushKind::Message => (None, data.next(), data.next()),
+                PushKind::PMessage => (data.next().flatten(), data.next(), data.next()),
+                PushKind::Disconnection => {
+                    return warn!("redis adapter: subscriber connection lost; reconnecting");
+                }
+                _ => return,
+            };
+            let (Some(Some(channel)), Some(Some(payload))) = (channel, payload) else {
+                return;
+            };
+            (pattern, channel, payload)
+        }
+    };
+    let Ok(channel) = std::str::from_utf8(&channel) else {
+        return;
+    };
+    let pattern = match pattern.as_deref().map(std::str::from_utf8) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => return,
+        None => None,
+    };
+    let Some((adapter, route)) = bus.route(pattern, channel) else {
+        return debug!(channel, "redis adapter: message for no namespace");
+    };
+    match route {
+        None => adapter.on_broadcast(channel, &payload),
+        Some(Route::Request) => adapter.on_request(&payload),
+        Some(Route::Response) => adapter.on_response(&payload),
+        Some(Route::Message) => adapter.on_message(channel, &payload),
     }
 }
 

@@ -153,12 +153,15 @@ impl std::fmt::Debug for RedisAdapterFactory {
 }
 
 impl RedisAdapterFactory {
-    /// Connects to Redis at `url` (`redis://host:port/db`; RESP3 is used whatever the URL
-    /// says, which needs Redis 6 or later; the sharded adapter needs Redis 7).
+    /// Connects to Redis at `url` (`redis://host:port/db`). The publishing connection and the
+    /// classic adapter's subscriber speak RESP3 whatever the URL says, which needs Redis 6 or
+    /// later; the sharded adapter needs Redis 7, and its subscriber speaks RESP2 over TCP.
     ///
     /// # Errors
     /// The URL is invalid, Redis could not be reached within `connect_timeout`, or (for
-    /// [`RedisAdapterConfig::sharded`]) it has no sharded Pub/Sub.
+    /// [`RedisAdapterConfig::sharded`]) it has no sharded Pub/Sub, or the URL is not a TCP
+    /// one (`rediss://` and Unix sockets are not supported; the classic adapter takes Unix
+    /// sockets).
     pub async fn connect(
         url: impl IntoConnectionInfo,
         config: RedisAdapterConfig,

@@ -12,7 +12,7 @@
 //! backoff) and subscribes to all of them; a PING every `heartbeat_interval` not answered
 //! within `requests_timeout` counts as lost (a NAT or proxy in between forgot the connection).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -126,8 +126,8 @@ impl Link {
         let mut conn = Connection {
             tcp,
             input: BytesMut::with_capacity(16 * 1024),
-            output: BytesMut::new(),
             decoder: self.decoder,
+            out: Outbox::default(),
         };
         if let Some(password) = &self.password {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
@@ -135,7 +135,7 @@ impl Link {
                 args.push(user.as_bytes());
             }
             args.push(password.as_bytes());
-            resp::command(&mut conn.output, &args);
+            resp::command(&mut conn.out.output, &args);
             let reply = tokio::time::timeout(self.requests_timeout, async {
                 conn.flush().await?;
                 conn.next().await
@@ -157,19 +157,60 @@ impl Link {
 struct Connection {
     tcp: TcpStream,
     input: BytesMut,
-    output: BytesMut,
     decoder: Decoder,
+    out: Outbox,
+}
+
+/// Commands to write, and those written whose reply has not come yet.
+#[derive(Debug, Default)]
+struct Outbox {
+    output: BytesMut,
+    /// Oldest first: Redis answers in order, so an error reply (which names no channel) is
+    /// the oldest one's.
+    sent: VecDeque<Sent>,
+}
+
+/// A command awaiting its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sent {
+    Subscribe(String),
+    Unsubscribe(String),
+    Ping,
+}
+
+impl Outbox {
+    fn subscribe(&mut self, channel: &str) {
+        resp::command(&mut self.output, &[b"SSUBSCRIBE", channel.as_bytes()]);
+        self.sent.push_back(Sent::Subscribe(channel.to_owned()));
+    }
+
+    fn unsubscribe(&mut self, channel: &str) {
+        resp::command(&mut self.output, &[b"SUNSUBSCRIBE", channel.as_bytes()]);
+        self.sent.push_back(Sent::Unsubscribe(channel.to_owned()));
+    }
+
+    fn ping(&mut self) {
+        resp::command(&mut self.output, &[b"PING"]);
+        self.sent.push_back(Sent::Ping);
+    }
+
+    /// Takes the oldest command awaiting a reply when it is `expected` (a confirmation Redis
+    /// sends unasked, as a cluster node does when a slot moves, is not a reply).
+    fn answered(&mut self, expected: &Sent) -> bool {
+        if self.sent.front() == Some(expected) {
+            self.sent.pop_front();
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Connection {
-    fn queue(&mut self, verb: &[u8], channel: &str) {
-        resp::command(&mut self.output, &[verb, channel.as_bytes()]);
-    }
-
     async fn flush(&mut self) -> Result<(), RedisError> {
-        if !self.output.is_empty() {
-            self.tcp.write_all(&self.output).await?;
-            self.output.clear();
+        if !self.out.output.is_empty() {
+            self.tcp.write_all(&self.out.output).await?;
+            self.out.output.clear();
         }
         Ok(())
     }
@@ -207,7 +248,7 @@ struct Wanted {
 impl Wanted {
     /// Applies a command, queueing what Redis must be told on `conn` (when connected; a new
     /// connection is told every wanted channel anyway).
-    fn apply(&mut self, command: Command, conn: Option<&mut Connection>) {
+    fn apply(&mut self, command: Command, conn: Option<&mut Outbox>) {
         match command {
             Command::Subscribe { channel, done } => {
                 let new = self.channels.insert(channel.clone());
@@ -221,14 +262,14 @@ impl Wanted {
                 let waiters = self.waiting.entry(channel.clone()).or_default();
                 waiters.extend(done);
                 if let (true, Some(conn)) = (new, conn) {
-                    conn.queue(b"SSUBSCRIBE", &channel);
+                    conn.subscribe(&channel);
                 }
             }
             Command::Unsubscribe(channel) => {
                 if self.channels.remove(&channel) {
                     self.waiting.remove(&channel);
                     if let Some(conn) = conn {
-                        conn.queue(b"SUNSUBSCRIBE", &channel);
+                        conn.unsubscribe(&channel);
                     }
                 }
             }
@@ -240,8 +281,9 @@ impl Wanted {
 enum End {
     /// Every handle is gone.
     Closed,
-    /// The connection failed; connect again.
-    Lost(RedisError),
+    /// The connection failed; connect again. `answered`: Redis replied to something on it
+    /// (else the next attempt waits longer: something accepts connections and drops them).
+    Lost { error: RedisError, answered: bool },
 }
 
 async fn run(
@@ -254,13 +296,21 @@ async fn run(
         channels: HashSet::new(),
         waiting: HashMap::new(),
     };
+    let first_pause = Duration::from_millis(50);
+    let mut pause = first_pause;
     loop {
         match session(&link, &mut conn, &mut commands, &mut wanted, &messages).await {
             End::Closed => return,
-            End::Lost(e) => warn!(error = %e, "redis adapter: shard subscriber lost; reconnecting"),
+            End::Lost { error, answered } => {
+                if answered {
+                    warn!(error = %error, "redis adapter: shard subscriber lost; reconnecting");
+                    pause = first_pause;
+                } else {
+                    debug!(error = %error, "redis adapter: shard subscriber lost again");
+                }
+            }
         }
         // Commands keep coming while Redis is away: they change what is subscribed to next.
-        let mut pause = Duration::from_millis(50);
         conn = loop {
             let wait = tokio::time::sleep(pause);
             tokio::pin!(wait);
@@ -273,15 +323,20 @@ async fn run(
                     () = &mut wait => break,
                 }
             }
+            pause = (pause * 2).min(link.reconnect_max_delay);
             match link.open().await {
                 Ok(conn) => break conn,
-                Err(e) => {
-                    debug!(error = %e, "redis adapter: shard subscriber: connecting failed");
-                    pause = (pause * 2).min(link.reconnect_max_delay);
-                }
+                Err(e) => debug!(error = %e, "redis adapter: shard subscriber: connecting failed"),
             }
         };
     }
+}
+
+fn timed_out(what: &str) -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        what.to_owned(),
+    ))
 }
 
 /// Serves one connection: subscribes to every wanted channel, then passes messages on and
@@ -296,7 +351,7 @@ async fn session(
     // Nothing is confirmed on a new connection.
     for channel in &wanted.channels {
         wanted.waiting.entry(channel.clone()).or_default();
-        conn.queue(b"SSUBSCRIBE", channel);
+        conn.out.subscribe(channel);
     }
     let mut pings = link.heartbeat.map(|every| {
         let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
@@ -304,59 +359,57 @@ async fn session(
         ticks
     });
     let mut pong_due: Option<Instant> = None;
+    let mut answered = false;
     loop {
         // A Redis that stopped reading would hold the write for good.
-        match tokio::time::timeout(link.requests_timeout, conn.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return End::Lost(e),
-            Err(_) => {
-                return End::Lost(RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "writing to Redis timed out",
-                )))
-            }
+        let error = match tokio::time::timeout(link.requests_timeout, conn.flush()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(_) => Some(timed_out("writing to Redis timed out")),
+        };
+        if let Some(error) = error {
+            return End::Lost { error, answered };
         }
         tokio::select! {
             command = commands.recv() => match command {
-                Some(command) => wanted.apply(command, Some(conn)),
+                Some(command) => wanted.apply(command, Some(&mut conn.out)),
                 None => return End::Closed,
             },
             reply = conn.next() => match reply {
                 Ok(reply) => {
-                    if on_reply(reply, conn, wanted, messages) {
+                    answered = true;
+                    if on_reply(reply, &mut conn.out, wanted, messages) {
                         pong_due = None;
                     }
                 }
-                Err(e) => return End::Lost(e),
+                Err(error) => return End::Lost { error, answered },
             },
             _ = async { pings.as_mut()?.tick().await; Some(()) }, if pings.is_some() && pong_due.is_none() => {
-                resp::command(&mut conn.output, &[b"PING"]);
+                conn.out.ping();
                 pong_due = Some(Instant::now() + link.requests_timeout);
             }
             () = async { if let Some(due) = pong_due { tokio::time::sleep_until(due).await } }, if pong_due.is_some() => {
-                return End::Lost(RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "no answer to PING",
-                )));
+                return End::Lost { error: timed_out("no answer to PING"), answered };
             }
         }
     }
 }
 
-/// Handles one reply; true for a pong.
+/// Handles one reply; true for the answer to a PING.
 fn on_reply(
     reply: Reply,
-    conn: &mut Connection,
+    conn: &mut Outbox,
     wanted: &mut Wanted,
     messages: &impl Fn(ShardMessage),
 ) -> bool {
     let items = match reply {
         Reply::Array(Some(items)) => items,
+        // Outside subscribe mode (no channel subscribed yet), Redis answers PING so.
+        Reply::Simple(pong) if pong.eq_ignore_ascii_case(b"PONG") => {
+            return conn.answered(&Sent::Ping);
+        }
         Reply::Error(e) => {
-            warn!(
-                error = %String::from_utf8_lossy(&e),
-                "redis adapter: Redis refused a shard subscription (sharded Pub/Sub needs Redis 7)"
-            );
+            refused(conn.sent.pop_front(), &String::from_utf8_lossy(&e), wanted);
             return false;
         }
         other => {
@@ -371,32 +424,231 @@ fn on_reply(
     let Some(kind) = kind.bytes() else {
         return false;
     };
-    let channel = channel.as_ref().and_then(Reply::bytes);
+    let Some(channel) = channel.as_ref().and_then(Reply::bytes) else {
+        return kind[..] == *b"pong" && conn.answered(&Sent::Ping);
+    };
+    let name = || String::from_utf8_lossy(channel).into_owned();
     match &kind[..] {
         b"smessage" => {
-            if let (Some(channel), Some(payload)) =
-                (channel, items.next().as_ref().and_then(Reply::bytes))
-            {
+            if let Some(payload) = items.next().as_ref().and_then(Reply::bytes) {
                 messages((channel.clone(), payload.clone()));
             }
         }
         b"ssubscribe" => {
-            let channel = channel.map(|c| String::from_utf8_lossy(c).into_owned());
-            if let Some(done) = channel.and_then(|c| wanted.waiting.remove(&c)) {
-                for done in done {
-                    let _ = done.send(());
-                }
+            let channel = name();
+            conn.answered(&Sent::Subscribe(channel.clone()));
+            for done in wanted.waiting.remove(&channel).unwrap_or_default() {
+                let _ = done.send(());
             }
         }
         b"sunsubscribe" => {
-            // Asked for, or (in a cluster, when the slot moves) not: then subscribe again.
-            let channel = channel.map(|c| String::from_utf8_lossy(c).into_owned());
-            if let Some(channel) = channel.filter(|c| wanted.channels.contains(c)) {
-                conn.queue(b"SSUBSCRIBE", &channel);
+            // Unasked (in a cluster, when the slot moves): subscribe again if still wanted.
+            let channel = name();
+            let asked = conn.answered(&Sent::Unsubscribe(channel.clone()));
+            if !asked && wanted.channels.contains(&channel) {
+                conn.subscribe(&channel);
             }
         }
-        b"pong" => return true,
+        b"pong" => return conn.answered(&Sent::Ping),
         _ => {}
     }
     false
+}
+
+/// Redis refused the oldest command awaiting a reply: logged with its channel. Those waiting
+/// for a refused subscription stop waiting; the channel stays wanted, for the next connection.
+fn refused(command: Option<Sent>, error: &str, wanted: &mut Wanted) {
+    match command {
+        Some(Sent::Subscribe(channel)) => {
+            warn!(
+                channel,
+                error, "redis adapter: Redis refused a shard subscription"
+            );
+            wanted.waiting.remove(&channel);
+        }
+        Some(Sent::Unsubscribe(channel)) => {
+            warn!(
+                channel,
+                error, "redis adapter: Redis refused to unsubscribe"
+            );
+        }
+        Some(Sent::Ping) | None => warn!(error, "redis adapter: error on the shard subscriber"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(s: &str) -> Reply {
+        Reply::Bulk(Some(Bytes::copy_from_slice(s.as_bytes())))
+    }
+
+    fn confirmation(kind: &str, channel: &str) -> Reply {
+        Reply::Array(Some(vec![bulk(kind), bulk(channel), Reply::Integer(1)]))
+    }
+
+    fn wanted() -> Wanted {
+        Wanted {
+            channels: HashSet::new(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    fn subscribe(channel: &str) -> (Command, oneshot::Receiver<()>) {
+        let (done, confirmed) = oneshot::channel();
+        let command = Command::Subscribe {
+            channel: channel.into(),
+            done: Some(done),
+        };
+        (command, confirmed)
+    }
+
+    /// What was written, as the commands Redis would read.
+    fn written(out: &mut Outbox) -> Vec<Vec<String>> {
+        let decoder = Decoder { max_bulk: 1 << 20 };
+        let mut commands = Vec::new();
+        while let Ok(Some(Reply::Array(Some(items)))) = decoder.decode(&mut out.output) {
+            let args = items.iter().filter_map(Reply::bytes);
+            commands.push(args.map(|a| String::from_utf8_lossy(a).into()).collect());
+        }
+        commands
+    }
+
+    fn no_messages(_: ShardMessage) {
+        panic!("no message expected");
+    }
+
+    #[test]
+    fn a_subscription_is_confirmed_and_its_messages_pass() {
+        let (mut w, mut out) = (wanted(), Outbox::default());
+        let (command, mut confirmed) = subscribe("a");
+        w.apply(command, Some(&mut out));
+        assert_eq!(written(&mut out), vec![vec!["SSUBSCRIBE", "a"]]);
+        assert!(confirmed.try_recv().is_err(), "not before Redis confirms");
+        on_reply(
+            confirmation("ssubscribe", "a"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        assert_eq!(confirmed.try_recv(), Ok(()));
+        assert!(out.sent.is_empty());
+
+        let got = std::sync::Mutex::new(Vec::new());
+        let message = Reply::Array(Some(vec![bulk("smessage"), bulk("a"), bulk("payload")]));
+        on_reply(message, &mut out, &mut w, &|m| got.lock().unwrap().push(m));
+        assert_eq!(
+            got.into_inner().unwrap(),
+            vec![(Bytes::from_static(b"a"), Bytes::from_static(b"payload"))]
+        );
+
+        // Asked again once confirmed: answered at once, nothing written.
+        let (command, mut again) = subscribe("a");
+        w.apply(command, Some(&mut out));
+        assert_eq!(again.try_recv(), Ok(()));
+        assert!(written(&mut out).is_empty());
+    }
+
+    #[test]
+    fn unsubscribing_then_subscribing_again_before_the_replies_ends_subscribed() {
+        let (mut w, mut out) = (wanted(), Outbox::default());
+        w.apply(subscribe("a").0, Some(&mut out));
+        on_reply(
+            confirmation("ssubscribe", "a"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        w.apply(Command::Unsubscribe("a".into()), Some(&mut out));
+        let (command, mut confirmed) = subscribe("a");
+        w.apply(command, Some(&mut out));
+        assert_eq!(
+            written(&mut out),
+            vec![
+                vec!["SSUBSCRIBE", "a"],
+                vec!["SUNSUBSCRIBE", "a"],
+                vec!["SSUBSCRIBE", "a"]
+            ]
+        );
+        on_reply(
+            confirmation("sunsubscribe", "a"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        // The SUNSUBSCRIBE was asked for: no extra subscription.
+        assert!(written(&mut out).is_empty());
+        on_reply(
+            confirmation("ssubscribe", "a"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        assert_eq!(confirmed.try_recv(), Ok(()));
+        assert!(w.channels.contains("a") && out.sent.is_empty());
+    }
+
+    #[test]
+    fn an_unasked_unsubscription_of_a_wanted_channel_subscribes_again() {
+        let (mut w, mut out) = (wanted(), Outbox::default());
+        w.apply(subscribe("a").0, Some(&mut out));
+        on_reply(
+            confirmation("ssubscribe", "a"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        written(&mut out);
+        on_reply(
+            confirmation("sunsubscribe", "a"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        assert_eq!(written(&mut out), vec![vec!["SSUBSCRIBE", "a"]]);
+    }
+
+    #[test]
+    fn pongs_count_in_and_out_of_subscribe_mode() {
+        let (mut w, mut out) = (wanted(), Outbox::default());
+        out.ping();
+        let simple = Reply::Simple(Bytes::from_static(b"PONG"));
+        assert!(on_reply(simple, &mut out, &mut w, &no_messages));
+        out.ping();
+        let array = Reply::Array(Some(vec![bulk("pong"), bulk("")]));
+        assert!(on_reply(array, &mut out, &mut w, &no_messages));
+        assert!(out.sent.is_empty());
+        // A pong nobody asked for answers no PING.
+        let stray = Reply::Simple(Bytes::from_static(b"PONG"));
+        assert!(!on_reply(stray, &mut out, &mut w, &no_messages));
+    }
+
+    #[test]
+    fn a_refused_subscription_stops_its_waiters_and_stays_wanted() {
+        let (mut w, mut out) = (wanted(), Outbox::default());
+        let (command, mut confirmed) = subscribe("a");
+        w.apply(command, Some(&mut out));
+        let (command, mut other) = subscribe("b");
+        w.apply(command, Some(&mut out));
+        let refusal = Reply::Error(Bytes::from_static(b"NOPERM no access to channel"));
+        on_reply(refusal, &mut out, &mut w, &no_messages);
+        assert_eq!(
+            confirmed.try_recv(),
+            Err(oneshot::error::TryRecvError::Closed),
+            "the refused one's waiter is let go"
+        );
+        assert!(other.try_recv().is_err(), "the next one still waits");
+        on_reply(
+            confirmation("ssubscribe", "b"),
+            &mut out,
+            &mut w,
+            &no_messages,
+        );
+        assert_eq!(other.try_recv(), Ok(()));
+        assert!(
+            w.channels.contains("a"),
+            "subscribed again on the next connection"
+        );
+    }
 }

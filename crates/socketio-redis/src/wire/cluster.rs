@@ -559,6 +559,30 @@ mod tests {
         assert!(encode_answer("me", "/", &Answer::Done { request_id: "q" }).is_none());
     }
 
+    /// Numbers another server chose: too large for a `Duration` or a clock, they are ignored
+    /// rather than panic.
+    #[test]
+    fn numbers_out_of_range_are_ignored() {
+        let ask = br#"{"type":3,"data":{"packet":{"type":2,"data":["e"]},"requestId":"r","opts":{"rooms":[],"except":[],"flags":{"timeout":1e300}}},"uid":"u","nsp":"/"}"#;
+        let Incoming::Request(IncomingRequest {
+            request: Request::BroadcastWithAck { timeout, .. },
+            ..
+        }) = decode(&Bytes::from_static(ask)).expect("decodes").body
+        else {
+            panic!("a broadcast with acks")
+        };
+        assert_eq!(timeout, None);
+        for issued in ["1e300", "18446744073709551615"] {
+            let answer = format!(
+                r#"{{"type":8,"data":{{"requestId":"r","sockets":[{{"id":"s","handshake":{{"issued":{issued}}}}}]}},"uid":"u","nsp":"/"}}"#
+            );
+            let Incoming::Response(r) = decode(&Bytes::from(answer)).expect("decodes").body else {
+                panic!("a response")
+            };
+            assert_eq!(r.sockets().map(|s| s.len()), Some(1), "issued {issued}");
+        }
+    }
+
     #[test]
     fn malformed_messages_are_errors() {
         for body in [

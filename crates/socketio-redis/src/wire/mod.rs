@@ -567,7 +567,8 @@ fn millis(value: &Value) -> Option<Duration> {
         return Some(Duration::from_millis(ms));
     }
     let ms = n.as_f64()?;
-    (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
+    // `try_`: a finite float can still be too large for a Duration (`1e300`).
+    Duration::try_from_secs_f64(ms / 1000.0).ok()
 }
 
 /// A response this server sends.
@@ -804,7 +805,8 @@ fn decode_socket(value: &Value) -> Option<SocketInfo> {
     let issued = shake
         .get("issued")
         .and_then(millis)
-        .map_or(UNIX_EPOCH, |since| UNIX_EPOCH + since);
+        .and_then(|since| UNIX_EPOCH.checked_add(since))
+        .unwrap_or(UNIX_EPOCH);
     let remote_addr = shake
         .get("address")
         .and_then(Value::as_str)
