@@ -7,7 +7,8 @@
 # Server B, measured (deliveries per B CPU-second), runs alone on core 0; server A, Redis and
 # the load generator share core 1. The kinds take turns round by round; fresh processes per run.
 # Usage: bench/socketio-redis.sh [seconds-per-run]   (ROUNDS=N, default 3; N=receivers, default
-# 10000; K=broadcasts in flight, default 16)
+# 10000; K=broadcasts in flight, default 16; SHARDED=static|dynamic|dynamic-private for both
+# kinds on the sharded adapter, createShardedAdapter, instead of the classic one)
 # Appends the reports to bench/results-socketio-redis.jsonl and prints the medians and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ secs="${1:-8}"
 rounds="${ROUNDS:-3}"
 receivers="${N:-10000}"
 k="${K:-16}"
+sharded="${SHARDED:-}"
 cargo build --release --quiet -p switchboard
 cargo build --release --quiet -p switchboard-socketio-redis --example redis_server
 [ -d bench/node-socketio/node_modules/@socket.io/redis-adapter ] ||
@@ -35,8 +37,8 @@ port=3600
 start() { # kind core -> echoes "pid port"
   port=$((port + 1))
   case "$1" in
-    switchboard) taskset -c "$2" $bin/examples/redis_server 127.0.0.1:$port "$redis_url" >/dev/null & ;;
-    node-socketio) REDIS_URL="$redis_url" taskset -c "$2" node bench/node-socketio/server.mjs $port >/dev/null & ;;
+    switchboard) taskset -c "$2" $bin/examples/redis_server 127.0.0.1:$port "$redis_url" $sharded >/dev/null & ;;
+    node-socketio) REDIS_URL="$redis_url" REDIS_SHARDED="$sharded" taskset -c "$2" node bench/node-socketio/server.mjs $port >/dev/null & ;;
   esac
   local pid=$!
   pids+=("$pid")
@@ -47,7 +49,7 @@ start() { # kind core -> echoes "pid port"
 run() { # kind
   start "$1" 0; local b_pid=$last_pid b_port=$last_port
   start "$1" 1; local a_port=$last_port
-  taskset -c 1 $bin/switchboard bench --label "$1" --mode sio-broadcast \
+  taskset -c 1 $bin/switchboard bench --label "$1${sharded:+ sharded-$sharded}" --mode sio-broadcast \
     --url "ws://127.0.0.1:$b_port/" --sender-url "ws://127.0.0.1:$a_port/" \
     --server-pid "$b_pid" -d "$secs" -n "$receivers" -s 64 -k "$k" --ramp 256 --json >> "$out" ||
     echo "$1 failed" >&2
@@ -64,7 +66,7 @@ import json, statistics, sys
 runs = [json.loads(l) for l in sys.stdin if l.startswith("{")]
 med = {}
 for label in ("switchboard", "node-socketio"):
-    rows = [r for r in runs if r["label"] == label]
+    rows = [r for r in runs if r["label"].split(" ")[0] == label]
     rates = [r["messages_per_server_cpu_second"] for r in rows]
     med[label] = statistics.median(rates)
     print("%s: median %.0f k deliveries per receiving-server CPU-s (runs: %s); p50 %s us, p99 %s us"

@@ -1,7 +1,8 @@
 // Node's socket.io 4.8 with the benchmark application shared by every Socket.IO server in
 // bench/: namespace "/" acknowledges `echo` with its arguments and relays `broadcast` to every
 // other socket. Prints "listening on http://ADDR". With REDIS_URL, the servers sharing that
-// Redis form one cluster through @socket.io/redis-adapter (bench/socketio-redis.sh).
+// Redis form one cluster through @socket.io/redis-adapter (bench/socketio-redis.sh): its classic
+// adapter, or its sharded one with REDIS_SHARDED set to a subscription mode.
 //   node server.mjs [port]
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
@@ -11,14 +12,18 @@ const http = createServer();
 const io = new Server(http, { serveClient: false });
 if (process.env.REDIS_URL) {
   const { createClient } = await import('redis');
-  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const { createAdapter, createShardedAdapter } = await import('@socket.io/redis-adapter');
   const pub = createClient({ url: process.env.REDIS_URL });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
-  io.adapter(createAdapter(pub, sub));
+  const mode = process.env.REDIS_SHARDED;
+  io.adapter(mode ? createShardedAdapter(pub, sub, { subscriptionMode: mode }) : createAdapter(pub, sub));
   // The adapter subscribes without a promise: wait for its own response channel, its last.
-  const channel = `socket.io-response#/#${io.of('/').adapter.uid}#`;
-  const counted = async () => Number((await pub.sendCommand(['PUBSUB', 'NUMSUB', channel]))[1]);
+  const { uid } = io.of('/').adapter;
+  const [numsub, channel] = mode
+    ? ['SHARDNUMSUB', `socket.io#/#${uid}#`]
+    : ['NUMSUB', `socket.io-response#/#${uid}#`];
+  const counted = async () => Number((await pub.sendCommand(['PUBSUB', numsub, channel]))[1]);
   while ((await counted()) < 1) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 io.on('connection', (socket) => {
