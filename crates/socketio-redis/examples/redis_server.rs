@@ -2,8 +2,8 @@
 //! `@socket.io/redis-adapter` (tests/interop/node/socketio-redis.test.mjs). Node's twin is
 //! tests/interop/node/redis-node-server.mjs; both behave as follows, on namespace `/`:
 //!
-//! - On connection, `socket.data = {name: auth.name ?? null}`, and the socket joins
-//!   `auth.room` when it is a string.
+//! - On connection, unless the socket was recovered, `socket.data = {name: auth.name ?? null}`,
+//!   and the socket joins `auth.room` when it is a string.
 //! - Each event below ends with an acknowledgement. `opts` is
 //!   `{to?: [rooms], except?: [rooms], local?: bool, volatile?: bool}`, applied to the
 //!   namespace as `io.to(to).except(except)` and `.local` / `.volatile`:
@@ -27,7 +27,9 @@
 //!   acknowledged with its arguments, `broadcast` relayed to every other socket of the cluster.
 //!
 //! A third argument (`static`, `dynamic` or `dynamic-private`) makes it the sharded adapter in
-//! that subscription mode, as Node's twin then uses `createShardedAdapter`.
+//! that subscription mode, as Node's twin then uses `createShardedAdapter`; `streams` makes it
+//! the streams adapter with connection-state recovery on, as Node's twin then uses
+//! `@socket.io/redis-streams-adapter`.
 //!
 //! One thread, like Node.
 //!     cargo run -p switchboard-socketio-redis --example redis_server -- 127.0.0.1:0 redis://127.0.0.1:6379/ [dynamic]
@@ -42,9 +44,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use switchboard_socketio::engine::RemoteAddr;
 use switchboard_socketio::{
-    Ack, Args, BroadcastOperator, Config, ServerEvent, Socket, SocketIo, Value,
+    Ack, Args, BroadcastOperator, Config, RecoveryConfig, ServerEvent, Socket, SocketIo, Value,
 };
-use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory, SubscriptionMode};
+use switchboard_socketio_redis::{
+    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
+};
 use tokio::net::{TcpListener, TcpStream};
 
 fn rooms(value: Option<&Value>) -> Vec<String> {
@@ -136,11 +140,14 @@ fn server_event_commands(socket: &Socket, io: &SocketIo, heard: &Heard) {
 }
 
 fn on_connect(socket: &Socket) {
-    let auth = socket.handshake().auth.as_object();
-    let name = auth.and_then(|a| a.get("name")).cloned();
-    let _ = socket.set_data(&json!({ "name": name }));
-    if let Some(room) = auth.and_then(|a| a.get("room")).and_then(Value::as_str) {
-        socket.join(room.to_owned());
+    // A recovered socket has its data and rooms back already.
+    if !socket.recovered() {
+        let auth = socket.handshake().auth.as_object();
+        let name = auth.and_then(|a| a.get("name")).cloned();
+        let _ = socket.set_data(&json!({ "name": name }));
+        if let Some(room) = auth.and_then(|a| a.get("room")).and_then(Value::as_str) {
+            socket.join(room.to_owned());
+        }
     }
     socket.on("echo", |Args(args): Args, ack: Ack| async move {
         ack.send_args(args);
@@ -257,19 +264,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let redis_url = args
         .next()
         .unwrap_or_else(|| "redis://127.0.0.1:6379/".into());
-    let sharded = match args.next().as_deref() {
-        None => None,
-        Some("static") => Some(SubscriptionMode::Static),
-        Some("dynamic") => Some(SubscriptionMode::Dynamic),
-        Some("dynamic-private") => Some(SubscriptionMode::DynamicPrivate),
-        Some(other) => return Err(format!("unknown subscription mode {other:?}").into()),
-    };
-    let config = RedisAdapterConfig {
-        sharded,
-        ..RedisAdapterConfig::default()
-    };
+    let mut config = RedisAdapterConfig::default();
+    let mut sio = Config::default();
+    match args.next().as_deref() {
+        None => {}
+        Some("static") => config.sharded = Some(SubscriptionMode::Static),
+        Some("dynamic") => config.sharded = Some(SubscriptionMode::Dynamic),
+        Some("dynamic-private") => config.sharded = Some(SubscriptionMode::DynamicPrivate),
+        Some("streams") => {
+            config.streams = Some(StreamsConfig::default());
+            sio.connection_state_recovery = Some(RecoveryConfig::default());
+        }
+        Some(other) => return Err(format!("unknown adapter {other:?}").into()),
+    }
     let adapters = RedisAdapterFactory::connect(redis_url.as_str(), config).await?;
-    let io = SocketIo::with_adapter(Config::default(), adapters.clone());
+    let io = SocketIo::with_adapter(sio, adapters.clone());
     let heard = Heard::default();
     listen_to_servers(&io, &heard);
     io.ns("/", {

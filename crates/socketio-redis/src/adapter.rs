@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_socketio::adapter::{
     Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, RoomEvent, ServerAcks, SocketInfo,
+    LocalNamespace, RecoveredSession, RoomEvent, ServerAcks, Session, SocketInfo,
 };
 use switchboard_socketio::{Room, ServerAck, ServerEvent, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +26,17 @@ use crate::SubscriptionMode;
 /// The longest this server gathers acknowledgements for another server's broadcast, whatever
 /// timeout that server asked for.
 const MAX_REMOTE_ACK_WAIT: Duration = Duration::from_secs(600);
+
+/// Which of Node's Redis adapters this one speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `createAdapter` of `@socket.io/redis-adapter`.
+    Classic,
+    /// `createShardedAdapter` of `@socket.io/redis-adapter`.
+    Sharded,
+    /// `createAdapter` of `@socket.io/redis-streams-adapter`.
+    Streams,
+}
 
 /// A `fetchSockets` waiting for the other servers.
 struct PendingFetch {
@@ -57,6 +68,8 @@ pub struct NamespaceAdapter {
     /// Socket.IO ([`crate::RedisAdapterFactory::follow_room`]), counted. The lock also orders
     /// every decision to follow or unfollow a room's channel.
     interests: Mutex<HashMap<Room, usize>>,
+    /// The streams adapter: the namespace's stream.
+    stream: String,
 }
 
 impl std::fmt::Debug for NamespaceAdapter {
@@ -79,6 +92,12 @@ fn redis_error(e: &redis::RedisError) -> AdapterError {
 impl NamespaceAdapter {
     pub(crate) fn new(bus: Arc<Bus>, local: LocalNamespace) -> Arc<Self> {
         let channels = Channels::new(&bus.config.key, local.name(), &bus.uid);
+        let stream = bus
+            .config
+            .streams
+            .as_ref()
+            .map(|streams| crate::streams::stream_of(streams, local.name()))
+            .unwrap_or_default();
         let adapter = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             bus: Arc::clone(&bus),
@@ -87,6 +106,7 @@ impl NamespaceAdapter {
             fetches: Mutex::default(),
             acks: Mutex::default(),
             interests: Mutex::default(),
+            stream,
         });
         bus.register(&adapter);
         if let Some(SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate) =
@@ -184,8 +204,12 @@ impl NamespaceAdapter {
         }
     }
 
-    fn sharded(&self) -> bool {
-        self.bus.config.sharded.is_some()
+    fn dialect(&self) -> Dialect {
+        match (&self.bus.config.sharded, &self.bus.config.streams) {
+            (Some(_), _) => Dialect::Sharded,
+            (None, Some(_)) => Dialect::Streams,
+            (None, None) => Dialect::Classic,
+        }
     }
 
     /// `self` as an `Arc`; there is one as long as the adapter can be called.
@@ -200,33 +224,54 @@ impl NamespaceAdapter {
     }
 
     fn request(&self, request: &Outgoing<'_>) -> Result<(), AdapterError> {
-        let (channel, body) = if self.sharded() {
-            let body = cluster::encode_request(&self.bus.uid, self.local.name(), request);
-            (self.channels.broadcast.clone(), body)
-        } else {
-            let body = wire::encode_request(&self.bus.uid, request);
-            (self.channels.request.clone(), body)
+        let (uid, nsp) = (&self.bus.uid, self.local.name());
+        let queued = match self.dialect() {
+            Dialect::Classic => {
+                let body = wire::encode_request(uid, request);
+                self.bus.publish(self.channels.request.clone(), body)
+            }
+            Dialect::Sharded => {
+                let body = cluster::request(request).pubsub(uid, nsp);
+                self.bus.publish(self.channels.broadcast.clone(), body)
+            }
+            Dialect::Streams => {
+                let message = cluster::request(request);
+                if message.ephemeral() {
+                    let body = message.msgpack(uid, nsp);
+                    self.bus.publish(self.channels.broadcast.clone(), body)
+                } else {
+                    self.bus
+                        .append(self.stream.clone(), message.entry(uid, nsp), None)
+                }
+            }
         };
-        self.bus.publish(channel, body).map_err(unavailable)
+        queued.map_err(unavailable)
     }
 
     fn answer(&self, requester: Option<&str>, answer: &Answer<'_>) {
-        let message = if self.sharded() {
-            // The sharded adapter's requests always name their requester.
+        let (uid, nsp) = (&self.bus.uid, self.local.name());
+        // The cluster adapters' requests always name their requester.
+        let to_requester = |frame: fn(cluster::ClusterOut, &str, &str) -> Bytes| {
             requester
-                .zip(cluster::encode_answer(
-                    &self.bus.uid,
-                    self.local.name(),
-                    answer,
-                ))
-                .map(|(requester, body)| (self.channels.shard_response(requester), body))
-        } else {
-            let specific = self.bus.config.publish_on_specific_response_channel;
-            let channel = self.channels.response_for(
-                requester.unwrap_or_default(),
-                specific && requester.is_some(),
-            );
-            Some((channel, wire::encode_answer(answer)))
+                .zip(cluster::answer(answer))
+                .map(|(requester, message)| {
+                    (
+                        self.channels.shard_response(requester),
+                        frame(message, uid, nsp),
+                    )
+                })
+        };
+        let message = match self.dialect() {
+            Dialect::Classic => {
+                let specific = self.bus.config.publish_on_specific_response_channel;
+                let channel = self.channels.response_for(
+                    requester.unwrap_or_default(),
+                    specific && requester.is_some(),
+                );
+                Some((channel, wire::encode_answer(answer)))
+            }
+            Dialect::Sharded => to_requester(cluster::ClusterOut::pubsub),
+            Dialect::Streams => to_requester(cluster::ClusterOut::msgpack),
         };
         let Some((channel, body)) = message else {
             return;
@@ -238,10 +283,9 @@ impl NamespaceAdapter {
 
     /// Other servers in the cluster (those subscribed to the namespace's requests).
     async fn other_servers(&self) -> Result<usize, AdapterError> {
-        let channel = if self.sharded() {
-            &self.channels.broadcast
-        } else {
-            &self.channels.request
+        let channel = match self.dialect() {
+            Dialect::Classic => &self.channels.request,
+            Dialect::Sharded | Dialect::Streams => &self.channels.broadcast,
         };
         let all = self
             .bus
@@ -281,16 +325,39 @@ impl NamespaceAdapter {
         }
     }
 
-    /// A message of the sharded adapter: a broadcast, a request or an answer.
+    /// A message of the sharded adapter, or one of the streams adapter's over pub/sub: a
+    /// broadcast, a request or an answer.
     pub(crate) fn on_message(self: &Arc<Self>, channel: &str, body: &Bytes) {
         let listener = self.remote_listener();
         if self.nobody_in_room_of(channel, listener.is_some()) {
             return;
         }
-        let message = match cluster::decode(body) {
+        match cluster::decode(body) {
+            Ok(message) => self.dispatch(message, listener),
+            Err(e) => debug!(error = %e, channel, "redis adapter: message ignored"),
+        }
+    }
+
+    /// An entry of the streams adapter's stream; its id is a broadcast's offset.
+    pub(crate) fn on_stream_entry(self: &Arc<Self>, entry: &crate::streams::Entry) {
+        let mut message = match cluster::decode_entry(&entry.fields) {
             Ok(message) => message,
-            Err(e) => return debug!(error = %e, channel, "redis adapter: message ignored"),
+            Err(e) => return debug!(error = %e, id = entry.id, "redis adapter: entry ignored"),
         };
+        if let Incoming::Broadcast(b) = &mut message.body {
+            // As Node's `addOffsetIfNecessary`.
+            if self.local.recovery().is_some() && !b.opts.flags.volatile {
+                b.packet.args.push(Value::String(entry.id.clone()));
+            }
+        }
+        self.dispatch(message, self.remote_listener());
+    }
+
+    fn dispatch(
+        self: &Arc<Self>,
+        message: cluster::ClusterMessage,
+        listener: Option<crate::RemoteBroadcastListener>,
+    ) {
         if message.uid == self.bus.uid || message.nsp != self.local.name() {
             return;
         }
@@ -494,7 +561,7 @@ impl NamespaceAdapter {
 
     /// An answer to a request of this server's (or of another's, ignored).
     pub(crate) fn on_response(&self, body: &Bytes) {
-        let response = if self.sharded() {
+        let response = if self.dialect() != Dialect::Classic {
             match cluster::decode(body).map(|m| m.body) {
                 Ok(Incoming::Response(response)) => Ok(response),
                 Ok(_) => Err(wire::WireError::Malformed("not an answer")),
@@ -570,14 +637,39 @@ impl Adapter for NamespaceAdapter {
             Ok(())
         } else {
             let (uid, nsp) = (&self.bus.uid, self.local.name());
-            let (channel, body) = if self.sharded() {
-                let body = cluster::encode_broadcast(uid, nsp, &packet, &opts);
-                (self.shard_broadcast_channel(&opts), body)
-            } else {
-                let body = wire::encode_broadcast(uid, nsp, &packet, &opts);
-                (self.channels.broadcast_for(&opts), body)
-            };
-            self.bus.publish(channel, body).map_err(unavailable)
+            match self.dialect() {
+                Dialect::Classic => {
+                    let body = wire::encode_broadcast(uid, nsp, &packet, &opts);
+                    let channel = self.channels.broadcast_for(&opts);
+                    self.bus.publish(channel, body).map_err(unavailable)
+                }
+                Dialect::Sharded => {
+                    let body = cluster::broadcast(&packet, &opts).pubsub(uid, nsp);
+                    let channel = self.shard_broadcast_channel(&opts);
+                    self.bus.publish(channel, body).map_err(unavailable)
+                }
+                Dialect::Streams => {
+                    let entry = cluster::broadcast(&packet, &opts).entry(uid, nsp);
+                    if self.local.recovery().is_some() && !opts.flags.volatile {
+                        // The entry's id is the packet's offset, which this server's sockets
+                        // get too: they hear it once appended (as in Node), or without an
+                        // offset when it could not be.
+                        let local = self.local.clone();
+                        let then = Box::new(move |id: Option<String>| {
+                            let mut packet = packet;
+                            packet.args.extend(id.map(Value::String));
+                            local.broadcast(&packet, &opts);
+                        });
+                        let stream = self.stream.clone();
+                        return self
+                            .bus
+                            .append(stream, entry, Some(then))
+                            .map_err(unavailable);
+                    }
+                    let stream = self.stream.clone();
+                    self.bus.append(stream, entry, None).map_err(unavailable)
+                }
+            }
         };
         self.local.broadcast(&packet, &opts);
         remote
@@ -733,6 +825,52 @@ impl Adapter for NamespaceAdapter {
                 }
             }
             Ok(out)
+        })
+    }
+
+    /// The streams adapter keeps the session in Redis (`SET … PX`) for any server to restore;
+    /// the others keep none.
+    fn persist_session(&self, session: Session) {
+        let (Some(streams), Some(recovery)) = (&self.bus.config.streams, self.local.recovery())
+        else {
+            return;
+        };
+        let key = format!("{}{}", streams.session_key_prefix, session.pid);
+        let value = crate::streams::encode_session(&session);
+        let ttl =
+            u64::try_from(recovery.max_disconnection_duration.as_millis()).unwrap_or(u64::MAX);
+        let mut conn = self.bus.commands();
+        self.bus.runtime.spawn(async move {
+            let set = redis::cmd("SET")
+                .arg(&key)
+                .arg(&value[..])
+                .arg("PX")
+                .arg(ttl.max(1))
+                .exec_async(&mut conn)
+                .await;
+            if let Err(e) = set {
+                warn!(error = %e, key, "redis adapter: a session could not be kept");
+            }
+        });
+    }
+
+    /// The streams adapter: the session from Redis (taken, so that it is restored once) and
+    /// the broadcasts after `offset` in the stream that reached its rooms.
+    fn restore_session(&self, pid: &str, offset: &str) -> AdapterFuture<Option<RecoveredSession>> {
+        let Some(streams) = self.bus.config.streams.clone() else {
+            return Box::pin(async { Ok(None) });
+        };
+        let key = format!("{}{pid}", streams.session_key_prefix);
+        let (offset, stream, nsp) = (
+            offset.to_owned(),
+            self.stream.clone(),
+            self.local.name().to_owned(),
+        );
+        let mut conn = self.bus.commands();
+        Box::pin(async move {
+            crate::streams::restore(&mut conn, &key, &stream, &nsp, &offset)
+                .await
+                .map_err(|e| redis_error(&e))
         })
     }
 

@@ -19,6 +19,7 @@ use tracing::{debug, error, warn};
 
 use crate::adapter::NamespaceAdapter;
 use crate::shard::{ShardMessage, ShardSubscriber};
+use crate::wire::Channels;
 use crate::RedisAdapterConfig;
 
 /// What a subscribed channel carries for its namespace.
@@ -114,11 +115,13 @@ impl redis::aio::AsyncPushSender for PushQueue {
     }
 }
 
-/// Which of the two connections.
+/// Which connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
     Commands,
     Subscriber,
+    /// A stream reader of the streams adapter (its reads block).
+    Reader,
 }
 
 /// The connections and this server's identity in the cluster.
@@ -132,7 +135,7 @@ pub(crate) struct Bus {
     /// For PUBLISH (the publisher task) and the other commands (`PUBSUB NUMSUB`).
     commands: Arc<Slot>,
     subscriber: Subscriber,
-    publish: mpsc::UnboundedSender<(String, Bytes)>,
+    publish: mpsc::UnboundedSender<Publication>,
     /// Messages in the publish queue, bounded by `config.max_queued_publishes`.
     queued: Arc<AtomicUsize>,
     routes: RwLock<Routes>,
@@ -142,10 +145,26 @@ pub(crate) struct Bus {
     /// Held while (un)subscribing, so that each decision to unsubscribe and the commands
     /// that follow cannot interleave with a subscription of the same channels.
     subscriptions: tokio::sync::Mutex<()>,
-    runtime: tokio::runtime::Handle,
+    pub(crate) runtime: tokio::runtime::Handle,
     /// Told of every broadcast from another server, after local delivery.
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
 }
+
+/// What the publisher sends, in the order queued.
+pub(crate) enum Publication {
+    /// `PUBLISH` (or `SPUBLISH`) `payload` on `channel`.
+    Message { channel: String, payload: Bytes },
+    /// `XADD` an entry of these fields to `stream` (Node's streams adapter); `then` is told
+    /// the entry's id, or `None` when it was not appended.
+    Entry {
+        stream: String,
+        fields: Vec<(&'static str, Bytes)>,
+        then: Option<AfterAppend>,
+    },
+}
+
+/// What to do once an entry is appended (or could not be), with its id.
+pub(crate) type AfterAppend = Box<dyn FnOnce(Option<String>) + Send>;
 
 /// Why a message could not be queued for Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +177,13 @@ impl Bus {
         url: impl IntoConnectionInfo,
         config: RedisAdapterConfig,
     ) -> Result<Arc<Self>, RedisError> {
+        if config.sharded.is_some() && config.streams.is_some() {
+            return Err(RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "the streams adapter does not take `sharded` (sharded pub/sub for its requests \
+                 is not supported)",
+            )));
+        }
         let info = url.into_connection_info()?;
         let settings = info
             .redis_settings()
@@ -217,7 +243,15 @@ impl Bus {
         } else {
             "PUBLISH"
         };
-        tokio::spawn(publisher(commands, publish_rx, queued, verb));
+        let max_len = bus.config.streams.as_ref().map_or(0, |s| s.max_len);
+        tokio::spawn(publisher(commands, publish_rx, queued, verb, max_len));
+        if let Some(streams) = &bus.config.streams {
+            for stream in crate::streams::all_streams(streams) {
+                // A connection of its own: a blocking read holds up the commands behind it.
+                let reader = bus.open_reader().await?;
+                tokio::spawn(crate::streams::read(Arc::downgrade(&bus), reader, stream));
+            }
+        }
         tokio::spawn(router(Arc::downgrade(&bus), push_rx));
         if let Some(interval) = heartbeat.filter(|interval| !interval.is_zero()) {
             tokio::spawn(watchdog(Arc::downgrade(&bus), interval));
@@ -235,7 +269,7 @@ impl Bus {
         match (which, &self.subscriber) {
             (Which::Commands, _) => Some(self.commands.get()),
             (Which::Subscriber, Subscriber::PubSub(slot)) => Some(slot.get()),
-            (Which::Subscriber, Subscriber::Shard(_)) => None,
+            (Which::Subscriber, Subscriber::Shard(_)) | (Which::Reader, _) => None,
         }
     }
 
@@ -253,6 +287,7 @@ impl Bus {
         let mut fresh = open(&self.client, &self.config, which, &self.pushes).await?;
         match which {
             Which::Commands => self.commands.set(fresh),
+            Which::Reader => {}
             Which::Subscriber => {
                 let Some(slot) = self.pubsub() else {
                     return Ok(());
@@ -279,15 +314,42 @@ impl Bus {
 
     /// Queues `payload` for `channel`; messages go out in the order they were queued.
     pub(crate) fn publish(&self, channel: String, payload: Bytes) -> Result<(), QueueFull> {
-        if self.queued.fetch_add(1, Ordering::Relaxed) >= self.config.max_queued_publishes {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(QueueFull);
+        self.queue(Publication::Message { channel, payload })
+    }
+
+    /// Queues an entry for `stream`, in order with the messages.
+    pub(crate) fn append(
+        &self,
+        stream: String,
+        fields: Vec<(&'static str, Bytes)>,
+        then: Option<AfterAppend>,
+    ) -> Result<(), QueueFull> {
+        self.queue(Publication::Entry {
+            stream,
+            fields,
+            then,
+        })
+    }
+
+    /// Queues `publication`; one that cannot be has its `then` told `None` at once.
+    fn queue(&self, publication: Publication) -> Result<(), QueueFull> {
+        let refused =
+            if self.queued.fetch_add(1, Ordering::Relaxed) >= self.config.max_queued_publishes {
+                Some(publication)
+            } else {
+                self.publish.send(publication).err().map(|e| e.0)
+            };
+        let Some(publication) = refused else {
+            return Ok(());
+        };
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        if let Publication::Entry {
+            then: Some(then), ..
+        } = publication
+        {
+            then(None);
         }
-        if self.publish.send((channel, payload)).is_err() {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(QueueFull);
-        }
-        Ok(())
+        Err(QueueFull)
     }
 
     /// How many servers subscribe to `channel` (`PUBSUB NUMSUB`, or `SHARDNUMSUB` for the
@@ -325,17 +387,14 @@ impl Bus {
             });
             return;
         }
-        let pattern = channels.broadcast_pattern();
-        let exact = [
-            (channels.request.clone(), Route::Request),
-            (channels.response.clone(), Route::Response),
-            (channels.own_response.clone(), Route::Response),
-        ];
-        self.routes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .patterns
-            .insert(pattern.clone(), Arc::downgrade(adapter));
+        let (pattern, exact) = self.pubsub_channels(channels);
+        if let Some(pattern) = &pattern {
+            self.routes
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .patterns
+                .insert(pattern.clone(), Arc::downgrade(adapter));
+        }
         self.route_channels(adapter, &exact);
         self.subscribing.fetch_add(1, Ordering::SeqCst);
         let bus = Arc::clone(self);
@@ -349,23 +408,45 @@ impl Bus {
             loop {
                 let result = {
                     let _in_order = bus.subscriptions.lock().await;
-                    let (true, Some(slot)) = (bus.is_routed(&pattern), bus.pubsub()) else {
+                    let registered = bus.is_routed(pattern.as_deref(), &names[0]);
+                    let (true, Some(slot)) = (registered, bus.pubsub()) else {
                         break;
                     };
                     let mut conn = slot.get();
                     async {
-                        conn.psubscribe(&pattern).await?;
+                        if let Some(pattern) = &pattern {
+                            conn.psubscribe(pattern).await?;
+                        }
                         conn.subscribe(&names).await
                     }
                     .await
                 };
                 let Err(e) = result else { break };
-                warn!(error = %e, pattern, "redis adapter: subscribing failed; retrying");
+                warn!(error = %e, ?pattern, "redis adapter: subscribing failed; retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(bus.config.reconnect_max_delay);
             }
             bus.one_subscribed();
         });
+    }
+
+    /// The pub/sub subscriber's pattern and channels for a namespace: the classic adapter's
+    /// broadcast pattern, request and response channels; the streams adapter's namespace
+    /// channel and this server's own, for answers.
+    fn pubsub_channels(&self, channels: &Channels) -> (Option<String>, Vec<(String, Route)>) {
+        if self.config.streams.is_some() {
+            let exact = vec![
+                (channels.broadcast.clone(), Route::Message),
+                (channels.shard_response(&self.uid), Route::Response),
+            ];
+            return (None, exact);
+        }
+        let exact = vec![
+            (channels.request.clone(), Route::Request),
+            (channels.response.clone(), Route::Response),
+            (channels.own_response.clone(), Route::Response),
+        ];
+        (Some(channels.broadcast_pattern()), exact)
     }
 
     fn route_channels(&self, adapter: &Arc<NamespaceAdapter>, channels: &[(String, Route)]) {
@@ -383,13 +464,14 @@ impl Bus {
         }
     }
 
-    /// Whether a namespace still listens on the broadcast `pattern`.
-    fn is_routed(&self, pattern: &str) -> bool {
-        self.routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .patterns
-            .contains_key(pattern)
+    /// Whether a namespace still listens on the broadcast `pattern` (the classic adapter), or
+    /// on `channel` (the streams adapter, which has no pattern).
+    fn is_routed(&self, pattern: Option<&str>, channel: &str) -> bool {
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        match pattern {
+            Some(pattern) => routes.patterns.contains_key(pattern),
+            None => routes.channels.contains_key(channel),
+        }
     }
 
     /// The sharded adapter: subscribes to a room's `channel` for `adapter` (a room got its
@@ -424,6 +506,16 @@ impl Bus {
         subscriber.unsubscribe(channel.to_owned());
     }
 
+    /// A new connection for a stream reader.
+    pub(crate) async fn open_reader(&self) -> Result<ConnectionManager, RedisError> {
+        open(&self.client, &self.config, Which::Reader, &self.pushes).await
+    }
+
+    /// The commands connection, for a one-off command.
+    pub(crate) fn commands(&self) -> ConnectionManager {
+        self.commands.get()
+    }
+
     /// The adapter of namespace `nsp` on this server, if it has one.
     pub(crate) fn adapter_of(&self, nsp: &str) -> Option<Arc<NamespaceAdapter>> {
         let main = crate::wire::Channels::new(&self.config.key, nsp, &self.uid).broadcast;
@@ -449,19 +541,20 @@ impl Bus {
             }
             return;
         }
-        let channels = adapter.channels();
-        let pattern = channels.broadcast_pattern();
-        let names = [
-            channels.request.clone(),
-            channels.response.clone(),
-            channels.own_response.clone(),
-        ];
+        let (pattern, exact) = self.pubsub_channels(adapter.channels());
+        let names: Vec<String> = exact.into_iter().map(|(c, _)| c).collect();
         {
             let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-            if !routes.patterns.get(&pattern).is_some_and(ours) {
+            let owner = match &pattern {
+                Some(pattern) => routes.patterns.get(pattern),
+                None => routes.channels.get(&names[0]).map(|(weak, _)| weak),
+            };
+            if !owner.is_some_and(ours) {
                 return;
             }
-            routes.patterns.remove(&pattern);
+            if let Some(pattern) = &pattern {
+                routes.patterns.remove(pattern);
+            }
             for name in &names {
                 if routes
                     .channels
@@ -477,12 +570,14 @@ impl Bus {
             let _in_order = bus.subscriptions.lock().await;
             // An adapter of the same namespace registered meanwhile: its subscription, made
             // before or after this point, must stand.
-            if bus.is_routed(&pattern) {
+            if bus.is_routed(pattern.as_deref(), &names[0]) {
                 return;
             }
             let Some(slot) = bus.pubsub() else { return };
             let mut conn = slot.get();
-            let _ = conn.punsubscribe(&pattern).await;
+            if let Some(pattern) = &pattern {
+                let _ = conn.punsubscribe(pattern).await;
+            }
             let _ = conn.unsubscribe(&names).await;
         });
     }
@@ -531,6 +626,13 @@ async fn open(
         Which::Subscriber => settings
             .set_push_sender(pushes.clone())
             .set_automatic_resubscription(),
+        Which::Reader => {
+            let block = config
+                .streams
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.block_time);
+            settings.set_response_timeout(Some(block + config.requests_timeout))
+        }
     };
     client.get_connection_manager_with_config(settings).await
 }
@@ -578,24 +680,51 @@ async fn check(bus: &Bus, which: Which) {
 /// connection the slot holds at the time.
 async fn publisher(
     commands: Arc<Slot>,
-    mut queue: mpsc::UnboundedReceiver<(String, Bytes)>,
+    mut queue: mpsc::UnboundedReceiver<Publication>,
     queued: Arc<AtomicUsize>,
     verb: &'static str,
+    max_len: u64,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 512).await > 0 {
         let mut conn = commands.get();
         let mut pipe = redis::pipe();
-        for (channel, payload) in &batch {
-            pipe.cmd(verb).arg(channel).arg(&payload[..]).ignore();
+        for publication in &batch {
+            match publication {
+                Publication::Message { channel, payload } => {
+                    pipe.cmd(verb).arg(channel).arg(&payload[..]);
+                }
+                Publication::Entry { stream, fields, .. } => {
+                    let xadd = pipe.cmd("XADD").arg(stream).arg("MAXLEN").arg("~");
+                    let xadd = xadd.arg(max_len).arg("*");
+                    for (name, value) in fields {
+                        xadd.arg(*name).arg(&value[..]);
+                    }
+                }
+            }
         }
-        if let Err(e) = pipe.exec_async(&mut conn).await {
-            // The connection manager reconnects on the next command; what this batch held is
-            // lost, as a broadcast to a server that is down would be.
-            warn!(error = %e, lost = batch.len(), "redis adapter: publishing failed");
+        let replies = match pipe.query_async::<Vec<redis::Value>>(&mut conn).await {
+            Ok(replies) => replies,
+            Err(e) => {
+                // The connection manager reconnects on the next command; what this batch held
+                // is lost, as a broadcast to a server that is down would be.
+                warn!(error = %e, lost = batch.len(), "redis adapter: publishing failed");
+                Vec::new()
+            }
+        };
+        let sent = batch.len();
+        let mut replies = replies.into_iter();
+        for publication in batch.drain(..) {
+            let reply = replies.next();
+            if let Publication::Entry {
+                then: Some(then), ..
+            } = publication
+            {
+                let id = reply.and_then(|r| redis::from_redis_value::<String>(r).ok());
+                then(id);
+            }
         }
-        queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        batch.clear();
+        queued.fetch_sub(sent, Ordering::Relaxed);
     }
 }
 

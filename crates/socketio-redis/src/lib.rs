@@ -1,9 +1,12 @@
 //! A Redis adapter for [`switchboard_socketio`]: several servers share their namespaces'
-//! broadcasts and socket queries through Redis pub/sub, in the wire format of Node's
-//! [`@socket.io/redis-adapter`](https://github.com/socketio/socket.io-redis-adapter) (8.x):
-//! its classic adapter (`createAdapter`) by default, its sharded one (`createShardedAdapter`,
-//! Redis 7's sharded Pub/Sub) with [`RedisAdapterConfig::sharded`]. Switchboard servers and
-//! Node servers can therefore serve one application side by side.
+//! broadcasts and socket queries through Redis, in the wire format of Node's adapters: the
+//! classic one of [`@socket.io/redis-adapter`](https://github.com/socketio/socket.io-redis-adapter)
+//! 8.x (`createAdapter`, pub/sub) by default, its sharded one (`createShardedAdapter`, Redis 7's
+//! sharded Pub/Sub) with [`RedisAdapterConfig::sharded`], or
+//! [`@socket.io/redis-streams-adapter`](https://github.com/socketio/socket.io-redis-streams-adapter)
+//! 0.3 (a Redis stream, with connection-state recovery across servers) with
+//! [`RedisAdapterConfig::streams`]. Switchboard servers and Node servers can therefore serve
+//! one application side by side.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), redis::RedisError> {
@@ -23,8 +26,9 @@
 //! broadcasts with acknowledgements, `fetchSockets`, `socketsJoin`, `socketsLeave`,
 //! `disconnectSockets`, server-side events (`serverSideEmit`, with or without answers:
 //! [`switchboard_socketio::SocketIo::server_events`]); and this server answers Node's
-//! `allSockets` and `allRooms` requests. Not supported: connection-state recovery across
-//! servers (Node's Redis adapter has none either; sessions stay on the server that kept them).
+//! `allSockets` and `allRooms` requests. Connection-state recovery across servers needs the
+//! streams adapter (as in Node): it keeps sessions in Redis, and the stream keeps what the
+//! sockets missed; with the pub/sub adapters a session stays on the server that kept it.
 //!
 //! The sharded adapter, in a dynamic [`SubscriptionMode`], sends a broadcast to one room on
 //! that room's channel, which a server subscribes to while the room has members there:
@@ -49,6 +53,7 @@ mod adapter;
 mod bus;
 mod resp;
 mod shard;
+mod streams;
 mod wire;
 
 use std::sync::Arc;
@@ -101,6 +106,44 @@ pub struct RedisAdapterConfig {
     /// The largest message the sharded adapter's subscriber accepts from Redis (a larger one
     /// closes that connection, which is opened again): 64 MiB.
     pub max_message_size: usize,
+    /// Speak Node's streams adapter (`@socket.io/redis-streams-adapter` 0.3, `createAdapter`)
+    /// instead: broadcasts and room changes go through a Redis stream, which every server
+    /// reads in order and which outlives a lost connection, and requests and answers through
+    /// pub/sub. `None` (the default) for the pub/sub adapters. Not with `sharded`. `key` is its
+    /// `channelPrefix`.
+    pub streams: Option<StreamsConfig>,
+}
+
+/// The settings of Node's streams adapter, named after its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamsConfig {
+    /// The stream (`streamName`): `socket.io`.
+    pub stream_name: String,
+    /// How many streams the namespaces are spread over (`streamCount`): 1. With more, a
+    /// namespace's stream is `{stream_name}-{i}`, `i` from its name as Node hashes it.
+    pub stream_count: u32,
+    /// About how many entries a stream keeps (`maxLen`, trimmed with `MAXLEN ~`): 10,000.
+    pub max_len: u64,
+    /// Most entries read at once (`readCount`): 100.
+    pub read_count: u32,
+    /// How long a read waits for new entries before asking again (`blockTimeInMs`): 5 s.
+    pub block_time: Duration,
+    /// Prefix of the keys that keep disconnected sockets' sessions for connection-state
+    /// recovery (`sessionKeyPrefix`): `sio:session:`.
+    pub session_key_prefix: String,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        Self {
+            stream_name: "socket.io".into(),
+            stream_count: 1,
+            max_len: 10_000,
+            read_count: 100,
+            block_time: Duration::from_secs(5),
+            session_key_prefix: "sio:session:".into(),
+        }
+    }
 }
 
 /// Which channels the sharded adapter subscribes to (Node's `subscriptionMode`). Every server
@@ -132,6 +175,7 @@ impl Default for RedisAdapterConfig {
             heartbeat_interval: Some(Duration::from_secs(5)),
             sharded: None,
             max_message_size: 64 << 20,
+            streams: None,
         }
     }
 }
@@ -254,7 +298,7 @@ pub fn fuzz_decode(bytes: &[u8]) {
         Ok(wire::cluster::Incoming::Broadcast(b)) => {
             let mut opts = b.opts.clone();
             opts.flags.local = false;
-            let again = wire::cluster::encode_broadcast(&b.uid, &b.nsp, &b.packet, &opts);
+            let again = wire::cluster::broadcast(&b.packet, &opts).pubsub(&b.uid, &b.nsp);
             let decoded = wire::cluster::decode(&again).map(|m| m.body);
             assert!(
                 matches!(&decoded, Ok(wire::cluster::Incoming::Broadcast(d)) if d.packet == b.packet),

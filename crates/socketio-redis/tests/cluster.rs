@@ -2,8 +2,9 @@
 //! per test on a free port): broadcasts, rooms, `local`, `fetchSockets`, remote joins and
 //! disconnections, broadcasts with acknowledgements, server-side events, garbage on the
 //! channels, a Redis restart, and connections that a proxy in between forgets. Each runs on the
-//! classic adapter and on the sharded one (`name::classic`, `name::sharded`). Node's adapters
-//! on the other side are tests/interop/node/socketio-redis.test.mjs.
+//! classic adapter, the sharded one and the streams one (`name::classic`, `name::sharded`,
+//! `name::streams`). Node's adapters on the other side are
+//! tests/interop/node/socketio-redis.test.mjs.
 //!
 //! Needs `redis-server` on the PATH; skipped without it unless `SWITCHBOARD_INTEROP` is set
 //! (scripts/test.sh sets it and installs Redis).
@@ -21,7 +22,9 @@ use common::{serve, Client, WAIT};
 use redis_process::Redis;
 use serde_json::json;
 use switchboard_socketio::{AckError, Config, EmitError, ServerEvent, Socket, SocketIo, Value};
-use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory, SubscriptionMode};
+use switchboard_socketio_redis::{
+    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
+};
 
 /// Which adapter a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +33,8 @@ enum Kind {
     Classic,
     /// Node's `createShardedAdapter` (sharded pub/sub), in its default dynamic mode.
     Sharded,
+    /// Node's `@socket.io/redis-streams-adapter`.
+    Streams,
 }
 
 impl Kind {
@@ -41,13 +46,17 @@ impl Kind {
                 sharded: Some(SubscriptionMode::Dynamic),
                 ..RedisAdapterConfig::default()
             },
+            Kind::Streams => RedisAdapterConfig {
+                streams: Some(StreamsConfig::default()),
+                ..RedisAdapterConfig::default()
+            },
         }
     }
 }
 
-/// Runs the test function `name(kind)` on both adapters, as `name::classic` and
-/// `name::sharded`, with the given `#[tokio::test]` arguments.
-macro_rules! on_both_adapters {
+/// Runs the test function `name(kind)` on every adapter, as `name::classic`,
+/// `name::sharded` and `name::streams`, with the given `#[tokio::test]` arguments.
+macro_rules! on_every_adapter {
     ($name:ident $(, $($runtime:tt)*)?) => {
         mod $name {
             #[tokio::test$(($($runtime)*))?]
@@ -58,6 +67,11 @@ macro_rules! on_both_adapters {
             #[tokio::test$(($($runtime)*))?]
             async fn sharded() {
                 super::$name(super::Kind::Sharded).await;
+            }
+
+            #[tokio::test$(($($runtime)*))?]
+            async fn streams() {
+                super::$name(super::Kind::Streams).await;
             }
         }
     };
@@ -135,7 +149,7 @@ async fn expect_event(client: &mut Client, event: &str, args: serde_json::Value)
 
 const QUIET: Duration = Duration::from_millis(300);
 
-on_both_adapters!(broadcasts_reach_both_servers_with_rooms_except_and_local);
+on_every_adapter!(broadcasts_reach_both_servers_with_rooms_except_and_local);
 async fn broadcasts_reach_both_servers_with_rooms_except_and_local(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, a_addr) = server(&redis, kind).await;
@@ -186,7 +200,7 @@ async fn broadcasts_reach_both_servers_with_rooms_except_and_local(kind: Kind) {
     assert!(a_red.quiet_for(QUIET).await && b_red.quiet_for(QUIET).await);
 }
 
-on_both_adapters!(fetch_sockets_describes_the_other_servers_sockets);
+on_every_adapter!(fetch_sockets_describes_the_other_servers_sockets);
 async fn fetch_sockets_describes_the_other_servers_sockets(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, a_addr) = server(&redis, kind).await;
@@ -220,7 +234,7 @@ async fn fetch_sockets_describes_the_other_servers_sockets(kind: Kind) {
     assert_eq!(ns(&b).local().fetch_sockets().await.unwrap().len(), 2);
 }
 
-on_both_adapters!(remote_joins_leaves_and_disconnections);
+on_every_adapter!(remote_joins_leaves_and_disconnections);
 async fn remote_joins_leaves_and_disconnections(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, _a_addr) = server(&redis, kind).await;
@@ -231,7 +245,8 @@ async fn remote_joins_leaves_and_disconnections(kind: Kind) {
     // From server a, to sockets on server b only.
     ns(&a).to("red").join("green").unwrap();
     match kind {
-        Kind::Classic => {
+        // The streams adapter appends the join and the broadcast to one stream, in order.
+        Kind::Classic | Kind::Streams => {
             ns(&a).to("green").emit("green", &1).unwrap();
             expect_event(&mut one, "green", json!([1])).await;
         }
@@ -265,7 +280,7 @@ async fn remote_joins_leaves_and_disconnections(kind: Kind) {
     }
 }
 
-on_both_adapters!(broadcast_acknowledgements_are_gathered_across_servers);
+on_every_adapter!(broadcast_acknowledgements_are_gathered_across_servers);
 async fn broadcast_acknowledgements_are_gathered_across_servers(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, a_addr) = server(&redis, kind).await;
@@ -333,7 +348,7 @@ fn listen(io: &SocketIo, name: &'static str, heard: &tokio::sync::mpsc::Unbounde
     });
 }
 
-on_both_adapters!(server_side_events_reach_the_other_servers_and_gather_their_answers);
+on_every_adapter!(server_side_events_reach_the_other_servers_and_gather_their_answers);
 async fn server_side_events_reach_the_other_servers_and_gather_their_answers(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let config = RedisAdapterConfig {
@@ -419,7 +434,7 @@ async fn server_side_events_reach_the_other_servers_and_gather_their_answers(kin
     assert!(heard.try_recv().is_err());
 }
 
-on_both_adapters!(server_side_events_of_a_namespace_stay_in_it);
+on_every_adapter!(server_side_events_of_a_namespace_stay_in_it);
 async fn server_side_events_of_a_namespace_stay_in_it(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, _, a_adapters) = server_with(&redis, kind.config()).await;
@@ -442,7 +457,7 @@ async fn server_side_events_of_a_namespace_stay_in_it(kind: Kind) {
     assert!(tokio::time::timeout(QUIET, heard.recv()).await.is_err());
 }
 
-on_both_adapters!(a_namespace_used_before_its_setup_keeps_hearing_the_cluster);
+on_every_adapter!(a_namespace_used_before_its_setup_keeps_hearing_the_cluster);
 async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, _) = server(&redis, kind).await;
@@ -457,7 +472,7 @@ async fn a_namespace_used_before_its_setup_keeps_hearing_the_cluster(kind: Kind)
     expect_event(&mut c, "hello", json!([1])).await;
 }
 
-on_both_adapters!(dropping_a_server_keeps_the_channels_another_took_over);
+on_every_adapter!(dropping_a_server_keeps_the_channels_another_took_over);
 async fn dropping_a_server_keeps_the_channels_another_took_over(kind: Kind) {
     // Two `SocketIo` on one factory (the docs ask for one each): the second's adapter takes
     // the channels of "/" over; dropping the first must not take them from it.
@@ -475,7 +490,7 @@ async fn dropping_a_server_keeps_the_channels_another_took_over(kind: Kind) {
     expect_event(&mut c, "hello", json!([1])).await;
 }
 
-on_both_adapters!(garbage_on_the_channels_harms_nothing);
+on_every_adapter!(garbage_on_the_channels_harms_nothing);
 async fn garbage_on_the_channels_harms_nothing(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, _) = server(&redis, kind).await;
@@ -500,7 +515,49 @@ async fn garbage_on_the_channels_harms_nothing(kind: Kind) {
                 format!("socket.io#/#{}#", b_adapters.uid()),
             ],
         ),
+        Kind::Streams => (
+            "PUBLISH",
+            vec![
+                "socket.io#/#".to_owned(),
+                format!("socket.io#/#{}#", b_adapters.uid()),
+            ],
+        ),
     };
+    if kind == Kind::Streams {
+        // And entries in the stream, as anyone could append them.
+        for fields in [
+            &[][..],
+            &[("nsp", &b"/"[..])],
+            &[("nsp", b"/"), ("uid", b"x"), ("type", b"3")],
+            &[
+                ("nsp", b"/"),
+                ("uid", b"x"),
+                ("type", b"x"),
+                ("data", b"{}"),
+            ],
+            &[
+                ("nsp", b"/"),
+                ("uid", b"x"),
+                ("type", b"3"),
+                ("data", b"!!"),
+            ],
+            &[("nsp", b"/"), ("uid", b"x"), ("type", b"3"), ("data", b"{")],
+            &[
+                ("nsp", b"/"),
+                ("uid", b"x"),
+                ("type", b"4"),
+                ("data", b"{\"opts\":1}"),
+            ],
+            &[
+                ("nsp", b"\xff"),
+                ("uid", b"x"),
+                ("type", b"3"),
+                ("data", b"{}"),
+            ],
+        ] {
+            redis.xadd("socket.io", fields);
+        }
+    }
     emit_until_heard(&ns(&a).to("red"), &mut listener, "subscribed", WAIT).await;
     for channel in &channels {
         for payload in [
@@ -537,7 +594,7 @@ async fn garbage_on_the_channels_harms_nothing(kind: Kind) {
     assert_eq!(ns(&b).fetch_sockets().await.unwrap().len(), 1);
 }
 
-on_both_adapters!(a_panicking_listener_of_remote_broadcasts_costs_one_message);
+on_every_adapter!(a_panicking_listener_of_remote_broadcasts_costs_one_message);
 async fn a_panicking_listener_of_remote_broadcasts_costs_one_message(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, _) = server(&redis, kind).await;
@@ -594,7 +651,7 @@ async fn a_message_over_the_limit_costs_the_shard_subscriber_its_connection_only
     assert_eq!(got.data, json!(["fits", fits]));
 }
 
-on_both_adapters!(broadcasts_flow_again_after_redis_restarts);
+on_every_adapter!(broadcasts_flow_again_after_redis_restarts);
 async fn broadcasts_flow_again_after_redis_restarts(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let port = redis.port;
@@ -621,7 +678,7 @@ async fn broadcasts_flow_again_after_redis_restarts(kind: Kind) {
     drop(redis);
 }
 
-on_both_adapters!(a_single_server_answers_alone);
+on_every_adapter!(a_single_server_answers_alone);
 async fn a_single_server_answers_alone(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let (a, a_addr) = server(&redis, kind).await;
@@ -634,7 +691,7 @@ async fn a_single_server_answers_alone(kind: Kind) {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
-on_both_adapters!(a_namespace_made_while_redis_is_down_subscribes_once_it_is_back);
+on_every_adapter!(a_namespace_made_while_redis_is_down_subscribes_once_it_is_back);
 async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let port = redis.port;
@@ -702,12 +759,13 @@ async fn a_custom_key_and_answers_on_the_requester_s_channel() {
     assert!(outsider.quiet_for(QUIET).await);
 }
 
-on_both_adapters!(
+on_every_adapter!(
     a_server_that_falls_behind_drops_messages_and_carries_on,
     flavor = "multi_thread",
     worker_threads = 2
 );
 async fn a_server_that_falls_behind_drops_messages_and_carries_on(kind: Kind) {
+    // (The streams adapter's stream holds what it has not read yet: nothing is dropped.)
     let Some(redis) = Redis::start() else { return };
     let (a, _) = server(&redis, kind).await;
     let small = RedisAdapterConfig {
@@ -736,6 +794,21 @@ async fn a_server_that_falls_behind_drops_messages_and_carries_on(kind: Kind) {
         ns(&a).emit("n", &n).unwrap();
     }
     ns(&a).emit("after", &true).unwrap();
+    if kind == Kind::Streams {
+        // The stream keeps them: once they are all in it, b reads them in its own time.
+        let deadline = Instant::now() + WAIT;
+        while redis.xlen("socket.io") < SENT + 1 {
+            assert!(Instant::now() < deadline, "not all appended");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        release_tx.send(()).unwrap();
+        for n in 0..SENT {
+            expect_event(&mut listener, "n", json!([n])).await;
+        }
+        expect_event(&mut listener, "after", json!([true])).await;
+        assert_eq!(b_adapters.dropped_messages(), 0);
+        return;
+    }
     // Redis pushes them all to b meanwhile: 8 wait, the other 192 are dropped. Then b goes on.
     let deadline = Instant::now() + WAIT;
     while b_adapters.dropped_messages() < SENT - 8 {
@@ -831,7 +904,7 @@ async fn emit_until_heard(
     }
 }
 
-on_both_adapters!(a_server_whose_redis_connections_die_silently_connects_again);
+on_every_adapter!(a_server_whose_redis_connections_die_silently_connects_again);
 async fn a_server_whose_redis_connections_die_silently_connects_again(kind: Kind) {
     let Some(redis) = Redis::start() else { return };
     let path = Forgetful::start(redis.port).await;

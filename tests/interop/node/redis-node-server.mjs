@@ -1,10 +1,11 @@
 // The Node reference for the Socket.IO Redis adapter interop test (socketio-redis.test.mjs):
 // socket.io 4.8 with @socket.io/redis-adapter over node-redis 4: the classic pub/sub adapter
 // (createAdapter), or with a third argument the sharded one (createShardedAdapter, Redis 7) in
-// that subscription mode. Our Rust example takes the same command line and answers the same
+// that subscription mode, or with `streams` @socket.io/redis-streams-adapter and
+// connection-state recovery. Our Rust example takes the same command line and answers the same
 // events, so the test runs either.
 //
-//   node redis-node-server.mjs 127.0.0.1:0 redis://127.0.0.1:6390 [static|dynamic|dynamic-private]
+//   node redis-node-server.mjs 127.0.0.1:0 redis://127.0.0.1:6390 [static|dynamic|dynamic-private|streams]
 //
 // Prints `listening on http://HOST:PORT` once it listens and its adapter is subscribed; exits 0
 // on SIGTERM/SIGINT. Clients drive it with these events, each ending with an ack callback, where
@@ -23,12 +24,15 @@
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { createClient } from 'redis';
 
-const [listen, redisUrl, shardedMode] = process.argv.slice(2);
+const [listen, redisUrl, kind] = process.argv.slice(2);
 const at = listen?.lastIndexOf(':') ?? -1;
-if (!redisUrl || at < 0 || (shardedMode && !['static', 'dynamic', 'dynamic-private'].includes(shardedMode))) {
-  console.error('usage: redis-node-server.mjs <host:port> <redis-url> [static|dynamic|dynamic-private]');
+const streams = kind === 'streams';
+const shardedMode = streams ? undefined : kind;
+if (!redisUrl || at < 0 || (kind && !['static', 'dynamic', 'dynamic-private', 'streams'].includes(kind))) {
+  console.error('usage: redis-node-server.mjs <host:port> <redis-url> [static|dynamic|dynamic-private|streams]');
   process.exit(2);
 }
 const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
@@ -40,17 +44,22 @@ for (const client of [pub, sub]) client.on('error', (err) => console.error(`redi
 await Promise.all([pub.connect(), sub.connect()]);
 
 const httpServer = createServer();
-const adapterFactory = shardedMode
-  ? createShardedAdapter(pub, sub, { subscriptionMode: shardedMode })
-  : createAdapter(pub, sub);
-const io = new Server(httpServer, { adapter: adapterFactory });
+const adapterFactory = streams ? createStreamsAdapter(pub)
+  : shardedMode ? createShardedAdapter(pub, sub, { subscriptionMode: shardedMode })
+    : createAdapter(pub, sub);
+const io = new Server(httpServer, {
+  adapter: adapterFactory,
+  ...(streams && { connectionStateRecovery: {} }),
+});
 
 // The adapter subscribes in its constructor without exposing the promise. Its channels are
 // subscribed in order on one connection, so once the last one (this node's own response channel)
 // is visible in PUBSUB NUMSUB (SHARDNUMSUB), the others are too, and no message published after
 // our listening line can be missed.
 const adapter = io.of('/').adapter;
-const lastChannel = shardedMode ? adapter.responseChannel : adapter.specificResponseChannel;
+// The streams adapter's own channel is private to it: it is the namespace's channel and uid.
+const lastChannel = streams ? `socket.io#/#${adapter.uid}#`
+  : shardedMode ? adapter.responseChannel : adapter.specificResponseChannel;
 if (typeof lastChannel !== 'string') throw new Error('unexpected @socket.io/redis-adapter internals');
 const deadline = Date.now() + 10_000;
 const numsub = shardedMode ? 'SHARDNUMSUB' : 'NUMSUB';
@@ -87,9 +96,12 @@ io.on('sse-ping', (payload, ack) => ack({ pong: payload }));
 io.on('sse-silent', () => {});
 
 io.on('connection', (socket) => {
+  // A recovered socket has its data and rooms back already.
   const auth = socket.handshake.auth ?? {};
-  socket.data = { name: auth.name ?? null };
-  if (typeof auth.room === 'string') socket.join(auth.room);
+  if (!socket.recovered) {
+    socket.data = { name: auth.name ?? null };
+    if (typeof auth.room === 'string') socket.join(auth.room);
+  }
 
   socket.on('join', handler(async (ack, room) => { await socket.join(room); ack(true); }));
   socket.on('leave', handler(async (ack, room) => { await socket.leave(room); ack(true); }));

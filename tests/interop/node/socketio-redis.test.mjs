@@ -4,8 +4,9 @@
 // acknowledgements, and the servers exchange server-side events (serverSideEmit,
 // serverSideEmitWithAck). Two topologies: the Node reference (redis-node-server.mjs) next to
 // one of ours, each side initiating in turn, and two of ours. Each runs with the classic
-// adapter (createAdapter, pub/sub) and with the sharded one (createShardedAdapter, Redis 7's
-// sharded pub/sub) in each subscription mode.
+// adapter (createAdapter, pub/sub), with the sharded one (createShardedAdapter, Redis 7's
+// sharded pub/sub) in each subscription mode, and with @socket.io/redis-streams-adapter, where
+// a client that lost its connection to one server recovers its session on the other.
 //
 // $SOCKETIO_REDIS_SERVER_BIN is our server (same command line and events as
 // redis-node-server.mjs); `node-reference` puts the Node reference in its place, to check this
@@ -40,6 +41,8 @@ const ADAPTERS = [
   ...['dynamic', 'static', 'dynamic-private'].map((mode) => ({
     name: `sharded, ${mode}`, args: [mode], count: ['PUBSUB', 'SHARDNUMSUB', 'socket.io#/#'],
   })),
+  // @socket.io/redis-streams-adapter, with connection-state recovery on both servers.
+  { name: 'streams', args: ['streams'], count: ['PUBSUB', 'NUMSUB', 'socket.io#/#'] },
 ];
 
 const live = new Set();
@@ -271,10 +274,16 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
       };
       assert.match(await next(), /^0\{/, 'the Engine.IO open packet');
       ws.send(`40${JSON.stringify(auth)}`);
-      const connected = await next();
+      // A recovered session's missed events may come before the CONNECT answer (Node's do).
+      const early = [];
+      let connected;
+      while (/^42/.test(connected = await next())) early.push(connected);
       const sid = /^40\{"sid":"([\w-]+)"/.exec(connected)?.[1];
       assert.ok(sid, `a CONNECT answer, got ${connected}`);
-      return { ws, sid, next };
+      const pid = /"pid":"([\w-]+)"/.exec(connected)?.[1];
+      const later = next;
+      const nextPacket = async () => (early.length ? early.shift() : later());
+      return { ws, sid, pid, next: nextPacket };
     }
 
     /// Asserts the next message of each of `receivers` is `payload`.
@@ -394,7 +403,7 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
           await quiet(all, [a1, b1]);
         });
 
-        if (adapter.args.length) test('room channels are subscribed while the room has members on that server', async () => {
+        if (adapter.count[1] === 'SHARDNUMSUB') test('room channels are subscribed while the room has members on that server', async () => {
           const mode = adapter.args[0];
           const members = async (room) => Number((await control.sendCommand(
             ['PUBSUB', 'SHARDNUMSUB', `socket.io#/#${room}#`]))[1]);
@@ -432,6 +441,44 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
           a.disconnect();
           await expect('green', 0, 'nobody following green once its last member left');
           await expect(a.id, 0, 'nobody following a gone socket');
+        });
+
+        if (adapter.args[0] === 'streams') test('connection-state recovery: a client gone from one server gets its session and what it missed back on the other', async () => {
+          const issuer = await client(origin(), 'issuer');
+          const roamer = await raw(other(), { name: 'roamer', room: 'blue' });
+          assert.ok(roamer.pid, 'recovery is on: the CONNECT answer has a pid');
+          const event = (text) => {
+            assert.match(text, /^42\[/, `an EVENT, got ${text}`);
+            return JSON.parse(text.slice(2));
+          };
+          assert.equal(await call(issuer, 'emit', { to: ['blue'] }, 'first'), true);
+          const [name, payload, offset] = event(await roamer.next());
+          assert.deepEqual([name, payload], ['message', 'first']);
+          assert.match(offset, /^\d+-\d+$/, 'the stream entry id as the offset');
+
+          roamer.ws.terminate();
+          await eventually('the roamer gone', async () => {
+            const ids = (await call(issuer, 'fetch', {})).map((s) => s.id);
+            assert.ok(!ids.includes(roamer.sid), 'still listed');
+          });
+          for (const [opts, text] of [[{ to: ['blue'] }, 'missed 1'], [{}, 'missed 2'],
+            [{ to: ['red'] }, 'not its room'], [{ except: ['blue'] }, 'excluded'], [{ to: ['blue'] }, 'missed 3']]) {
+            assert.equal(await call(issuer, 'emit', opts, text), true);
+          }
+          // Back, on the server it never was on.
+          const back = await raw(origin(), { pid: roamer.pid, offset });
+          assert.equal(back.sid, roamer.sid, 'the same socket id');
+          const missed = [];
+          for (let i = 0; i < 3; i++) missed.push(event(await back.next()));
+          assert.deepEqual(missed.map(([n, p]) => [n, p]),
+            [['message', 'missed 1'], ['message', 'missed 2'], ['message', 'missed 3']]);
+          for (const [, , o] of missed) assert.match(o, /^\d+-\d+$/);
+          const found = (await call(issuer, 'fetch', { to: ['blue'] })).find((s) => s.id === roamer.sid);
+          assert.deepEqual(found, entry({ id: roamer.sid }, 'roamer', ['blue']), 'its rooms and data restored');
+
+          // A session is restored once: the same pid and offset again start afresh.
+          const again = await raw(other(), { pid: roamer.pid, offset });
+          assert.notEqual(again.sid, roamer.sid);
         });
 
         test('local: only the originating server\'s clients get it', async () => {
@@ -522,7 +569,7 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
           assert.equal(await call(a1, 'disconnect-sockets', { to: [kept.sid] }, false), true);
           assert.equal(await kept.next(), '41');
           kept.ws.send('40');
-          const back = /^40\{"sid":"([\w-]+)"\}$/.exec(await kept.next())?.[1];
+          const back = /^40\{"sid":"([\w-]+)"(,"pid":"[\w-]+")?\}$/.exec(await kept.next())?.[1];
           assert.ok(back, 'connected to "/" again on the same connection');
 
           // With close, Node still sends the namespace's DISCONNECT first, so socket.io-client

@@ -95,8 +95,45 @@ pub(crate) struct ClusterMessage {
     pub(crate) body: Incoming,
 }
 
+/// A message from pub/sub: JSON or msgpack.
 pub(crate) fn decode(body: &Bytes) -> Result<ClusterMessage, WireError> {
-    let value = decode_body(body)?;
+    from_value(&decode_body(body)?)
+}
+
+/// A stream entry of Node's streams adapter: its fields `uid`, `nsp`, `type` (decimal) and
+/// `data` (JSON, or base64 of msgpack).
+pub(crate) fn decode_entry(fields: &[(Bytes, Bytes)]) -> Result<ClusterMessage, WireError> {
+    let field = |name: &[u8]| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let text = |name: &[u8]| {
+        field(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .ok_or(WireError::Malformed("a field is missing or not text"))
+    };
+    let kind: u64 = text(b"type")?
+        .parse()
+        .map_err(|_| WireError::Malformed("type is not a number"))?;
+    let mut message = object([
+        ("uid", Value::from(text(b"uid")?)),
+        ("nsp", Value::from(text(b"nsp")?)),
+        ("type", Value::from(kind)),
+    ]);
+    if let (Some(data), Value::Object(map)) = (field(b"data"), &mut message) {
+        let data = if data.first() == Some(&b'{') {
+            decode_body(data)?
+        } else {
+            use base64::Engine as _;
+            let packed = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|_| WireError::Malformed("data is neither JSON nor base64"))?;
+            msgpack::decode_value(&Bytes::from(packed))
+                .map_err(|_| WireError::Malformed("invalid msgpack"))?
+        };
+        map.insert("data".into(), data);
+    }
+    from_value(&message)
+}
+
+fn from_value(value: &Value) -> Result<ClusterMessage, WireError> {
     let message = value
         .as_object()
         .ok_or(WireError::Malformed("a message is an object"))?;
@@ -199,20 +236,72 @@ pub(crate) fn decode(body: &Bytes) -> Result<ClusterMessage, WireError> {
     Ok(ClusterMessage { uid, nsp, body })
 }
 
-/// `{type, data, uid, nsp}`, in Node's key order; msgpack when `data` holds binary and the
-/// type may carry it (as Node's `encode` decides), JSON otherwise.
-fn message(kind: MessageType, data: Value, uid: &str, nsp: &str) -> Bytes {
-    let binary = kind.may_hold_binary() && data.has_binary();
-    let message = object([
-        ("type", Value::from(kind as u64)),
-        ("data", data),
-        ("uid", Value::from(uid)),
-        ("nsp", Value::from(nsp)),
-    ]);
-    if binary {
-        msgpack::encode_value(&message)
-    } else {
-        super::json(&message)
+/// A message to send, before it is framed for its way to the other servers.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClusterOut {
+    kind: MessageType,
+    data: Value,
+}
+
+impl ClusterOut {
+    /// Whether Node would carry this message's data as msgpack.
+    fn binary(&self) -> bool {
+        self.kind.may_hold_binary() && self.data.has_binary()
+    }
+
+    fn whole(self, uid: &str, nsp: &str) -> Value {
+        object([
+            ("type", Value::from(self.kind as u64)),
+            ("data", self.data),
+            ("uid", Value::from(uid)),
+            ("nsp", Value::from(nsp)),
+        ])
+    }
+
+    /// `{type, data, uid, nsp}`, in Node's key order: msgpack when the data holds binary and
+    /// the type may carry it (as Node's sharded adapter decides), JSON otherwise.
+    pub(crate) fn pubsub(self, uid: &str, nsp: &str) -> Bytes {
+        if self.binary() {
+            msgpack::encode_value(&self.whole(uid, nsp))
+        } else {
+            super::json(&self.whole(uid, nsp))
+        }
+    }
+
+    /// The whole message as msgpack, as Node's streams adapter publishes over pub/sub.
+    pub(crate) fn msgpack(self, uid: &str, nsp: &str) -> Bytes {
+        msgpack::encode_value(&self.whole(uid, nsp))
+    }
+
+    /// The fields of a stream entry, as Node's streams adapter appends them: `uid`, `nsp`,
+    /// `type` (in decimal) and `data`, JSON or, when it holds binary, base64 of msgpack.
+    pub(crate) fn entry(self, uid: &str, nsp: &str) -> Vec<(&'static str, Bytes)> {
+        let data = if self.binary() {
+            use base64::Engine as _;
+            let packed = msgpack::encode_value(&self.data);
+            Bytes::from(base64::engine::general_purpose::STANDARD.encode(packed))
+        } else {
+            super::json(&self.data)
+        };
+        vec![
+            ("uid", Bytes::copy_from_slice(uid.as_bytes())),
+            ("nsp", Bytes::copy_from_slice(nsp.as_bytes())),
+            ("type", Bytes::from((self.kind as u64).to_string())),
+            ("data", data),
+        ]
+    }
+
+    /// Whether Node's streams adapter sends this over pub/sub rather than the stream
+    /// (broadcasts asking for acknowledgements, server-side events, fetches).
+    pub(crate) fn ephemeral(&self) -> bool {
+        match self.kind {
+            MessageType::Broadcast => self
+                .data
+                .as_object()
+                .is_some_and(|d| d.contains_key("requestId")),
+            MessageType::ServerSideEmit | MessageType::FetchSockets => true,
+            _ => false,
+        }
     }
 }
 
@@ -223,20 +312,18 @@ fn packet_value(packet: &BroadcastPacket) -> Value {
 }
 
 /// A broadcast without acknowledgements.
-pub(crate) fn encode_broadcast(
-    uid: &str,
-    nsp: &str,
-    packet: &BroadcastPacket,
-    opts: &BroadcastOptions,
-) -> Bytes {
+pub(crate) fn broadcast(packet: &BroadcastPacket, opts: &BroadcastOptions) -> ClusterOut {
     let data = object([
         ("packet", packet_value(packet)),
         ("opts", opts_value(opts, None, true)),
     ]);
-    message(MessageType::Broadcast, data, uid, nsp)
+    ClusterOut {
+        kind: MessageType::Broadcast,
+        data,
+    }
 }
 
-pub(crate) fn encode_request(uid: &str, nsp: &str, request: &Outgoing<'_>) -> Bytes {
+pub(crate) fn request(request: &Outgoing<'_>) -> ClusterOut {
     let (kind, data) = match *request {
         Outgoing::Fetch { request_id, opts } => (
             MessageType::FetchSockets,
@@ -289,11 +376,11 @@ pub(crate) fn encode_request(uid: &str, nsp: &str, request: &Outgoing<'_>) -> By
             ]),
         ),
     };
-    message(kind, data, uid, nsp)
+    ClusterOut { kind, data }
 }
 
 /// An answer, or `None` for those only the classic adapter's requests ask for.
-pub(crate) fn encode_answer(uid: &str, nsp: &str, answer: &Answer<'_>) -> Option<Bytes> {
+pub(crate) fn answer(answer: &Answer<'_>) -> Option<ClusterOut> {
     let (kind, data) = match answer {
         Answer::Sockets {
             request_id,
@@ -333,7 +420,7 @@ pub(crate) fn encode_answer(uid: &str, nsp: &str, answer: &Answer<'_>) -> Option
         }
         Answer::SocketIds { .. } | Answer::Rooms { .. } | Answer::Done { .. } => return None,
     };
-    Some(message(kind, data, uid, nsp))
+    Some(ClusterOut { kind, data })
 }
 
 #[cfg(test)]
@@ -341,6 +428,18 @@ mod tests {
     use super::*;
     use switchboard_socketio::adapter::BroadcastFlags;
     use switchboard_socketio::Room;
+
+    fn encode_broadcast(uid: &str, nsp: &str, p: &BroadcastPacket, o: &BroadcastOptions) -> Bytes {
+        broadcast(p, o).pubsub(uid, nsp)
+    }
+
+    fn encode_request(uid: &str, nsp: &str, r: &Outgoing<'_>) -> Bytes {
+        request(r).pubsub(uid, nsp)
+    }
+
+    fn encode_answer(uid: &str, nsp: &str, a: &Answer<'_>) -> Option<Bytes> {
+        answer(a).map(|m| m.pubsub(uid, nsp))
+    }
 
     fn opts(rooms: &[&str], except: &[&str]) -> BroadcastOptions {
         BroadcastOptions {

@@ -118,6 +118,41 @@ impl Redis {
         count.parse().unwrap()
     }
 
+    /// How many entries `stream` holds (`XLEN`).
+    pub fn xlen(&self, stream: &str) -> u64 {
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let command = format!("*2\r\n$4\r\nXLEN\r\n${}\r\n{stream}\r\n", stream.len());
+        tcp.write_all(command.as_bytes()).unwrap();
+        // `:N\r\n`.
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") {
+            tcp.read_exact(&mut byte).unwrap();
+            reply.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&reply);
+        text.trim_start_matches(':').trim().parse().unwrap()
+    }
+
+    /// Appends an entry of `fields` to `stream` (`XADD stream * field value …`).
+    pub fn xadd(&self, stream: &str, fields: &[(&str, &[u8])]) {
+        let mut args: Vec<&[u8]> = vec![b"XADD", stream.as_bytes(), b"*"];
+        for (name, value) in fields {
+            args.push(name.as_bytes());
+            args.push(value);
+        }
+        let mut command = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            command.extend_from_slice(arg);
+            command.extend_from_slice(b"\r\n");
+        }
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        tcp.write_all(&command).unwrap();
+        let mut reply = [0u8; 1];
+        tcp.read_exact(&mut reply).unwrap();
+    }
+
     pub fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
