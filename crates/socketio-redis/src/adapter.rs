@@ -177,6 +177,44 @@ impl NamespaceAdapter {
         }
     }
 
+    /// `packet` with `offset` appended, when connection-state recovery keeps it (Node's
+    /// `addOffsetIfNecessary`: an event without acknowledgement, not volatile).
+    fn with_offset(
+        &self,
+        packet: &BroadcastPacket,
+        opts: &BroadcastOptions,
+        offset: Option<&str>,
+    ) -> Option<BroadcastPacket> {
+        let offset = offset.filter(|_| self.local.recovery().is_some() && !opts.flags.volatile)?;
+        let mut packet = packet.clone();
+        packet.args.push(Value::from(offset));
+        Some(packet)
+    }
+
+    /// Sends `request` to the other servers and applies `effect` to this server's sockets: at
+    /// once, or (the streams adapter, for what goes through the stream) once the entry is
+    /// appended, as Node does, so that this server applies its own changes in stream order too.
+    fn request_then(
+        &self,
+        request: &Outgoing<'_>,
+        effect: impl FnOnce() + Send + 'static,
+    ) -> Result<(), AdapterError> {
+        if self.dialect() == Dialect::Streams {
+            let message = cluster::request(request);
+            if !message.ephemeral() {
+                let entry = message.entry(&self.bus.uid, self.local.name());
+                let then = Box::new(move |_id: Option<String>| effect());
+                let stream = self.stream.clone();
+                return self
+                    .bus
+                    .append(stream, entry, Some(then))
+                    .map_err(unavailable);
+            }
+        }
+        effect();
+        self.request(request)
+    }
+
     /// The sharded adapter's dynamic modes: whether `room` has a channel of its own (Node's
     /// `shouldUseASeparateNamespace`: a socket's own room only in `DynamicPrivate`).
     fn has_room_channel(&self, room: &str) -> bool {
@@ -320,7 +358,7 @@ impl NamespaceAdapter {
             return;
         }
         match wire::decode_broadcast(body) {
-            Ok(b) => self.deliver(b, listener),
+            Ok(b) => self.deliver(b, listener, None),
             Err(e) => debug!(error = %e, channel, "redis adapter: broadcast ignored"),
         }
     }
@@ -333,48 +371,53 @@ impl NamespaceAdapter {
             return;
         }
         match cluster::decode(body) {
-            Ok(message) => self.dispatch(message, listener),
+            Ok(message) => self.dispatch(message, listener, None),
             Err(e) => debug!(error = %e, channel, "redis adapter: message ignored"),
         }
     }
 
     /// An entry of the streams adapter's stream; its id is a broadcast's offset.
     pub(crate) fn on_stream_entry(self: &Arc<Self>, entry: &crate::streams::Entry) {
-        let mut message = match cluster::decode_entry(&entry.fields) {
+        let message = match cluster::decode_entry(&entry.fields) {
             Ok(message) => message,
             Err(e) => return debug!(error = %e, id = entry.id, "redis adapter: entry ignored"),
         };
-        if let Incoming::Broadcast(b) = &mut message.body {
-            // As Node's `addOffsetIfNecessary`.
-            if self.local.recovery().is_some() && !b.opts.flags.volatile {
-                b.packet.args.push(Value::String(entry.id.clone()));
-            }
-        }
-        self.dispatch(message, self.remote_listener());
+        self.dispatch(message, self.remote_listener(), Some(&entry.id));
     }
 
+    /// Carries out another server's message; `offset`, a stream entry's id, is a broadcast's
+    /// offset.
     fn dispatch(
         self: &Arc<Self>,
         message: cluster::ClusterMessage,
         listener: Option<crate::RemoteBroadcastListener>,
+        offset: Option<&str>,
     ) {
         if message.uid == self.bus.uid || message.nsp != self.local.name() {
             return;
         }
         match message.body {
-            Incoming::Broadcast(b) => self.deliver(b, listener),
+            Incoming::Broadcast(b) => self.deliver(b, listener, offset),
             Incoming::Request(request) => self.carry_out(request),
             Incoming::Response(response) => self.take_response(response),
             Incoming::Ignored => {}
         }
     }
 
-    /// Delivers another server's broadcast to this server's sockets, then tells the listener.
-    fn deliver(&self, b: RemoteBroadcast, listener: Option<crate::RemoteBroadcastListener>) {
+    /// Delivers another server's broadcast to this server's sockets, then tells the listener
+    /// (of the broadcast as sent: without the offset the sockets get).
+    fn deliver(
+        &self,
+        b: RemoteBroadcast,
+        listener: Option<crate::RemoteBroadcastListener>,
+        offset: Option<&str>,
+    ) {
         if b.uid == self.bus.uid || b.nsp != self.local.name() {
             return;
         }
-        self.local.broadcast(&b.packet, &b.opts);
+        let with_offset = self.with_offset(&b.packet, &b.opts, offset);
+        self.local
+            .broadcast(with_offset.as_ref().unwrap_or(&b.packet), &b.opts);
         if let Some(listener) = listener {
             listener(self.local.name(), &b.packet, &b.opts);
         }
@@ -649,25 +692,23 @@ impl Adapter for NamespaceAdapter {
                     self.bus.publish(channel, body).map_err(unavailable)
                 }
                 Dialect::Streams => {
+                    // This server's sockets get it once the entry is appended (in stream
+                    // order, with its id as the offset when recovery keeps it), or without an
+                    // offset when it could not be, as Node's do.
                     let entry = cluster::broadcast(&packet, &opts).entry(uid, nsp);
-                    if self.local.recovery().is_some() && !opts.flags.volatile {
-                        // The entry's id is the packet's offset, which this server's sockets
-                        // get too: they hear it once appended (as in Node), or without an
-                        // offset when it could not be.
-                        let local = self.local.clone();
-                        let then = Box::new(move |id: Option<String>| {
-                            let mut packet = packet;
-                            packet.args.extend(id.map(Value::String));
-                            local.broadcast(&packet, &opts);
-                        });
-                        let stream = self.stream.clone();
-                        return self
-                            .bus
-                            .append(stream, entry, Some(then))
-                            .map_err(unavailable);
-                    }
+                    let me = self.me.clone();
+                    let then = Box::new(move |id: Option<String>| {
+                        let Some(adapter) = me.upgrade() else { return };
+                        let with_offset = adapter.with_offset(&packet, &opts, id.as_deref());
+                        adapter
+                            .local
+                            .broadcast(with_offset.as_ref().unwrap_or(&packet), &opts);
+                    });
                     let stream = self.stream.clone();
-                    self.bus.append(stream, entry, None).map_err(unavailable)
+                    return self
+                        .bus
+                        .append(stream, entry, Some(then))
+                        .map_err(unavailable);
                 }
             }
         };
@@ -861,6 +902,7 @@ impl Adapter for NamespaceAdapter {
             return Box::pin(async { Ok(None) });
         };
         let key = format!("{}{pid}", streams.session_key_prefix);
+        let max_missed = self.local.recovery().map_or(0, |r| r.max_buffered_packets);
         let (offset, stream, nsp) = (
             offset.to_owned(),
             self.stream.clone(),
@@ -868,39 +910,45 @@ impl Adapter for NamespaceAdapter {
         );
         let mut conn = self.bus.commands();
         Box::pin(async move {
-            crate::streams::restore(&mut conn, &key, &stream, &nsp, &offset)
+            crate::streams::restore(&mut conn, &key, &stream, &nsp, &offset, max_missed)
                 .await
                 .map_err(|e| redis_error(&e))
         })
     }
 
     fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
-        self.local.add_sockets(&opts, &rooms);
         if opts.flags.local {
+            self.local.add_sockets(&opts, &rooms);
             return Ok(());
         }
-        self.request(&Outgoing::Join {
+        let request = Outgoing::Join {
             opts: &opts,
             rooms: &rooms,
-        })
+        };
+        let (local, o, r) = (self.local.clone(), opts.clone(), rooms.clone());
+        self.request_then(&request, move || local.add_sockets(&o, &r))
     }
 
     fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> Result<(), AdapterError> {
-        self.local.del_sockets(&opts, &rooms);
         if opts.flags.local {
+            self.local.del_sockets(&opts, &rooms);
             return Ok(());
         }
-        self.request(&Outgoing::Leave {
+        let request = Outgoing::Leave {
             opts: &opts,
             rooms: &rooms,
-        })
+        };
+        let (local, o, r) = (self.local.clone(), opts.clone(), rooms.clone());
+        self.request_then(&request, move || local.del_sockets(&o, &r))
     }
 
     fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> Result<(), AdapterError> {
-        self.local.disconnect_sockets(&opts, close);
         if opts.flags.local {
+            self.local.disconnect_sockets(&opts, close);
             return Ok(());
         }
-        self.request(&Outgoing::Disconnect { opts: &opts, close })
+        let request = Outgoing::Disconnect { opts: &opts, close };
+        let (local, o) = (self.local.clone(), opts.clone());
+        self.request_then(&request, move || local.disconnect_sockets(&o, close))
     }
 }

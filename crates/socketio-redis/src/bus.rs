@@ -177,6 +177,14 @@ impl Bus {
         url: impl IntoConnectionInfo,
         config: RedisAdapterConfig,
     ) -> Result<Arc<Self>, RedisError> {
+        if let Some(streams) = &config.streams {
+            if streams.block_time.is_zero() || streams.block_time > Duration::from_secs(3600) {
+                return Err(RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "the streams adapter's block_time must be between 1 ms and an hour",
+                )));
+            }
+        }
         if config.sharded.is_some() && config.streams.is_some() {
             return Err(RedisError::from((
                 redis::ErrorKind::InvalidClientConfig,
@@ -219,7 +227,7 @@ impl Bus {
         let bus = Arc::new(Self {
             // Node's classic adapter names a server with 6 alphanumerics; its cluster adapters
             // (the sharded one), with 16 hex digits.
-            uid: if config.sharded.is_some() {
+            uid: if config.sharded.is_some() || config.streams.is_some() {
                 crate::random_hex_id()
             } else {
                 crate::random_id()
@@ -248,8 +256,15 @@ impl Bus {
         if let Some(streams) = &bus.config.streams {
             for stream in crate::streams::all_streams(streams) {
                 // A connection of its own: a blocking read holds up the commands behind it.
-                let reader = bus.open_reader().await?;
-                tokio::spawn(crate::streams::read(Arc::downgrade(&bus), reader, stream));
+                let mut reader = bus.open_reader().await?;
+                // From the entry last appended now: what comes after `connect` returns is read.
+                let from = crate::streams::last_id(&mut reader, &stream).await?;
+                tokio::spawn(crate::streams::read(
+                    Arc::downgrade(&bus),
+                    reader,
+                    stream,
+                    from,
+                ));
             }
         }
         tokio::spawn(router(Arc::downgrade(&bus), push_rx));
@@ -703,7 +718,13 @@ async fn publisher(
                 }
             }
         }
-        let replies = match pipe.query_async::<Vec<redis::Value>>(&mut conn).await {
+        // Each command's own result: one failing (an XADD refused for memory, say) fails
+        // only its own publication.
+        let replies = match pipe
+            .ignore_errors()
+            .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
+            .await
+        {
             Ok(replies) => replies,
             Err(e) => {
                 // The connection manager reconnects on the next command; what this batch held
@@ -716,12 +737,22 @@ async fn publisher(
         let mut replies = replies.into_iter();
         for publication in batch.drain(..) {
             let reply = replies.next();
+            if let Some(Err(e)) = &reply {
+                warn!(error = %e, "redis adapter: Redis refused a message");
+            }
             if let Publication::Entry {
                 then: Some(then), ..
             } = publication
             {
-                let id = reply.and_then(|r| redis::from_redis_value::<String>(r).ok());
-                then(id);
+                let id = reply
+                    .and_then(Result::ok)
+                    .and_then(|r| redis::from_redis_value::<String>(r).ok());
+                // The callback delivers to this server's sockets (and so runs the
+                // application's listeners): a panic there costs that delivery only.
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| then(id)));
+                if ran.is_err() {
+                    error!("redis adapter: delivering after an append panicked; carrying on");
+                }
             }
         }
         queued.fetch_sub(sent, Ordering::Relaxed);

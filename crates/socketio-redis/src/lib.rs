@@ -216,7 +216,7 @@ impl RedisAdapterFactory {
     }
 
     /// This server's id in the cluster, like Node's: 6 alphanumerics for the classic adapter,
-    /// 16 hex digits for the sharded one.
+    /// 16 hex digits for the sharded and streams ones.
     pub fn uid(&self) -> &str {
         &self.bus.uid
     }

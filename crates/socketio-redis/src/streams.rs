@@ -94,25 +94,23 @@ fn bytes(value: RedisValue) -> Option<Bytes> {
     }
 }
 
-/// `[id, [field, value, …]]`, or `[id, {field: value}]` in RESP3.
+/// `[id, [field, value, …]]`, or `[id, {field: value}]` in RESP3. Fields that are not
+/// strings are left out (the entry still counts: the reader moves past it).
 fn entry(value: RedisValue) -> Option<Entry> {
     let mut parts = list(value).into_iter();
     let id = String::from_utf8(bytes(parts.next()?)?.to_vec()).ok()?;
-    let fields = match parts.next()? {
-        RedisValue::Array(flat) => {
+    let pairs: Vec<(RedisValue, RedisValue)> = match parts.next() {
+        Some(RedisValue::Array(flat)) => {
             let mut flat = flat.into_iter();
-            let mut fields = Vec::new();
-            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
-                fields.push((bytes(k)?, bytes(v)?));
-            }
-            fields
+            std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
         }
-        RedisValue::Map(pairs) => pairs
-            .into_iter()
-            .map(|(k, v)| Some((bytes(k)?, bytes(v)?)))
-            .collect::<Option<_>>()?,
-        _ => return None,
+        Some(RedisValue::Map(pairs)) => pairs,
+        _ => Vec::new(),
     };
+    let fields = pairs
+        .into_iter()
+        .filter_map(|(k, v)| Some((bytes(k)?, bytes(v)?)))
+        .collect();
     Some(Entry { id, fields })
 }
 
@@ -179,13 +177,15 @@ const RANGE_COUNT: usize = 1_000;
 /// Node's `restoreSession`: takes the session kept under `key` (`None` when there is none,
 /// or when `offset` is not an entry still in `stream`), and gathers the broadcasts of
 /// namespace `nsp` after `offset` that reached the session's rooms, each with its entry id
-/// appended as its offset.
+/// appended as its offset. More than `max_missed` of them: `None` too (the client starts
+/// afresh rather than get some), where Node has no limit.
 pub(crate) async fn restore(
     conn: &mut ConnectionManager,
     key: &str,
     stream: &str,
     nsp: &str,
     offset: &str,
+    max_missed: usize,
 ) -> redis::RedisResult<Option<RecoveredSession>> {
     if !is_entry_id(offset) {
         return Ok(None);
@@ -243,6 +243,13 @@ pub(crate) async fn restore(
                 }
             }
         }
+        if missed.len() > max_missed {
+            debug!(
+                sid = %session.sid,
+                "redis adapter: a session missed too much to be restored"
+            );
+            return Ok(None);
+        }
     }
     Ok(Some(RecoveredSession { session, missed }))
 }
@@ -257,38 +264,35 @@ fn reaches(rooms: &[Room], opts: &BroadcastOptions) -> bool {
 /// Reads `stream` from its current end, entry after entry, for as long as the bus lives. A
 /// read waits up to `block_time`; one that gets no answer within `requests_timeout` more
 /// counts as a lost connection, replaced by a new one.
-pub(crate) async fn read(bus: Weak<Bus>, mut conn: ConnectionManager, stream: String) {
+pub(crate) async fn read(
+    bus: Weak<Bus>,
+    mut conn: ConnectionManager,
+    stream: String,
+    mut offset: String,
+) {
     let Some(config) = bus.upgrade().and_then(|b| b.config.streams.clone()) else {
         return;
     };
     let block = u64::try_from(config.block_time.as_millis()).unwrap_or(u64::MAX);
-    let mut offset: Option<String> = None;
     let mut pause = Duration::from_millis(50);
     loop {
-        // The last entry now, so that a lost connection before the first read misses nothing.
-        let result = match &offset {
-            None => last_id(&mut conn, &stream).await.map(|last| {
-                offset = Some(last);
-                Vec::new()
-            }),
-            Some(from) => redis::cmd("XREAD")
-                .arg("COUNT")
-                .arg(config.read_count)
-                .arg("BLOCK")
-                .arg(block)
-                .arg("STREAMS")
-                .arg(&stream)
-                .arg(from)
-                .query_async::<RedisValue>(&mut conn)
-                .await
-                .map(xread_entries),
-        };
+        let result = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(config.read_count.max(1))
+            .arg("BLOCK")
+            .arg(block.max(1))
+            .arg("STREAMS")
+            .arg(&stream)
+            .arg(&offset)
+            .query_async::<RedisValue>(&mut conn)
+            .await
+            .map(xread_entries);
         let Some(bus) = bus.upgrade() else { return };
         match result {
             Ok(read) => {
                 pause = Duration::from_millis(50);
                 for entry in read {
-                    offset = Some(entry.id.clone());
+                    offset.clone_from(&entry.id);
                     deliver(&bus, entry);
                 }
             }
@@ -313,7 +317,10 @@ pub(crate) async fn read(bus: Weak<Bus>, mut conn: ConnectionManager, stream: St
 }
 
 /// The id of the stream's last entry, `0-0` when it has none.
-async fn last_id(conn: &mut ConnectionManager, stream: &str) -> redis::RedisResult<String> {
+pub(crate) async fn last_id(
+    conn: &mut ConnectionManager,
+    stream: &str,
+) -> redis::RedisResult<String> {
     let reply: RedisValue = redis::cmd("XREVRANGE")
         .arg(stream)
         .arg("+")

@@ -77,10 +77,17 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A connection for one command, whose reply must come within a few seconds.
+    fn connect(&self) -> TcpStream {
+        let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        tcp
+    }
+
     /// Publishes `payload` on `channel` as any Redis client could, with `verb` (`PUBLISH`, or
     /// `SPUBLISH` for a shard channel).
     pub fn publish(&self, verb: &str, channel: &str, payload: &[u8]) {
-        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut tcp = self.connect();
         let mut command = format!(
             "*3\r\n${}\r\n{verb}\r\n${}\r\n{channel}\r\n${}\r\n",
             verb.len(),
@@ -99,7 +106,7 @@ impl Redis {
     /// How many clients subscribe to `channel`: `PUBSUB {which} channel` (`NUMSUB` or
     /// `SHARDNUMSUB`).
     pub fn subscribers(&self, which: &str, channel: &str) -> usize {
-        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut tcp = self.connect();
         let command = format!(
             "*3\r\n$6\r\nPUBSUB\r\n${}\r\n{which}\r\n${}\r\n{channel}\r\n",
             which.len(),
@@ -118,22 +125,6 @@ impl Redis {
         count.parse().unwrap()
     }
 
-    /// How many entries `stream` holds (`XLEN`).
-    pub fn xlen(&self, stream: &str) -> u64 {
-        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let command = format!("*2\r\n$4\r\nXLEN\r\n${}\r\n{stream}\r\n", stream.len());
-        tcp.write_all(command.as_bytes()).unwrap();
-        // `:N\r\n`.
-        let mut reply = Vec::new();
-        let mut byte = [0u8; 1];
-        while !reply.ends_with(b"\r\n") {
-            tcp.read_exact(&mut byte).unwrap();
-            reply.push(byte[0]);
-        }
-        let text = String::from_utf8_lossy(&reply);
-        text.trim_start_matches(':').trim().parse().unwrap()
-    }
-
     /// Appends an entry of `fields` to `stream` (`XADD stream * field value …`).
     pub fn xadd(&self, stream: &str, fields: &[(&str, &[u8])]) {
         let mut args: Vec<&[u8]> = vec![b"XADD", stream.as_bytes(), b"*"];
@@ -147,7 +138,7 @@ impl Redis {
             command.extend_from_slice(arg);
             command.extend_from_slice(b"\r\n");
         }
-        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut tcp = self.connect();
         tcp.write_all(&command).unwrap();
         let mut reply = [0u8; 1];
         tcp.read_exact(&mut reply).unwrap();
