@@ -622,6 +622,14 @@ async fn a_server_applies_its_own_operations_in_the_order_made(kind: Kind) {
     }
     let mut here = client(servers[0].1, "here", None).await;
     let mut there = client(servers[1].1, "there", None).await;
+    if kind == Kind::Sharded {
+        // Both servers follow the room's channel a moment after its first member came.
+        let deadline = Instant::now() + WAIT;
+        while redis.subscribers("SHARDNUMSUB", "socket.io#/#doomed#") < 2 {
+            assert!(Instant::now() < deadline, "the room's channel not followed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     let a = &servers[0].0;
     ns(a).to("doomed").emit("last words", &1).unwrap();
     ns(a).to("doomed").disconnect(false).unwrap();
