@@ -488,6 +488,11 @@ mod tests {
         Reply::Array(Some(vec![bulk(kind), bulk(channel), Reply::Integer(1)]))
     }
 
+    /// Redis confirms `kind` (`ssubscribe`, `sunsubscribe`) of `channel`.
+    fn confirm(out: &mut Outbox, w: &mut Wanted, kind: &str, channel: &str) {
+        on_reply(confirmation(kind, channel), out, w, &no_messages);
+    }
+
     fn wanted() -> Wanted {
         Wanted {
             channels: HashSet::new(),
@@ -526,12 +531,7 @@ mod tests {
         w.apply(command, Some(&mut out));
         assert_eq!(written(&mut out), vec![vec!["SSUBSCRIBE", "a"]]);
         assert!(confirmed.try_recv().is_err(), "not before Redis confirms");
-        on_reply(
-            confirmation("ssubscribe", "a"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "ssubscribe", "a");
         assert_eq!(confirmed.try_recv(), Ok(()));
         assert!(out.sent.is_empty());
 
@@ -554,12 +554,7 @@ mod tests {
     fn unsubscribing_then_subscribing_again_before_the_replies_ends_subscribed() {
         let (mut w, mut out) = (wanted(), Outbox::default());
         w.apply(subscribe("a").0, Some(&mut out));
-        on_reply(
-            confirmation("ssubscribe", "a"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "ssubscribe", "a");
         w.apply(Command::Unsubscribe("a".into()), Some(&mut out));
         let (command, mut confirmed) = subscribe("a");
         w.apply(command, Some(&mut out));
@@ -571,20 +566,10 @@ mod tests {
                 vec!["SSUBSCRIBE", "a"]
             ]
         );
-        on_reply(
-            confirmation("sunsubscribe", "a"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "sunsubscribe", "a");
         // The SUNSUBSCRIBE was asked for: no extra subscription.
         assert!(written(&mut out).is_empty());
-        on_reply(
-            confirmation("ssubscribe", "a"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "ssubscribe", "a");
         assert_eq!(confirmed.try_recv(), Ok(()));
         assert!(w.channels.contains("a") && out.sent.is_empty());
     }
@@ -593,19 +578,9 @@ mod tests {
     fn an_unasked_unsubscription_of_a_wanted_channel_subscribes_again() {
         let (mut w, mut out) = (wanted(), Outbox::default());
         w.apply(subscribe("a").0, Some(&mut out));
-        on_reply(
-            confirmation("ssubscribe", "a"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "ssubscribe", "a");
         written(&mut out);
-        on_reply(
-            confirmation("sunsubscribe", "a"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "sunsubscribe", "a");
         assert_eq!(written(&mut out), vec![vec!["SSUBSCRIBE", "a"]]);
     }
 
@@ -639,12 +614,7 @@ mod tests {
             "the refused one's waiter is let go"
         );
         assert!(other.try_recv().is_err(), "the next one still waits");
-        on_reply(
-            confirmation("ssubscribe", "b"),
-            &mut out,
-            &mut w,
-            &no_messages,
-        );
+        confirm(&mut out, &mut w, "ssubscribe", "b");
         assert_eq!(other.try_recv(), Ok(()));
         assert!(
             w.channels.contains("a"),
