@@ -634,8 +634,11 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
           assert.deepEqual(await call(a, 'server-heard'), []);
           assert.deepEqual(await call(b, 'server-heard'), []);
 
-          // A listener that never answers: the adapter's request timeout (5 s), no answers.
-          assert.deepEqual(await call(a, 'server-ask', 'sse-silent', 'x'), { timedOut: true, responses: [] });
+          // A listener that never answers: the adapter's request timeout (5 s), no answers. Asked
+          // from the first server of each topology only, to spare the suite 5 s per direction.
+          if (o === topology.directions[0][0]) {
+            assert.deepEqual(await call(a, 'server-ask', 'sse-silent', 'x'), { timedOut: true, responses: [] });
+          }
         });
       });
     }
