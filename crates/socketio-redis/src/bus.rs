@@ -533,7 +533,8 @@ impl Bus {
 
     /// The adapter of namespace `nsp` on this server, if it has one.
     pub(crate) fn adapter_of(&self, nsp: &str) -> Option<Arc<NamespaceAdapter>> {
-        let main = crate::wire::Channels::new(&self.config.key, nsp, &self.uid).broadcast;
+        // Once per stream entry: the one channel name, not all of the namespace's.
+        let main = Channels::namespace(&self.config.key, nsp);
         let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
         routes.channels.get(&main)?.0.upgrade()
     }

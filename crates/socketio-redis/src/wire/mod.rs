@@ -106,11 +106,16 @@ impl Channels {
     pub(crate) fn new(key: &str, nsp: &str, uid: &str) -> Self {
         let response = format!("{key}-response#{nsp}#");
         Self {
-            broadcast: format!("{key}#{nsp}#"),
+            broadcast: Self::namespace(key, nsp),
             request: format!("{key}-request#{nsp}#"),
             own_response: format!("{response}{uid}#"),
             response,
         }
+    }
+
+    /// The namespace's own channel (`broadcast`), alone: what finds its adapter.
+    pub(crate) fn namespace(key: &str, nsp: &str) -> String {
+        format!("{key}#{nsp}#")
     }
 
     /// The pattern every broadcast channel of the namespace matches.
