@@ -880,19 +880,20 @@ impl Adapter for NamespaceAdapter {
         let value = crate::streams::encode_session(&session);
         let ttl =
             u64::try_from(recovery.max_disconnection_duration.as_millis()).unwrap_or(u64::MAX);
-        let mut conn = self.bus.commands();
-        self.bus.runtime.spawn(async move {
-            let set = redis::cmd("SET")
-                .arg(&key)
-                .arg(&value[..])
-                .arg("PX")
-                .arg(ttl.max(1))
-                .exec_async(&mut conn)
-                .await;
-            if let Err(e) = set {
-                warn!(error = %e, key, "redis adapter: a session could not be kept");
-            }
-        });
+        // Through the publisher, as Node sends it on the client its entries go on: in order
+        // with them, and flushed with them before a server exits.
+        if self.bus.keep_session(key, value, ttl.max(1)).is_err() {
+            warn!(pid = %session.pid, "redis adapter: a session could not be kept, too many messages queued");
+        }
+    }
+
+    /// Every namespace's publications share one queue: this waits for all of it.
+    fn flush(&self) -> AdapterFuture<()> {
+        let bus = Arc::clone(&self.bus);
+        Box::pin(async move {
+            bus.flush().await;
+            Ok(())
+        })
     }
 
     /// The streams adapter: the session from Redis (taken, so that it is restored once) and

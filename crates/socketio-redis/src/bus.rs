@@ -136,8 +136,8 @@ pub(crate) struct Bus {
     commands: Arc<Slot>,
     subscriber: Subscriber,
     publish: mpsc::UnboundedSender<Publication>,
-    /// Messages in the publish queue, bounded by `config.max_queued_publishes`.
-    queued: Arc<AtomicUsize>,
+    /// Publications queued and not yet sent, bounded by `config.max_queued_publishes`.
+    backlog: Arc<Backlog>,
     routes: RwLock<Routes>,
     /// Subscriptions asked for and not yet confirmed, and a wake-up when that reaches zero.
     subscribing: AtomicUsize,
@@ -150,6 +150,36 @@ pub(crate) struct Bus {
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
 }
 
+/// How many publications are queued or being sent, and a wake-up for whoever waits for
+/// none to be.
+#[derive(Default)]
+struct Backlog {
+    count: AtomicUsize,
+    drained: Notify,
+}
+
+impl Backlog {
+    /// `sent` publications are done with.
+    fn done(&self, sent: usize) {
+        if self.count.fetch_sub(sent, Ordering::AcqRel) == sent {
+            self.drained.notify_waiters();
+        }
+    }
+
+    async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a `done` in between is not missed.
+            notified.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// What the publisher sends, in the order queued.
 pub(crate) enum Publication {
     /// `PUBLISH` (or `SPUBLISH`) `payload` on `channel`.
@@ -160,6 +190,12 @@ pub(crate) enum Publication {
         stream: String,
         fields: Vec<(&'static str, Bytes)>,
         then: Option<AfterAppend>,
+    },
+    /// `SET key value PX ttl_ms`: a disconnected socket's session (the streams adapter).
+    Session {
+        key: String,
+        value: Bytes,
+        ttl_ms: u64,
     },
 }
 
@@ -222,7 +258,7 @@ impl Bus {
             ))
         };
         let (publish, publish_rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
+        let backlog = Arc::new(Backlog::default());
         let heartbeat = config.heartbeat_interval;
         let bus = Arc::new(Self {
             // Node's classic adapter names a server with 6 alphanumerics; its cluster adapters
@@ -238,7 +274,7 @@ impl Bus {
             commands: Arc::clone(&commands),
             subscriber,
             publish,
-            queued: Arc::clone(&queued),
+            backlog: Arc::clone(&backlog),
             routes: RwLock::default(),
             subscribing: AtomicUsize::new(0),
             subscribed: Notify::new(),
@@ -252,7 +288,7 @@ impl Bus {
             "PUBLISH"
         };
         let max_len = bus.config.streams.as_ref().map_or(0, |s| s.max_len);
-        tokio::spawn(publisher(commands, publish_rx, queued, verb, max_len));
+        tokio::spawn(publisher(commands, publish_rx, backlog, verb, max_len));
         if let Some(streams) = &bus.config.streams {
             for stream in crate::streams::all_streams(streams) {
                 // A connection of its own: a blocking read holds up the commands behind it.
@@ -346,18 +382,35 @@ impl Bus {
         })
     }
 
+    /// Queues a disconnected socket's session, kept `ttl_ms` (the streams adapter).
+    pub(crate) fn keep_session(
+        &self,
+        key: String,
+        value: Bytes,
+        ttl_ms: u64,
+    ) -> Result<(), QueueFull> {
+        self.queue(Publication::Session { key, value, ttl_ms })
+    }
+
+    /// Waits until everything queued so far was sent to Redis (or given up on): before a
+    /// process exits, so that the last broadcasts and the sessions of the sockets it closed
+    /// are not lost. Bound it with a timeout: it waits as long as Redis cannot be reached.
+    pub(crate) async fn flush(&self) {
+        self.backlog.drained().await;
+    }
+
     /// Queues `publication`; one that cannot be has its `then` told `None` at once.
     fn queue(&self, publication: Publication) -> Result<(), QueueFull> {
-        let refused =
-            if self.queued.fetch_add(1, Ordering::Relaxed) >= self.config.max_queued_publishes {
-                Some(publication)
-            } else {
-                self.publish.send(publication).err().map(|e| e.0)
-            };
+        let count = &self.backlog.count;
+        let refused = if count.fetch_add(1, Ordering::AcqRel) >= self.config.max_queued_publishes {
+            Some(publication)
+        } else {
+            self.publish.send(publication).err().map(|e| e.0)
+        };
         let Some(publication) = refused else {
             return Ok(());
         };
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        self.backlog.done(1);
         if let Publication::Entry {
             then: Some(then), ..
         } = publication
@@ -697,7 +750,7 @@ async fn check(bus: &Bus, which: Which) {
 async fn publisher(
     commands: Arc<Slot>,
     mut queue: mpsc::UnboundedReceiver<Publication>,
-    queued: Arc<AtomicUsize>,
+    backlog: Arc<Backlog>,
     verb: &'static str,
     max_len: u64,
 ) {
@@ -716,6 +769,13 @@ async fn publisher(
                     for (name, value) in fields {
                         xadd.arg(*name).arg(&value[..]);
                     }
+                }
+                Publication::Session { key, value, ttl_ms } => {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(&value[..])
+                        .arg("PX")
+                        .arg(*ttl_ms);
                 }
             }
         }
@@ -756,7 +816,7 @@ async fn publisher(
                 }
             }
         }
-        queued.fetch_sub(sent, Ordering::Relaxed);
+        backlog.done(sent);
     }
 }
 

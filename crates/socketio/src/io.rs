@@ -285,9 +285,31 @@ impl SocketIo {
         self.main()
     }
 
-    /// Closes every connection (reason `server shutting down`): for a graceful stop.
+    /// Closes every connection (reason `server shutting down`): for a graceful stop. See
+    /// [`close`](Self::close) to wait until they are closed.
     pub fn shutdown(&self) {
         self.engine.shutdown();
+    }
+
+    /// Node's `io.close()`: closes every connection (reason `server shutting down`, after
+    /// which a client can recover its session when [connection-state
+    /// recovery](Config::connection_state_recovery) is on), then resolves once every session
+    /// has ended, its disconnect handlers run, and every namespace's adapter has sent what it
+    /// queued for other servers (with the streams Redis adapter, the sessions just kept, so
+    /// that clients recover on another server). Bound it with a timeout: an adapter waits as
+    /// long as its Redis is unreachable, and sessions opened meanwhile keep it waiting too.
+    pub async fn close(&self) {
+        self.shutdown();
+        self.engine.closed().await;
+        let adapters: Vec<_> = read(&self.inner.namespaces)
+            .values()
+            .map(|ns| Arc::clone(&ns.adapter))
+            .collect();
+        for adapter in adapters {
+            if let Err(e) = adapter.flush().await {
+                tracing::warn!(error = %e, "an adapter could not send what it queued");
+            }
+        }
     }
 
     /// Open Engine.IO sessions.

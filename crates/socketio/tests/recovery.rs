@@ -150,3 +150,46 @@ async fn without_recovery_there_is_no_pid_and_no_offset() {
     let hello = client.next().await;
     assert_eq!(hello.data, json!(["hello", false, "\"ann\""]));
 }
+
+#[tokio::test]
+async fn close_ends_every_session_as_a_shutdown_its_clients_recover_from() {
+    let io = SocketIo::new(Config {
+        connection_state_recovery: Some(RecoveryConfig::default()),
+        ..Config::default()
+    });
+    let reasons = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = Arc::clone(&reasons);
+    io.ns("/", move |socket: Socket| {
+        let heard = Arc::clone(&heard);
+        async move {
+            socket.on_disconnecting(move |_, reason| heard.lock().unwrap().push(reason));
+            let _ = socket.emit("hello", &socket.recovered());
+        }
+    });
+    let addr = serve(io.clone()).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (mut client, connected) = Client::connect_with(addr, None).await;
+        let pid = connected["pid"].as_str().expect("a pid").to_owned();
+        let hello = client.next().await;
+        clients.push((client, pid, offset(&hello.data)));
+    }
+
+    tokio::time::timeout(common::WAIT, io.close())
+        .await
+        .expect("close resolves once every session ended");
+    // Resolved after every socket was told, not merely asked to close.
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        [switchboard_socketio::DisconnectReason::ServerShuttingDown; 3]
+    );
+    assert_eq!(io.sessions(), 0);
+
+    // A shutdown counts as a lost connection: the client may come back and recover, here or
+    // on another server sharing the adapter.
+    let (mut first, pid, seen) = clients.swap_remove(0);
+    assert!(first.closed().await);
+    let (mut back, _) =
+        Client::connect_with(addr, Some(json!({ "pid": pid, "offset": seen }))).await;
+    assert_eq!(back.next().await.data[1], true, "recovered");
+}

@@ -112,6 +112,13 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> AdapterFuture<Option<RecoveredSession>> {
         Box::pin(async { Ok(None) })
     }
+
+    /// Resolves once what this adapter queued for other servers (broadcasts, kept sessions)
+    /// has gone out: [`SocketIo::close`](crate::SocketIo::close) waits for it before a
+    /// process exits. The default: nothing is queued.
+    fn flush(&self) -> AdapterFuture<()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Makes the adapter of each namespace (dynamic namespaces are created on demand). Any

@@ -16,6 +16,7 @@ mod refused;
 mod registry;
 mod task;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -173,6 +174,9 @@ pub(crate) struct Shared<A: EngineApp> {
     pub(crate) config: EngineConfig,
     pub(crate) app: A,
     pub(crate) registry: Registry,
+    /// Session tasks not yet finished (a session leaves the registry before its task has
+    /// told the application it closed).
+    running: Running,
     ws_policy: switchboard_ws::handshake::ServerPolicy,
     cookie: Option<SessionCookie>,
 }
@@ -194,6 +198,7 @@ impl<A: EngineApp> Engine<A> {
                 config,
                 app,
                 registry: Registry::default(),
+                running: Running::default(),
                 ws_policy,
                 cookie,
             }),
@@ -502,7 +507,11 @@ impl<A: EngineApp> Engine<A> {
             .registry
             .insert(Arc::clone(&sid), Arc::clone(&mailbox));
         let task = SessionTask::new(Arc::clone(&self.shared), sid, session, ws, mailbox, state);
-        tokio::spawn(task.run());
+        let running = RunningTask::new(Arc::clone(&self.shared));
+        tokio::spawn(async move {
+            task.run().await;
+            drop(running);
+        });
     }
 
     /// Closes every session (reason `server shutting down`), WebSockets with a close frame
@@ -510,6 +519,48 @@ impl<A: EngineApp> Engine<A> {
     pub fn shutdown(&self) {
         for mailbox in self.shared.registry.all() {
             mailbox.close(switchboard_engineio::CloseReason::ServerShuttingDown);
+        }
+    }
+
+    /// Resolves once no session is left: each one's task has ended and told the application
+    /// (after [`shutdown`](Self::shutdown), for a graceful stop; new sessions keep it waiting).
+    pub async fn closed(&self) {
+        let running = &self.shared.running;
+        loop {
+            let notified = running.idle.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a task ending in between is not missed.
+            notified.as_mut().enable();
+            if running.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// How many session tasks run, and a wake-up for [`Engine::closed`] when none does.
+#[derive(Default)]
+struct Running {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts one session task while it lives (dropped with it, even if it panicked).
+struct RunningTask<A: EngineApp>(Arc<Shared<A>>);
+
+impl<A: EngineApp> RunningTask<A> {
+    fn new(shared: Arc<Shared<A>>) -> Self {
+        shared.running.count.fetch_add(1, Ordering::AcqRel);
+        Self(shared)
+    }
+}
+
+impl<A: EngineApp> Drop for RunningTask<A> {
+    fn drop(&mut self) {
+        let running = &self.0.running;
+        if running.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            running.idle.notify_waiters();
         }
     }
 }
