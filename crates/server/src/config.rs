@@ -98,20 +98,11 @@ pub(crate) struct ServeArgs {
     pub(crate) socketio_cookie: Option<String>,
     /// Connection-state recovery (Node's `connectionStateRecovery`): a Socket.IO client whose
     /// connection drops gets its id, rooms and the broadcasts it missed back if it returns
-    /// within this many seconds (Node's `maxDisconnectionDuration`; 0 turns it off). Not with
-    /// `--redis-url` [default: off].
+    /// within this many seconds (Node's `maxDisconnectionDuration`; 0 turns it off). Beside
+    /// `--redis-url`, only with `--redis-streams`, which keeps sessions in Redis so that the
+    /// client recovers on whichever server it reaches [default: off].
     #[arg(long, env = "SWITCHBOARD_SOCKETIO_RECOVERY", value_name = "SECS")]
     pub(crate) socketio_recovery: Option<u64>,
-    /// Redis to share Socket.IO (and the rooms of `/ws`) with other servers, in the format of
-    /// Node's `@socket.io/redis-adapter`, e.g. `redis://127.0.0.1:6379/` [default: none, this
-    /// server alone].
-    #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "URL")]
-    pub(crate) redis_url: Option<String>,
-    /// Speak Node's sharded Redis adapter (`createShardedAdapter`, Redis 7's sharded Pub/Sub)
-    /// with this subscription mode instead of the classic one; every server of the cluster
-    /// must use the same. Needs `--redis-url` [default: the classic adapter].
-    #[arg(long, env = "SWITCHBOARD_REDIS_SHARDED", value_name = "MODE")]
-    pub(crate) redis_sharded: Option<RedisSharded>,
     /// Seconds to let connections close on SIGINT/SIGTERM before exiting [default: 10].
     #[arg(long, env = "SWITCHBOARD_SHUTDOWN_TIMEOUT")]
     pub(crate) shutdown_timeout: Option<u64>,
@@ -123,6 +114,8 @@ pub(crate) struct ServeArgs {
     pub(crate) turn_args: crate::turn::TurnArgs,
     #[command(flatten)]
     pub(crate) rtc_args: crate::rtc::RtcArgs,
+    #[command(flatten)]
+    pub(crate) redis_args: crate::redis_adapter::RedisArgs,
 }
 
 /// The TOML file: the same settings, by the flags' names with underscores.
@@ -151,31 +144,7 @@ struct FileConfig {
     socketio_per_message_deflate: Option<bool>,
     socketio_cookie: Option<String>,
     socketio_recovery: Option<u64>,
-    redis_url: Option<String>,
-    redis_sharded: Option<RedisSharded>,
     shutdown_timeout: Option<u64>,
-}
-
-/// The subscription modes of Node's sharded Redis adapter (`subscriptionMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum RedisSharded {
-    /// One channel per namespace.
-    Static,
-    /// A channel per room too, while the room has members on a server (Node's default).
-    Dynamic,
-    /// As dynamic, with a channel for each socket id too.
-    DynamicPrivate,
-}
-
-impl From<RedisSharded> for switchboard_socketio_redis::SubscriptionMode {
-    fn from(mode: RedisSharded) -> Self {
-        match mode {
-            RedisSharded::Static => Self::Static,
-            RedisSharded::Dynamic => Self::Dynamic,
-            RedisSharded::DynamicPrivate => Self::DynamicPrivate,
-        }
-    }
 }
 
 /// The Socket.IO packet formats `serve` offers.
@@ -235,10 +204,8 @@ pub(crate) struct ServeConfig {
     pub(crate) socketio_cookie: Option<String>,
     /// How long a disconnected Socket.IO socket can come back and recover, when recovery is on.
     pub(crate) socketio_recovery: Option<Duration>,
-    /// The Redis shared with other servers, if any.
-    pub(crate) redis_url: Option<String>,
-    /// Node's sharded adapter in this mode, rather than the classic one.
-    pub(crate) redis_sharded: Option<RedisSharded>,
+    /// The Redis shared with other servers and the adapter that speaks to it, if any.
+    pub(crate) redis: Option<crate::redis_adapter::RedisSettings>,
     pub(crate) shutdown_timeout: Duration,
     /// The STUN/TURN server's settings when it runs inside `serve`.
     pub(crate) turn: Option<crate::turn::TurnSettings>,
@@ -249,21 +216,24 @@ pub(crate) struct ServeConfig {
 impl ServeConfig {
     /// Merges flags and environment (already combined by clap) over the file over defaults.
     pub(crate) fn load(args: ServeArgs) -> Result<Self, String> {
-        let (file, turn_file, rtc_file) = match &args.config {
+        let (file, turn_file, rtc_file, redis_file) = match &args.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                // The `turn`, `turn_*` and `rtc_*` keys belong to crate::turn and crate::rtc.
+                // The `turn`, `turn_*`, `rtc_*` and `redis_*` keys belong to crate::turn,
+                // crate::rtc and crate::redis_adapter.
                 let mut table = toml::from_str::<toml::Table>(&text)
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
                 let turn = crate::turn::TurnFile::take(&mut table)
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
                 let rtc = crate::rtc::RtcFile::take(&mut table)
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
+                let redis = crate::redis_adapter::RedisFile::take(&mut table)
+                    .map_err(|e| format!("in {}: {e}", path.display()))?;
                 let file = toml::Value::Table(table)
                     .try_into::<FileConfig>()
                     .map_err(|e| format!("in {}: {e}", path.display()))?;
-                (file, turn, rtc)
+                (file, turn, rtc, redis)
             }
             None => Default::default(),
         };
@@ -290,6 +260,7 @@ impl ServeConfig {
             None
         };
         let rtc = crate::rtc::RtcSettings::resolve(args.rtc_args, rtc_file)?;
+        let redis = crate::redis_adapter::RedisSettings::resolve(args.redis_args, redis_file)?;
         let config = Self {
             listen: args
                 .listen
@@ -354,8 +325,7 @@ impl ServeConfig {
                 .or(file.socketio_recovery)
                 .filter(|&secs| secs > 0)
                 .map(Duration::from_secs),
-            redis_url: args.redis_url.or(file.redis_url),
-            redis_sharded: args.redis_sharded.or(file.redis_sharded),
+            redis,
             shutdown_timeout: Duration::from_secs(
                 args.shutdown_timeout
                     .or(file.shutdown_timeout)
@@ -387,16 +357,14 @@ impl ServeConfig {
                 .validate()
                 .map_err(|e| format!("socketio_cookie: {e}"))?;
         }
-        if self.redis_sharded.is_some() && self.redis_url.is_none() {
-            return Err(String::from(
-                "redis_sharded chooses the Redis adapter's format: it needs redis_url",
-            ));
-        }
-        if self.socketio_recovery.is_some() && self.redis_url.is_some() {
+        if self.socketio_recovery.is_some()
+            && self.redis.as_ref().is_some_and(|r| !r.keeps_sessions())
+        {
             // Rather than a setting that silently does nothing.
             return Err(String::from(
-                "socketio_recovery needs this server's own adapter: the Redis adapter keeps no \
-                 sessions (nor does Node's); leave out one of socketio_recovery and redis_url",
+                "socketio_recovery beside redis_url needs redis_streams: the pub/sub adapters \
+                 keep no sessions (nor do Node's), so a client could only recover on the \
+                 server it left",
             ));
         }
         Ok(())
@@ -427,6 +395,7 @@ impl ServeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redis_adapter::RedisArgs;
 
     #[test]
     fn defaults_apply_without_file_or_flags() {
@@ -443,7 +412,7 @@ mod tests {
     }
 
     #[test]
-    fn socketio_recovery_from_file_or_flag_and_never_with_redis() {
+    fn socketio_recovery_from_file_or_flag_and_with_redis_only_on_streams() {
         let dir = std::env::temp_dir().join(format!("sb-recovery-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("switchboard.toml");
@@ -462,30 +431,47 @@ mod tests {
         })
         .unwrap();
         assert_eq!(config.socketio_recovery, None, "0 turns it off");
-        let err = from_file(ServeArgs {
-            redis_url: Some("redis://127.0.0.1:1/".into()),
-            ..Default::default()
-        })
-        .unwrap_err();
+        let on_redis = |streams: bool| {
+            from_file(ServeArgs {
+                redis_args: RedisArgs {
+                    redis_url: Some("redis://127.0.0.1:1/".into()),
+                    redis_streams: streams,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+        };
+        let err = on_redis(false).unwrap_err();
         assert!(err.contains("socketio_recovery"), "{err}");
+        let config = on_redis(true).unwrap();
+        assert_eq!(config.socketio_recovery, Some(Duration::from_secs(30)));
+        assert!(config.redis.is_some_and(|r| r.keeps_sessions()));
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
-    fn redis_sharded_needs_redis_url() {
-        let err = ServeConfig::load(ServeArgs {
-            redis_sharded: Some(RedisSharded::Dynamic),
-            ..Default::default()
-        })
-        .unwrap_err();
+    fn redis_keys_in_the_file_are_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!("sb-redis-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchboard.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            ServeConfig::load(ServeArgs {
+                config: Some(path.clone()),
+                ..Default::default()
+            })
+        };
+        let config =
+            load("redis_url = \"redis://h/\"\nredis_sharded = \"dynamic-private\"\n").unwrap();
+        assert_eq!(config.redis.unwrap().adapter_name(), "sharded");
+        let err = load("redis_sharded = \"static\"\n").unwrap_err();
         assert!(err.contains("redis_url"), "{err}");
-        let config = ServeConfig::load(ServeArgs {
-            redis_sharded: Some(RedisSharded::DynamicPrivate),
-            redis_url: Some("redis://127.0.0.1:1/".into()),
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(config.redis_sharded, Some(RedisSharded::DynamicPrivate));
+        let err = load("redis_url = \"redis://h/\"\nredis_stremas = true\n").unwrap_err();
+        assert!(
+            err.contains("redis_stremas"),
+            "a misspelt key is named: {err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

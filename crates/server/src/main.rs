@@ -7,6 +7,7 @@ mod config;
 mod echo;
 mod limits;
 mod pubsub;
+mod redis_adapter;
 mod rooms;
 mod rtc;
 mod serve;

@@ -216,7 +216,7 @@ impl Session {
                 // Other servers' members, and members away but recoverable, are not seen
                 // here: the publish must go through the adapter for them.
                 let config = &self.app.config;
-                let unseen = config.redis_url.is_some() || config.socketio_recovery.is_some();
+                let unseen = config.redis.is_some() || config.socketio_recovery.is_some();
                 crate::socketio::publish_from_ws(&self.app.io, &room, &data, unseen);
             }
         }

@@ -88,7 +88,18 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
     };
     // With --redis-url, the server joins its cluster before it says it listens (or does not
     // start). The adapter's tasks run on the coordinator.
-    let redis = coordinator.block_on(crate::socketio::connect_redis(&config))?;
+    let redis = match &config.redis {
+        Some(settings) => {
+            let factory = coordinator.block_on(settings.connect())?;
+            info!(
+                adapter = settings.adapter_name(),
+                uid = factory.uid(),
+                "joined the Redis cluster"
+            );
+            Some(factory)
+        }
+        None => None,
+    };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shutdown_timeout = config.shutdown_timeout;
     let app = {
@@ -123,9 +134,13 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
         signals.recv().await;
         info!("shutting down");
         let _ = shutdown_tx.send(true);
-        app.io.shutdown();
         drop(alive_tx);
-        if tokio::time::timeout(shutdown_timeout, alive_rx.recv())
+        // Every connection closes, and with Redis what the adapter queued goes out (the
+        // sessions of Socket.IO clients that will recover on another server among it).
+        let closed = async {
+            tokio::join!(alive_rx.recv(), app.io.close());
+        };
+        if tokio::time::timeout(shutdown_timeout, closed)
             .await
             .is_err()
         {

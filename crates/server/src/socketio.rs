@@ -18,29 +18,12 @@ use std::sync::Arc;
 use switchboard_socketio::adapter::{BroadcastOptions, BroadcastPacket};
 use switchboard_socketio::engine::{Cookie, Cors, HttpCompression, OnConnectionError};
 use switchboard_socketio::{Ack, Args, Codec, Config, RecoveryConfig, Socket, SocketIo, Value};
-use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use switchboard_socketio_redis::RedisAdapterFactory;
 use switchboard_ws::{Message, PreparedMessage};
 
 use crate::config::{ServeConfig, SocketIoParser};
 use crate::pubsub::MAX_ROOM_NAME;
 use crate::rooms::Rooms;
-
-/// Connects to the Redis of `--redis-url`, when there is one.
-pub(crate) async fn connect_redis(
-    config: &ServeConfig,
-) -> Result<Option<Arc<RedisAdapterFactory>>, String> {
-    let Some(url) = &config.redis_url else {
-        return Ok(None);
-    };
-    let adapter = RedisAdapterConfig {
-        sharded: config.redis_sharded.map(Into::into),
-        ..RedisAdapterConfig::default()
-    };
-    RedisAdapterFactory::connect(url.as_str(), adapter)
-        .await
-        .map(Some)
-        .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))
-}
 
 /// The server's Socket.IO instance, with the room bridge on namespace `/`, on the Redis
 /// adapter when `redis` is given.

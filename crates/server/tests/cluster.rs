@@ -78,10 +78,15 @@ fn rooms_span_servers_over_the_sharded_adapter() {
     rooms_span_servers(&["--redis-sharded", "dynamic"]);
 }
 
+#[test]
+fn rooms_span_servers_over_the_streams_adapter() {
+    rooms_span_servers(&["--redis-streams"]);
+}
+
 fn rooms_span_servers(adapter: &[&str]) {
     let Some(redis) = Redis::start() else { return };
     let url = redis.url();
-    let sharded = !adapter.is_empty();
+    let sharded = adapter.contains(&"--redis-sharded");
     let a = Server::start(&[&["--redis-url", &url][..], adapter].concat());
     let b = Server::start(&[&["--redis-url", &url][..], adapter].concat());
     let mut ws_a = subscribe_ws(a.port, "lobby");
@@ -122,6 +127,180 @@ fn rooms_span_servers(adapter: &[&str]) {
     // Once its last subscriber left, a server stops following the room.
     drop(solo_a);
     followed_by(&redis, sharded, "solo", 0);
+}
+
+/// An EVENT's arguments, from its text frame.
+fn event(text: &str) -> Vec<Value> {
+    let json = text
+        .strip_prefix("42")
+        .unwrap_or_else(|| panic!("an EVENT, got {text}"));
+    serde_json::from_str(json).unwrap()
+}
+
+/// A room `message` with its stream offset: `(data, offset)`.
+fn message_with_offset(text: &str) -> (Value, String) {
+    let args = event(text);
+    assert_eq!(args.len(), 4, "message, data, room, offset: {text}");
+    assert_eq!((&args[0], &args[2]), (&json!("message"), &json!("lobby")));
+    let offset = args[3].as_str().unwrap().to_owned();
+    let is_entry_id = offset
+        .split_once('-')
+        .is_some_and(|(ms, seq)| ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok());
+    assert!(is_entry_id, "the stream entry id as the offset: {offset}");
+    (args[1].clone(), offset)
+}
+
+/// A Socket.IO client in room `lobby` on a server with connection-state recovery, and what
+/// it needs to recover.
+struct Roamer {
+    client: RawClient,
+    sid: String,
+    pid: String,
+    /// Of a first message, which a `/ws` publisher sent.
+    offset: String,
+}
+
+fn roamer_in_lobby(port: u16, publisher: &mut RawClient) -> Roamer {
+    let mut client = RawClient::connect(port, "/socket.io/?EIO=4&transport=websocket", "").0;
+    assert!(next_text(&mut client).starts_with("0{"));
+    client.send_text("40");
+    let connected: Value =
+        serde_json::from_str(next_text(&mut client).strip_prefix("40").unwrap()).unwrap();
+    client.send_text(r#"421["subscribe","lobby"]"#);
+    assert_eq!(next_text(&mut client), "431[true]");
+    publisher.send_text(r#"{"type":"publish","room":"lobby","data":"seen"}"#);
+    let (data, offset) = message_with_offset(&next_text(&mut client));
+    assert_eq!(data, json!("seen"));
+    Roamer {
+        client,
+        sid: connected["sid"].as_str().unwrap().to_owned(),
+        pid: connected["pid"].as_str().unwrap().to_owned(),
+        offset,
+    }
+}
+
+/// Comes back with `pid` and the last `offset` seen: the CONNECT answer's socket id and the
+/// `missed` room messages that came with it (Node sends them before the answer, we after).
+fn recover(port: u16, pid: &str, offset: &str, missed: usize) -> (RawClient, String, Vec<Value>) {
+    let mut c = RawClient::connect(port, "/socket.io/?EIO=4&transport=websocket", "").0;
+    assert!(next_text(&mut c).starts_with("0{"));
+    c.send_text(&format!("40{}", json!({ "pid": pid, "offset": offset })));
+    let mut messages = Vec::new();
+    let mut sid = None;
+    while sid.is_none() || messages.len() < missed {
+        let text = next_text(&mut c);
+        match text.strip_prefix("40") {
+            Some(json) => {
+                let answer: Value = serde_json::from_str(json).unwrap();
+                sid = Some(answer["sid"].as_str().unwrap().to_owned());
+            }
+            None => messages.push(message_with_offset(&text).0),
+        }
+    }
+    (c, sid.unwrap(), messages)
+}
+
+/// Waits until Redis holds the session of `pid`.
+fn session_kept(redis: &Redis, pid: &str) -> String {
+    let key = format!("sio:session:{pid}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !redis.exists(&key) {
+        assert!(std::time::Instant::now() < deadline, "{key} kept");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    key
+}
+
+const RECOVERING_STREAMS: [&str; 3] = ["--redis-streams", "--socketio-recovery", "30"];
+
+#[test]
+fn a_socketio_client_recovers_on_another_server_over_the_streams_adapter() {
+    let Some(redis) = Redis::start() else { return };
+    let url = redis.url();
+    let args = [&["--redis-url", &url][..], &RECOVERING_STREAMS].concat();
+    let a = Server::start(&args);
+    let b = Server::start(&args);
+    // A /ws subscriber on each server sees every publish to the room, which so is in the
+    // stream by then.
+    let mut ws_a = subscribe_ws(a.port, "lobby");
+    let mut ws_b = subscribe_ws(b.port, "lobby");
+    let mut publisher = subscribe_sio(a.port, "publishers");
+
+    let Roamer {
+        client: roamer,
+        sid,
+        pid,
+        offset,
+    } = roamer_in_lobby(a.port, &mut ws_b);
+    next_json(&mut ws_a);
+
+    // The connection drops; server a keeps the session in Redis.
+    drop(roamer);
+    let session = session_kept(&redis, &pid);
+
+    // Missed meanwhile, from both servers and both transports; one for another room.
+    ws_b.send_text(r#"{"type":"publish","room":"elsewhere","data":"not its room"}"#);
+    ws_b.send_text(r#"{"type":"publish","room":"lobby","data":"missed 1"}"#);
+    assert_eq!(next_json(&mut ws_a)["data"], "missed 1");
+    publisher.send_text(r#"422["publish","lobby","missed 2"]"#);
+    assert_eq!(next_text(&mut publisher), "432[true]");
+    assert_eq!(next_json(&mut ws_b)["data"], "missed 2");
+    ws_a.send_text(r#"{"type":"publish","room":"lobby","data":"missed 3"}"#);
+    assert_eq!(next_json(&mut ws_b)["data"], "missed 3");
+
+    // Back, on the server it never was on: the same socket, and what it missed, in order.
+    let (mut back, back_sid, missed) = recover(b.port, &pid, &offset, 3);
+    assert_eq!(back_sid, sid, "the same socket id");
+    assert_eq!(
+        missed,
+        [json!("missed 1"), json!("missed 2"), json!("missed 3")]
+    );
+    assert!(!redis.exists(&session), "a session is restored once");
+
+    // Its room came back with it: a live publish is the next thing it gets.
+    ws_a.send_text(r#"{"type":"publish","room":"lobby","data":"live"}"#);
+    assert_eq!(message_with_offset(&next_text(&mut back)).0, json!("live"));
+}
+
+#[test]
+fn a_stopped_server_leaves_its_socketio_sessions_to_the_others() {
+    let Some(redis) = Redis::start() else { return };
+    let url = redis.url();
+    let args = [&["--redis-url", &url][..], &RECOVERING_STREAMS].concat();
+    let mut a = Server::start(&args);
+    let b = Server::start(&args);
+    let mut ws_b = subscribe_ws(b.port, "lobby");
+    let Roamer {
+        client: mut roamer,
+        sid,
+        pid,
+        offset,
+    } = roamer_in_lobby(a.port, &mut ws_b);
+
+    // A rolling restart: a stops gracefully, and its session is in Redis when it has exited.
+    let status = a.terminate(std::time::Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(
+        redis.exists(&format!("sio:session:{pid}")),
+        "the session was sent before the process exited"
+    );
+    // The client was not told to stay away (a DISCONNECT would stop it reconnecting): its
+    // connection just closed.
+    loop {
+        match roamer.read_frame() {
+            Some(frame) if frame.opcode == 1 => {
+                assert!(!frame.payload.starts_with(b"41"), "told to leave");
+            }
+            Some(frame) if frame.opcode == 8 => break,
+            Some(_) => {}
+            None => break,
+        }
+    }
+
+    ws_b.send_text(r#"{"type":"publish","room":"lobby","data":"missed"}"#);
+    let (_, back_sid, missed) = recover(b.port, &pid, &offset, 1);
+    assert_eq!(back_sid, sid);
+    assert_eq!(missed, [json!("missed")]);
 }
 
 #[test]

@@ -77,42 +77,47 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// A connection for one command, whose reply must come within a few seconds.
-    fn connect(&self) -> TcpStream {
-        let tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+    /// Sends one command (a RESP array of `args`) on a connection of its own, whose reply
+    /// must come within a few seconds, and returns that connection to read the reply from.
+    fn command(&self, args: &[&[u8]]) -> TcpStream {
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut command = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            command.extend_from_slice(arg);
+            command.extend_from_slice(b"\r\n");
+        }
+        tcp.write_all(&command).unwrap();
         tcp
+    }
+
+    /// Reads an integer reply (`:N`).
+    fn integer_reply(tcp: &mut TcpStream) -> i64 {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            tcp.read_exact(&mut byte).unwrap();
+            line.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&line);
+        let number = text
+            .strip_prefix(':')
+            .unwrap_or_else(|| panic!("not an integer: {text}"));
+        number.trim().parse().unwrap()
     }
 
     /// Publishes `payload` on `channel` as any Redis client could, with `verb` (`PUBLISH`, or
     /// `SPUBLISH` for a shard channel).
     pub fn publish(&self, verb: &str, channel: &str, payload: &[u8]) {
-        let mut tcp = self.connect();
-        let mut command = format!(
-            "*3\r\n${}\r\n{verb}\r\n${}\r\n{channel}\r\n${}\r\n",
-            verb.len(),
-            channel.len(),
-            payload.len()
-        )
-        .into_bytes();
-        command.extend_from_slice(payload);
-        command.extend_from_slice(b"\r\n");
-        tcp.write_all(&command).unwrap();
-        let mut reply = [0u8; 1];
-        tcp.read_exact(&mut reply).unwrap();
-        assert_eq!(reply[0], b':', "PUBLISH answers an integer");
+        let mut tcp = self.command(&[verb.as_bytes(), channel.as_bytes(), payload]);
+        Self::integer_reply(&mut tcp);
     }
 
     /// How many clients subscribe to `channel`: `PUBSUB {which} channel` (`NUMSUB` or
     /// `SHARDNUMSUB`).
     pub fn subscribers(&self, which: &str, channel: &str) -> usize {
-        let mut tcp = self.connect();
-        let command = format!(
-            "*3\r\n$6\r\nPUBSUB\r\n${}\r\n{which}\r\n${}\r\n{channel}\r\n",
-            which.len(),
-            channel.len()
-        );
-        tcp.write_all(command.as_bytes()).unwrap();
+        let mut tcp = self.command(&[b"PUBSUB", which.as_bytes(), channel.as_bytes()]);
         // `*2 $len channel :N`: read until the integer's line ends.
         let mut reply = Vec::new();
         let mut byte = [0u8; 1];
@@ -125,6 +130,12 @@ impl Redis {
         count.parse().unwrap()
     }
 
+    /// Whether `key` exists.
+    pub fn exists(&self, key: &str) -> bool {
+        let mut tcp = self.command(&[b"EXISTS", key.as_bytes()]);
+        Self::integer_reply(&mut tcp) == 1
+    }
+
     /// Appends an entry of `fields` to `stream` (`XADD stream * field value …`).
     pub fn xadd(&self, stream: &str, fields: &[(&str, &[u8])]) {
         let mut args: Vec<&[u8]> = vec![b"XADD", stream.as_bytes(), b"*"];
@@ -132,14 +143,7 @@ impl Redis {
             args.push(name.as_bytes());
             args.push(value);
         }
-        let mut command = format!("*{}\r\n", args.len()).into_bytes();
-        for arg in args {
-            command.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-            command.extend_from_slice(arg);
-            command.extend_from_slice(b"\r\n");
-        }
-        let mut tcp = self.connect();
-        tcp.write_all(&command).unwrap();
+        let mut tcp = self.command(&args);
         let mut reply = [0u8; 1];
         tcp.read_exact(&mut reply).unwrap();
     }

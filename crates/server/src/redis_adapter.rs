@@ -1,0 +1,344 @@
+//! `switchboard serve --redis-url`: which of Node's Redis adapters the server speaks, and its
+//! connection. Settings come from `--redis-*` flags, `SWITCHBOARD_REDIS_*` variables and the
+//! TOML file's `redis_*` keys.
+
+use std::sync::Arc;
+
+use clap::Args;
+use serde::Deserialize;
+use switchboard_socketio_redis::{
+    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
+};
+
+/// Redis settings (each also read from its `SWITCHBOARD_REDIS_*` variable, and from the TOML
+/// file as `redis_*`).
+#[derive(Debug, Default, Args)]
+pub(crate) struct RedisArgs {
+    /// Redis to share Socket.IO (and the rooms of `/ws`) with other servers, in the format of
+    /// Node's `@socket.io/redis-adapter`, e.g. `redis://127.0.0.1:6379/` or
+    /// `redis://user:password@host:6379/0` [default: none, this server alone].
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "URL")]
+    pub(crate) redis_url: Option<String>,
+    /// Speak Node's sharded Redis adapter (`createShardedAdapter`, Redis 7's sharded Pub/Sub)
+    /// with this subscription mode instead of the classic one; every server of the cluster
+    /// must use the same. Needs `--redis-url` [default: the classic adapter].
+    #[arg(long, env = "SWITCHBOARD_REDIS_SHARDED", value_name = "MODE")]
+    pub(crate) redis_sharded: Option<RedisSharded>,
+    /// Speak Node's streams adapter (`@socket.io/redis-streams-adapter`): broadcasts go
+    /// through a Redis stream that outlives a lost connection, and with `--socketio-recovery`
+    /// a client can recover on any server of the cluster. Needs `--redis-url`; not with
+    /// `--redis-sharded` [default: the classic adapter].
+    #[arg(long, env = "SWITCHBOARD_REDIS_STREAMS")]
+    pub(crate) redis_streams: bool,
+    /// Prefix of the adapter's channels (Node's `key`, or `channelPrefix` for the sharded and
+    /// streams adapters) [default: socket.io].
+    #[arg(long, env = "SWITCHBOARD_REDIS_KEY", value_name = "PREFIX")]
+    pub(crate) redis_key: Option<String>,
+    /// With `--redis-streams`: the stream's name (Node's `streamName`) [default: socket.io].
+    #[arg(long, env = "SWITCHBOARD_REDIS_STREAM_NAME", value_name = "NAME")]
+    pub(crate) redis_stream_name: Option<String>,
+    /// With `--redis-streams`: how many streams the namespaces are spread over (Node's
+    /// `streamCount`) [default: 1].
+    #[arg(long, env = "SWITCHBOARD_REDIS_STREAM_COUNT", value_name = "N")]
+    pub(crate) redis_stream_count: Option<u32>,
+    /// With `--redis-streams`: about how many entries each stream keeps (Node's `maxLen`);
+    /// a client away for longer than the stream holds starts afresh [default: 10000].
+    #[arg(long, env = "SWITCHBOARD_REDIS_STREAM_MAX_LEN", value_name = "N")]
+    pub(crate) redis_stream_max_len: Option<u64>,
+}
+
+/// The `redis_*` keys of the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RedisFile {
+    redis_url: Option<String>,
+    redis_sharded: Option<RedisSharded>,
+    redis_streams: Option<bool>,
+    redis_key: Option<String>,
+    redis_stream_name: Option<String>,
+    redis_stream_count: Option<u32>,
+    redis_stream_max_len: Option<u64>,
+}
+
+impl RedisFile {
+    /// Moves the `redis_*` keys out of a parsed TOML file and reads them.
+    pub(crate) fn take(table: &mut toml::Table) -> Result<Self, String> {
+        crate::config::take_prefixed(table, |key| key.starts_with("redis_"))
+    }
+}
+
+/// The subscription modes of Node's sharded Redis adapter (`subscriptionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RedisSharded {
+    /// One channel per namespace.
+    Static,
+    /// A channel per room too, while the room has members on a server (Node's default).
+    Dynamic,
+    /// As dynamic, with a channel for each socket id too.
+    DynamicPrivate,
+}
+
+impl From<RedisSharded> for SubscriptionMode {
+    fn from(mode: RedisSharded) -> Self {
+        match mode {
+            RedisSharded::Static => Self::Static,
+            RedisSharded::Dynamic => Self::Dynamic,
+            RedisSharded::DynamicPrivate => Self::DynamicPrivate,
+        }
+    }
+}
+
+/// The Redis adapter in force: where Redis is, and how the adapter speaks.
+#[derive(Debug, Clone)]
+pub(crate) struct RedisSettings {
+    url: String,
+    adapter: RedisAdapterConfig,
+}
+
+impl RedisSettings {
+    /// Flags and environment over the file over defaults: `None` without a URL (this server
+    /// alone), an error for settings that would do nothing or contradict each other.
+    pub(crate) fn resolve(args: RedisArgs, file: RedisFile) -> Result<Option<Self>, String> {
+        let sharded = args.redis_sharded.or(file.redis_sharded);
+        let streams = args.redis_streams || file.redis_streams.unwrap_or(false);
+        let key = args.redis_key.or(file.redis_key);
+        let stream_name = args.redis_stream_name.or(file.redis_stream_name);
+        let stream_count = args.redis_stream_count.or(file.redis_stream_count);
+        let stream_max_len = args.redis_stream_max_len.or(file.redis_stream_max_len);
+        let Some(url) = args.redis_url.or(file.redis_url) else {
+            if sharded.is_some() || streams || key.is_some() {
+                return Err(String::from(
+                    "redis_sharded, redis_streams and redis_key choose how the Redis adapter \
+                     speaks: they need redis_url",
+                ));
+            }
+            return Ok(None);
+        };
+        if sharded.is_some() && streams {
+            return Err(String::from(
+                "redis_sharded and redis_streams are two different adapters: choose one",
+            ));
+        }
+        let stream_settings =
+            stream_name.is_some() || stream_count.is_some() || stream_max_len.is_some();
+        if stream_settings && !streams {
+            return Err(String::from(
+                "redis_stream_name, redis_stream_count and redis_stream_max_len need redis_streams",
+            ));
+        }
+        if key.as_deref() == Some("") || stream_name.as_deref() == Some("") {
+            return Err(String::from(
+                "redis_key and redis_stream_name must not be empty",
+            ));
+        }
+        if stream_count == Some(0) || stream_max_len == Some(0) {
+            return Err(String::from(
+                "redis_stream_count and redis_stream_max_len must be at least 1",
+            ));
+        }
+        let defaults = RedisAdapterConfig::default();
+        let streams = streams.then(|| {
+            let defaults = StreamsConfig::default();
+            StreamsConfig {
+                stream_name: stream_name.unwrap_or(defaults.stream_name),
+                stream_count: stream_count.unwrap_or(defaults.stream_count),
+                max_len: stream_max_len.unwrap_or(defaults.max_len),
+                ..defaults
+            }
+        });
+        Ok(Some(Self {
+            url,
+            adapter: RedisAdapterConfig {
+                key: key.unwrap_or(defaults.key),
+                sharded: sharded.map(Into::into),
+                streams,
+                ..defaults
+            },
+        }))
+    }
+
+    /// Whether the adapter keeps disconnected sockets' sessions in Redis, which
+    /// connection-state recovery beside other servers needs (only the streams adapter does,
+    /// as in Node).
+    pub(crate) fn keeps_sessions(&self) -> bool {
+        self.adapter.streams.is_some()
+    }
+
+    /// Which adapter, for the log.
+    pub(crate) fn adapter_name(&self) -> &'static str {
+        match (&self.adapter.sharded, &self.adapter.streams) {
+            (_, Some(_)) => "streams",
+            (Some(_), None) => "sharded",
+            (None, None) => "classic",
+        }
+    }
+
+    /// Joins the cluster: connects to Redis (within the adapter's `connect_timeout`).
+    pub(crate) async fn connect(&self) -> Result<Arc<RedisAdapterFactory>, String> {
+        RedisAdapterFactory::connect(self.url.as_str(), self.adapter.clone())
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot connect to Redis at {}: {e}",
+                    without_credentials(&self.url)
+                )
+            })
+    }
+}
+
+/// `url` with any user name and password replaced by `***`: for messages, which end up in
+/// logs.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn with_url(args: RedisArgs) -> RedisArgs {
+        RedisArgs {
+            redis_url: Some("redis://127.0.0.1:1/".into()),
+            ..args
+        }
+    }
+
+    #[test]
+    fn no_url_means_no_adapter_and_adapter_settings_need_one() {
+        let none = RedisSettings::resolve(RedisArgs::default(), RedisFile::default()).unwrap();
+        assert!(none.is_none());
+        for args in [
+            RedisArgs {
+                redis_sharded: Some(RedisSharded::Dynamic),
+                ..RedisArgs::default()
+            },
+            RedisArgs {
+                redis_streams: true,
+                ..RedisArgs::default()
+            },
+            RedisArgs {
+                redis_key: Some("app".into()),
+                ..RedisArgs::default()
+            },
+        ] {
+            let err = RedisSettings::resolve(args, RedisFile::default()).unwrap_err();
+            assert!(err.contains("redis_url"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_classic_adapter_by_default_with_node_defaults() {
+        let settings = RedisSettings::resolve(with_url(RedisArgs::default()), RedisFile::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.adapter_name(), "classic");
+        assert!(!settings.keeps_sessions());
+        assert_eq!(settings.adapter.key, "socket.io");
+        assert_eq!(settings.adapter.sharded, None);
+        assert!(settings.adapter.streams.is_none());
+    }
+
+    #[test]
+    fn sharded_and_streams_are_chosen_and_exclusive() {
+        let sharded = with_url(RedisArgs {
+            redis_sharded: Some(RedisSharded::DynamicPrivate),
+            redis_key: Some("app".into()),
+            ..RedisArgs::default()
+        });
+        let settings = RedisSettings::resolve(sharded, RedisFile::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.adapter_name(), "sharded");
+        assert_eq!(
+            settings.adapter.sharded,
+            Some(SubscriptionMode::DynamicPrivate)
+        );
+        assert_eq!(settings.adapter.key, "app");
+
+        let both = with_url(RedisArgs {
+            redis_sharded: Some(RedisSharded::Static),
+            redis_streams: true,
+            ..RedisArgs::default()
+        });
+        let err = RedisSettings::resolve(both, RedisFile::default()).unwrap_err();
+        assert!(err.contains("choose one"), "{err}");
+    }
+
+    #[test]
+    fn stream_settings_come_from_flags_over_the_file() {
+        let file: RedisFile = toml::from_str(
+            "redis_url = \"redis://file/\"\nredis_streams = true\nredis_stream_name = \"file\"\n\
+             redis_stream_count = 3\nredis_stream_max_len = 50\n",
+        )
+        .unwrap();
+        let args = RedisArgs {
+            redis_stream_name: Some("flag".into()),
+            ..RedisArgs::default()
+        };
+        let settings = RedisSettings::resolve(args, file).unwrap().unwrap();
+        assert_eq!(settings.url, "redis://file/");
+        assert!(settings.keeps_sessions());
+        assert_eq!(settings.adapter_name(), "streams");
+        let streams = settings.adapter.streams.unwrap();
+        assert_eq!(streams.stream_name, "flag");
+        assert_eq!(streams.stream_count, 3);
+        assert_eq!(streams.max_len, 50);
+        assert_eq!(
+            streams.session_key_prefix,
+            StreamsConfig::default().session_key_prefix
+        );
+    }
+
+    #[test]
+    fn stream_settings_without_streams_or_out_of_range_are_refused() {
+        let err = RedisSettings::resolve(
+            with_url(RedisArgs {
+                redis_stream_max_len: Some(100),
+                ..RedisArgs::default()
+            }),
+            RedisFile::default(),
+        )
+        .unwrap_err();
+        assert!(err.contains("need redis_streams"), "{err}");
+        for args in [
+            RedisArgs {
+                redis_streams: true,
+                redis_stream_count: Some(0),
+                ..RedisArgs::default()
+            },
+            RedisArgs {
+                redis_streams: true,
+                redis_stream_name: Some(String::new()),
+                ..RedisArgs::default()
+            },
+        ] {
+            assert!(RedisSettings::resolve(with_url(args), RedisFile::default()).is_err());
+        }
+    }
+
+    #[test]
+    fn credentials_stay_out_of_messages() {
+        assert_eq!(
+            without_credentials("redis://user:s3cret@cache:6379/0"),
+            "redis://***@cache:6379/0"
+        );
+        assert_eq!(
+            without_credentials("redis://:p@ss@cache/"),
+            "redis://***@cache/"
+        );
+        assert_eq!(
+            without_credentials("redis://cache:6379/?x=a@b"),
+            "redis://cache:6379/?x=a@b"
+        );
+        assert_eq!(without_credentials("not a url"), "not a url");
+    }
+}
