@@ -2,12 +2,14 @@
 //! connection. Settings come from `--redis-*` flags, `SWITCHBOARD_REDIS_*` variables and the
 //! TOML file's `redis_*` keys.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
 use serde::Deserialize;
 use switchboard_socketio_redis::{
-    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
+    ClientTlsConfig, RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
+    TlsCertificates,
 };
 
 /// Redis settings (each also read from its `SWITCHBOARD_REDIS_*` variable, and from the TOML
@@ -45,6 +47,17 @@ pub(crate) struct RedisArgs {
     /// a client away for longer than the stream holds starts afresh [default: 10000].
     #[arg(long, env = "SWITCHBOARD_REDIS_STREAM_MAX_LEN", value_name = "N")]
     pub(crate) redis_stream_max_len: Option<u64>,
+    /// With a `rediss://` URL: PEM certificates to trust instead of the Mozilla roots (a
+    /// private CA, a self-signed Redis) [default: the Mozilla roots].
+    #[arg(long, env = "SWITCHBOARD_REDIS_TLS_CA", value_name = "PEM")]
+    pub(crate) redis_tls_ca: Option<PathBuf>,
+    /// With a `rediss://` URL: a PEM certificate chain shown to a Redis that asks for one
+    /// (`tls-auth-clients`); with `--redis-tls-key` [default: none].
+    #[arg(long, env = "SWITCHBOARD_REDIS_TLS_CERT", value_name = "PEM")]
+    pub(crate) redis_tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--redis-tls-cert`.
+    #[arg(long, env = "SWITCHBOARD_REDIS_TLS_KEY", value_name = "PEM")]
+    pub(crate) redis_tls_key: Option<PathBuf>,
 }
 
 /// The `redis_*` keys of the TOML file.
@@ -58,6 +71,9 @@ pub(crate) struct RedisFile {
     redis_stream_name: Option<String>,
     redis_stream_count: Option<u32>,
     redis_stream_max_len: Option<u64>,
+    redis_tls_ca: Option<PathBuf>,
+    redis_tls_cert: Option<PathBuf>,
+    redis_tls_key: Option<PathBuf>,
 }
 
 impl RedisFile {
@@ -106,15 +122,20 @@ impl RedisSettings {
         let stream_name = args.redis_stream_name.or(file.redis_stream_name);
         let stream_count = args.redis_stream_count.or(file.redis_stream_count);
         let stream_max_len = args.redis_stream_max_len.or(file.redis_stream_max_len);
+        let tls_ca = args.redis_tls_ca.or(file.redis_tls_ca);
+        let tls_cert = args.redis_tls_cert.or(file.redis_tls_cert);
+        let tls_key = args.redis_tls_key.or(file.redis_tls_key);
         let Some(url) = args.redis_url.or(file.redis_url) else {
-            if sharded.is_some() || streams || key.is_some() {
+            let tls = tls_ca.is_some() || tls_cert.is_some() || tls_key.is_some();
+            if sharded.is_some() || streams || key.is_some() || tls {
                 return Err(String::from(
-                    "redis_sharded, redis_streams and redis_key choose how the Redis adapter \
-                     speaks: they need redis_url",
+                    "redis_sharded, redis_streams, redis_key and redis_tls_* choose how the \
+                     Redis adapter speaks: they need redis_url",
                 ));
             }
             return Ok(None);
         };
+        let tls = tls_certificates(&url, tls_ca, tls_cert, tls_key)?;
         if sharded.is_some() && streams {
             return Err(String::from(
                 "redis_sharded and redis_streams are two different adapters: choose one",
@@ -153,6 +174,7 @@ impl RedisSettings {
                 key: key.unwrap_or(defaults.key),
                 sharded: sharded.map(Into::into),
                 streams,
+                tls,
                 ..defaults
             },
         }))
@@ -185,6 +207,42 @@ impl RedisSettings {
                 )
             })
     }
+}
+
+/// The certificates of `--redis-tls-*`, read now so that a wrong path stops the server at
+/// once; `None` when none is given.
+fn tls_certificates(
+    url: &str,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsCertificates>, String> {
+    if ca.is_none() && cert.is_none() && key.is_none() {
+        return Ok(None);
+    }
+    if !url.starts_with("rediss://") {
+        return Err(String::from(
+            "redis_tls_ca, redis_tls_cert and redis_tls_key are for a rediss:// redis_url",
+        ));
+    }
+    let read =
+        |path: &Path| std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()));
+    let client_tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(ClientTlsConfig {
+            client_cert: read(&cert)?,
+            client_key: read(&key)?,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(String::from(
+                "redis_tls_cert and redis_tls_key must be given together",
+            ))
+        }
+    };
+    Ok(Some(TlsCertificates {
+        client_tls,
+        root_cert: ca.as_deref().map(read).transpose()?,
+    }))
 }
 
 /// `url` with any user name and password replaced by `***`: for messages, which end up in
@@ -323,6 +381,57 @@ mod tests {
         ] {
             assert!(RedisSettings::resolve(with_url(args), RedisFile::default()).is_err());
         }
+    }
+
+    #[test]
+    fn tls_certificates_are_read_at_start_and_checked() {
+        let dir = std::env::temp_dir().join(format!("sb-redis-tls-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in [("ca.pem", "CA"), ("c.pem", "CERT"), ("k.pem", "KEY")] {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let tls = |url: &str, ca: Option<&str>, cert: Option<&str>, key: Option<&str>| {
+            let path = |name: Option<&str>| name.map(|n| dir.join(n));
+            RedisSettings::resolve(
+                RedisArgs {
+                    redis_url: Some(url.into()),
+                    redis_tls_ca: path(ca),
+                    redis_tls_cert: path(cert),
+                    redis_tls_key: path(key),
+                    ..RedisArgs::default()
+                },
+                RedisFile::default(),
+            )
+        };
+        let settings = tls("rediss://h/", Some("ca.pem"), Some("c.pem"), Some("k.pem"))
+            .unwrap()
+            .unwrap();
+        let certificates = settings.adapter.tls.unwrap();
+        assert_eq!(certificates.root_cert.as_deref(), Some(&b"CA"[..]));
+        let client = certificates.client_tls.unwrap();
+        assert_eq!(
+            (&client.client_cert[..], &client.client_key[..]),
+            (&b"CERT"[..], &b"KEY"[..])
+        );
+        let settings = tls("rediss://h/", None, None, None).unwrap().unwrap();
+        assert!(settings.adapter.tls.is_none(), "the Mozilla roots");
+
+        let err = tls("redis://h/", Some("ca.pem"), None, None).unwrap_err();
+        assert!(err.contains("rediss://"), "{err}");
+        let err = tls("rediss://h/", None, Some("c.pem"), None).unwrap_err();
+        assert!(err.contains("together"), "{err}");
+        let err = tls("rediss://h/", Some("missing.pem"), None, None).unwrap_err();
+        assert!(err.contains("missing.pem"), "{err}");
+        let err = RedisSettings::resolve(
+            RedisArgs {
+                redis_tls_ca: Some(dir.join("ca.pem")),
+                ..RedisArgs::default()
+            },
+            RedisFile::default(),
+        )
+        .unwrap_err();
+        assert!(err.contains("redis_url"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

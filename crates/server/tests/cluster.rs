@@ -70,30 +70,61 @@ fn followed_by(redis: &Redis, sharded: bool, room: &str, servers: usize) {
 
 #[test]
 fn rooms_span_servers_over_redis_on_both_transports() {
-    rooms_span_servers(&[]);
+    let Some(redis) = Redis::start() else { return };
+    rooms_span_servers(&redis, &["--redis-url", &redis.url()]);
 }
 
 #[test]
 fn rooms_span_servers_over_the_sharded_adapter() {
-    rooms_span_servers(&["--redis-sharded", "dynamic"]);
+    let Some(redis) = Redis::start() else { return };
+    rooms_span_servers(
+        &redis,
+        &["--redis-url", &redis.url(), "--redis-sharded", "dynamic"],
+    );
 }
 
 #[test]
 fn rooms_span_servers_over_the_streams_adapter() {
-    rooms_span_servers(&["--redis-streams"]);
+    let Some(redis) = Redis::start() else { return };
+    rooms_span_servers(&redis, &["--redis-url", &redis.url(), "--redis-streams"]);
 }
 
-fn rooms_span_servers(adapter: &[&str]) {
-    let Some(redis) = Redis::start() else { return };
-    let url = redis.url();
-    let sharded = adapter.contains(&"--redis-sharded");
-    let a = Server::start(&[&["--redis-url", &url][..], adapter].concat());
-    let b = Server::start(&[&["--redis-url", &url][..], adapter].concat());
+/// `rediss://`, with a private CA, a client certificate and an ACL user's password: the
+/// sharded adapter's own subscriber connection and redis-rs's connections both take them.
+#[test]
+fn rooms_span_servers_over_tls() {
+    let Some(redis) = Redis::start_tls() else {
+        return;
+    };
+    let file = |name: &str| redis.tls_file(name).to_str().unwrap().to_owned();
+    let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
+    let url = redis.tls_url("s3cret");
+    rooms_span_servers(
+        &redis,
+        &[
+            "--redis-url",
+            &url,
+            "--redis-sharded",
+            "dynamic",
+            "--redis-tls-ca",
+            &ca,
+            "--redis-tls-cert",
+            &cert,
+            "--redis-tls-key",
+            &key,
+        ],
+    );
+}
+
+fn rooms_span_servers(redis: &Redis, args: &[&str]) {
+    let sharded = args.contains(&"--redis-sharded");
+    let a = Server::start(args);
+    let b = Server::start(args);
     let mut ws_a = subscribe_ws(a.port, "lobby");
     let mut ws_b = subscribe_ws(b.port, "lobby");
     let mut sio_b = subscribe_sio(b.port, "lobby");
     let mut sio_a = subscribe_sio(a.port, "lobby");
-    followed_by(&redis, sharded, "lobby", 2);
+    followed_by(redis, sharded, "lobby", 2);
 
     // A /ws publish on b.
     ws_b.send_text(r#"{"type":"publish","room":"lobby","data":{"n":1}}"#);
@@ -112,7 +143,7 @@ fn rooms_span_servers(adapter: &[&str]) {
 
     // A room with /ws subscribers only, on one server: no Socket.IO member anywhere.
     let mut solo_a = subscribe_ws(a.port, "solo");
-    followed_by(&redis, sharded, "solo", 1);
+    followed_by(redis, sharded, "solo", 1);
     ws_b.send_text(r#"{"type":"publish","room":"solo","data":2}"#);
     let solo = json!({ "type": "message", "room": "solo", "data": 2 });
     assert_eq!(next_json(&mut solo_a), solo);
@@ -126,7 +157,7 @@ fn rooms_span_servers(adapter: &[&str]) {
 
     // Once its last subscriber left, a server stops following the room.
     drop(solo_a);
-    followed_by(&redis, sharded, "solo", 0);
+    followed_by(redis, sharded, "solo", 0);
 }
 
 /// An EVENT's arguments, from its text frame.

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "../../../tests/support/certificates.rs"]
+mod certificates;
 mod common;
 
 use std::process::Command;
@@ -139,7 +141,7 @@ async fn our_client_talks_to_our_server_over_tls() {
         dir.join("cert.pem"),
         dir.join("key.pem"),
     );
-    make_test_certificates(&dir);
+    certificates::make_test_certificates(&dir);
     let server = Server::start(&[
         "--tls-cert",
         cert.to_str().unwrap(),
@@ -161,80 +163,6 @@ async fn our_client_talks_to_our_server_over_tls() {
         .await
         .unwrap();
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// A throwaway CA (`ca.pem`) and a `localhost` certificate it signed (`cert.pem`, `key.pem`).
-fn make_test_certificates(dir: &std::path::Path) {
-    let openssl = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(status.success(), "openssl {args:?}");
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-days",
-                "1",
-                "-subj",
-                "/CN=switchboard test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "leaf.csr",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "leaf.ext",
-        "-out",
-        "cert.pem",
-    ]);
 }
 
 #[test]

@@ -234,12 +234,25 @@ impl Bus {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info.clone())?;
+        let client = match &config.tls {
+            Some(certificates) => {
+                redis::Client::build_with_tls(info.clone(), certificates.clone())?
+            }
+            None => redis::Client::open(info.clone())?,
+        };
         let (queue, push_rx) = mpsc::channel::<Received>(config.max_queued_received.max(1));
         let pushes = PushQueue {
             queue,
             dropped: Arc::default(),
         };
+        // One attempt first: a certificate or password Redis refuses fails here at once, where
+        // the connection managers would try again for seconds; Redis not (yet) listening is
+        // left to their retries.
+        if let Err(e) = probe(&client, &config).await {
+            if !(e.is_connection_refusal() || e.is_timeout()) {
+                return Err(e);
+            }
+        }
         let commands = Arc::new(Slot::new(
             open(&client, &config, Which::Commands, &pushes).await?,
         ));
@@ -680,6 +693,17 @@ impl Bus {
 
 /// Opens a connection: the subscriber hands its messages to `pushes` and resubscribes after
 /// each reconnection.
+/// One connection, made and dropped, to learn whether Redis takes this client at all.
+async fn probe(client: &redis::Client, config: &RedisAdapterConfig) -> Result<(), RedisError> {
+    let settings = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.requests_timeout));
+    client
+        .get_multiplexed_async_connection_with_config(&settings)
+        .await
+        .map(drop)
+}
+
 async fn open(
     client: &redis::Client,
     config: &RedisAdapterConfig,

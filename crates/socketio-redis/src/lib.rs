@@ -69,6 +69,8 @@ pub type RemoteBroadcastListener =
     Arc<dyn Fn(&str, &BroadcastPacket, &BroadcastOptions) + Send + Sync>;
 
 pub use adapter::NamespaceAdapter;
+/// The certificates of [`RedisAdapterConfig::tls`], redis-rs's own.
+pub use redis::{ClientTlsConfig, TlsCertificates};
 
 /// Settings of the adapter, named after Node's options where it has them.
 #[derive(Debug, Clone)]
@@ -101,7 +103,7 @@ pub struct RedisAdapterConfig {
     /// Speak Node's sharded adapter (`createShardedAdapter`, on Redis 7's sharded Pub/Sub:
     /// `SPUBLISH`/`SSUBSCRIBE`), with its subscription mode, instead of the classic one
     /// (`createAdapter`, the default: `None`). Every server of a cluster must speak the same.
-    /// `key` is its `channelPrefix`. Standalone Redis only (not Redis Cluster), over TCP.
+    /// `key` is its `channelPrefix`. Standalone Redis only (not Redis Cluster).
     pub sharded: Option<SubscriptionMode>,
     /// The largest message the sharded adapter's subscriber accepts from Redis (a larger one
     /// closes that connection, which is opened again): 64 MiB.
@@ -112,6 +114,11 @@ pub struct RedisAdapterConfig {
     /// pub/sub. `None` (the default) for the pub/sub adapters. Not with `sharded`. `key` is its
     /// `channelPrefix`.
     pub streams: Option<StreamsConfig>,
+    /// For a `rediss://` URL: PEM root certificates to trust instead of the Mozilla roots (a
+    /// private CA, a self-signed Redis) and a client certificate for a Redis that asks for one
+    /// (`tls-auth-clients`, on by default in Redis' TLS mode). `None`: the Mozilla roots, no
+    /// client certificate. Not with a `redis://` URL.
+    pub tls: Option<redis::TlsCertificates>,
 }
 
 /// The settings of Node's streams adapter, named after its options.
@@ -176,6 +183,7 @@ impl Default for RedisAdapterConfig {
             sharded: None,
             max_message_size: 64 << 20,
             streams: None,
+            tls: None,
         }
     }
 }
@@ -197,15 +205,17 @@ impl std::fmt::Debug for RedisAdapterFactory {
 }
 
 impl RedisAdapterFactory {
-    /// Connects to Redis at `url` (`redis://host:port/db`). The publishing connection and the
-    /// classic adapter's subscriber speak RESP3 whatever the URL says, which needs Redis 6 or
-    /// later; the sharded adapter needs Redis 7, and its subscriber speaks RESP2 over TCP.
+    /// Connects to Redis at `url`: `redis://[user:password@]host:port/db`, or
+    /// `rediss://…` for TLS (see [`RedisAdapterConfig::tls`]). The publishing connection and
+    /// the classic adapter's subscriber speak RESP3 whatever the URL says, which needs Redis 6
+    /// or later; the sharded adapter needs Redis 7, and its subscriber speaks RESP2.
     ///
     /// # Errors
-    /// The URL is invalid, Redis could not be reached within `connect_timeout`, or (for
-    /// [`RedisAdapterConfig::sharded`]) it has no sharded Pub/Sub, or the URL is not a TCP
-    /// one (`rediss://` and Unix sockets are not supported; the classic adapter takes Unix
-    /// sockets).
+    /// The URL is invalid, Redis could not be reached within `connect_timeout` (a certificate
+    /// refused either way included), `tls` is set for a `redis://` URL, or (for
+    /// [`RedisAdapterConfig::sharded`]) Redis has no sharded Pub/Sub or the URL is a Unix
+    /// socket (the classic adapter takes Unix sockets). `rediss://…/#insecure`, which skips
+    /// the certificate check, is refused.
     pub async fn connect(
         url: impl IntoConnectionInfo,
         config: RedisAdapterConfig,

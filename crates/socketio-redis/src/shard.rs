@@ -11,13 +11,19 @@
 //! The task keeps the set of channels wanted. After a lost connection it connects again (with
 //! backoff) and subscribes to all of them; a PING every `heartbeat_interval` not answered
 //! within `requests_timeout` counts as lost (a NAT or proxy in between forgot the connection).
+//!
+//! Over TLS (`rediss://`) it trusts and presents the certificates redis-rs's connections do
+//! ([`RedisAdapterConfig::tls`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use redis::{ConnectionAddr, ConnectionInfo, RedisError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use redis::{ClientTlsConfig, ConnectionAddr, ConnectionInfo, RedisError, TlsCertificates};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -79,6 +85,8 @@ impl ShardSubscriber {
 struct Link {
     host: String,
     port: u16,
+    /// For `rediss://`: the client settings and the name the certificate must carry.
+    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     username: Option<String>,
     password: Option<String>,
     connect_timeout: Duration,
@@ -90,16 +98,35 @@ struct Link {
 
 impl Link {
     fn new(info: ConnectionInfo, config: &RedisAdapterConfig) -> Result<Self, RedisError> {
-        let ConnectionAddr::Tcp(host, port) = info.addr().clone() else {
-            return Err(RedisError::from((
-                redis::ErrorKind::InvalidClientConfig,
-                "the sharded Redis adapter connects over TCP only (redis://host:port)",
-            )));
+        let invalid = |message: &'static str| {
+            RedisError::from((redis::ErrorKind::InvalidClientConfig, message))
+        };
+        let (host, port, tls) = match info.addr().clone() {
+            ConnectionAddr::Tcp(host, port) => (host, port, None),
+            ConnectionAddr::TcpTls { insecure: true, .. } => {
+                return Err(invalid(
+                    "rediss:// with #insecure (no certificate check) is not supported: trust \
+                     the server's certificate with RedisAdapterConfig::tls instead",
+                ))
+            }
+            ConnectionAddr::TcpTls { host, port, .. } => {
+                let name = ServerName::try_from(host.clone())
+                    .map_err(|_| invalid("the Redis host is not a valid TLS server name"))?;
+                let connector = tokio_rustls::TlsConnector::from(tls_config(config.tls.as_ref())?);
+                (host, port, Some((connector, name)))
+            }
+            _ => {
+                return Err(invalid(
+                    "the sharded Redis adapter connects over TCP or TLS only (redis:// or \
+                     rediss://), not a Unix socket",
+                ))
+            }
         };
         let settings = info.redis_settings();
         Ok(Self {
             host,
             port,
+            tls,
             username: settings.username().map(str::to_owned),
             password: settings.password().map(str::to_owned),
             connect_timeout: config.connect_timeout,
@@ -123,8 +150,17 @@ impl Link {
         .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
         .map_err(io)?;
         tcp.set_nodelay(true).map_err(io)?;
+        let stream: Box<dyn Stream> = match &self.tls {
+            None => Box::new(tcp),
+            Some((connector, name)) => Box::new(
+                tokio::time::timeout(self.connect_timeout, connector.connect(name.clone(), tcp))
+                    .await
+                    .map_err(|_| io(std::io::ErrorKind::TimedOut.into()))?
+                    .map_err(io)?,
+            ),
+        };
         let mut conn = Connection {
-            tcp,
+            stream,
             input: BytesMut::with_capacity(16 * 1024),
             decoder: self.decoder,
             out: Outbox::default(),
@@ -154,8 +190,65 @@ impl Link {
     }
 }
 
+/// The client side of TLS as redis-rs sets it up for the same [`TlsCertificates`]: the root
+/// certificates given, or else the Mozilla roots, and the client certificate if any.
+fn tls_config(
+    certificates: Option<&TlsCertificates>,
+) -> Result<Arc<rustls::ClientConfig>, RedisError> {
+    let bad_pem = |what: &str, e: rustls::pki_types::pem::Error| {
+        RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "bad TLS certificate",
+            format!("{what}: {e}"),
+        ))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match certificates.and_then(|c| c.root_cert.as_deref()) {
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| bad_pem("root certificate", e))?;
+                roots.add(cert).map_err(|e| {
+                    RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "bad TLS root certificate",
+                        e.to_string(),
+                    ))
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match certificates.and_then(|c| c.client_tls.as_ref()) {
+        Some(ClientTlsConfig {
+            client_cert,
+            client_key,
+        }) => {
+            let chain = CertificateDer::pem_slice_iter(client_cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad_pem("client certificate", e))?;
+            let key =
+                PrivateKeyDer::from_pem_slice(client_key).map_err(|e| bad_pem("client key", e))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "bad TLS client certificate",
+                    e.to_string(),
+                ))
+            })?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// A connection's byte stream: TCP, or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 struct Connection {
-    tcp: TcpStream,
+    stream: Box<dyn Stream>,
     input: BytesMut,
     decoder: Decoder,
     out: Outbox,
@@ -209,7 +302,9 @@ impl Outbox {
 impl Connection {
     async fn flush(&mut self) -> Result<(), RedisError> {
         if !self.out.output.is_empty() {
-            self.tcp.write_all(&self.out.output).await?;
+            self.stream.write_all(&self.out.output).await?;
+            // TLS may hold the last record back until flushed.
+            self.stream.flush().await?;
             self.out.output.clear();
         }
         Ok(())
@@ -229,7 +324,7 @@ impl Connection {
                     )))
                 }
             }
-            if self.tcp.read_buf(&mut self.input).await? == 0 {
+            if self.stream.read_buf(&mut self.input).await? == 0 {
                 return Err(RedisError::from(std::io::Error::from(
                     std::io::ErrorKind::UnexpectedEof,
                 )));

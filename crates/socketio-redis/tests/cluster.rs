@@ -202,6 +202,62 @@ async fn broadcasts_reach_both_servers_with_rooms_except_and_local(kind: Kind) {
     assert!(a_red.quiet_for(QUIET).await && b_red.quiet_for(QUIET).await);
 }
 
+on_every_adapter!(servers_reach_each_other_over_tls);
+/// `rediss://` with a private CA, a client certificate (Redis asks for one in TLS mode) and an
+/// ACL user's password: broadcasts and requests cross; without the CA, without the client
+/// certificate, or with a wrong password, the adapter does not connect.
+async fn servers_reach_each_other_over_tls(kind: Kind) {
+    let Some(redis) = Redis::start_tls() else {
+        return;
+    };
+    let read = |name: &str| std::fs::read(redis.tls_file(name)).unwrap();
+    let certificates = redis::TlsCertificates {
+        client_tls: Some(redis::ClientTlsConfig {
+            client_cert: read("client.pem"),
+            client_key: read("client.key"),
+        }),
+        root_cert: Some(read("ca.pem")),
+    };
+    let url = redis.tls_url("s3cret");
+    let with = |certificates: redis::TlsCertificates| RedisAdapterConfig {
+        tls: Some(certificates),
+        ..kind.config()
+    };
+    let (a, _, _) = server_at(&url, with(certificates.clone())).await;
+    let (_b, b_addr, _) = server_at(&url, with(certificates.clone())).await;
+    let mut b_one = client(b_addr, "b-one", Some("red")).await;
+    ns(&a).emit("all", &1).unwrap();
+    expect_event(&mut b_one, "all", json!([1])).await;
+    let found = ns(&a).fetch_sockets().await.unwrap();
+    let ids: Vec<_> = found.iter().map(|s| s.id().to_owned()).collect();
+    assert_eq!(ids, [b_one.id.clone()]);
+
+    let unknown_ca = redis::TlsCertificates {
+        root_cert: None,
+        ..certificates.clone()
+    };
+    let err = RedisAdapterFactory::connect(url.as_str(), with(unknown_ca))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    let no_client_certificate = redis::TlsCertificates {
+        client_tls: None,
+        ..certificates.clone()
+    };
+    let err = RedisAdapterFactory::connect(url.as_str(), with(no_client_certificate))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "Redis asks for a client certificate: {err}"
+    );
+    let wrong_password = redis.tls_url("guess");
+    let err = RedisAdapterFactory::connect(wrong_password.as_str(), with(certificates))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("WRONGPASS"), "{err}");
+}
+
 on_every_adapter!(fetch_sockets_describes_the_other_servers_sockets);
 async fn fetch_sockets_describes_the_other_servers_sockets(kind: Kind) {
     let Some(redis) = Redis::start() else { return };

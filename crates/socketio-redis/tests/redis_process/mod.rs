@@ -9,6 +9,9 @@
     clippy::panic
 )]
 
+#[path = "../../../../tests/support/certificates.rs"]
+mod certificates;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -22,26 +25,62 @@ pub struct Redis {
     child: Child,
     /// Its port.
     pub port: u16,
+    /// With [`Redis::start_tls`]: its TLS port and the directory of its certificates.
+    tls: Option<(u16, std::path::PathBuf)>,
+}
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Redis {
     /// Starts one, or `None` (the test is skipped) when redis-server is missing and
     /// `SWITCHBOARD_INTEROP` is not set.
     pub fn start() -> Option<Self> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
+        Self::start_on(free_port())
     }
 
     pub fn start_on(port: u16) -> Option<Self> {
-        let spawned = Command::new("redis-server")
+        Self::spawn(port, None)
+    }
+
+    /// Also listening for TLS, with a certificate for `localhost` from a private CA, and
+    /// asking clients for a certificate from that CA (Redis' default in TLS mode), and with a
+    /// user `app` whose password is `s3cret`. The plain port stays, for the helpers below.
+    pub fn start_tls() -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "sb-redis-tls-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        certificates::make_test_certificates(&dir);
+        Self::spawn(free_port(), Some((free_port(), dir)))
+    }
+
+    fn spawn(port: u16, tls: Option<(u16, std::path::PathBuf)>) -> Option<Self> {
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn();
+            .args(["--save", "", "--appendonly", "no"]);
+        if let Some((tls_port, dir)) = &tls {
+            let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+            command
+                .args(["--tls-port", &tls_port.to_string()])
+                .args(["--tls-cert-file", &file("cert.pem")])
+                .args(["--tls-key-file", &file("key.pem")])
+                .args(["--tls-ca-cert-file", &file("ca.pem")])
+                .args(["--tls-auth-clients", "yes"])
+                // An ACL user with a password, for the TLS URL; the default user stays open
+                // for the helpers below.
+                .args(["--user", "app", "on", ">s3cret", "~*", "&*", "+@all"]);
+        }
+        let spawned = command.stdout(Stdio::null()).spawn();
         let child = match spawned {
             Ok(child) => child,
             Err(e) if std::env::var_os("SWITCHBOARD_INTEROP").is_none() => {
@@ -50,7 +89,7 @@ impl Redis {
             }
             Err(e) => panic!("redis-server: {e}"),
         };
-        let redis = Self { child, port };
+        let redis = Self { child, port, tls };
         let deadline = Instant::now() + READY;
         while !redis.answers_ping() {
             assert!(
@@ -75,6 +114,19 @@ impl Redis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// With [`Redis::start_tls`]: its `rediss://` URL, as user `app` with `password`.
+    pub fn tls_url(&self, password: &str) -> String {
+        let (port, _) = self.tls.as_ref().expect("started with TLS");
+        format!("rediss://app:{password}@localhost:{port}/")
+    }
+
+    /// With [`Redis::start_tls`]: the PEM file `name` among its certificates (`ca.pem`,
+    /// `client.pem`, `client.key`, …).
+    pub fn tls_file(&self, name: &str) -> std::path::PathBuf {
+        let (_, dir) = self.tls.as_ref().expect("started with TLS");
+        dir.join(name)
     }
 
     /// Sends one command (a RESP array of `args`) on a connection of its own, whose reply
@@ -148,15 +200,16 @@ impl Redis {
         tcp.read_exact(&mut reply).unwrap();
     }
 
-    pub fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    /// Stops it now, as dropping it does.
+    pub fn stop(self) {}
 }
 
 impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some((_, dir)) = &self.tls {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
