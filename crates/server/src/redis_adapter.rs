@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use switchboard_socketio_redis::{
     ClientTlsConfig, RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
@@ -19,7 +21,12 @@ pub(crate) struct RedisArgs {
     /// Redis to share Socket.IO (and the rooms of `/ws`) with other servers, in the format of
     /// Node's `@socket.io/redis-adapter`, e.g. `redis://127.0.0.1:6379/` or
     /// `redis://user:password@host:6379/0` [default: none, this server alone].
-    #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "URL")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub(crate) redis_url: Option<String>,
     /// Speak Node's sharded Redis adapter (`createShardedAdapter`, Redis 7's sharded Pub/Sub)
     /// with this subscription mode instead of the classic one; every server of the cluster
@@ -106,10 +113,20 @@ impl From<RedisSharded> for SubscriptionMode {
 }
 
 /// The Redis adapter in force: where Redis is, and how the adapter speaks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct RedisSettings {
     url: String,
     adapter: RedisAdapterConfig,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("RedisSettings")
+            .field("url", &without_credentials(&self.url))
+            .field("adapter", &self.adapter)
+            .finish()
+    }
 }
 
 impl RedisSettings {
@@ -220,17 +237,18 @@ fn tls_certificates(
     if ca.is_none() && cert.is_none() && key.is_none() {
         return Ok(None);
     }
-    if !url.starts_with("rediss://") {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    if !matches!(scheme.as_deref(), Some("rediss" | "valkeys")) {
         return Err(String::from(
             "redis_tls_ca, redis_tls_cert and redis_tls_key are for a rediss:// redis_url",
         ));
     }
-    let read =
-        |path: &Path| std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()));
     let client_tls = match (cert, key) {
         (Some(cert), Some(key)) => Some(ClientTlsConfig {
-            client_cert: read(&cert)?,
-            client_key: read(&key)?,
+            client_cert: read_pem(&cert, Pem::Certificates)?,
+            client_key: read_pem(&key, Pem::PrivateKey)?,
         }),
         (None, None) => None,
         _ => {
@@ -239,20 +257,58 @@ fn tls_certificates(
             ))
         }
     };
+    let root_cert = match ca {
+        Some(ca) => Some(read_pem(&ca, Pem::Certificates)?),
+        None => None,
+    };
     Ok(Some(TlsCertificates {
         client_tls,
-        root_cert: ca.as_deref().map(read).transpose()?,
+        root_cert,
     }))
 }
 
+/// What a PEM file of `--redis-tls-*` must hold.
+#[derive(Clone, Copy)]
+enum Pem {
+    Certificates,
+    PrivateKey,
+}
+
+/// The file's bytes, once they parse as `what`: checked here, where the file can be named (an
+/// empty or garbled roots file would otherwise show as an unknown issuer when connecting).
+fn read_pem(path: &Path, what: Pem) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let (parsed, name) = match what {
+        Pem::PrivateKey => (
+            PrivateKeyDer::from_pem_slice(&bytes).map(drop),
+            "private key",
+        ),
+        Pem::Certificates => (
+            match CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>() {
+                Ok(certs) if certs.is_empty() => Err(rustls::pki_types::pem::Error::NoItemsFound),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            },
+            "certificate",
+        ),
+    };
+    parsed
+        .map(|()| bytes)
+        .map_err(|e| format!("no PEM {name} in {}: {e}", path.display()))
+}
+
 /// `url` with any user name and password replaced by `***`: for messages, which end up in
-/// logs.
+/// logs. Everything up to the last `@` goes, so that a password with an unescaped `/`, `?`,
+/// `#` or `@` in it (a URL that then fails to parse, and so gets printed) is hidden too.
 fn without_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return if url.contains('@') {
+            String::from("<redacted>")
+        } else {
+            url.to_owned()
+        };
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    match rest.rfind('@') {
         Some(at) => format!("{scheme}://***{}", &rest[at..]),
         None => url.to_owned(),
     }
@@ -387,7 +443,17 @@ mod tests {
     fn tls_certificates_are_read_at_start_and_checked() {
         let dir = std::env::temp_dir().join(format!("sb-redis-tls-args-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, text) in [("ca.pem", "CA"), ("c.pem", "CERT"), ("k.pem", "KEY")] {
+        // PEM as parsed here; whether the DER inside is a valid certificate is rustls's
+        // business when connecting.
+        let pem = |label: &str, body: &str| {
+            format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+        };
+        for (name, text) in [
+            ("ca.pem", pem("CERTIFICATE", "Q0E=")),
+            ("c.pem", pem("CERTIFICATE", "Q0VSVA==")),
+            ("k.pem", pem("PRIVATE KEY", "S0VZ")),
+            ("garbled.pem", String::from("CA")),
+        ] {
             std::fs::write(dir.join(name), text).unwrap();
         }
         let tls = |url: &str, ca: Option<&str>, cert: Option<&str>, key: Option<&str>| {
@@ -407,11 +473,12 @@ mod tests {
             .unwrap()
             .unwrap();
         let certificates = settings.adapter.tls.unwrap();
-        assert_eq!(certificates.root_cert.as_deref(), Some(&b"CA"[..]));
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(certificates.root_cert, Some(read("ca.pem")));
         let client = certificates.client_tls.unwrap();
         assert_eq!(
-            (&client.client_cert[..], &client.client_key[..]),
-            (&b"CERT"[..], &b"KEY"[..])
+            (client.client_cert, client.client_key),
+            (read("c.pem"), read("k.pem"))
         );
         let settings = tls("rediss://h/", None, None, None).unwrap().unwrap();
         assert!(settings.adapter.tls.is_none(), "the Mozilla roots");
@@ -422,6 +489,11 @@ mod tests {
         assert!(err.contains("together"), "{err}");
         let err = tls("rediss://h/", Some("missing.pem"), None, None).unwrap_err();
         assert!(err.contains("missing.pem"), "{err}");
+        let err = tls("rediss://h/", Some("garbled.pem"), None, None).unwrap_err();
+        assert!(err.contains("no PEM certificate in"), "{err}");
+        let err = tls("rediss://h/", None, Some("c.pem"), Some("ca.pem")).unwrap_err();
+        assert!(err.contains("no PEM private key in"), "{err}");
+        assert!(tls("VALKEYS://h/", Some("ca.pem"), None, None).is_ok());
         let err = RedisSettings::resolve(
             RedisArgs {
                 redis_tls_ca: Some(dir.join("ca.pem")),
@@ -445,9 +517,25 @@ mod tests {
             "redis://***@cache/"
         );
         assert_eq!(
-            without_credentials("redis://cache:6379/?x=a@b"),
-            "redis://cache:6379/?x=a@b"
+            without_credentials("redis://u:pa/ss#1@cache/"),
+            "redis://***@cache/",
+            "an unescaped password"
+        );
+        assert_eq!(
+            without_credentials("redis://cache:6379/0"),
+            "redis://cache:6379/0"
         );
         assert_eq!(without_credentials("not a url"), "not a url");
+        assert_eq!(without_credentials("u:p@cache"), "<redacted>");
+        let settings = RedisSettings::resolve(
+            RedisArgs {
+                redis_url: Some("redis://:s3cret@cache/".into()),
+                ..RedisArgs::default()
+            },
+            RedisFile::default(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!format!("{settings:?}").contains("s3cret"));
     }
 }

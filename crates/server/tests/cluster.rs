@@ -297,7 +297,12 @@ fn a_socketio_client_recovers_on_another_server_over_the_streams_adapter() {
 fn a_stopped_server_leaves_its_socketio_sessions_to_the_others() {
     let Some(redis) = Redis::start() else { return };
     let url = redis.url();
-    let args = [&["--redis-url", &url][..], &RECOVERING_STREAMS].concat();
+    // A shutdown timeout well past the wait below: a stop that only ends at its timeout fails.
+    let args = [
+        &["--redis-url", &url, "--shutdown-timeout", "30"][..],
+        &RECOVERING_STREAMS,
+    ]
+    .concat();
     let mut a = Server::start(&args);
     let b = Server::start(&args);
     let mut ws_b = subscribe_ws(b.port, "lobby");
@@ -309,7 +314,7 @@ fn a_stopped_server_leaves_its_socketio_sessions_to_the_others() {
     } = roamer_in_lobby(a.port, &mut ws_b);
 
     // A rolling restart: a stops gracefully, and its session is in Redis when it has exited.
-    let status = a.terminate(std::time::Duration::from_secs(10));
+    let status = a.terminate(std::time::Duration::from_secs(5));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     assert!(
         redis.exists(&format!("sio:session:{pid}")),
@@ -328,7 +333,14 @@ fn a_stopped_server_leaves_its_socketio_sessions_to_the_others() {
         }
     }
 
+    // In the stream before the client is back, so that it comes from the replay.
+    let entries = redis.stream_len("socket.io");
     ws_b.send_text(r#"{"type":"publish","room":"lobby","data":"missed"}"#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while redis.stream_len("socket.io") == entries {
+        assert!(std::time::Instant::now() < deadline, "the publish appended");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let (_, back_sid, missed) = recover(b.port, &pid, &offset, 1);
     assert_eq!(back_sid, sid);
     assert_eq!(missed, [json!("missed")]);

@@ -883,7 +883,7 @@ impl Adapter for NamespaceAdapter {
         // Through the publisher, as Node sends it on the client its entries go on: in order
         // with them, and flushed with them before a server exits.
         if self.bus.keep_session(key, value, ttl.max(1)).is_err() {
-            warn!(pid = %session.pid, "redis adapter: a session could not be kept, too many messages queued");
+            warn!(sid = %session.sid, "redis adapter: a session could not be kept, too many messages queued");
         }
     }
 

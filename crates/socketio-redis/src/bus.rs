@@ -150,29 +150,41 @@ pub(crate) struct Bus {
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
 }
 
-/// How many publications are queued or being sent, and a wake-up for whoever waits for
-/// none to be.
+/// Publications queued so far and done with so far (sent, or given up on), and a wake-up for
+/// whoever waits for the second to reach the first. Running totals rather than one count:
+/// under steady publishing the queue is never empty, yet each publication is done with.
 #[derive(Default)]
 struct Backlog {
-    count: AtomicUsize,
-    drained: Notify,
+    queued: AtomicU64,
+    done: AtomicU64,
+    progress: Notify,
 }
 
 impl Backlog {
-    /// `sent` publications are done with.
-    fn done(&self, sent: usize) {
-        if self.count.fetch_sub(sent, Ordering::AcqRel) == sent {
-            self.drained.notify_waiters();
-        }
+    /// Counts one more publication; false when `max` are already waiting (it is then done
+    /// with at once by the caller).
+    fn admit(&self, max: usize) -> bool {
+        let ahead = self.queued.fetch_add(1, Ordering::AcqRel);
+        let waiting = ahead.saturating_sub(self.done.load(Ordering::Acquire));
+        waiting < u64::try_from(max).unwrap_or(u64::MAX)
     }
 
-    async fn drained(&self) {
+    /// `sent` publications are done with.
+    fn done(&self, sent: usize) {
+        self.done
+            .fetch_add(u64::try_from(sent).unwrap_or(u64::MAX), Ordering::AcqRel);
+        self.progress.notify_waiters();
+    }
+
+    /// Resolves once every publication queued before the call is done with.
+    async fn caught_up(&self) {
+        let target = self.queued.load(Ordering::Acquire);
         loop {
-            let notified = self.drained.notified();
+            let notified = self.progress.notified();
             let mut notified = std::pin::pin!(notified);
             // Registered before the check, so a `done` in between is not missed.
             notified.as_mut().enable();
-            if self.count.load(Ordering::Acquire) == 0 {
+            if self.done.load(Ordering::Acquire) >= target {
                 return;
             }
             notified.await;
@@ -246,10 +258,10 @@ impl Bus {
             dropped: Arc::default(),
         };
         // One attempt first: a certificate or password Redis refuses fails here at once, where
-        // the connection managers would try again for seconds; Redis not (yet) listening is
-        // left to their retries.
+        // the connection managers would try again for seconds; anything else (Redis not
+        // listening yet, a name not resolving yet, Redis loading) is left to their retries.
         if let Err(e) = probe(&client, &config).await {
-            if !(e.is_connection_refusal() || e.is_timeout()) {
+            if refused_for_good(&e) {
                 return Err(e);
             }
         }
@@ -409,16 +421,15 @@ impl Bus {
     /// process exits, so that the last broadcasts and the sessions of the sockets it closed
     /// are not lost. Bound it with a timeout: it waits as long as Redis cannot be reached.
     pub(crate) async fn flush(&self) {
-        self.backlog.drained().await;
+        self.backlog.caught_up().await;
     }
 
     /// Queues `publication`; one that cannot be has its `then` told `None` at once.
     fn queue(&self, publication: Publication) -> Result<(), QueueFull> {
-        let count = &self.backlog.count;
-        let refused = if count.fetch_add(1, Ordering::AcqRel) >= self.config.max_queued_publishes {
-            Some(publication)
-        } else {
+        let refused = if self.backlog.admit(self.config.max_queued_publishes) {
             self.publish.send(publication).err().map(|e| e.0)
+        } else {
+            Some(publication)
         };
         let Some(publication) = refused else {
             return Ok(());
@@ -691,8 +702,30 @@ impl Bus {
     }
 }
 
-/// Opens a connection: the subscriber hands its messages to `pushes` and resubscribes after
-/// each reconnection.
+/// Whether Redis, or the TLS handshake, refused this client for what it is (its password, its
+/// certificate, its settings): trying again changes nothing.
+fn refused_for_good(e: &RedisError) -> bool {
+    if matches!(
+        e.kind(),
+        redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig
+    ) || matches!(e.code(), Some("WRONGPASS" | "NOPERM" | "NOAUTH"))
+    {
+        return true;
+    }
+    // tokio-rustls reports a failed handshake as an io::Error around a rustls::Error, which
+    // redis-rs keeps behind an Arc.
+    let source = std::error::Error::source(e);
+    let io = source.and_then(|source| {
+        source.downcast_ref::<std::io::Error>().or_else(|| {
+            source
+                .downcast_ref::<Arc<dyn std::error::Error + Send + Sync>>()
+                .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+        })
+    });
+    io.and_then(std::io::Error::get_ref)
+        .is_some_and(|inner| inner.is::<rustls::Error>())
+}
+
 /// One connection, made and dropped, to learn whether Redis takes this client at all.
 async fn probe(client: &redis::Client, config: &RedisAdapterConfig) -> Result<(), RedisError> {
     let settings = redis::AsyncConnectionConfig::new()
@@ -704,6 +737,8 @@ async fn probe(client: &redis::Client, config: &RedisAdapterConfig) -> Result<()
         .map(drop)
 }
 
+/// Opens a connection: the subscriber hands its messages to `pushes` and resubscribes after
+/// each reconnection.
 async fn open(
     client: &redis::Client,
     config: &RedisAdapterConfig,

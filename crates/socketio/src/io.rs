@@ -285,19 +285,21 @@ impl SocketIo {
         self.main()
     }
 
-    /// Closes every connection (reason `server shutting down`): for a graceful stop. See
-    /// [`close`](Self::close) to wait until they are closed.
+    /// Closes every connection (reason `server shutting down`), and any opened later: for a
+    /// stop, which cannot be undone. See [`close`](Self::close) to wait until they are closed.
     pub fn shutdown(&self) {
         self.engine.shutdown();
     }
 
     /// Node's `io.close()`: closes every connection (reason `server shutting down`, after
     /// which a client can recover its session when [connection-state
-    /// recovery](Config::connection_state_recovery) is on), then resolves once every session
-    /// has ended, its disconnect handlers run, and every namespace's adapter has sent what it
-    /// queued for other servers (with the streams Redis adapter, the sessions just kept, so
-    /// that clients recover on another server). Bound it with a timeout: an adapter waits as
-    /// long as its Redis is unreachable, and sessions opened meanwhile keep it waiting too.
+    /// recovery](Config::connection_state_recovery) is on), and any opened later, then
+    /// resolves once every session has ended (its sockets disconnected, their
+    /// `on_disconnecting` listeners run and their disconnect handlers started: an async
+    /// handler may still be running, as in Node) and every namespace's adapter has sent what
+    /// was queued for other servers until then (with the streams Redis adapter, the sessions
+    /// just kept, so that clients recover on another server). Bound it with a timeout: an
+    /// adapter waits as long as its Redis is unreachable.
     pub async fn close(&self) {
         self.shutdown();
         self.engine.closed().await;

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,12 +13,14 @@ use common::{serve, Client, WAIT};
 use serde_json::json;
 use switchboard_socketio::adapter::{
     Adapter, AdapterError, AdapterFuture, BroadcastAcks, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, ServerAcks, SocketInfo,
+    LocalNamespace, RecoveredSession, ServerAcks, Session, SocketInfo,
 };
 use switchboard_socketio::{
-    Ack, AckError, Args, Config, EmitError, Room, RoomEvent, ServerAck, ServerEvent, Socket,
-    SocketIo, State, Value,
+    Ack, AckError, Args, Config, EmitError, RecoveryConfig, Room, RoomEvent, ServerAck,
+    ServerEvent, Socket, SocketIo, State, Value,
 };
+use switchboard_ws::Message;
+use switchboard_ws_tokio::{connect, ClientConfig};
 
 /// A server whose sockets join the room named by a `join` event.
 fn server() -> SocketIo {
@@ -303,6 +306,10 @@ async fn outgoing_listener_sees_direct_emits_and_broadcasts() {
 #[derive(Default)]
 struct Bus {
     servers: Mutex<Vec<LocalNamespace>>,
+    /// Sessions kept for connection-state recovery, by private id, for any server to restore.
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Sessions kept and flushes, in order.
+    log: Mutex<Vec<String>>,
 }
 
 struct BusAdapter {
@@ -438,9 +445,38 @@ impl Adapter for BusAdapter {
             Ok(out)
         })
     }
+
+    fn persist_session(&self, session: Session) {
+        self.bus
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("kept {}", session.sid));
+        let pid = session.pid.to_string();
+        self.bus.sessions.lock().unwrap().insert(pid, session);
+    }
+
+    fn restore_session(&self, pid: &str, _offset: &str) -> AdapterFuture<Option<RecoveredSession>> {
+        let session = self.bus.sessions.lock().unwrap().remove(pid);
+        Box::pin(async move {
+            Ok(session.map(|session| RecoveredSession {
+                session,
+                missed: Vec::new(),
+            }))
+        })
+    }
+
+    fn flush(&self) -> AdapterFuture<()> {
+        self.bus.log.lock().unwrap().push("flushed".into());
+        Box::pin(async { Ok(()) })
+    }
 }
 
 fn clustered(bus: &Arc<Bus>) -> SocketIo {
+    clustered_with(bus, Config::default())
+}
+
+fn clustered_with(bus: &Arc<Bus>, config: Config) -> SocketIo {
     let bus = Arc::clone(bus);
     let factory = move |local: LocalNamespace| {
         let mut servers = bus.servers.lock().expect("lock");
@@ -450,7 +486,61 @@ fn clustered(bus: &Arc<Bus>) -> SocketIo {
             bus: Arc::clone(&bus),
         }) as Arc<dyn Adapter>
     };
-    server_with(SocketIo::with_adapter(Config::default(), Arc::new(factory)))
+    server_with(SocketIo::with_adapter(config, Arc::new(factory)))
+}
+
+#[tokio::test]
+async fn close_keeps_every_session_before_the_adapter_flushes_and_clients_recover_elsewhere() {
+    let bus = Arc::new(Bus::default());
+    let recovering = || Config {
+        connection_state_recovery: Some(RecoveryConfig::default()),
+        ..Config::default()
+    };
+    let (one, two) = (
+        clustered_with(&bus, recovering()),
+        clustered_with(&bus, recovering()),
+    );
+    let (addr_one, addr_two) = (serve(one.clone()).await, serve(two.clone()).await);
+    let (mut a, connected) = Client::connect_with(addr_one, None).await;
+    let pid = connected["pid"].as_str().expect("a pid").to_owned();
+    let b = Client::connect(addr_one).await;
+    join(&mut a, "room").await;
+
+    tokio::time::timeout(WAIT, one.close())
+        .await
+        .expect("close resolves once every session ended");
+    // Resolved after both sockets were kept (as lost connections, which may recover) and
+    // then the adapter flushed.
+    let mut log = bus.log.lock().unwrap().clone();
+    assert_eq!(log.pop().as_deref(), Some("flushed"), "{log:?}");
+    log.sort();
+    let mut kept = vec![format!("kept {}", a.id), format!("kept {}", b.id)];
+    kept.sort();
+    assert_eq!(log, kept);
+    assert_eq!(one.sessions(), 0);
+
+    // A handshake reaching the closed server is closed at once, never connected.
+    let url = format!("ws://{addr_one}/socket.io/?EIO=4&transport=websocket");
+    let (mut late, _) = connect(&url, ClientConfig::default())
+        .await
+        .expect("the upgrade itself");
+    let _ = late.send(Message::text("40")).await;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(WAIT, late.recv()).await {
+        if let Message::Text(text) = message {
+            assert!(
+                !text.as_str().starts_with("40"),
+                "connected: {}",
+                text.as_str()
+            );
+        }
+    }
+    assert_eq!(one.sessions(), 0);
+
+    // The client recovers on the other server: same socket, same room.
+    let (back, _) =
+        Client::connect_with(addr_two, Some(json!({ "pid": pid, "offset": "0" }))).await;
+    assert_eq!(back.id, a.id);
+    assert!(two.to("room").has_receivers());
 }
 
 #[tokio::test]

@@ -188,6 +188,12 @@ impl Redis {
         Self::integer_reply(&mut tcp) == 1
     }
 
+    /// How many entries `stream` holds (`XLEN`).
+    pub fn stream_len(&self, stream: &str) -> i64 {
+        let mut tcp = self.command(&[b"XLEN", stream.as_bytes()]);
+        Self::integer_reply(&mut tcp)
+    }
+
     /// Appends an entry of `fields` to `stream` (`XADD stream * field value …`).
     pub fn xadd(&self, stream: &str, fields: &[(&str, &[u8])]) {
         let mut args: Vec<&[u8]> = vec![b"XADD", stream.as_bytes(), b"*"];

@@ -501,13 +501,20 @@ impl<A: EngineApp> Engine<A> {
         if session.transport() == TransportKind::WebSocket {
             mailbox.set_websocket();
         }
+        // Counted before it can be seen, so that `closed` never finds it registered and
+        // uncounted.
+        let running = RunningTask::new(Arc::clone(&self.shared));
         let conn = ConnHandle::new(Arc::clone(&sid), Arc::clone(&mailbox));
         let state = self.shared.app.open(conn, info);
-        self.shared
+        let open = self
+            .shared
             .registry
             .insert(Arc::clone(&sid), Arc::clone(&mailbox));
+        if !open {
+            // A handshake that raced `shutdown`: it closes as the others did.
+            mailbox.close(switchboard_engineio::CloseReason::ServerShuttingDown);
+        }
         let task = SessionTask::new(Arc::clone(&self.shared), sid, session, ws, mailbox, state);
-        let running = RunningTask::new(Arc::clone(&self.shared));
         tokio::spawn(async move {
             task.run().await;
             drop(running);
@@ -515,15 +522,16 @@ impl<A: EngineApp> Engine<A> {
     }
 
     /// Closes every session (reason `server shutting down`), WebSockets with a close frame
-    /// and parked polls answered with a close packet.
+    /// and parked polls answered with a close packet; a session opened later (a handshake
+    /// already under way) closes at once. For a stop: it cannot be undone.
     pub fn shutdown(&self) {
-        for mailbox in self.shared.registry.all() {
+        for mailbox in self.shared.registry.shut_down() {
             mailbox.close(switchboard_engineio::CloseReason::ServerShuttingDown);
         }
     }
 
     /// Resolves once no session is left: each one's task has ended and told the application
-    /// (after [`shutdown`](Self::shutdown), for a graceful stop; new sessions keep it waiting).
+    /// (after [`shutdown`](Self::shutdown), for a graceful stop).
     pub async fn closed(&self) {
         let running = &self.shared.running;
         loop {

@@ -31,16 +31,25 @@ struct Sessions {
     /// Sessions the client closed over polling with no GET waiting: the answer for the GET
     /// the close overtook, and until when it is given.
     closed: HashMap<Arc<str>, (Instant, PollResponse)>,
+    /// Set by [`Registry::shut_down`]: sessions registered later are closed at once.
+    shut_down: bool,
 }
 
 impl Registry {
-    pub(crate) fn insert(&self, sid: Arc<str>, mailbox: Arc<Mailbox>) {
-        self.lock().live.insert(sid, mailbox);
+    /// Registers a session; false once the registry is shut down (the caller closes it: the
+    /// lock orders this against [`Registry::shut_down`], so no session escapes both).
+    pub(crate) fn insert(&self, sid: Arc<str>, mailbox: Arc<Mailbox>) -> bool {
+        let mut sessions = self.lock();
+        sessions.live.insert(sid, mailbox);
+        !sessions.shut_down
     }
 
-    /// Every live session's inbox (for shutdown).
-    pub(crate) fn all(&self) -> Vec<Arc<Mailbox>> {
-        self.lock().live.values().cloned().collect()
+    /// Every live session's inbox, to close them; from now on [`Registry::insert`] says the
+    /// new session must close too.
+    pub(crate) fn shut_down(&self) -> Vec<Arc<Mailbox>> {
+        let mut sessions = self.lock();
+        sessions.shut_down = true;
+        sessions.live.values().cloned().collect()
     }
 
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Mailbox>> {
