@@ -8,7 +8,8 @@
 # the load generator share core 1. The kinds take turns round by round; fresh processes per run.
 # Usage: bench/socketio-redis.sh [seconds-per-run]   (ROUNDS=N, default 3; N=receivers, default
 # 10000; K=broadcasts in flight, default 16; SHARDED=static|dynamic|dynamic-private for both
-# kinds on the sharded adapter, createShardedAdapter, instead of the classic one)
+# kinds on the sharded adapter, createShardedAdapter, instead of the classic one; STREAMS=1 for
+# both on the streams adapter, @socket.io/redis-streams-adapter, with connection-state recovery)
 # Appends the reports to bench/results-socketio-redis.jsonl and prints the medians and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +18,12 @@ rounds="${ROUNDS:-3}"
 receivers="${N:-10000}"
 k="${K:-16}"
 sharded="${SHARDED:-}"
+streams="${STREAMS:-}"
+# The redis_server example's third argument: a subscription mode, or `streams`.
+variant="$sharded"; [ -n "$streams" ] && variant=streams
 cargo build --release --quiet -p switchboard
 cargo build --release --quiet -p switchboard-socketio-redis --example redis_server
-[ -d bench/node-socketio/node_modules/@socket.io/redis-adapter ] ||
+[ -d bench/node-socketio/node_modules/@socket.io/redis-streams-adapter ] ||
   (cd bench/node-socketio && npm ci --no-audit --no-fund --loglevel=error)
 bin=target/release
 out=bench/results-socketio-redis.jsonl
@@ -37,8 +41,8 @@ port=3600
 start() { # kind core -> echoes "pid port"
   port=$((port + 1))
   case "$1" in
-    switchboard) taskset -c "$2" $bin/examples/redis_server 127.0.0.1:$port "$redis_url" $sharded >/dev/null & ;;
-    node-socketio) REDIS_URL="$redis_url" REDIS_SHARDED="$sharded" taskset -c "$2" node bench/node-socketio/server.mjs $port >/dev/null & ;;
+    switchboard) taskset -c "$2" $bin/examples/redis_server 127.0.0.1:$port "$redis_url" $variant >/dev/null & ;;
+    node-socketio) REDIS_URL="$redis_url" REDIS_SHARDED="$sharded" REDIS_STREAMS="$streams" taskset -c "$2" node bench/node-socketio/server.mjs $port >/dev/null & ;;
   esac
   local pid=$!
   pids+=("$pid")
@@ -49,7 +53,7 @@ start() { # kind core -> echoes "pid port"
 run() { # kind
   start "$1" 0; local b_pid=$last_pid b_port=$last_port
   start "$1" 1; local a_port=$last_port
-  taskset -c 1 $bin/switchboard bench --label "$1${sharded:+ sharded-$sharded}" --mode sio-broadcast \
+  taskset -c 1 $bin/switchboard bench --label "$1${sharded:+ sharded-$sharded}${streams:+ streams}" --mode sio-broadcast \
     --url "ws://127.0.0.1:$b_port/" --sender-url "ws://127.0.0.1:$a_port/" \
     --server-pid "$b_pid" -d "$secs" -n "$receivers" -s 64 -k "$k" --ramp 256 --json >> "$out" ||
     echo "$1 failed" >&2

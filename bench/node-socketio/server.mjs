@@ -2,15 +2,27 @@
 // bench/: namespace "/" acknowledges `echo` with its arguments and relays `broadcast` to every
 // other socket. Prints "listening on http://ADDR". With REDIS_URL, the servers sharing that
 // Redis form one cluster through @socket.io/redis-adapter (bench/socketio-redis.sh): its classic
-// adapter, or its sharded one with REDIS_SHARDED set to a subscription mode.
+// adapter, or its sharded one with REDIS_SHARDED set to a subscription mode; or, with
+// REDIS_STREAMS=1, through @socket.io/redis-streams-adapter with connection-state recovery on
+// (as switchboard's redis_server example runs it).
 //   node server.mjs [port]
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
 const port = Number(process.argv[2] ?? 3000);
 const http = createServer();
-const io = new Server(http, { serveClient: false });
-if (process.env.REDIS_URL) {
+const streams = Boolean(process.env.REDIS_STREAMS);
+const io = new Server(http, {
+  serveClient: false,
+  ...(streams ? { connectionStateRecovery: {} } : {}),
+});
+if (process.env.REDIS_URL && streams) {
+  const { createClient } = await import('redis');
+  const { createAdapter } = await import('@socket.io/redis-streams-adapter');
+  const client = createClient({ url: process.env.REDIS_URL });
+  await client.connect();
+  io.adapter(createAdapter(client));
+} else if (process.env.REDIS_URL) {
   const { createClient } = await import('redis');
   const { createAdapter, createShardedAdapter } = await import('@socket.io/redis-adapter');
   const pub = createClient({ url: process.env.REDIS_URL });
