@@ -97,7 +97,9 @@ pub(crate) async fn request(
     let mut builder = Request::builder()
         .method(method)
         .uri(target.path(sid))
-        .header(header::HOST, target.url.host_header());
+        .header(header::HOST, target.url.host_header())
+        // As browsers do: Node's engine.io (and ours) then compress answers of 1 KB and more.
+        .header(header::ACCEPT_ENCODING, "gzip, deflate");
     for (name, value) in &target.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -118,11 +120,13 @@ pub(crate) async fn request(
             .await
             .map_err(|e| format!("xhr poll error: {e}"))?;
         let status = response.status();
+        let encoding = response.headers().get(header::CONTENT_ENCODING).cloned();
         let body = Limited::new(response.into_body(), target.max_body)
             .collect()
             .await
             .map_err(|e| format!("xhr poll error: {e}"))?
             .to_bytes();
+        let body = decoded(encoding.as_ref(), body, target.max_body)?;
         if status != StatusCode::OK {
             return Err(format!(
                 "xhr poll error: {status} {}",
@@ -137,6 +141,46 @@ pub(crate) async fn request(
         *conn = None;
     }
     outcome
+}
+
+/// `body` with its `Content-Encoding` undone: gzip and deflate (zlib, as HTTP and Node's
+/// engine.io mean it), inflated to at most `max_body` bytes: a small body that would inflate
+/// past it is refused, not held.
+fn decoded(
+    encoding: Option<&http::HeaderValue>,
+    body: Bytes,
+    max_body: usize,
+) -> Result<Bytes, String> {
+    use std::io::Read as _;
+    let Some(encoding) = encoding else {
+        return Ok(body);
+    };
+    let name = encoding
+        .to_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let limit = u64::try_from(max_body)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut out = Vec::new();
+    let inflated = match name.as_str() {
+        "identity" | "" => return Ok(body),
+        "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out),
+        _ => return Err(format!("xhr poll error: unknown content encoding {name:?}")),
+    };
+    inflated.map_err(|e| format!("xhr poll error: bad {name} body: {e}"))?;
+    if out.len() > max_body {
+        return Err(format!(
+            "xhr poll error: the {name} body inflates past {max_body} bytes"
+        ));
+    }
+    Ok(Bytes::from(out))
 }
 
 /// The packets of a v4 payload, each in its text form (binary as `b<base64>`), for
@@ -196,6 +240,54 @@ mod tests {
         assert_eq!(back.len(), 3);
         assert_eq!(back[1], "bAQIDBA==");
         assert!(segments(b"\xff").is_err());
+    }
+
+    fn compressed(encoding: &str, data: &[u8]) -> Bytes {
+        use std::io::Write as _;
+        let level = flate2::Compression::default();
+        let out = match encoding {
+            "gzip" => {
+                let mut z = flate2::write::GzEncoder::new(Vec::new(), level);
+                z.write_all(data).unwrap();
+                z.finish().unwrap()
+            }
+            _ => {
+                let mut z = flate2::write::ZlibEncoder::new(Vec::new(), level);
+                z.write_all(data).unwrap();
+                z.finish().unwrap()
+            }
+        };
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn compressed_answers_are_inflated_within_the_body_limit() {
+        let text = "4hello \u{1e}".repeat(500);
+        for encoding in ["gzip", "deflate", "GZip"] {
+            let header = http::HeaderValue::from_str(encoding).unwrap();
+            let body = compressed(&encoding.to_ascii_lowercase(), text.as_bytes());
+            assert!(body.len() < text.len() / 4, "{encoding}");
+            assert_eq!(
+                decoded(Some(&header), body, 1 << 20).unwrap(),
+                text.as_bytes(),
+                "{encoding}"
+            );
+        }
+        let plain = Bytes::from_static(b"40");
+        assert_eq!(decoded(None, plain.clone(), 10).unwrap(), plain);
+        let identity = http::HeaderValue::from_static("identity");
+        assert_eq!(decoded(Some(&identity), plain.clone(), 10).unwrap(), plain);
+
+        // A bomb: 4 MiB of zeros in a few KiB, against a 256 KiB limit.
+        let bomb = compressed("gzip", &vec![0u8; 4 << 20]);
+        assert!(bomb.len() < 16 << 10);
+        let gzip = http::HeaderValue::from_static("gzip");
+        let err = decoded(Some(&gzip), bomb, 256 << 10).unwrap_err();
+        assert!(err.contains("inflates past"), "{err}");
+        let err = decoded(Some(&gzip), plain.clone(), 10).unwrap_err();
+        assert!(err.contains("bad gzip body"), "{err}");
+        let br = http::HeaderValue::from_static("br");
+        assert!(decoded(Some(&br), plain, 10).is_err());
     }
 
     #[test]

@@ -233,6 +233,13 @@ fn handlers(socket: &server::Socket) {
         ack.send(socket.transport().as_str());
     });
     socket.on(
+        "header",
+        |socket: server::Socket, Data(name): Data<String>, ack: Ack| async move {
+            let value = socket.handshake().headers().get(name.as_str());
+            ack.send(&value.and_then(|v| v.to_str().ok()));
+        },
+    );
+    socket.on(
         "burst",
         |socket: server::Socket, Data(n): Data<u64>| async move {
             for i in 0..n {
@@ -422,6 +429,21 @@ async fn events_and_acknowledgements_both_ways() {
             assert_eq!(back, args, "{case}");
             let one: String = socket.emit_with_ack("echo", "one", WAIT).await.unwrap();
             assert_eq!(one, "one");
+            // Past both servers' compression threshold (1 KB): over polling the answer comes
+            // back compressed, as the client asks on every polling request.
+            let asked: Option<String> = socket
+                .emit_with_ack("header", "accept-encoding", WAIT)
+                .await
+                .unwrap();
+            let polled = transports.contains(&TransportKind::Polling);
+            assert_eq!(
+                asked.as_deref(),
+                polled.then_some("gzip, deflate"),
+                "{case}: the handshake's Accept-Encoding"
+            );
+            let long = "long ✓ ".repeat(4096);
+            let back: String = socket.emit_with_ack("echo", &long, WAIT).await.unwrap();
+            assert_eq!(back, long, "{case}");
 
             socket
                 .emit_args(

@@ -40,6 +40,7 @@ function handlers(socket) {
   socket.emit('welcome', { id: socket.id, nsp: socket.nsp.name, auth: socket.handshake.auth });
   socket.on('echo', (...args) => args.pop()(...args));
   socket.on('transport', (ack) => ack(socket.conn.transport.name));
+  socket.on('header', (name, ack) => ack(socket.handshake.headers[name] ?? null));
   socket.on('burst', (n) => { for (let i = 0; i < n; i += 1) socket.emit('seq', i); });
   // The server asks the client, waits for its acknowledgement, and reports it.
   socket.on('ask', async (event, ...args) => {
