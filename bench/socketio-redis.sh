@@ -20,6 +20,7 @@ k="${K:-16}"
 sharded="${SHARDED:-}"
 streams="${STREAMS:-}"
 # The redis_server example's third argument: a subscription mode, or `streams`.
+if [ -n "$sharded" ] && [ -n "$streams" ]; then echo "SHARDED and STREAMS are two adapters: set one" >&2; exit 2; fi
 variant="$sharded"; [ -n "$streams" ] && variant=streams
 cargo build --release --quiet -p switchboard
 cargo build --release --quiet -p switchboard-socketio-redis --example redis_server

@@ -293,13 +293,18 @@ impl Session {
         self.close_with(now, CloseReason::ForcedClose);
     }
 
-    /// Like [`close`](Self::close), with the reason the final [`Event::Closed`] carries (for
-    /// example [`CloseReason::ServerShuttingDown`]).
+    /// Like [`close`](Self::close), with the reason the final [`Event::Closed`] carries.
+    ///
+    /// With [`CloseReason::ServerShuttingDown`] a polling session ends at once, as Node
+    /// discards the transport of a server that stops: a parked GET takes the close packet, and
+    /// without one the session does not wait for a GET that the stopping server's closed
+    /// connections may never carry; an upgrade under way is dropped.
     pub fn close_with(&mut self, now: Instant, reason: CloseReason) {
         if self.state != State::Open {
             return;
         }
-        if !matches!(self.upgrade, Upgrade::Pending { probed: true, .. }) {
+        let stopping = reason == CloseReason::ServerShuttingDown;
+        if stopping || !matches!(self.upgrade, Upgrade::Pending { probed: true, .. }) {
             self.abort_candidate();
         }
         self.next_ping = None;
@@ -317,6 +322,10 @@ impl Session {
                     reason,
                 };
                 self.flush();
+                if stopping && self.state != State::Closed {
+                    self.queue.clear();
+                    self.finish(reason);
+                }
             }
         }
     }

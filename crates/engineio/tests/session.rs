@@ -483,23 +483,37 @@ fn server_close_over_polling_goes_with_the_next_get() {
 }
 
 #[test]
-fn server_close_over_polling_times_out_without_get() {
+fn a_stopping_server_ends_a_polling_session_at_once_with_or_without_a_get() {
     let config = Config {
         ping_timeout: Duration::from_secs(60),
         ping_interval: Duration::from_secs(60),
         ..Config::default()
     };
+    // No GET parked: the session ends now rather than after the 30 s close timeout (a
+    // stopping server's connections may never carry another GET), as Node discards it.
     let (mut s, t0) = open(TransportKind::Polling, Protocol::V4, &config);
+    s.send(EncodedPacket::text("undelivered")).unwrap();
     s.close_with(t0, CloseReason::ServerShuttingDown);
-    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(30)));
-    s.handle_timeout(t0 + Duration::from_secs(30));
+    assert!(s.is_closed());
     assert_eq!(
         events(&mut s),
         vec![Event::Closed(CloseReason::ServerShuttingDown)]
     );
+    assert_eq!(s.poll_timeout(), None);
     assert_eq!(
         CloseReason::ServerShuttingDown.as_str(),
         "server shutting down"
+    );
+
+    // A GET parked: it takes the close packet.
+    let (mut s, t0) = open(TransportKind::Polling, Protocol::V4, &config);
+    s.handle_poll(t0).unwrap();
+    s.close_with(t0, CloseReason::ServerShuttingDown);
+    assert_eq!(poll_body(&mut s).unwrap(), Bytes::from_static(b"1"));
+    assert!(s.is_closed());
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Closed(CloseReason::ServerShuttingDown)]
     );
 }
 

@@ -308,10 +308,18 @@ fn without_credentials(url: &str) -> String {
             url.to_owned()
         };
     };
-    match rest.rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_owned(),
-    }
+    let rest = match rest.rfind('@') {
+        Some(at) => format!("***{}", &rest[at..]),
+        None => rest.to_owned(),
+    };
+    // `redis+unix:///path?user=…&pass=…` carries them in the query.
+    let rest = match rest.split_once('?') {
+        Some((path, query)) if query.contains("pass") || query.contains("user") => {
+            format!("{path}?***")
+        }
+        _ => rest,
+    };
+    format!("{scheme}://{rest}")
 }
 
 #[cfg(test)]
@@ -527,6 +535,10 @@ mod tests {
         );
         assert_eq!(without_credentials("not a url"), "not a url");
         assert_eq!(without_credentials("u:p@cache"), "<redacted>");
+        assert_eq!(
+            without_credentials("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
+            "redis+unix:///run/redis.sock?***"
+        );
         let settings = RedisSettings::resolve(
             RedisArgs {
                 redis_url: Some("redis://:s3cret@cache/".into()),

@@ -97,9 +97,15 @@ pub(crate) async fn request(
     let mut builder = Request::builder()
         .method(method)
         .uri(target.path(sid))
-        .header(header::HOST, target.url.host_header())
+        .header(header::HOST, target.url.host_header());
+    let own_encoding = target
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"));
+    if !own_encoding {
         // As browsers do: Node's engine.io (and ours) then compress answers of 1 KB and more.
-        .header(header::ACCEPT_ENCODING, "gzip, deflate");
+        builder = builder.header(header::ACCEPT_ENCODING, "gzip, deflate");
+    }
     for (name, value) in &target.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -126,14 +132,13 @@ pub(crate) async fn request(
             .await
             .map_err(|e| format!("xhr poll error: {e}"))?
             .to_bytes();
-        let body = decoded(encoding.as_ref(), body, target.max_body)?;
         if status != StatusCode::OK {
             return Err(format!(
                 "xhr poll error: {status} {}",
                 String::from_utf8_lossy(&body)
             ));
         }
-        Ok(body)
+        decoded(encoding.as_ref(), body, target.max_body)
     }
     .await;
     if outcome.is_err() {
@@ -155,17 +160,26 @@ fn decoded(
     let Some(encoding) = encoding else {
         return Ok(body);
     };
-    let name = encoding
-        .to_str()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let Ok(value) = encoding.to_str() else {
+        return Err("xhr poll error: unreadable content encoding".to_owned());
+    };
+    // One coding at most, besides `identity` (what engine.io servers send).
+    let mut codings = value
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity");
+    let name = codings.next().unwrap_or_default();
+    if let Some(more) = codings.next() {
+        return Err(format!(
+            "xhr poll error: more than one content encoding ({name}, {more})"
+        ));
+    }
     let limit = u64::try_from(max_body)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
     let mut out = Vec::new();
     let inflated = match name.as_str() {
-        "identity" | "" => return Ok(body),
+        "" => return Ok(body),
         "gzip" | "x-gzip" => flate2::read::GzDecoder::new(&body[..])
             .take(limit)
             .read_to_end(&mut out),
@@ -277,6 +291,11 @@ mod tests {
         assert_eq!(decoded(None, plain.clone(), 10).unwrap(), plain);
         let identity = http::HeaderValue::from_static("identity");
         assert_eq!(decoded(Some(&identity), plain.clone(), 10).unwrap(), plain);
+        let listed = http::HeaderValue::from_static("gzip, identity");
+        let body = compressed("gzip", b"42");
+        assert_eq!(&decoded(Some(&listed), body, 10).unwrap()[..], b"42");
+        let twice = http::HeaderValue::from_static("gzip, deflate");
+        assert!(decoded(Some(&twice), plain.clone(), 10).is_err());
 
         // A bomb: 4 MiB of zeros in a few KiB, against a 256 KiB limit.
         let bomb = compressed("gzip", &vec![0u8; 4 << 20]);

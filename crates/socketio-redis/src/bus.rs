@@ -137,7 +137,7 @@ pub(crate) struct Bus {
     subscriber: Subscriber,
     publish: mpsc::UnboundedSender<Publication>,
     /// Publications queued and not yet sent, bounded by `config.max_queued_publishes`.
-    backlog: Arc<Backlog>,
+    queued: Arc<AtomicUsize>,
     routes: RwLock<Routes>,
     /// Subscriptions asked for and not yet confirmed, and a wake-up when that reaches zero.
     subscribing: AtomicUsize,
@@ -148,48 +148,6 @@ pub(crate) struct Bus {
     pub(crate) runtime: tokio::runtime::Handle,
     /// Told of every broadcast from another server, after local delivery.
     pub(crate) remote_listener: RwLock<Option<crate::RemoteBroadcastListener>>,
-}
-
-/// Publications queued so far and done with so far (sent, or given up on), and a wake-up for
-/// whoever waits for the second to reach the first. Running totals rather than one count:
-/// under steady publishing the queue is never empty, yet each publication is done with.
-#[derive(Default)]
-struct Backlog {
-    queued: AtomicU64,
-    done: AtomicU64,
-    progress: Notify,
-}
-
-impl Backlog {
-    /// Counts one more publication; false when `max` are already waiting (it is then done
-    /// with at once by the caller).
-    fn admit(&self, max: usize) -> bool {
-        let ahead = self.queued.fetch_add(1, Ordering::AcqRel);
-        let waiting = ahead.saturating_sub(self.done.load(Ordering::Acquire));
-        waiting < u64::try_from(max).unwrap_or(u64::MAX)
-    }
-
-    /// `sent` publications are done with.
-    fn done(&self, sent: usize) {
-        self.done
-            .fetch_add(u64::try_from(sent).unwrap_or(u64::MAX), Ordering::AcqRel);
-        self.progress.notify_waiters();
-    }
-
-    /// Resolves once every publication queued before the call is done with.
-    async fn caught_up(&self) {
-        let target = self.queued.load(Ordering::Acquire);
-        loop {
-            let notified = self.progress.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before the check, so a `done` in between is not missed.
-            notified.as_mut().enable();
-            if self.done.load(Ordering::Acquire) >= target {
-                return;
-            }
-            notified.await;
-        }
-    }
 }
 
 /// What the publisher sends, in the order queued.
@@ -209,6 +167,8 @@ pub(crate) enum Publication {
         value: Bytes,
         ttl_ms: u64,
     },
+    /// No command: told once everything queued before it is done with ([`Bus::flush`]).
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// What to do once an entry is appended (or could not be), with its id.
@@ -283,7 +243,7 @@ impl Bus {
             ))
         };
         let (publish, publish_rx) = mpsc::unbounded_channel();
-        let backlog = Arc::new(Backlog::default());
+        let queued = Arc::new(AtomicUsize::new(0));
         let heartbeat = config.heartbeat_interval;
         let bus = Arc::new(Self {
             // Node's classic adapter names a server with 6 alphanumerics; its cluster adapters
@@ -299,7 +259,7 @@ impl Bus {
             commands: Arc::clone(&commands),
             subscriber,
             publish,
-            backlog: Arc::clone(&backlog),
+            queued: Arc::clone(&queued),
             routes: RwLock::default(),
             subscribing: AtomicUsize::new(0),
             subscribed: Notify::new(),
@@ -313,7 +273,7 @@ impl Bus {
             "PUBLISH"
         };
         let max_len = bus.config.streams.as_ref().map_or(0, |s| s.max_len);
-        tokio::spawn(publisher(commands, publish_rx, backlog, verb, max_len));
+        tokio::spawn(publisher(commands, publish_rx, queued, verb, max_len));
         if let Some(streams) = &bus.config.streams {
             for stream in crate::streams::all_streams(streams) {
                 // A connection of its own: a blocking read holds up the commands behind it.
@@ -421,20 +381,26 @@ impl Bus {
     /// process exits, so that the last broadcasts and the sessions of the sockets it closed
     /// are not lost. Bound it with a timeout: it waits as long as Redis cannot be reached.
     pub(crate) async fn flush(&self) {
-        self.backlog.caught_up().await;
+        // A marker through the same queue, outside the limit: it comes out after everything
+        // queued before it, in order.
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        if self.publish.send(Publication::Flush(done)).is_ok() {
+            let _ = flushed.await;
+        }
     }
 
     /// Queues `publication`; one that cannot be has its `then` told `None` at once.
     fn queue(&self, publication: Publication) -> Result<(), QueueFull> {
-        let refused = if self.backlog.admit(self.config.max_queued_publishes) {
-            self.publish.send(publication).err().map(|e| e.0)
-        } else {
-            Some(publication)
-        };
+        let refused =
+            if self.queued.fetch_add(1, Ordering::Relaxed) >= self.config.max_queued_publishes {
+                Some(publication)
+            } else {
+                self.publish.send(publication).err().map(|e| e.0)
+            };
         let Some(publication) = refused else {
             return Ok(());
         };
-        self.backlog.done(1);
+        self.queued.fetch_sub(1, Ordering::Relaxed);
         if let Publication::Entry {
             then: Some(then), ..
         } = publication
@@ -708,7 +674,7 @@ fn refused_for_good(e: &RedisError) -> bool {
     if matches!(
         e.kind(),
         redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig
-    ) || matches!(e.code(), Some("WRONGPASS" | "NOPERM" | "NOAUTH"))
+    ) || matches!(e.code(), Some("WRONGPASS" | "NOPERM" | "NOAUTH" | "DENIED"))
     {
         return true;
     }
@@ -809,7 +775,7 @@ async fn check(bus: &Bus, which: Which) {
 async fn publisher(
     commands: Arc<Slot>,
     mut queue: mpsc::UnboundedReceiver<Publication>,
-    backlog: Arc<Backlog>,
+    queued: Arc<AtomicUsize>,
     verb: &'static str,
     max_len: u64,
 ) {
@@ -836,26 +802,38 @@ async fn publisher(
                         .arg("PX")
                         .arg(*ttl_ms);
                 }
+                Publication::Flush(_) => {}
             }
         }
+        let sent = batch
+            .iter()
+            .filter(|p| !matches!(p, Publication::Flush(_)))
+            .count();
         // Each command's own result: one failing (an XADD refused for memory, say) fails
         // only its own publication.
-        let replies = match pipe
-            .ignore_errors()
-            .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
-            .await
-        {
-            Ok(replies) => replies,
-            Err(e) => {
-                // The connection manager reconnects on the next command; what this batch held
-                // is lost, as a broadcast to a server that is down would be.
-                warn!(error = %e, lost = batch.len(), "redis adapter: publishing failed");
-                Vec::new()
+        let replies = if sent == 0 {
+            Vec::new()
+        } else {
+            match pipe
+                .ignore_errors()
+                .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
+                .await
+            {
+                Ok(replies) => replies,
+                Err(e) => {
+                    // The connection manager reconnects on the next command; what this batch
+                    // held is lost, as a broadcast to a server that is down would be.
+                    warn!(error = %e, lost = sent, "redis adapter: publishing failed");
+                    Vec::new()
+                }
             }
         };
-        let sent = batch.len();
         let mut replies = replies.into_iter();
         for publication in batch.drain(..) {
+            if let Publication::Flush(done) = publication {
+                let _ = done.send(());
+                continue;
+            }
             let reply = replies.next();
             if let Some(Err(e)) = &reply {
                 warn!(error = %e, "redis adapter: Redis refused a message");
@@ -875,7 +853,7 @@ async fn publisher(
                 }
             }
         }
-        backlog.done(sent);
+        queued.fetch_sub(sent, Ordering::Relaxed);
     }
 }
 

@@ -285,15 +285,16 @@ impl SocketIo {
         self.main()
     }
 
-    /// Closes every connection (reason `server shutting down`), and any opened later: for a
-    /// stop, which cannot be undone. See [`close`](Self::close) to wait until they are closed.
+    /// Closes every connection (reason `server shutting down`) and answers later handshakes
+    /// `503 Service Unavailable`: for a stop, which cannot be undone. See
+    /// [`close`](Self::close) to wait until they are closed.
     pub fn shutdown(&self) {
         self.engine.shutdown();
     }
 
     /// Node's `io.close()`: closes every connection (reason `server shutting down`, after
     /// which a client can recover its session when [connection-state
-    /// recovery](Config::connection_state_recovery) is on), and any opened later, then
+    /// recovery](Config::connection_state_recovery) is on), refuses later handshakes, then
     /// resolves once every session has ended (its sockets disconnected, their
     /// `on_disconnecting` listeners run and their disconnect handlers started: an async
     /// handler may still be running, as in Node) and every namespace's adapter has sent what

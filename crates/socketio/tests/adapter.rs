@@ -19,7 +19,6 @@ use switchboard_socketio::{
     Ack, AckError, Args, Config, EmitError, RecoveryConfig, Room, RoomEvent, ServerAck,
     ServerEvent, Socket, SocketIo, State, Value,
 };
-use switchboard_ws::Message;
 use switchboard_ws_tokio::{connect, ClientConfig};
 
 /// A server whose sockets join the room named by a `join` event.
@@ -472,6 +471,37 @@ impl Adapter for BusAdapter {
     }
 }
 
+/// One Engine.IO polling request on a connection of its own (`sid` empty for the handshake):
+/// its status and body.
+async fn http(addr: std::net::SocketAddr, method: &str, sid: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sid = if sid.is_empty() {
+        String::new()
+    } else {
+        format!("&sid={sid}")
+    };
+    let request = format!(
+        "{method} /socket.io/?EIO=4&transport=polling{sid} HTTP/1.1\r\nHost: test\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, tcp.read_to_end(&mut response))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, body.to_owned())
+}
+
 fn clustered(bus: &Arc<Bus>) -> SocketIo {
     clustered_with(bus, Config::default())
 }
@@ -505,35 +535,39 @@ async fn close_keeps_every_session_before_the_adapter_flushes_and_clients_recove
     let pid = connected["pid"].as_str().expect("a pid").to_owned();
     let b = Client::connect(addr_one).await;
     join(&mut a, "room").await;
+    // A polling client between two polls: connected, no GET parked.
+    let (_, open) = http(addr_one, "GET", "", "").await;
+    let sid = open.split('"').nth(3).expect("the sid").to_owned();
+    let (status, _) = http(addr_one, "POST", &sid, "40").await;
+    assert_eq!(status, 200);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while one.broadcast().fetch_sockets().await.expect("fetch").len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the polling socket connects"
+        );
+        tokio::task::yield_now().await;
+    }
 
+    // Well within the 30 s a polling session would wait for its GET when closed otherwise.
     tokio::time::timeout(WAIT, one.close())
         .await
         .expect("close resolves once every session ended");
-    // Resolved after both sockets were kept (as lost connections, which may recover) and
+    // Resolved after every socket was kept (as lost connections, which may recover) and
     // then the adapter flushed.
     let mut log = bus.log.lock().unwrap().clone();
     assert_eq!(log.pop().as_deref(), Some("flushed"), "{log:?}");
-    log.sort();
-    let mut kept = vec![format!("kept {}", a.id), format!("kept {}", b.id)];
-    kept.sort();
-    assert_eq!(log, kept);
+    assert_eq!(log.len(), 3, "{log:?}");
+    for id in [&a.id, &b.id] {
+        assert!(log.contains(&format!("kept {id}")), "{log:?}");
+    }
     assert_eq!(one.sessions(), 0);
 
-    // A handshake reaching the closed server is closed at once, never connected.
+    // Handshakes reaching the closed server are refused: the client tries again elsewhere.
+    let (status, _) = http(addr_one, "GET", "", "").await;
+    assert_eq!(status, 503);
     let url = format!("ws://{addr_one}/socket.io/?EIO=4&transport=websocket");
-    let (mut late, _) = connect(&url, ClientConfig::default())
-        .await
-        .expect("the upgrade itself");
-    let _ = late.send(Message::text("40")).await;
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(WAIT, late.recv()).await {
-        if let Message::Text(text) = message {
-            assert!(
-                !text.as_str().starts_with("40"),
-                "connected: {}",
-                text.as_str()
-            );
-        }
-    }
+    assert!(connect(&url, ClientConfig::default()).await.is_err());
     assert_eq!(one.sessions(), 0);
 
     // The client recovers on the other server: same socket, same room.

@@ -171,6 +171,21 @@ pub(crate) fn upgrade_refused(error: EngineError, message: &str) -> Response<Bod
     response
 }
 
+/// The answer to a handshake once the server stops ([`Engine::shutdown`](super::Engine)):
+/// 503 and the connection closed, so that the client tries again later (behind a load
+/// balancer, on another server) instead of getting a session that closes at once.
+pub(crate) fn shutting_down() -> Response<Body> {
+    let mut response = with_body(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "text/plain",
+        Bytes::from_static(b"server shutting down"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 pub(crate) fn request_error(error: &RequestError) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     match error.content_type() {

@@ -270,6 +270,10 @@ impl<A: EngineApp> Engine<A> {
             Err(e) => return self.refuse(&req, e),
         };
         match kind {
+            RequestKind::Handshake(_) if self.shared.registry.is_shut_down() => {
+                tracing::debug!(uri = %req.uri(), "handshake refused: the server stops");
+                http_io::shutting_down()
+            }
             RequestKind::Handshake(handshake) => {
                 let info = Self::request_info(&req, handshake.protocol);
                 if let Err(refusal) = self.allowed(req.method(), &info, websocket).await {
@@ -522,8 +526,9 @@ impl<A: EngineApp> Engine<A> {
     }
 
     /// Closes every session (reason `server shutting down`), WebSockets with a close frame
-    /// and parked polls answered with a close packet; a session opened later (a handshake
-    /// already under way) closes at once. For a stop: it cannot be undone.
+    /// and parked polls answered with a close packet (polling sessions without one end at
+    /// once). Later handshakes get `503 Service Unavailable`, and a session whose handshake
+    /// was already under way closes at once. For a stop: it cannot be undone.
     pub fn shutdown(&self) {
         for mailbox in self.shared.registry.shut_down() {
             mailbox.close(switchboard_engineio::CloseReason::ServerShuttingDown);

@@ -44,6 +44,11 @@ impl Registry {
         !sessions.shut_down
     }
 
+    /// Whether [`Registry::shut_down`] was called.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.lock().shut_down
+    }
+
     /// Every live session's inbox, to close them; from now on [`Registry::insert`] says the
     /// new session must close too.
     pub(crate) fn shut_down(&self) -> Vec<Arc<Mailbox>> {
