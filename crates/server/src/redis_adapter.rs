@@ -142,12 +142,14 @@ impl RedisSettings {
         let tls_ca = args.redis_tls_ca.or(file.redis_tls_ca);
         let tls_cert = args.redis_tls_cert.or(file.redis_tls_cert);
         let tls_key = args.redis_tls_key.or(file.redis_tls_key);
+        let stream_settings =
+            stream_name.is_some() || stream_count.is_some() || stream_max_len.is_some();
         let Some(url) = args.redis_url.or(file.redis_url) else {
             let tls = tls_ca.is_some() || tls_cert.is_some() || tls_key.is_some();
-            if sharded.is_some() || streams || key.is_some() || tls {
+            if sharded.is_some() || streams || key.is_some() || tls || stream_settings {
                 return Err(String::from(
-                    "redis_sharded, redis_streams, redis_key and redis_tls_* choose how the \
-                     Redis adapter speaks: they need redis_url",
+                    "redis_sharded, redis_streams, redis_stream_*, redis_key and redis_tls_* \
+                     choose how the Redis adapter speaks: they need redis_url",
                 ));
             }
             return Ok(None);
@@ -158,8 +160,6 @@ impl RedisSettings {
                 "redis_sharded and redis_streams are two different adapters: choose one",
             ));
         }
-        let stream_settings =
-            stream_name.is_some() || stream_count.is_some() || stream_max_len.is_some();
         if stream_settings && !streams {
             return Err(String::from(
                 "redis_stream_name, redis_stream_count and redis_stream_max_len need redis_streams",
@@ -349,6 +349,10 @@ mod tests {
             },
             RedisArgs {
                 redis_key: Some("app".into()),
+                ..RedisArgs::default()
+            },
+            RedisArgs {
+                redis_stream_max_len: Some(100),
                 ..RedisArgs::default()
             },
         ] {
