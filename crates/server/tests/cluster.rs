@@ -34,15 +34,30 @@ fn next_json(c: &mut RawClient) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// A Socket.IO client (raw Engine.IO over WebSocket) in `room` of namespace `/`.
-fn subscribe_sio(port: u16, room: &str) -> RawClient {
+/// A Socket.IO client (raw Engine.IO over WebSocket) in `room` of namespace `/`, and the
+/// server's CONNECT answer.
+fn join_sio(port: u16, room: &str) -> (RawClient, Value) {
     let mut c = RawClient::connect(port, "/socket.io/?EIO=4&transport=websocket", "").0;
     assert!(next_text(&mut c).starts_with("0{"));
     c.send_text("40");
-    assert!(next_text(&mut c).starts_with("40{"));
+    let answer = next_text(&mut c);
+    let connected = serde_json::from_str(answer.strip_prefix("40").unwrap()).unwrap();
     c.send_text(&format!("421{}", json!(["subscribe", room])));
     assert_eq!(next_text(&mut c), "431[true]");
-    c
+    (c, connected)
+}
+
+fn subscribe_sio(port: u16, room: &str) -> RawClient {
+    join_sio(port, room).0
+}
+
+/// Waits, up to 10 s, until `done` holds.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 fn next_text(c: &mut RawClient) -> String {
@@ -58,14 +73,9 @@ fn followed_by(redis: &Redis, sharded: bool, room: &str, servers: usize) {
         return;
     }
     let channel = format!("socket.io#/#{room}#");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while redis.subscribers("SHARDNUMSUB", &channel) != servers {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{room} followed by {servers}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    eventually(&format!("{room} followed by {servers}"), || {
+        redis.subscribers("SHARDNUMSUB", &channel) == servers
+    });
 }
 
 #[test]
@@ -192,13 +202,7 @@ struct Roamer {
 }
 
 fn roamer_in_lobby(port: u16, publisher: &mut RawClient) -> Roamer {
-    let mut client = RawClient::connect(port, "/socket.io/?EIO=4&transport=websocket", "").0;
-    assert!(next_text(&mut client).starts_with("0{"));
-    client.send_text("40");
-    let connected: Value =
-        serde_json::from_str(next_text(&mut client).strip_prefix("40").unwrap()).unwrap();
-    client.send_text(r#"421["subscribe","lobby"]"#);
-    assert_eq!(next_text(&mut client), "431[true]");
+    let (mut client, connected) = join_sio(port, "lobby");
     publisher.send_text(r#"{"type":"publish","room":"lobby","data":"seen"}"#);
     let (data, offset) = message_with_offset(&next_text(&mut client));
     assert_eq!(data, json!("seen"));
@@ -234,11 +238,7 @@ fn recover(port: u16, pid: &str, offset: &str, missed: usize) -> (RawClient, Str
 /// Waits until Redis holds the session of `pid`.
 fn session_kept(redis: &Redis, pid: &str) -> String {
     let key = format!("sio:session:{pid}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !redis.exists(&key) {
-        assert!(std::time::Instant::now() < deadline, "{key} kept");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    eventually(&format!("{key} kept"), || redis.exists(&key));
     key
 }
 
@@ -336,11 +336,9 @@ fn a_stopped_server_leaves_its_socketio_sessions_to_the_others() {
     // In the stream before the client is back, so that it comes from the replay.
     let entries = redis.stream_len("socket.io");
     ws_b.send_text(r#"{"type":"publish","room":"lobby","data":"missed"}"#);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while redis.stream_len("socket.io") == entries {
-        assert!(std::time::Instant::now() < deadline, "the publish appended");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    eventually("the publish appended", || {
+        redis.stream_len("socket.io") != entries
+    });
     let (_, back_sid, missed) = recover(b.port, &pid, &offset, 1);
     assert_eq!(back_sid, sid);
     assert_eq!(missed, [json!("missed")]);

@@ -195,10 +195,10 @@ impl Link {
 fn tls_config(
     certificates: Option<&TlsCertificates>,
 ) -> Result<Arc<rustls::ClientConfig>, RedisError> {
-    let bad_pem = |what: &str, e: rustls::pki_types::pem::Error| {
+    let bad = |what: &str, e: &dyn std::fmt::Display| {
         RedisError::from((
             redis::ErrorKind::InvalidClientConfig,
-            "bad TLS certificate",
+            "bad TLS settings",
             format!("{what}: {e}"),
         ))
     };
@@ -206,14 +206,8 @@ fn tls_config(
     match certificates.and_then(|c| c.root_cert.as_deref()) {
         Some(pem) => {
             for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| bad_pem("root certificate", e))?;
-                roots.add(cert).map_err(|e| {
-                    RedisError::from((
-                        redis::ErrorKind::InvalidClientConfig,
-                        "bad TLS root certificate",
-                        e.to_string(),
-                    ))
-                })?;
+                let cert = cert.map_err(|e| bad("root certificate", &e))?;
+                roots.add(cert).map_err(|e| bad("root certificate", &e))?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -226,16 +220,12 @@ fn tls_config(
         }) => {
             let chain = CertificateDer::pem_slice_iter(client_cert)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad_pem("client certificate", e))?;
+                .map_err(|e| bad("client certificate", &e))?;
             let key =
-                PrivateKeyDer::from_pem_slice(client_key).map_err(|e| bad_pem("client key", e))?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
-                RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "bad TLS client certificate",
-                    e.to_string(),
-                ))
-            })?
+                PrivateKeyDer::from_pem_slice(client_key).map_err(|e| bad("client key", &e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| bad("client certificate", &e))?
         }
         None => builder.with_no_client_auth(),
     };

@@ -236,30 +236,30 @@ async fn servers_reach_each_other_over_tls(kind: Kind) {
         root_cert: None,
         ..certificates.clone()
     };
-    // Refused for good: at once, not after the connection managers' retries (seconds).
-    let at_once = Duration::from_secs(3);
-    let started = Instant::now();
-    let err = RedisAdapterFactory::connect(url.as_str(), with(unknown_ca))
-        .await
-        .unwrap_err();
-    assert!(started.elapsed() < at_once, "{:?}", started.elapsed());
+    let err = refused_at_once(&url, with(unknown_ca)).await;
     assert!(err.to_string().contains("certificate"), "{err}");
     let no_client_certificate = redis::TlsCertificates {
         client_tls: None,
         ..certificates.clone()
     };
     // rustls reports Redis' alert (CertificateRequired); refused at once either way.
-    let started = Instant::now();
-    let refused = RedisAdapterFactory::connect(url.as_str(), with(no_client_certificate)).await;
-    assert!(refused.is_err(), "Redis asks for a client certificate");
-    assert!(started.elapsed() < at_once, "{:?}", started.elapsed());
-    let wrong_password = redis.tls_url("guess");
-    let started = Instant::now();
-    let err = RedisAdapterFactory::connect(wrong_password.as_str(), with(certificates))
-        .await
-        .unwrap_err();
-    assert!(started.elapsed() < at_once, "{:?}", started.elapsed());
+    refused_at_once(&url, with(no_client_certificate)).await;
+    let err = refused_at_once(&redis.tls_url("guess"), with(certificates)).await;
     assert!(err.to_string().contains("WRONGPASS"), "{err}");
+}
+
+/// Connecting fails for good: at once, not after the connection managers' retries (seconds).
+async fn refused_at_once(url: &str, config: RedisAdapterConfig) -> redis::RedisError {
+    let started = Instant::now();
+    let err = RedisAdapterFactory::connect(url, config)
+        .await
+        .expect_err("refused");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    err
 }
 
 on_every_adapter!(fetch_sockets_describes_the_other_servers_sockets);
