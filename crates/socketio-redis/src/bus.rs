@@ -12,13 +12,14 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, RedisError};
+use redis::{PushInfo, PushKind, RedisError};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, error, warn};
 
 use crate::adapter::NamespaceAdapter;
+use crate::conn::{Conn, Deployment, Target, Which};
 use crate::shard::{ShardMessage, ShardSubscriber};
+use crate::shard_cluster::ClusterShardSubscriber;
 use crate::wire::Channels;
 use crate::RedisAdapterConfig;
 
@@ -53,25 +54,48 @@ enum Subscriber {
     /// The classic adapter's, which the watchdog may replace.
     PubSub(Slot),
     /// The sharded adapter's.
-    Shard(ShardSubscriber),
+    Shard(Shards),
+}
+
+/// The sharded adapter's subscriber: our own connection to one server, or redis-rs's to a
+/// cluster.
+enum Shards {
+    Single(ShardSubscriber),
+    Cluster(ClusterShardSubscriber),
+}
+
+impl Shards {
+    fn subscribe(&self, channel: String) -> tokio::sync::oneshot::Receiver<()> {
+        match self {
+            Self::Single(subscriber) => subscriber.subscribe(channel),
+            Self::Cluster(subscriber) => subscriber.subscribe(channel),
+        }
+    }
+
+    fn unsubscribe(&self, channel: String) {
+        match self {
+            Self::Single(subscriber) => subscriber.unsubscribe(channel),
+            Self::Cluster(subscriber) => subscriber.unsubscribe(channel),
+        }
+    }
 }
 
 /// A connection the watchdog may replace: each use takes a clone (a few reference counts).
-struct Slot(RwLock<ConnectionManager>);
+struct Slot(RwLock<Conn>);
 
 impl Slot {
-    fn new(conn: ConnectionManager) -> Self {
+    fn new(conn: Conn) -> Self {
         Self(RwLock::new(conn))
     }
 
-    fn get(&self) -> ConnectionManager {
+    fn get(&self) -> Conn {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn set(&self, conn: ConnectionManager) {
+    fn set(&self, conn: Conn) {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = conn;
     }
 }
@@ -115,22 +139,13 @@ impl redis::aio::AsyncPushSender for PushQueue {
     }
 }
 
-/// Which connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Which {
-    Commands,
-    Subscriber,
-    /// A stream reader of the streams adapter (its reads block).
-    Reader,
-}
-
 /// The connections and this server's identity in the cluster.
 pub(crate) struct Bus {
     /// This server's id, as Node's adapters make them.
     pub(crate) uid: String,
     pub(crate) config: RedisAdapterConfig,
-    /// To open a connection again (the watchdog's replacements).
-    client: redis::Client,
+    /// To open a connection again (the watchdog's replacements, stream readers).
+    redis: Deployment,
     pushes: PushQueue,
     /// For PUBLISH (the publisher task) and the other commands (`PUBSUB NUMSUB`).
     commands: Arc<Slot>,
@@ -182,7 +197,7 @@ impl Bus {
     /// Connects both connections (RESP3 whatever the URL says) and starts the publisher and
     /// the router. Must be called within a tokio runtime.
     pub(crate) async fn connect(
-        url: impl IntoConnectionInfo,
+        target: Target,
         config: RedisAdapterConfig,
     ) -> Result<Arc<Self>, RedisError> {
         if let Some(streams) = &config.streams {
@@ -200,17 +215,9 @@ impl Bus {
                  is not supported)",
             )));
         }
-        let info = url.into_connection_info()?;
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let info = info.set_redis_settings(settings);
-        let client = match &config.tls {
-            Some(certificates) => {
-                redis::Client::build_with_tls(info.clone(), certificates.clone())?
-            }
-            None => redis::Client::open(info.clone())?,
+        let redis = match &target {
+            Target::Single(info) => Deployment::single((**info).clone(), &config)?,
+            Target::Cluster(seeds) => Deployment::cluster(seeds.clone(), &config)?,
         };
         let (queue, push_rx) = mpsc::channel::<Received>(config.max_queued_received.max(1));
         let pushes = PushQueue {
@@ -220,26 +227,35 @@ impl Bus {
         // One attempt first: a certificate or password Redis refuses fails here at once, where
         // the connection managers would try again for seconds; anything else (Redis not
         // listening yet, a name not resolving yet, Redis loading) is left to their retries.
-        if let Err(e) = probe(&client, &config).await {
+        if let Err(e) = redis.probe(&config).await {
             if refused_for_good(&e) {
                 return Err(e);
             }
         }
         let commands = Arc::new(Slot::new(
-            open(&client, &config, Which::Commands, &pushes).await?,
+            redis
+                .open(&config, Which::Commands, None::<PushQueue>)
+                .await?,
         ));
         let subscriber = if config.sharded.is_some() {
             check_sharded_pubsub(&mut commands.get()).await?;
             let pushes = pushes.clone();
-            Subscriber::Shard(
-                ShardSubscriber::connect(info, &config, move |message| {
-                    pushes.offer(Received::Shard(message));
-                })
-                .await?,
-            )
+            let messages = move |message| {
+                pushes.offer(Received::Shard(message));
+            };
+            Subscriber::Shard(match target {
+                Target::Single(info) => {
+                    Shards::Single(ShardSubscriber::connect(*info, &config, messages).await?)
+                }
+                Target::Cluster(_) => Shards::Cluster(
+                    ClusterShardSubscriber::connect(&redis, &config, messages).await?,
+                ),
+            })
         } else {
             Subscriber::PubSub(Slot::new(
-                open(&client, &config, Which::Subscriber, &pushes).await?,
+                redis
+                    .open(&config, Which::Subscriber, Some(pushes.clone()))
+                    .await?,
             ))
         };
         let (publish, publish_rx) = mpsc::unbounded_channel();
@@ -254,7 +270,7 @@ impl Bus {
                 crate::random_id()
             },
             config,
-            client,
+            redis,
             pushes,
             commands: Arc::clone(&commands),
             subscriber,
@@ -273,7 +289,10 @@ impl Bus {
             "PUBLISH"
         };
         let max_len = bus.config.streams.as_ref().map_or(0, |s| s.max_len);
-        tokio::spawn(publisher(commands, publish_rx, queued, verb, max_len));
+        let cluster = bus.redis.is_cluster();
+        tokio::spawn(publisher(
+            commands, publish_rx, queued, verb, max_len, cluster,
+        ));
         if let Some(streams) = &bus.config.streams {
             for stream in crate::streams::all_streams(streams) {
                 // A connection of its own: a blocking read holds up the commands behind it.
@@ -301,7 +320,7 @@ impl Bus {
     }
 
     /// The connection to check, `None` for the shard subscriber (which checks itself).
-    fn connection(&self, which: Which) -> Option<ConnectionManager> {
+    fn connection(&self, which: Which) -> Option<Conn> {
         match (which, &self.subscriber) {
             (Which::Commands, _) => Some(self.commands.get()),
             (Which::Subscriber, Subscriber::PubSub(slot)) => Some(slot.get()),
@@ -320,7 +339,8 @@ impl Bus {
     /// Opens `which` again and puts the new connection in the old one's place; the
     /// subscriber's channels are subscribed to on the new one first.
     async fn replace(&self, which: Which) -> Result<(), RedisError> {
-        let mut fresh = open(&self.client, &self.config, which, &self.pushes).await?;
+        let pushes = (which == Which::Subscriber).then(|| self.pushes.clone());
+        let mut fresh = self.redis.open(&self.config, which, pushes).await?;
         match which {
             Which::Commands => self.commands.set(fresh),
             Which::Reader => {}
@@ -336,8 +356,8 @@ impl Bus {
                     let channels: Vec<String> = routes.channels.keys().cloned().collect();
                     (patterns, channels)
                 };
-                if !patterns.is_empty() {
-                    fresh.psubscribe(&patterns).await?;
+                for pattern in &patterns {
+                    fresh.psubscribe(pattern).await?;
                 }
                 if !channels.is_empty() {
                     fresh.subscribe(&channels).await?;
@@ -418,7 +438,7 @@ impl Bus {
         } else {
             "NUMSUB"
         };
-        subscribers(&mut self.commands.get(), which, channel).await
+        self.commands.get().subscribers(which, channel).await
     }
 
     /// Routes the namespace's channels to `adapter` and subscribes to them.
@@ -565,12 +585,14 @@ impl Bus {
     }
 
     /// A new connection for a stream reader.
-    pub(crate) async fn open_reader(&self) -> Result<ConnectionManager, RedisError> {
-        open(&self.client, &self.config, Which::Reader, &self.pushes).await
+    pub(crate) async fn open_reader(&self) -> Result<Conn, RedisError> {
+        self.redis
+            .open(&self.config, Which::Reader, None::<PushQueue>)
+            .await
     }
 
     /// The commands connection, for a one-off command.
-    pub(crate) fn commands(&self) -> ConnectionManager {
+    pub(crate) fn commands(&self) -> Conn {
         self.commands.get()
     }
 
@@ -692,45 +714,6 @@ fn refused_for_good(e: &RedisError) -> bool {
         .is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
-/// One connection, made and dropped, to learn whether Redis takes this client at all.
-async fn probe(client: &redis::Client, config: &RedisAdapterConfig) -> Result<(), RedisError> {
-    let settings = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.requests_timeout));
-    client
-        .get_multiplexed_async_connection_with_config(&settings)
-        .await
-        .map(drop)
-}
-
-/// Opens a connection: the subscriber hands its messages to `pushes` and resubscribes after
-/// each reconnection.
-async fn open(
-    client: &redis::Client,
-    config: &RedisAdapterConfig,
-    which: Which,
-    pushes: &PushQueue,
-) -> Result<ConnectionManager, RedisError> {
-    let settings = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.requests_timeout))
-        .set_max_delay(config.reconnect_max_delay);
-    let settings = match which {
-        Which::Commands => settings,
-        Which::Subscriber => settings
-            .set_push_sender(pushes.clone())
-            .set_automatic_resubscription(),
-        Which::Reader => {
-            let block = config
-                .streams
-                .as_ref()
-                .map_or(Duration::ZERO, |s| s.block_time);
-            settings.set_response_timeout(Some(block + config.requests_timeout))
-        }
-    };
-    client.get_connection_manager_with_config(settings).await
-}
-
 /// Replaces a connection that stopped answering.
 ///
 /// A `ConnectionManager` reconnects when its socket fails, but a connection can go silent
@@ -771,70 +754,60 @@ async fn check(bus: &Bus, which: Which) {
 }
 
 /// Sends queued messages in order, as pipelines of whatever is queued, on whichever
-/// connection the slot holds at the time.
+/// connection the slot holds at the time. On a cluster a pipeline stays within one slot: the
+/// batch is split by slot, and the pipelines go to their nodes at once, so messages keep their
+/// order per channel (per stream, per key), as with Node's adapters on a cluster.
 async fn publisher(
     commands: Arc<Slot>,
     mut queue: mpsc::UnboundedReceiver<Publication>,
     queued: Arc<AtomicUsize>,
     verb: &'static str,
     max_len: u64,
+    cluster: bool,
 ) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, 512).await > 0 {
-        let mut conn = commands.get();
-        let mut pipe = redis::pipe();
-        for publication in &batch {
-            match publication {
-                Publication::Message { channel, payload } => {
-                    pipe.cmd(verb).arg(channel).arg(&payload[..]);
-                }
-                Publication::Entry { stream, fields, .. } => {
-                    let xadd = pipe.cmd("XADD").arg(stream).arg("MAXLEN").arg("~");
-                    let xadd = xadd.arg(max_len).arg("*");
-                    for (name, value) in fields {
-                        xadd.arg(*name).arg(&value[..]);
-                    }
-                }
-                Publication::Session { key, value, ttl_ms } => {
-                    pipe.cmd("SET")
-                        .arg(key)
-                        .arg(&value[..])
-                        .arg("PX")
-                        .arg(*ttl_ms);
-                }
-                Publication::Flush(_) => {}
+        let conn = commands.get();
+        let mut replies: Vec<Option<redis::RedisResult<redis::Value>>> =
+            batch.iter().map(|_| None).collect();
+        let groups = pipelines(&batch, verb, max_len, cluster);
+        // One pipeline (always, on one server) is sent from here; several, each from a task.
+        let mut results = Vec::with_capacity(groups.len());
+        if groups.len() == 1 {
+            for (indices, pipe) in groups {
+                results.push((indices, send(conn.clone(), pipe).await));
+            }
+        } else {
+            let mut sending = tokio::task::JoinSet::new();
+            for (indices, pipe) in groups {
+                let conn = conn.clone();
+                sending.spawn(async move { (indices, send(conn, pipe).await) });
+            }
+            while let Some(done) = sending.join_next().await {
+                results.extend(done.ok());
             }
         }
-        let sent = batch
-            .iter()
-            .filter(|p| !matches!(p, Publication::Flush(_)))
-            .count();
-        // Each command's own result: one failing (an XADD refused for memory, say) fails
-        // only its own publication.
-        let replies = if sent == 0 {
-            Vec::new()
-        } else {
-            match pipe
-                .ignore_errors()
-                .query_async::<Vec<redis::RedisResult<redis::Value>>>(&mut conn)
-                .await
-            {
-                Ok(replies) => replies,
+        for (indices, sent) in results {
+            match sent {
+                Ok(each) => {
+                    for (i, result) in indices.into_iter().zip(each) {
+                        replies[i] = Some(result);
+                    }
+                }
+                // The connection reconnects on the next command; what this pipeline held is
+                // lost, as a broadcast to a server that is down would be.
                 Err(e) => {
-                    // The connection manager reconnects on the next command; what this batch
-                    // held is lost, as a broadcast to a server that is down would be.
-                    warn!(error = %e, lost = sent, "redis adapter: publishing failed");
-                    Vec::new()
+                    warn!(error = %e, lost = indices.len(), "redis adapter: publishing failed")
                 }
             }
-        };
-        let mut replies = replies.into_iter();
-        for publication in batch.drain(..) {
+        }
+        let mut sent = 0;
+        for (publication, reply) in batch.drain(..).zip(replies) {
             if let Publication::Flush(done) = publication {
                 let _ = done.send(());
                 continue;
             }
-            let reply = replies.next();
+            sent += 1;
             if let Some(Err(e)) = &reply {
                 warn!(error = %e, "redis adapter: Redis refused a message");
             }
@@ -855,6 +828,66 @@ async fn publisher(
         }
         queued.fetch_sub(sent, Ordering::Relaxed);
     }
+}
+
+/// Sends one pipeline: each command's own result, so that one failing (an XADD refused for
+/// memory, say) fails only its own publication.
+async fn send(
+    mut conn: Conn,
+    mut pipe: redis::Pipeline,
+) -> redis::RedisResult<Vec<redis::RedisResult<redis::Value>>> {
+    pipe.ignore_errors().query_async(&mut conn).await
+}
+
+/// The batch's commands as pipelines, each with the indices of its publications in the batch:
+/// one pipeline, or on a cluster one per slot (messages on plain pub/sub have no slot: they
+/// reach every node from any).
+fn pipelines(
+    batch: &[Publication],
+    verb: &str,
+    max_len: u64,
+    cluster: bool,
+) -> Vec<(Vec<usize>, redis::Pipeline)> {
+    let mut groups: HashMap<Option<redis::cluster_routing::Slot>, (Vec<usize>, redis::Pipeline)> =
+        HashMap::new();
+    for (i, publication) in batch.iter().enumerate() {
+        let key = match publication {
+            Publication::Message { channel, .. } => (verb == "SPUBLISH").then_some(channel),
+            Publication::Entry { stream, .. } => Some(stream),
+            Publication::Session { key, .. } => Some(key),
+            Publication::Flush(_) => continue,
+        };
+        let slot = if cluster {
+            key.map(|key| crate::conn::slot_of(key))
+        } else {
+            None
+        };
+        let (indices, pipe) = groups
+            .entry(slot)
+            .or_insert_with(|| (Vec::new(), redis::pipe()));
+        indices.push(i);
+        match publication {
+            Publication::Message { channel, payload } => {
+                pipe.cmd(verb).arg(channel).arg(&payload[..]);
+            }
+            Publication::Entry { stream, fields, .. } => {
+                let xadd = pipe.cmd("XADD").arg(stream).arg("MAXLEN").arg("~");
+                let xadd = xadd.arg(max_len).arg("*");
+                for (name, value) in fields {
+                    xadd.arg(*name).arg(&value[..]);
+                }
+            }
+            Publication::Session { key, value, ttl_ms } => {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(&value[..])
+                    .arg("PX")
+                    .arg(*ttl_ms);
+            }
+            Publication::Flush(_) => {}
+        }
+    }
+    groups.into_values().collect()
 }
 
 /// Hands each message the subscriber receives to its namespace's adapter.
@@ -911,32 +944,13 @@ fn route_one(bus: &Bus, received: Received) {
     }
 }
 
-/// How many clients subscribe to `channel`: `PUBSUB {which} channel`.
-async fn subscribers(
-    conn: &mut ConnectionManager,
-    which: &str,
-    channel: &str,
-) -> Result<usize, RedisError> {
-    let reply: redis::Value = redis::cmd("PUBSUB")
-        .arg(which)
-        .arg(channel)
-        .query_async(conn)
-        .await?;
-    // `[channel, count]` (RESP2) or `{channel: count}` (RESP3).
-    let count = match reply {
-        redis::Value::Array(items) => items.get(1).cloned(),
-        redis::Value::Map(pairs) => pairs.into_iter().next().map(|(_, n)| n),
-        _ => None,
-    };
-    Ok(count
-        .and_then(|n| redis::from_redis_value::<usize>(n).ok())
-        .unwrap_or(0))
-}
-
 /// Fails unless Redis has sharded Pub/Sub (7.0 and later), rather than let every subscription
 /// fail later.
-async fn check_sharded_pubsub(conn: &mut ConnectionManager) -> Result<(), RedisError> {
-    match subscribers(conn, "SHARDNUMSUB", "socket.io-version-check").await {
+async fn check_sharded_pubsub(conn: &mut Conn) -> Result<(), RedisError> {
+    match conn
+        .subscribers("SHARDNUMSUB", "socket.io-version-check")
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if matches!(e.kind(), redis::ErrorKind::Server(_)) => Err(RedisError::from((
             redis::ErrorKind::InvalidClientConfig,

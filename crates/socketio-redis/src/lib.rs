@@ -51,8 +51,10 @@
 
 mod adapter;
 mod bus;
+mod conn;
 mod resp;
 mod shard;
+mod shard_cluster;
 mod streams;
 mod wire;
 
@@ -103,7 +105,7 @@ pub struct RedisAdapterConfig {
     /// Speak Node's sharded adapter (`createShardedAdapter`, on Redis 7's sharded Pub/Sub:
     /// `SPUBLISH`/`SSUBSCRIBE`), with its subscription mode, instead of the classic one
     /// (`createAdapter`, the default: `None`). Every server of a cluster must speak the same.
-    /// `key` is its `channelPrefix`. Standalone Redis only (not Redis Cluster).
+    /// `key` is its `channelPrefix`.
     pub sharded: Option<SubscriptionMode>,
     /// The largest message the sharded adapter's subscriber accepts from Redis (a larger one
     /// closes that connection, which is opened again): 64 MiB.
@@ -220,8 +222,30 @@ impl RedisAdapterFactory {
         url: impl IntoConnectionInfo,
         config: RedisAdapterConfig,
     ) -> Result<Arc<Self>, RedisError> {
+        let target = conn::Target::Single(Box::new(url.into_connection_info()?));
         Ok(Arc::new(Self {
-            bus: bus::Bus::connect(url, config).await?,
+            bus: bus::Bus::connect(target, config).await?,
+        }))
+    }
+
+    /// Connects to the Redis Cluster that `nodes` belong to (one is enough; the others are
+    /// found from it): `redis://[user:password@]host:port`, or `rediss://…`, with the same
+    /// credentials and scheme for each. Every adapter works on a cluster, as Node's do on a
+    /// cluster client: the classic one (its pub/sub reaches every node), the sharded one
+    /// (each channel on the node that owns its slot, subscribed to again when the slot
+    /// moves), and the streams one (each stream on its own node). Servers are counted on every
+    /// node, replicas included. Needs Redis 6 (7 for the sharded adapter) on every node.
+    ///
+    /// # Errors
+    /// As [`Self::connect`]; also when `nodes` is empty or its URLs differ in credentials or
+    /// scheme, or a node is a Unix socket.
+    pub async fn connect_cluster<T: IntoConnectionInfo>(
+        nodes: impl IntoIterator<Item = T>,
+        config: RedisAdapterConfig,
+    ) -> Result<Arc<Self>, RedisError> {
+        let target = conn::Target::Cluster(conn::seeds(nodes)?);
+        Ok(Arc::new(Self {
+            bus: bus::Bus::connect(target, config).await?,
         }))
     }
 

@@ -104,10 +104,7 @@ impl Link {
         let (host, port, tls) = match info.addr().clone() {
             ConnectionAddr::Tcp(host, port) => (host, port, None),
             ConnectionAddr::TcpTls { insecure: true, .. } => {
-                return Err(invalid(
-                    "rediss:// with #insecure (no certificate check) is not supported: trust \
-                     the server's certificate with RedisAdapterConfig::tls instead",
-                ))
+                return Err(crate::conn::insecure_refused())
             }
             ConnectionAddr::TcpTls { host, port, .. } => {
                 let name = ServerName::try_from(host.clone())

@@ -9,7 +9,6 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::ConnectionManager;
 use redis::Value as RedisValue;
 use tracing::{debug, error, warn};
 
@@ -180,7 +179,7 @@ const RANGE_COUNT: usize = 1_000;
 /// appended as its offset. More than `max_missed` of them: `None` too (the client starts
 /// afresh rather than get some), where Node has no limit.
 pub(crate) async fn restore(
-    conn: &mut ConnectionManager,
+    conn: &mut crate::conn::Conn,
     key: &str,
     stream: &str,
     nsp: &str,
@@ -266,7 +265,7 @@ fn reaches(rooms: &[Room], opts: &BroadcastOptions) -> bool {
 /// counts as a lost connection, replaced by a new one.
 pub(crate) async fn read(
     bus: Weak<Bus>,
-    mut conn: ConnectionManager,
+    mut conn: crate::conn::Conn,
     stream: String,
     mut offset: String,
 ) {
@@ -318,7 +317,7 @@ pub(crate) async fn read(
 
 /// The id of the stream's last entry, `0-0` when it has none.
 pub(crate) async fn last_id(
-    conn: &mut ConnectionManager,
+    conn: &mut crate::conn::Conn,
     stream: &str,
 ) -> redis::RedisResult<String> {
     let reply: RedisValue = redis::cmd("XREVRANGE")

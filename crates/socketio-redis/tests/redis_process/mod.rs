@@ -46,7 +46,7 @@ impl Redis {
     }
 
     pub fn start_on(port: u16) -> Option<Self> {
-        Self::spawn(port, None)
+        Self::spawn(port, None, &[])
     }
 
     /// Also listening for TLS, with a certificate for `localhost` from a private CA, and
@@ -60,14 +60,15 @@ impl Redis {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         certificates::make_test_certificates(&dir);
-        Self::spawn(free_port(), Some((free_port(), dir)))
+        Self::spawn(free_port(), Some((free_port(), dir)), &[])
     }
 
-    fn spawn(port: u16, tls: Option<(u16, std::path::PathBuf)>) -> Option<Self> {
+    fn spawn(port: u16, tls: Option<(u16, std::path::PathBuf)>, extra: &[String]) -> Option<Self> {
         let mut command = Command::new("redis-server");
         command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"]);
+            .args(["--save", "", "--appendonly", "no"])
+            .args(extra);
         if let Some((tls_port, dir)) = &tls {
             let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
             command
@@ -217,5 +218,176 @@ impl Drop for Redis {
         if let Some((_, dir)) = &self.tls {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+/// A Redis Cluster of three primaries (no replicas) on free loopback ports, each node a
+/// [`Redis`]; its files live in a temporary directory, removed on drop.
+pub struct RedisCluster {
+    pub nodes: Vec<Redis>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts three nodes and joins them with `redis-cli --cluster create`, or `None` (the test
+    /// is skipped) when redis-server is missing and `SWITCHBOARD_INTEROP` is not set.
+    pub fn start() -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "sb-redis-cluster-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(Self::node(&dir, free_port())?);
+        }
+        let cluster = Self { nodes, dir };
+        let addresses: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("redis-cli");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        cluster.wait_ok();
+        Some(cluster)
+    }
+
+    fn node(dir: &std::path::Path, port: u16) -> Option<Redis> {
+        let config = dir.join(format!("nodes-{port}.conf"));
+        let extra = [
+            "--cluster-enabled".to_owned(),
+            "yes".to_owned(),
+            "--cluster-config-file".to_owned(),
+            config.to_str().unwrap().to_owned(),
+            "--cluster-node-timeout".to_owned(),
+            "2000".to_owned(),
+            "--dir".to_owned(),
+            dir.to_str().unwrap().to_owned(),
+        ];
+        Redis::spawn(port, None, &extra)
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(Redis::url).collect()
+    }
+
+    /// Runs `redis-cli -p PORT args…` on node `i`, returning its output.
+    pub fn cli(&self, i: usize, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.nodes[i].port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until every node says the cluster is ok and agrees on who owns every slot.
+    pub fn wait_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ok = (0..self.nodes.len()).all(|i| {
+                let info = self.cli(i, &["cluster", "info"]);
+                info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+            });
+            let views: Vec<Vec<(u16, usize)>> =
+                (0..self.nodes.len()).map(|i| self.owners(i)).collect();
+            if ok && views.windows(2).all(|w| w[0] == w[1]) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Redis cluster did not settle"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Node `i`'s view of the slot ranges: the first slot of each range and its owner's index.
+    fn owners(&self, i: usize) -> Vec<(u16, usize)> {
+        let mut owners = Vec::new();
+        for line in self.cli(i, &["cluster", "nodes"]).lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let Some(address) = fields.get(1) else {
+                continue;
+            };
+            let port: u16 = address
+                .split(['@', ':'])
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            let Some(owner) = self.nodes.iter().position(|n| n.port == port) else {
+                continue;
+            };
+            for range in fields.iter().skip(8).filter(|f| !f.starts_with('[')) {
+                let first = range.split('-').next().unwrap().parse().unwrap();
+                owners.push((first, owner));
+            }
+        }
+        owners.sort_unstable();
+        owners
+    }
+
+    /// The node id of node `i`.
+    pub fn id(&self, i: usize) -> String {
+        self.cli(i, &["cluster", "myid"]).trim().to_owned()
+    }
+
+    /// The slot of `key` (hash tags included).
+    pub fn slot(&self, key: &str) -> u16 {
+        self.cli(0, &["cluster", "keyslot", key])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// The index of the node that owns `slot`.
+    pub fn owner(&self, slot: u16) -> usize {
+        self.owners(0)
+            .into_iter()
+            .rev()
+            .find(|(first, _)| *first <= slot)
+            .map(|(_, owner)| owner)
+            .unwrap()
+    }
+
+    /// Moves `slot` (holding no keys) to node `to`, as a resharding does, and waits until every
+    /// node agrees.
+    pub fn move_slot(&self, slot: u16, to: usize) {
+        let from = self.owner(slot);
+        let slot = slot.to_string();
+        let (from_id, to_id) = (self.id(from), self.id(to));
+        self.cli(to, &["cluster", "setslot", &slot, "importing", &from_id]);
+        self.cli(from, &["cluster", "setslot", &slot, "migrating", &to_id]);
+        for i in 0..self.nodes.len() {
+            self.cli(i, &["cluster", "setslot", &slot, "node", &to_id]);
+        }
+        self.wait_ok();
+    }
+
+    /// Kills node `i`, then starts it again on the same port with the same cluster
+    /// configuration, and waits until the cluster is ok again.
+    pub fn restart(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let port = node.port;
+        let _ = node.child.kill();
+        let _ = node.child.wait();
+        self.nodes[i] = Self::node(&self.dir, port).unwrap();
+        self.wait_ok();
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,337 @@
+//! The Redis deployment the adapter talks to, one server or a Redis Cluster, and its
+//! connections: the rest of the crate sends commands through [`Conn`] and does not care which.
+//!
+//! On one server each connection is a redis-rs `ConnectionManager`. On a cluster it is a
+//! redis-rs `ClusterConnection`, which keeps a connection to each node, sends each command to
+//! the node that owns its key's slot, follows `MOVED` redirections and reconnects by itself.
+//! What differs in a cluster, as in Node's adapters on a cluster client:
+//!
+//! - a pipeline must stay within one slot ([`slot_of`] groups the publisher's batches);
+//! - servers are counted on every node (`PUBSUB NUMSUB` and `SHARDNUMSUB` count a node's own
+//!   subscribers only), and the counts added up ([`Conn::subscribers`]);
+//! - plain pub/sub messages reach every node, so the classic subscriber listens on one.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, Slot};
+use redis::{
+    Cmd, ConnectionInfo, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError, RedisFuture,
+    Value,
+};
+
+use crate::RedisAdapterConfig;
+
+/// What a connection is for, which sets its timeouts and whether it receives pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Commands,
+    Subscriber,
+    /// A stream reader of the streams adapter (its reads block).
+    Reader,
+}
+
+/// Where the adapter connects: one server, or some nodes of a cluster (its seeds).
+pub(crate) enum Target {
+    Single(Box<ConnectionInfo>),
+    Cluster(Vec<ConnectionInfo>),
+}
+
+/// One Redis server or a cluster, able to open connections.
+#[allow(clippy::large_enum_variant)] // One per adapter factory.
+pub(crate) enum Deployment {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+impl Deployment {
+    /// One server at `info`, spoken to over RESP3.
+    pub(crate) fn single(
+        info: ConnectionInfo,
+        config: &RedisAdapterConfig,
+    ) -> Result<Self, RedisError> {
+        if matches!(
+            info.addr(),
+            redis::ConnectionAddr::TcpTls { insecure: true, .. }
+        ) {
+            return Err(insecure_refused());
+        }
+        let info = resp3(info);
+        Ok(Self::Single(match &config.tls {
+            Some(certificates) => redis::Client::build_with_tls(info, certificates.clone())?,
+            None => redis::Client::open(info)?,
+        }))
+    }
+
+    /// The cluster that `seeds` (some of its nodes) belong to. The credentials and TLS mode are
+    /// the first seed's, and every seed must have the same.
+    pub(crate) fn cluster(
+        seeds: Vec<ConnectionInfo>,
+        config: &RedisAdapterConfig,
+    ) -> Result<Self, RedisError> {
+        let insecure = seeds.iter().any(|s| {
+            matches!(
+                s.addr(),
+                redis::ConnectionAddr::TcpTls { insecure: true, .. }
+            )
+        });
+        if insecure {
+            return Err(insecure_refused());
+        }
+        let seeds: Vec<ConnectionInfo> = seeds.into_iter().map(resp3).collect();
+        let tls = seeds
+            .first()
+            .is_some_and(|s| matches!(s.addr(), redis::ConnectionAddr::TcpTls { .. }));
+        let mut builder = ClusterClientBuilder::new(seeds)
+            .use_protocol(ProtocolVersion::RESP3)
+            // Commands wait for a node that is away about as long as a lost single server's
+            // connection manager would keep trying; requests_timeout bounds each anyway.
+            .retries(6)
+            .max_retry_wait(u64::try_from(config.reconnect_max_delay.as_millis()).unwrap_or(2_000));
+        match (&config.tls, tls) {
+            (Some(certificates), true) => builder = builder.certs(certificates.clone()),
+            (Some(_), false) => {
+                return Err(RedisError::from((
+                    redis::ErrorKind::InvalidClientConfig,
+                    "RedisAdapterConfig::tls is set, but the cluster's URLs are not rediss://",
+                )))
+            }
+            (None, _) => {}
+        }
+        Ok(Self::Cluster(builder.build()?))
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self, Self::Cluster(_))
+    }
+
+    /// Opens a connection for `which`; the subscriber's pushes (messages, and news of lost
+    /// connections) go to `pushes`, and after a reconnection its subscriptions are made again.
+    pub(crate) async fn open(
+        &self,
+        config: &RedisAdapterConfig,
+        which: Which,
+        pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
+    ) -> Result<Conn, RedisError> {
+        let response_timeout = match which {
+            Which::Reader => {
+                config
+                    .streams
+                    .as_ref()
+                    .map_or(Duration::ZERO, |s| s.block_time)
+                    + config.requests_timeout
+            }
+            Which::Commands | Which::Subscriber => config.requests_timeout,
+        };
+        match self {
+            Self::Single(client) => {
+                let mut settings = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(config.connect_timeout))
+                    .set_response_timeout(Some(response_timeout))
+                    .set_max_delay(config.reconnect_max_delay);
+                if let Some(pushes) = pushes {
+                    settings = settings
+                        .set_push_sender(pushes)
+                        .set_automatic_resubscription();
+                }
+                Ok(Conn::Single(
+                    client.get_connection_manager_with_config(settings).await?,
+                ))
+            }
+            Self::Cluster(client) => {
+                let mut settings = ClusterConfig::new()
+                    .set_connection_timeout(config.connect_timeout)
+                    .set_response_timeout(response_timeout);
+                if let Some(pushes) = pushes {
+                    settings = settings.set_push_sender(pushes);
+                }
+                let conn = tokio::time::timeout(
+                    config.connect_timeout,
+                    client.get_async_connection_with_config(settings),
+                )
+                .await
+                .map_err(|_| {
+                    RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "no node of the Redis cluster answered in time",
+                    ))
+                })??;
+                Ok(Conn::Cluster(conn))
+            }
+        }
+    }
+
+    /// One connection, made and dropped, to learn whether Redis takes this client at all.
+    pub(crate) async fn probe(&self, config: &RedisAdapterConfig) -> Result<(), RedisError> {
+        match self {
+            Self::Single(client) => {
+                let settings = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(config.connect_timeout))
+                    .set_response_timeout(Some(config.requests_timeout));
+                client
+                    .get_multiplexed_async_connection_with_config(&settings)
+                    .await
+                    .map(drop)
+            }
+            // A cluster connection asks a seed for the slots at once, which a refused password
+            // or certificate fails.
+            Self::Cluster(_) => self
+                .open(config, Which::Commands, None::<NoPushes>)
+                .await
+                .map(drop),
+        }
+    }
+}
+
+/// The type of "no push sender".
+#[derive(Clone)]
+pub(crate) struct NoPushes;
+
+impl redis::aio::AsyncPushSender for NoPushes {
+    fn send(&self, _: redis::PushInfo) -> Result<(), redis::aio::SendError> {
+        Ok(())
+    }
+}
+
+/// `rediss://…#insecure` (no certificate check) refused.
+pub(crate) fn insecure_refused() -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "rediss:// with #insecure (no certificate check) is not supported: trust the server's \
+         certificate with RedisAdapterConfig::tls instead",
+    ))
+}
+
+/// `info` speaking RESP3, whatever its URL said (pushes need it).
+fn resp3(info: ConnectionInfo) -> ConnectionInfo {
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    info.set_redis_settings(settings)
+}
+
+/// Parses each seed of a cluster.
+pub(crate) fn seeds<T: IntoConnectionInfo>(
+    seeds: impl IntoIterator<Item = T>,
+) -> Result<Vec<ConnectionInfo>, RedisError> {
+    let seeds = seeds
+        .into_iter()
+        .map(IntoConnectionInfo::into_connection_info)
+        .collect::<Result<Vec<_>, _>>()?;
+    if seeds.is_empty() {
+        return Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "a Redis cluster needs the URL of at least one of its nodes",
+        )));
+    }
+    Ok(seeds)
+}
+
+/// The cluster slot of `key` (hash tags included), to keep a pipeline within one slot.
+pub(crate) fn slot_of(key: &str) -> Slot {
+    Slot::for_key(key)
+}
+
+/// A connection to one server or to a cluster; clones share it.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    pub(crate) async fn subscribe(&mut self, channels: &[String]) -> Result<(), RedisError> {
+        match self {
+            Self::Single(conn) => conn.subscribe(channels).await,
+            Self::Cluster(conn) => conn.subscribe(channels).await,
+        }
+    }
+
+    pub(crate) async fn psubscribe(&mut self, pattern: &str) -> Result<(), RedisError> {
+        match self {
+            Self::Single(conn) => conn.psubscribe(pattern).await,
+            Self::Cluster(conn) => conn.psubscribe(pattern).await,
+        }
+    }
+
+    pub(crate) async fn unsubscribe(&mut self, channels: &[String]) -> Result<(), RedisError> {
+        match self {
+            Self::Single(conn) => conn.unsubscribe(channels).await,
+            Self::Cluster(conn) => conn.unsubscribe(channels).await,
+        }
+    }
+
+    pub(crate) async fn punsubscribe(&mut self, pattern: &str) -> Result<(), RedisError> {
+        match self {
+            Self::Single(conn) => conn.punsubscribe(pattern).await,
+            Self::Cluster(conn) => conn.punsubscribe(pattern).await,
+        }
+    }
+
+    /// How many clients subscribe to `channel`: `PUBSUB {which} channel` (`NUMSUB`, or
+    /// `SHARDNUMSUB`), on a cluster asked of every node and added up, as Node's adapters do.
+    pub(crate) async fn subscribers(
+        &mut self,
+        which: &str,
+        channel: &str,
+    ) -> Result<usize, RedisError> {
+        let mut cmd = redis::cmd("PUBSUB");
+        cmd.arg(which).arg(channel);
+        match self {
+            Self::Single(conn) => Ok(count_of(cmd.query_async(conn).await?)),
+            Self::Cluster(conn) => {
+                // Without a response policy, each node's own reply, by its address.
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllNodes, None));
+                let replies = conn.route_command(cmd, routing).await?;
+                Ok(match replies {
+                    Value::Map(by_node) => by_node.into_iter().map(|(_, n)| count_of(n)).sum(),
+                    one => count_of(one),
+                })
+            }
+        }
+    }
+}
+
+/// The count of a `PUBSUB NUMSUB`-like reply for one channel: `[channel, count]` (RESP2) or
+/// `{channel: count}` (RESP3); 0 for anything else.
+fn count_of(reply: Value) -> usize {
+    let count = match reply {
+        Value::Array(items) => items.get(1).cloned(),
+        Value::Map(pairs) => pairs.into_iter().next().map(|(_, n)| n),
+        _ => None,
+    };
+    count
+        .and_then(|n| redis::from_redis_value::<usize>(n).ok())
+        .unwrap_or(0)
+}

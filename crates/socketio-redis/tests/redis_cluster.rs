@@ -1,0 +1,261 @@
+//! Two switchboard servers joined by the Redis adapter through a Redis Cluster of three
+//! primaries (started per test on free ports): broadcasts to rooms whose channels live on
+//! different nodes, `fetchSockets` and broadcast acknowledgements (servers counted on every
+//! node), then a node restarting and a slot moving to another node under the subscriptions.
+//! Each runs on the classic adapter, the sharded one and the streams one. Node's adapters on
+//! a cluster are in tests/interop/node/socketio-redis.test.mjs.
+//!
+//! Needs `redis-server` and `redis-cli` on the PATH; skipped without them unless
+//! `SWITCHBOARD_INTEROP` is set (scripts/test.sh sets it and installs Redis).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+#[path = "../../socketio/tests/common/mod.rs"]
+mod common;
+mod redis_process;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::{serve, Client, WAIT};
+use redis_process::RedisCluster;
+use serde_json::json;
+use switchboard_socketio::{BroadcastOperator, Config, Socket, SocketIo, Value};
+use switchboard_socketio_redis::{
+    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Classic,
+    /// In the dynamic mode: a channel per room, each on the node owning its slot.
+    Sharded,
+    Streams,
+}
+
+impl Kind {
+    fn config(self) -> RedisAdapterConfig {
+        match self {
+            Kind::Classic => RedisAdapterConfig::default(),
+            Kind::Sharded => RedisAdapterConfig {
+                sharded: Some(SubscriptionMode::Dynamic),
+                ..RedisAdapterConfig::default()
+            },
+            Kind::Streams => RedisAdapterConfig {
+                // Two streams, so that namespaces' streams may live on different nodes.
+                streams: Some(StreamsConfig {
+                    stream_count: 2,
+                    ..StreamsConfig::default()
+                }),
+                ..RedisAdapterConfig::default()
+            },
+        }
+    }
+}
+
+macro_rules! on_every_adapter {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn classic() {
+                super::$name(super::Kind::Classic).await;
+            }
+
+            #[tokio::test]
+            async fn sharded() {
+                super::$name(super::Kind::Sharded).await;
+            }
+
+            #[tokio::test]
+            async fn streams() {
+                super::$name(super::Kind::Streams).await;
+            }
+        }
+    };
+}
+
+/// A server on the cluster whose sockets join `auth.room` and keep `auth.name` as data.
+async fn server(cluster: &RedisCluster, kind: Kind) -> (SocketIo, SocketAddr) {
+    // One seed is enough: the other nodes are learnt from it.
+    let adapters = RedisAdapterFactory::connect_cluster([cluster.urls()[0].clone()], kind.config())
+        .await
+        .expect("the cluster");
+    let io = SocketIo::with_adapter(Config::default(), adapters.clone());
+    io.ns("/", |socket: Socket| async move {
+        let auth = socket.handshake().auth.as_object();
+        if let Some(room) = auth.and_then(|a| a.get("room")).and_then(Value::as_str) {
+            socket.join(room.to_owned());
+        }
+        let name = auth.and_then(|a| a.get("name")).cloned();
+        socket.set_data(&json!({ "name": name })).unwrap();
+    });
+    tokio::time::timeout(WAIT, adapters.subscribed())
+        .await
+        .expect("subscribed in time");
+    let addr = serve(io.clone()).await;
+    (io, addr)
+}
+
+async fn client(addr: SocketAddr, name: &str, room: Option<&str>) -> Client {
+    Client::connect_with(addr, Some(json!({ "name": name, "room": room })))
+        .await
+        .0
+}
+
+fn ns(io: &SocketIo) -> BroadcastOperator {
+    io.of("/").expect("namespace /")
+}
+
+async fn expect_event(client: &mut Client, event: &str, args: serde_json::Value) {
+    let got = client.next().await;
+    let mut want = vec![json!(event)];
+    want.extend(args.as_array().cloned().unwrap_or_default());
+    assert_eq!(got.data, json!(want), "client {}", client.id);
+}
+
+/// One room per node: each room's sharded channel (`socket.io#/#room#`) hashes to a slot of a
+/// different node.
+fn room_per_node(cluster: &RedisCluster) -> Vec<String> {
+    let mut rooms: Vec<Option<String>> = vec![None; cluster.nodes.len()];
+    for n in 0.. {
+        let room = format!("room-{n}");
+        let node = cluster.owner(cluster.slot(&format!("socket.io#/#{room}#")));
+        rooms[node].get_or_insert(room);
+        if rooms.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    rooms.into_iter().map(Option::unwrap).collect()
+}
+
+/// Emits through `from` until `to` hears `event` (a subscription being made again, a node
+/// coming back); skips late copies of earlier events.
+async fn emit_until_heard(from: &BroadcastOperator, to: &mut Client, event: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let _ = from.emit(event, &n);
+        let window = Instant::now() + Duration::from_millis(200);
+        while let Ok(got) = tokio::time::timeout_at(window.into(), to.next()).await {
+            if got.event() == event {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{event}: nothing heard");
+    }
+}
+
+on_every_adapter!(servers_share_rooms_queries_and_acknowledgements_over_a_cluster);
+async fn servers_share_rooms_queries_and_acknowledgements_over_a_cluster(kind: Kind) {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let rooms = room_per_node(&cluster);
+    let (a, a_addr) = server(&cluster, kind).await;
+    let (b, b_addr) = server(&cluster, kind).await;
+    let mut on_b = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        on_b.push(client(b_addr, &format!("b{i}"), Some(room)).await);
+    }
+    // The sharded adapter follows a room's channel a moment after its first member joins, as
+    // Node's does: wait until each room hears a.
+    if kind == Kind::Sharded {
+        for (room, member) in rooms.iter().zip(&mut on_b) {
+            emit_until_heard(&ns(&a).to(room.as_str()), member, "hello").await;
+        }
+    }
+    let mut on_a = client(a_addr, "a", Some(&rooms[0])).await;
+
+    ns(&a).emit("all", &1).unwrap();
+    for c in on_b.iter_mut().chain([&mut on_a]) {
+        expect_event(c, "all", json!([1])).await;
+    }
+    // A room on each node, and all but one room.
+    for (i, room) in rooms.iter().enumerate() {
+        ns(&a).to(room.as_str()).emit("room", &i).unwrap();
+        expect_event(&mut on_b[i], "room", json!([i])).await;
+    }
+    expect_event(&mut on_a, "room", json!([0])).await;
+    ns(&b)
+        .except(rooms[0].as_str())
+        .emit("not-first", &2)
+        .unwrap();
+    for c in &mut on_b[1..] {
+        expect_event(c, "not-first", json!([2])).await;
+    }
+    assert!(on_a.quiet_for(Duration::from_millis(300)).await);
+    assert!(on_b[0].quiet_for(Duration::from_millis(1)).await);
+
+    // fetchSockets sees the other server's sockets, with their rooms and data.
+    let found = ns(&a).fetch_sockets().await.unwrap();
+    assert_eq!(found.len(), rooms.len() + 1);
+    let far = found.iter().find(|s| s.id() == on_b[2].id).unwrap();
+    assert!(far.rooms().contains(rooms[2].as_str()));
+    assert_eq!(far.info().data, Value::from(json!({ "name": "b2" })));
+
+    // Acknowledgements from both servers: the servers were counted across the nodes (a count
+    // too low ends the broadcast early, too high waits out the timeout).
+    let started = Instant::now();
+    let asking = tokio::spawn({
+        let a = a.clone();
+        async move {
+            ns(&a)
+                .timeout(Duration::from_secs(5))
+                .emit_args_with_ack("question", vec![Value::from(7)])
+                .await
+        }
+    });
+    for c in on_b.iter_mut().chain([&mut on_a]) {
+        let got = c.next().await;
+        assert_eq!(got.data, json!(["question", 7]));
+        c.ack(got.id.unwrap(), json!([c.id.clone()])).await;
+    }
+    let acks = asking.await.unwrap().unwrap();
+    assert!(acks.complete(), "{acks:?}");
+    assert_eq!(acks.expected, rooms.len() + 1);
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+on_every_adapter!(subscriptions_survive_a_node_restart_and_a_slot_moving);
+async fn subscriptions_survive_a_node_restart_and_a_slot_moving(kind: Kind) {
+    let Some(mut cluster) = RedisCluster::start() else {
+        return;
+    };
+    let rooms = room_per_node(&cluster);
+    let (a, _) = server(&cluster, kind).await;
+    let (_b, b_addr) = server(&cluster, kind).await;
+    let mut members = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        members.push(client(b_addr, &format!("b{i}"), Some(room)).await);
+    }
+    for (room, member) in rooms.iter().zip(&mut members) {
+        emit_until_heard(&ns(&a).to(room.as_str()), member, "before").await;
+    }
+
+    // Every node in turn goes away and comes back: each room hears a again, whichever node
+    // its channel (or the namespace's channels, or the stream) lives on.
+    for node in 0..cluster.nodes.len() {
+        cluster.restart(node);
+        for (room, member) in rooms.iter().zip(&mut members) {
+            emit_until_heard(&ns(&a).to(room.as_str()), member, "after-restart").await;
+        }
+    }
+
+    // A room channel's slot moves to another node: Redis drops the subscriptions there, and
+    // the sharded adapter subscribes again on the new owner.
+    let slot = cluster.slot(&format!("socket.io#/#{}#", rooms[1]));
+    cluster.move_slot(slot, 2);
+    emit_until_heard(&ns(&a).to(rooms[1].as_str()), &mut members[1], "after-move").await;
+    // It keeps working: each broadcast now arrives at once.
+    for n in 0..5 {
+        ns(&a).to(rooms[1].as_str()).emit("steady", &n).unwrap();
+    }
+    let mut steady = Vec::new();
+    while steady.len() < 5 {
+        let got = members[1].next().await;
+        if got.event() == "steady" {
+            steady.push(got.data[1].clone());
+        }
+    }
+    assert_eq!(steady, (0..5).map(|n| json!(n)).collect::<Vec<_>>());
+}
