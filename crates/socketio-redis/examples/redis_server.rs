@@ -29,7 +29,8 @@
 //! A third argument (`static`, `dynamic` or `dynamic-private`) makes it the sharded adapter in
 //! that subscription mode, as Node's twin then uses `createShardedAdapter`; `streams` makes it
 //! the streams adapter with connection-state recovery on, as Node's twin then uses
-//! `@socket.io/redis-streams-adapter`.
+//! `@socket.io/redis-streams-adapter`. Several Redis URLs, comma-separated, are nodes of a Redis
+//! Cluster (`connect_cluster`; Node's twin then uses node-redis's `createCluster`).
 //!
 //! One thread, like Node.
 //!     cargo run -p switchboard-socketio-redis --example redis_server -- 127.0.0.1:0 redis://127.0.0.1:6379/ [dynamic]
@@ -277,7 +278,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some(other) => return Err(format!("unknown adapter {other:?}").into()),
     }
-    let adapters = RedisAdapterFactory::connect(redis_url.as_str(), config).await?;
+    // Several URLs, comma-separated: nodes of a Redis Cluster.
+    let adapters = if redis_url.contains(',') {
+        RedisAdapterFactory::connect_cluster(redis_url.split(','), config).await?
+    } else {
+        RedisAdapterFactory::connect(redis_url.as_str(), config).await?
+    };
     let io = SocketIo::with_adapter(sio, adapters.clone());
     let heard = Heard::default();
     listen_to_servers(&io, &heard);

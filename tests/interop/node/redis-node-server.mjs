@@ -7,6 +7,8 @@
 //
 //   node redis-node-server.mjs 127.0.0.1:0 redis://127.0.0.1:6390 [static|dynamic|dynamic-private|streams]
 //
+// Several Redis URLs, comma-separated, are nodes of a Redis Cluster (node-redis's createCluster).
+//
 // Prints `listening on http://HOST:PORT` once it listens and its adapter is subscribed; exits 0
 // on SIGTERM/SIGINT. Clients drive it with these events, each ending with an ack callback, where
 // `opts` is {to?: string[], except?: string[], local?: boolean, volatile?: boolean}:
@@ -25,7 +27,7 @@ import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 
 const [listen, redisUrl, kind] = process.argv.slice(2);
 const at = listen?.lastIndexOf(':') ?? -1;
@@ -38,7 +40,10 @@ if (!redisUrl || at < 0 || (kind && !['static', 'dynamic', 'dynamic-private', 's
 const host = listen.slice(0, at).replace(/^\[(.*)\]$/, '$1');
 const port = Number(listen.slice(at + 1));
 
-const pub = createClient({ url: redisUrl });
+// Several URLs, comma-separated: nodes of a Redis Cluster.
+const pub = redisUrl.includes(',')
+  ? createCluster({ rootNodes: redisUrl.split(',').map((url) => ({ url })) })
+  : createClient({ url: redisUrl });
 const sub = pub.duplicate();
 for (const client of [pub, sub]) client.on('error', (err) => console.error(`redis: ${err.message}`));
 await Promise.all([pub.connect(), sub.connect()]);
@@ -63,7 +68,14 @@ const lastChannel = streams ? `socket.io#/#${adapter.uid}#`
 if (typeof lastChannel !== 'string') throw new Error('unexpected @socket.io/redis-adapter internals');
 const deadline = Date.now() + 10_000;
 const numsub = shardedMode ? 'SHARDNUMSUB' : 'NUMSUB';
-while (Number((await pub.sendCommand(['PUBSUB', numsub, lastChannel]))[1]) < 1) {
+/// PUBSUB NUMSUB (SHARDNUMSUB) of `channel`: on a cluster, every primary's, added up.
+async function subscribers(channel) {
+  const command = ['PUBSUB', numsub, channel];
+  const nodes = pub.masters ? pub.masters.map((node) => node.client) : [pub];
+  const replies = await Promise.all(nodes.map((node) => node.sendCommand(command)));
+  return replies.reduce((sum, reply) => sum + Number(reply[1]), 0);
+}
+while (await subscribers(lastChannel) < 1) {
   if (Date.now() > deadline) throw new Error('the adapter did not subscribe within 10 s');
 }
 

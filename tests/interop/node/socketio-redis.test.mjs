@@ -2,8 +2,9 @@
 // a private redis-server: clients of two servers sharing one Redis see each other's broadcasts,
 // room selections, fetchSockets, socketsJoin/Leave, disconnectSockets and broadcast
 // acknowledgements, and the servers exchange server-side events (serverSideEmit,
-// serverSideEmitWithAck). Two topologies: the Node reference (redis-node-server.mjs) next to
-// one of ours, each side initiating in turn, and two of ours. Each runs with the classic
+// serverSideEmitWithAck). Three topologies: the Node reference (redis-node-server.mjs) next to
+// one of ours, each side initiating in turn, two of ours, and the Node reference next to ours on
+// a Redis Cluster of three primaries (node-redis's createCluster against our connect_cluster). Each runs with the classic
 // adapter (createAdapter, pub/sub), with the sharded one (createShardedAdapter, Redis 7's
 // sharded pub/sub) in each subscription mode, and with @socket.io/redis-streams-adapter, where
 // a client that lost its connection to one server recovers its session on the other.
@@ -20,6 +21,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer as createTcpServer, connect as tcpConnect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
 import { createClient } from 'redis';
@@ -91,11 +94,11 @@ function ping(port) {
 }
 
 /// A private redis-server on a free loopback port, ready once it answers PING.
-async function startRedis() {
+async function startRedis(extra = []) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const proc = child('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-      '--appendonly', 'no', '--dir', tmpdir()]);
+      '--appendonly', 'no', '--dir', tmpdir(), ...extra]);
     proc.stdout.on('data', proc.keep);
     const deadline = Date.now() + 10_000;
     // Polled with a short pause: until it listens, each attempt is refused at once.
@@ -103,7 +106,7 @@ async function startRedis() {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     if (running(proc) && Date.now() < deadline) {
-      return { url: `redis://127.0.0.1:${port}`, stop: async () => { proc.kill('SIGKILL'); await proc.exited; } };
+      return { url: `redis://127.0.0.1:${port}`, port, stop: async () => { proc.kill('SIGKILL'); await proc.exited; } };
     }
     proc.kill('SIGKILL');
     await proc.exited;
@@ -112,6 +115,35 @@ async function startRedis() {
       throw new Error(`redis-server did not answer PING on port ${port}\n--- its output ---\n${proc.output()}`);
     }
   }
+}
+
+/// A Redis Cluster of three primaries, joined with `redis-cli --cluster create`; its `url` is the
+/// nodes' URLs, comma-separated, as both servers take them.
+async function startRedisCluster() {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-redis-cluster-'));
+  const nodes = [];
+  for (let i = 0; i < 3; i++) {
+    nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000',
+      '--cluster-config-file', join(dir, `nodes-${i}.conf`)]));
+  }
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+    '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (created.status !== 0) {
+    await stop();
+    throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+  }
+  const ok = (node) => spawnSync('redis-cli', ['-p', String(node.port), 'cluster', 'info'], { encoding: 'utf8' })
+    .stdout.includes('cluster_state:ok');
+  const deadline = Date.now() + 20_000;
+  while (!nodes.every(ok)) {
+    if (Date.now() > deadline) { await stop(); throw new Error('the Redis cluster did not settle'); }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { url: nodes.map((n) => n.url).join(','), nodes, stop };
 }
 
 /// Starts a Socket.IO server of `kind` ('node' or 'ours') on Redis; resolves with
@@ -195,37 +227,54 @@ async function eventually(what, check, ms = 5_000) {
 const byId = (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const byJson = (a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
 
-let redis; // {url, stop()}
-let control; // a node-redis client for PUBSUB NUMSUB
+// Each Redis deployment: {url, stop(), controls (a node-redis client per node, for PUBSUB)}.
+const deployments = {};
 
-/// How many servers of `adapter`'s kind are subscribed.
-async function serverCount(adapter) {
-  const reply = await control.sendCommand(adapter.count);
-  return Number(reply[1]);
+/// `PUBSUB NUMSUB`-like `command` (e.g. ['PUBSUB', 'NUMSUB', channel]) on every node of
+/// `deployment`, added up: a node counts its own subscribers only.
+async function subscribers(deployment, command) {
+  const replies = await Promise.all(deployment.controls.map((c) => c.sendCommand(command)));
+  return replies.reduce((sum, reply) => sum + Number(reply[1]), 0);
+}
+
+async function withControls(deployment) {
+  const urls = deployment.url.split(',');
+  deployment.controls = urls.map((url) => createClient({ url }));
+  for (const control of deployment.controls) {
+    control.on('error', () => {}); // a failed command reports it; nothing to add
+    await control.connect();
+  }
+  return deployment;
 }
 
 before(async () => {
   if (skip) return;
   if (!BIN) throw new Error('SOCKETIO_REDIS_SERVER_BIN must be set when SWITCHBOARD_INTEROP is');
   if (!haveRedis) throw new Error('redis-server is missing: run scripts/install-test-deps.sh');
-  redis = EXTERNAL_REDIS ? { url: EXTERNAL_REDIS, stop: async () => {} } : await startRedis();
-  control = createClient({ url: redis.url });
-  control.on('error', () => {}); // a failed command reports it; nothing to add
-  await control.connect();
+  deployments.single = await withControls(EXTERNAL_REDIS ? { url: EXTERNAL_REDIS, stop: async () => {} } : await startRedis());
+  deployments.cluster = await withControls(await startRedisCluster());
 });
 after(async () => {
-  await control?.quit();
-  await redis?.stop();
+  for (const deployment of Object.values(deployments)) {
+    for (const control of deployment.controls ?? []) await control.quit();
+    await deployment.stop();
+  }
 });
 
 const TOPOLOGIES = [
   { name: 'the Node reference and ours', kinds: ['node', 'ours'], labels: ['node', 'ours'],
     directions: [[0, 1], [1, 0]] },
   { name: 'two of ours', kinds: ['ours', 'ours'], labels: ['ours#1', 'ours#2'], directions: [[0, 1]] },
+  // node-redis's createCluster on Node's side, RedisAdapterFactory::connect_cluster on ours.
+  { name: 'the Node reference and ours, on a Redis Cluster', kinds: ['node', 'ours'], labels: ['node', 'ours'],
+    directions: [[0, 1], [1, 0]], deployment: 'cluster' },
 ];
 
 for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
   describe(`Socket.IO Redis adapter (${adapter.name}): ${topology.name}`, { skip }, () => {
+    const deployment = () => deployments[topology.deployment ?? 'single'];
+    /// How many servers of `kind`'s adapter are subscribed.
+    const serverCount = (kind) => subscribers(deployment(), kind.count);
     const servers = [];
     const observers = []; // one idle client per server for the whole topology
     let clients = []; // this test's clients
@@ -316,7 +365,7 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
         await eventually('the previous servers leaving Redis', async () => assert.equal(await serverCount(other), 0));
       }
       for (const [i, kind] of topology.kinds.entries()) {
-        servers.push(await startServer(kind, topology.labels[i], redis.url, adapter.args));
+        servers.push(await startServer(kind, topology.labels[i], deployment().url, adapter.args));
       }
       // Each printed its line only once subscribed.
       assert.equal(await serverCount(adapter), servers.length, 'both servers subscribed');
@@ -405,8 +454,7 @@ for (const adapter of ADAPTERS) for (const topology of TOPOLOGIES) {
 
         if (adapter.count[1] === 'SHARDNUMSUB') test('room channels are subscribed while the room has members on that server', async () => {
           const mode = adapter.args[0];
-          const members = async (room) => Number((await control.sendCommand(
-            ['PUBSUB', 'SHARDNUMSUB', `socket.io#/#${room}#`]))[1]);
+          const members = (room) => subscribers(deployment(), ['PUBSUB', 'SHARDNUMSUB', `socket.io#/#${room}#`]);
           const expect = async (room, n, what) => eventually(what, async () => assert.equal(await members(room), n));
           const perServer = (n) => (mode === 'static' ? 0 : n);
           const a = await client(origin(), 'a');
