@@ -28,6 +28,11 @@ pub(crate) struct RedisArgs {
         hide_env_values = true
     )]
     pub(crate) redis_url: Option<String>,
+    /// `--redis-url` names nodes of a Redis Cluster: one is enough, the others are found from
+    /// it; several, comma-separated, are tried in turn (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`).
+    /// Every adapter works on a cluster. Needs `--redis-url` [default: one Redis server].
+    #[arg(long, env = "SWITCHBOARD_REDIS_CLUSTER")]
+    pub(crate) redis_cluster: bool,
     /// Speak Node's sharded Redis adapter (`createShardedAdapter`, Redis 7's sharded Pub/Sub)
     /// with this subscription mode instead of the classic one; every server of the cluster
     /// must use the same. Needs `--redis-url` [default: the classic adapter].
@@ -72,6 +77,7 @@ pub(crate) struct RedisArgs {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RedisFile {
     redis_url: Option<String>,
+    redis_cluster: Option<bool>,
     redis_sharded: Option<RedisSharded>,
     redis_streams: Option<bool>,
     redis_key: Option<String>,
@@ -116,6 +122,8 @@ impl From<RedisSharded> for SubscriptionMode {
 #[derive(Clone)]
 pub(crate) struct RedisSettings {
     url: String,
+    /// Whether `url` lists nodes of a Redis Cluster.
+    cluster: bool,
     adapter: RedisAdapterConfig,
 }
 
@@ -124,6 +132,7 @@ impl std::fmt::Debug for RedisSettings {
         // The URL may hold a password.
         f.debug_struct("RedisSettings")
             .field("url", &without_credentials(&self.url))
+            .field("cluster", &self.cluster)
             .field("adapter", &self.adapter)
             .finish()
     }
@@ -133,6 +142,7 @@ impl RedisSettings {
     /// Flags and environment over the file over defaults: `None` without a URL (this server
     /// alone), an error for settings that would do nothing or contradict each other.
     pub(crate) fn resolve(args: RedisArgs, file: RedisFile) -> Result<Option<Self>, String> {
+        let cluster = args.redis_cluster || file.redis_cluster.unwrap_or(false);
         let sharded = args.redis_sharded.or(file.redis_sharded);
         let streams = args.redis_streams || file.redis_streams.unwrap_or(false);
         let key = args.redis_key.or(file.redis_key);
@@ -146,14 +156,19 @@ impl RedisSettings {
             stream_name.is_some() || stream_count.is_some() || stream_max_len.is_some();
         let Some(url) = args.redis_url.or(file.redis_url) else {
             let tls = tls_ca.is_some() || tls_cert.is_some() || tls_key.is_some();
-            if sharded.is_some() || streams || key.is_some() || tls || stream_settings {
+            if cluster || sharded.is_some() || streams || key.is_some() || tls || stream_settings {
                 return Err(String::from(
-                    "redis_sharded, redis_streams, redis_stream_*, redis_key and redis_tls_* \
-                     choose how the Redis adapter speaks: they need redis_url",
+                    "redis_cluster, redis_sharded, redis_streams, redis_stream_*, redis_key and \
+                     redis_tls_* choose how the Redis adapter speaks: they need redis_url",
                 ));
             }
             return Ok(None);
         };
+        if url.contains(',') && !cluster {
+            return Err(String::from(
+                "several URLs in redis_url are nodes of a Redis Cluster: add redis_cluster",
+            ));
+        }
         let tls = tls_certificates(&url, tls_ca, tls_cert, tls_key)?;
         if sharded.is_some() && streams {
             return Err(String::from(
@@ -187,6 +202,7 @@ impl RedisSettings {
         });
         Ok(Some(Self {
             url,
+            cluster,
             adapter: RedisAdapterConfig {
                 key: key.unwrap_or(defaults.key),
                 sharded: sharded.map(Into::into),
@@ -204,6 +220,11 @@ impl RedisSettings {
         self.adapter.streams.is_some()
     }
 
+    /// Whether Redis is a Redis Cluster, for the log.
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
     /// Which adapter, for the log.
     pub(crate) fn adapter_name(&self) -> &'static str {
         match (&self.adapter.sharded, &self.adapter.streams) {
@@ -215,14 +236,19 @@ impl RedisSettings {
 
     /// Joins the cluster: connects to Redis (within the adapter's `connect_timeout`).
     pub(crate) async fn connect(&self) -> Result<Arc<RedisAdapterFactory>, String> {
-        RedisAdapterFactory::connect(self.url.as_str(), self.adapter.clone())
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot connect to Redis at {}: {e}",
-                    without_credentials(&self.url)
-                )
-            })
+        let config = self.adapter.clone();
+        let connected = if self.cluster {
+            let nodes = self.url.split(',').map(str::trim);
+            RedisAdapterFactory::connect_cluster(nodes, config).await
+        } else {
+            RedisAdapterFactory::connect(self.url.as_str(), config).await
+        };
+        connected.map_err(|e| {
+            format!(
+                "cannot connect to Redis at {}: {e}",
+                without_credentials(&self.url)
+            )
+        })
     }
 }
 
@@ -397,6 +423,41 @@ mod tests {
         });
         let err = RedisSettings::resolve(both, RedisFile::default()).unwrap_err();
         assert!(err.contains("choose one"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_is_chosen_by_flag_or_file_and_lists_need_it() {
+        let file: RedisFile =
+            toml::from_str("redis_url = \"redis://a:7000,redis://b:7000\"\nredis_cluster = true\n")
+                .unwrap();
+        let settings = RedisSettings::resolve(RedisArgs::default(), file)
+            .unwrap()
+            .unwrap();
+        assert!(settings.is_cluster());
+        assert_eq!(settings.adapter_name(), "classic");
+
+        let list = RedisArgs {
+            redis_url: Some("redis://a:7000,redis://b:7000".into()),
+            ..RedisArgs::default()
+        };
+        let err = RedisSettings::resolve(list, RedisFile::default()).unwrap_err();
+        assert!(err.contains("add redis_cluster"), "{err}");
+        let alone = RedisArgs {
+            redis_cluster: true,
+            ..RedisArgs::default()
+        };
+        let err = RedisSettings::resolve(alone, RedisFile::default()).unwrap_err();
+        assert!(err.contains("need redis_url"), "{err}");
+        let one = with_url(RedisArgs {
+            redis_cluster: true,
+            redis_sharded: Some(RedisSharded::Dynamic),
+            ..RedisArgs::default()
+        });
+        let settings = RedisSettings::resolve(one, RedisFile::default())
+            .unwrap()
+            .unwrap();
+        assert!(settings.is_cluster());
+        assert_eq!(settings.adapter_name(), "sharded");
     }
 
     #[test]

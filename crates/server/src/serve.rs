@@ -93,6 +93,7 @@ pub(crate) fn run(config: ServeConfig) -> Result<(), String> {
             let factory = coordinator.block_on(settings.connect())?;
             info!(
                 adapter = settings.adapter_name(),
+                redis_cluster = settings.is_cluster(),
                 uid = factory.uid(),
                 "joined the Redis cluster"
             );

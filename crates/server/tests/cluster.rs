@@ -12,7 +12,7 @@ mod redis_process;
 use std::process::{Command, Stdio};
 
 use common::{RawClient, Server};
-use redis_process::Redis;
+use redis_process::{Redis, RedisCluster};
 use serde_json::{json, Value};
 
 fn subscribe_ws(port: u16, room: &str) -> RawClient {
@@ -68,35 +68,65 @@ fn next_text(c: &mut RawClient) -> String {
 
 /// Waits until `servers` follow `room`'s channel: the sharded adapter subscribes to it a
 /// moment after the room got its first member on a server (a `/ws` subscriber counts).
-fn followed_by(redis: &Redis, sharded: bool, room: &str, servers: usize) {
+fn followed_by(
+    shard_subscribers: &dyn Fn(&str) -> usize,
+    sharded: bool,
+    room: &str,
+    servers: usize,
+) {
     if !sharded {
         return;
     }
     let channel = format!("socket.io#/#{room}#");
     eventually(&format!("{room} followed by {servers}"), || {
-        redis.subscribers("SHARDNUMSUB", &channel) == servers
+        shard_subscribers(&channel) == servers
     });
+}
+
+/// `SHARDNUMSUB` of a channel on `redis`.
+fn on(redis: &Redis) -> impl Fn(&str) -> usize + '_ {
+    |channel| redis.subscribers("SHARDNUMSUB", channel)
 }
 
 #[test]
 fn rooms_span_servers_over_redis_on_both_transports() {
     let Some(redis) = Redis::start() else { return };
-    rooms_span_servers(&redis, &["--redis-url", &redis.url()]);
+    rooms_span_servers(&on(&redis), &["--redis-url", &redis.url()]);
 }
 
 #[test]
 fn rooms_span_servers_over_the_sharded_adapter() {
     let Some(redis) = Redis::start() else { return };
     rooms_span_servers(
-        &redis,
+        &on(&redis),
         &["--redis-url", &redis.url(), "--redis-sharded", "dynamic"],
     );
+}
+
+/// On a Redis Cluster of three primaries, from one seed: `/ws` and Socket.IO rooms span
+/// servers on the sharded adapter (each room's channel on the node owning its slot) and on the
+/// streams adapter.
+#[test]
+fn rooms_span_servers_over_a_redis_cluster() {
+    let Some(cluster) = RedisCluster::start() else {
+        return;
+    };
+    let seed = cluster.urls()[1].clone();
+    let count = |channel: &str| cluster.subscribers("SHARDNUMSUB", channel);
+    for adapter in [&["--redis-sharded", "dynamic"][..], &["--redis-streams"]] {
+        let mut args = vec!["--redis-url", seed.as_str(), "--redis-cluster"];
+        args.extend_from_slice(adapter);
+        rooms_span_servers(&count, &args);
+    }
 }
 
 #[test]
 fn rooms_span_servers_over_the_streams_adapter() {
     let Some(redis) = Redis::start() else { return };
-    rooms_span_servers(&redis, &["--redis-url", &redis.url(), "--redis-streams"]);
+    rooms_span_servers(
+        &on(&redis),
+        &["--redis-url", &redis.url(), "--redis-streams"],
+    );
 }
 
 /// `rediss://`, with a private CA, a client certificate and an ACL user's password: the
@@ -110,7 +140,7 @@ fn rooms_span_servers_over_tls() {
     let (ca, cert, key) = (file("ca.pem"), file("client.pem"), file("client.key"));
     let url = redis.tls_url("s3cret");
     rooms_span_servers(
-        &redis,
+        &on(&redis),
         &[
             "--redis-url",
             &url,
@@ -126,7 +156,7 @@ fn rooms_span_servers_over_tls() {
     );
 }
 
-fn rooms_span_servers(redis: &Redis, args: &[&str]) {
+fn rooms_span_servers(shard_subscribers: &dyn Fn(&str) -> usize, args: &[&str]) {
     let sharded = args.contains(&"--redis-sharded");
     let a = Server::start(args);
     let b = Server::start(args);
@@ -134,7 +164,7 @@ fn rooms_span_servers(redis: &Redis, args: &[&str]) {
     let mut ws_b = subscribe_ws(b.port, "lobby");
     let mut sio_b = subscribe_sio(b.port, "lobby");
     let mut sio_a = subscribe_sio(a.port, "lobby");
-    followed_by(redis, sharded, "lobby", 2);
+    followed_by(shard_subscribers, sharded, "lobby", 2);
 
     // A /ws publish on b.
     ws_b.send_text(r#"{"type":"publish","room":"lobby","data":{"n":1}}"#);
@@ -153,7 +183,7 @@ fn rooms_span_servers(redis: &Redis, args: &[&str]) {
 
     // A room with /ws subscribers only, on one server: no Socket.IO member anywhere.
     let mut solo_a = subscribe_ws(a.port, "solo");
-    followed_by(redis, sharded, "solo", 1);
+    followed_by(shard_subscribers, sharded, "solo", 1);
     ws_b.send_text(r#"{"type":"publish","room":"solo","data":2}"#);
     let solo = json!({ "type": "message", "room": "solo", "data": 2 });
     assert_eq!(next_json(&mut solo_a), solo);
@@ -167,7 +197,7 @@ fn rooms_span_servers(redis: &Redis, args: &[&str]) {
 
     // Once its last subscriber left, a server stops following the room.
     drop(solo_a);
-    followed_by(redis, sharded, "solo", 0);
+    followed_by(shard_subscribers, sharded, "solo", 0);
 }
 
 /// An EVENT's arguments, from its text frame.

@@ -336,6 +336,14 @@ impl RedisCluster {
         owners
     }
 
+    /// `PUBSUB {which} channel` on every node, added up (a node counts its own subscribers).
+    pub fn subscribers(&self, which: &str, channel: &str) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| n.subscribers(which, channel))
+            .sum()
+    }
+
     /// The node id of node `i`.
     pub fn id(&self, i: usize) -> String {
         self.cli(i, &["cluster", "myid"]).trim().to_owned()
