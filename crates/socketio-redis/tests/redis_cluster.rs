@@ -259,3 +259,62 @@ async fn subscriptions_survive_a_node_restart_and_a_slot_moving(kind: Kind) {
     }
     assert_eq!(steady, (0..5).map(|n| json!(n)).collect::<Vec<_>>());
 }
+
+on_every_adapter!(servers_reach_each_other_over_a_tls_cluster);
+/// Every node speaks TLS (a private CA, client certificates, an ACL user's password): the
+/// connections to the nodes learnt from the seed take the same certificates and password.
+async fn servers_reach_each_other_over_a_tls_cluster(kind: Kind) {
+    let Some(cluster) = RedisCluster::start_tls() else {
+        return;
+    };
+    let read = |name: &str| std::fs::read(cluster.tls_file(name)).unwrap();
+    let config = RedisAdapterConfig {
+        tls: Some(redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: read("client.pem"),
+                client_key: read("client.key"),
+            }),
+            root_cert: Some(read("ca.pem")),
+        }),
+        ..kind.config()
+    };
+    let rooms = room_per_node(&cluster);
+    let seeds = cluster.tls_urls("s3cret");
+    let connect = || RedisAdapterFactory::connect_cluster([seeds[0].clone()], config.clone());
+    let a = SocketIo::with_adapter(Config::default(), connect().await.expect("a"));
+    let b_adapters = connect().await.expect("b");
+    let b = SocketIo::with_adapter(Config::default(), b_adapters.clone());
+    b.ns("/", |socket: Socket| async move {
+        let room = socket
+            .handshake()
+            .auth
+            .as_object()
+            .and_then(|a| a.get("room"))
+            .cloned();
+        if let Some(Value::String(room)) = room {
+            socket.join(room);
+        }
+    });
+    a.ns("/", |_: Socket| async move {});
+    b_adapters.subscribed().await;
+    let b_addr = serve(b.clone()).await;
+    let mut members = Vec::new();
+    for room in &rooms {
+        let mut member = client(b_addr, "b", Some(room)).await;
+        emit_until_heard(&ns(&a).to(room.as_str()), &mut member, "over-tls").await;
+        members.push(member);
+    }
+    let found = ns(&a).fetch_sockets().await.unwrap();
+    assert_eq!(found.len(), rooms.len());
+
+    // A wrong password is refused, on the seed as on any node.
+    let wrong = cluster.tls_urls("guess");
+    let started = Instant::now();
+    let refused = RedisAdapterFactory::connect_cluster([wrong[0].clone()], config.clone()).await;
+    assert!(refused.is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -27,6 +27,8 @@ pub struct Redis {
     pub port: u16,
     /// With [`Redis::start_tls`]: its TLS port and the directory of its certificates.
     tls: Option<(u16, std::path::PathBuf)>,
+    /// Whether that directory goes with it.
+    owns_tls_dir: bool,
 }
 
 /// A port nobody listens on now.
@@ -90,7 +92,12 @@ impl Redis {
             }
             Err(e) => panic!("redis-server: {e}"),
         };
-        let redis = Self { child, port, tls };
+        let redis = Self {
+            child,
+            port,
+            tls,
+            owns_tls_dir: true,
+        };
         let deadline = Instant::now() + READY;
         while !redis.answers_ping() {
             assert!(
@@ -215,7 +222,7 @@ impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some((_, dir)) = &self.tls {
+        if let (Some((_, dir)), true) = (&self.tls, self.owns_tls_dir) {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
@@ -226,29 +233,64 @@ impl Drop for Redis {
 pub struct RedisCluster {
     pub nodes: Vec<Redis>,
     dir: std::path::PathBuf,
+    /// With [`RedisCluster::start_tls`]: the nodes speak TLS, to clients and to each other.
+    tls: bool,
 }
 
 impl RedisCluster {
     /// Starts three nodes and joins them with `redis-cli --cluster create`, or `None` (the test
     /// is skipped) when redis-server is missing and `SWITCHBOARD_INTEROP` is not set.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// As [`Redis::start_tls`], for every node: TLS to clients (a certificate for `localhost`
+    /// and 127.0.0.1 from a private CA, client certificates asked for, a user `app` with
+    /// password `s3cret`) and on the cluster bus; the plain ports stay, for the helpers.
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let dir = std::env::temp_dir().join(format!(
             "sb-redis-cluster-{}-{}",
             std::process::id(),
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut nodes = Vec::new();
-        for _ in 0..3 {
-            nodes.push(Self::node(&dir, free_port())?);
+        if tls {
+            certificates::make_test_certificates(&dir);
         }
-        let cluster = Self { nodes, dir };
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            dir,
+            tls,
+        };
+        for _ in 0..3 {
+            let node = cluster.node(free_port(), tls.then(free_port))?;
+            cluster.nodes.push(node);
+        }
         let addresses: Vec<String> = cluster
             .nodes
             .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port))
+            .map(|n| {
+                format!(
+                    "127.0.0.1:{}",
+                    n.tls.as_ref().map_or(n.port, |(port, _)| *port)
+                )
+            })
             .collect();
-        let created = Command::new("redis-cli")
+        let file = |name: &str| cluster.dir.join(name).to_str().unwrap().to_owned();
+        let mut create = Command::new("redis-cli");
+        if tls {
+            create.args(["--tls", "--cacert", &file("ca.pem")]).args([
+                "--cert",
+                &file("client.pem"),
+                "--key",
+                &file("client.key"),
+            ]);
+        }
+        let created = create
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -260,9 +302,10 @@ impl RedisCluster {
         Some(cluster)
     }
 
-    fn node(dir: &std::path::Path, port: u16) -> Option<Redis> {
+    fn node(&self, port: u16, tls_port: Option<u16>) -> Option<Redis> {
+        let dir = &self.dir;
         let config = dir.join(format!("nodes-{port}.conf"));
-        let extra = [
+        let mut extra = vec![
             "--cluster-enabled".to_owned(),
             "yes".to_owned(),
             "--cluster-config-file".to_owned(),
@@ -272,7 +315,28 @@ impl RedisCluster {
             "--dir".to_owned(),
             dir.to_str().unwrap().to_owned(),
         ];
-        Redis::spawn(port, None, &extra)
+        let Some(tls_port) = tls_port else {
+            return Redis::spawn(port, None, &extra);
+        };
+        extra.extend(["--tls-cluster".to_owned(), "yes".to_owned()]);
+        let mut node = Redis::spawn(port, Some((tls_port, dir.clone())), &extra)?;
+        // The certificates are the cluster's, removed with it.
+        node.owns_tls_dir = false;
+        Some(node)
+    }
+
+    /// With [`RedisCluster::start_tls`]: the nodes' `rediss://` URLs, as user `app` with
+    /// `password`.
+    pub fn tls_urls(&self, password: &str) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| n.tls_url(password).replace("localhost", "127.0.0.1"))
+            .collect()
+    }
+
+    /// With [`RedisCluster::start_tls`]: a PEM file among the certificates (`ca.pem`, …).
+    pub fn tls_file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
     }
 
     /// The nodes' URLs.
@@ -385,10 +449,10 @@ impl RedisCluster {
     /// configuration, and waits until the cluster is ok again.
     pub fn restart(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        let port = node.port;
+        let (port, tls_port) = (node.port, node.tls.as_ref().map(|(port, _)| *port));
         let _ = node.child.kill();
         let _ = node.child.wait();
-        self.nodes[i] = Self::node(&self.dir, port).unwrap();
+        self.nodes[i] = self.node(port, tls_port).unwrap();
         self.wait_ok();
     }
 }
