@@ -740,7 +740,7 @@ async fn check(bus: &Bus, which: Which) {
     let Some(mut conn) = bus.connection(which) else {
         return;
     };
-    let Err(e) = redis::cmd("PING").query_async::<()>(&mut conn).await else {
+    let Err(e) = conn.ping().await else {
         return;
     };
     // Other failures (Redis down, refusing) are the connection manager's to retry.

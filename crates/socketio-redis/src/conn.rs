@@ -16,7 +16,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, Slot};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo, Slot};
 use redis::{
     Cmd, ConnectionInfo, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError, RedisFuture,
     Value,
@@ -40,7 +40,8 @@ pub(crate) enum Target {
 }
 
 /// One Redis server or a cluster, able to open connections.
-#[allow(clippy::large_enum_variant)] // One per adapter factory.
+#[allow(clippy::large_enum_variant)] // A few per adapter factory.
+#[derive(Clone)]
 pub(crate) enum Deployment {
     Single(redis::Client),
     Cluster(ClusterClient),
@@ -296,6 +297,23 @@ impl Conn {
         match self {
             Self::Single(conn) => conn.punsubscribe(pattern).await,
             Self::Cluster(conn) => conn.punsubscribe(pattern).await,
+        }
+    }
+
+    /// A PING, on a cluster to every primary: fails (by timeout) when any connection went
+    /// silent.
+    pub(crate) async fn ping(&mut self) -> Result<(), RedisError> {
+        match self {
+            Self::Single(conn) => redis::cmd("PING").query_async(conn).await,
+            Self::Cluster(conn) => {
+                let routing = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::AllSucceeded),
+                ));
+                conn.route_command(redis::cmd("PING"), routing)
+                    .await
+                    .map(drop)
+            }
         }
     }
 

@@ -9,6 +9,11 @@
 //! its channels' subscriptions (an unasked `SUNSUBSCRIBE`): redis-rs subscribes again on the
 //! new owner, and so does this task, in case it did not (a second `SSUBSCRIBE` of a channel
 //! changes nothing).
+//!
+//! Every `heartbeat_interval` it PINGs every primary; when one does not answer within
+//! `requests_timeout` (a node's connection that went silent without failing: a NAT or a load
+//! balancer in between forgot it), the whole connection is replaced and every channel
+//! subscribed to again.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -22,6 +27,7 @@ use tracing::{debug, warn};
 use crate::conn::{Conn, Deployment, Which};
 use crate::shard::ShardMessage;
 use crate::RedisAdapterConfig;
+use redis::cluster_async::ClusterConnection;
 
 enum Command {
     Subscribe {
@@ -41,6 +47,29 @@ pub(crate) struct ClusterShardSubscriber {
     commands: mpsc::UnboundedSender<Command>,
 }
 
+/// How the task opens its connection (again).
+struct Link<P> {
+    deployment: Deployment,
+    config: RedisAdapterConfig,
+    pushes: P,
+}
+
+impl<P: redis::aio::AsyncPushSender + Clone> Link<P> {
+    async fn open(&self) -> Result<ClusterConnection, RedisError> {
+        match self
+            .deployment
+            .open(&self.config, Which::Subscriber, Some(self.pushes.clone()))
+            .await?
+        {
+            Conn::Cluster(conn) => Ok(conn),
+            Conn::Single(_) => Err(RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "the cluster subscriber needs a Redis Cluster",
+            ))),
+        }
+    }
+}
+
 impl ClusterShardSubscriber {
     /// Connects to the cluster and starts the task, which sends every message to `messages`.
     pub(crate) async fn connect(
@@ -49,15 +78,20 @@ impl ClusterShardSubscriber {
         messages: impl Fn(ShardMessage) + Send + Sync + 'static,
     ) -> Result<Self, RedisError> {
         let (commands, rx) = mpsc::unbounded_channel();
-        let news = commands.clone();
+        // News from the connection's pushes come on a channel of their own: the connection
+        // holds its sender, and the task must still end once the handle's is dropped.
+        let (news, news_rx) = mpsc::unbounded_channel();
         let pushes = std::sync::Arc::new(move |push: PushInfo| {
             on_push(push, &messages, &news);
             Ok::<(), redis::aio::SendError>(())
         });
-        let conn = deployment
-            .open(config, Which::Subscriber, Some(pushes))
-            .await?;
-        tokio::spawn(run(conn, rx, config.reconnect_max_delay));
+        let link = Link {
+            deployment: deployment.clone(),
+            config: config.clone(),
+            pushes,
+        };
+        let conn = link.open().await?;
+        tokio::spawn(run(link, conn, rx, news_rx));
         Ok(Self { commands })
     }
 
@@ -74,7 +108,6 @@ impl ClusterShardSubscriber {
         let _ = self.commands.send(Command::Unsubscribe(channel));
     }
 }
-
 /// Messages go to `messages`; news of a dropped subscription or a lost connection to the task.
 fn on_push(
     push: PushInfo,
@@ -147,58 +180,103 @@ impl Wanted {
     }
 }
 
-async fn run(mut conn: Conn, mut commands: mpsc::UnboundedReceiver<Command>, max_delay: Duration) {
-    let Conn::Cluster(cluster) = &mut conn else {
-        return;
-    };
+async fn run<P: redis::aio::AsyncPushSender + Clone>(
+    link: Link<P>,
+    mut conn: ClusterConnection,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut news: mpsc::UnboundedReceiver<Command>,
+) {
     let mut wanted = Wanted::default();
     let first_pause = Duration::from_millis(50);
     let mut pause = first_pause;
     // After a failed subscription: when to try again.
     let mut retry_at: Option<Instant> = None;
+    let heartbeat = link.config.heartbeat_interval.filter(|i| !i.is_zero());
+    let mut ticks = tokio::time::interval(heartbeat.unwrap_or(Duration::from_secs(3600)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
     loop {
         let due = !wanted.to_subscribe.is_empty() && retry_at.is_none_or(|at| Instant::now() >= at);
-        // Commands queued come first, so that a channel subscribed to and left again
-        // meanwhile costs nothing.
-        let command = match (due, retry_at) {
-            (true, _) => match commands.try_recv() {
-                Ok(command) => Some(command),
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    let Some(channel) = wanted.to_subscribe.pop_first() else {
-                        continue;
-                    };
-                    match cluster.ssubscribe(&channel).await {
-                        Ok(()) => {
-                            (pause, retry_at) = (first_pause, None);
-                            for done in wanted.waiting.remove(&channel).unwrap_or_default() {
-                                let _ = done.send(());
-                            }
-                        }
-                        Err(e) => {
-                            warn!(channel, error = %e, "redis adapter: subscribing to a shard channel failed; retrying");
-                            wanted.to_subscribe.insert(channel);
-                            retry_at = Some(Instant::now() + pause);
-                            pause = (pause * 2).min(max_delay);
-                        }
-                    }
+        if due {
+            // Commands and news queued come first, so that a channel subscribed to and left
+            // again meanwhile costs nothing.
+            match commands.try_recv() {
+                Ok(command) => {
+                    apply(command, &mut wanted, &mut conn).await;
                     continue;
                 }
-            },
-            (false, Some(at)) if !wanted.to_subscribe.is_empty() => tokio::select! {
-                command = commands.recv() => command,
-                () = tokio::time::sleep_until(at) => {
-                    retry_at = None;
-                    continue;
-                }
-            },
-            (false, _) => commands.recv().await,
-        };
-        let Some(command) = command else { return };
-        if let Some(channel) = wanted.apply(command) {
-            if let Err(e) = cluster.sunsubscribe(&channel).await {
-                debug!(channel, error = %e, "redis adapter: unsubscribing from a shard channel failed");
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+                Err(mpsc::error::TryRecvError::Empty) => {}
             }
+            if let Ok(command) = news.try_recv() {
+                apply(command, &mut wanted, &mut conn).await;
+                continue;
+            }
+            let Some(channel) = wanted.to_subscribe.pop_first() else {
+                continue;
+            };
+            match conn.ssubscribe(&channel).await {
+                Ok(()) => {
+                    (pause, retry_at) = (first_pause, None);
+                    for done in wanted.waiting.remove(&channel).unwrap_or_default() {
+                        let _ = done.send(());
+                    }
+                }
+                Err(e) => {
+                    warn!(channel, error = %e, "redis adapter: subscribing to a shard channel failed; retrying");
+                    wanted.to_subscribe.insert(channel);
+                    retry_at = Some(Instant::now() + pause);
+                    pause = (pause * 2).min(link.config.reconnect_max_delay);
+                }
+            }
+            continue;
+        }
+        let retry = async {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(command) => apply(command, &mut wanted, &mut conn).await,
+                None => return,
+            },
+            Some(command) = news.recv() => apply(command, &mut wanted, &mut conn).await,
+            () = retry => retry_at = None,
+            _ = ticks.tick(), if heartbeat.is_some() => {
+                if !answers(&mut conn, link.config.requests_timeout).await {
+                    warn!("redis adapter: a Redis Cluster node did not answer PING; connecting again");
+                    match link.open().await {
+                        Ok(fresh) => {
+                            conn = fresh;
+                            wanted.to_subscribe.extend(wanted.channels.iter().cloned());
+                            retry_at = None;
+                        }
+                        Err(e) => warn!(error = %e, "redis adapter: connecting again failed"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether every primary answers a PING in time (other failures, a node down, are the
+/// connection's own to retry).
+async fn answers(conn: &mut ClusterConnection, within: Duration) -> bool {
+    let mut conn = Conn::Cluster(conn.clone());
+    match tokio::time::timeout(within, conn.ping()).await {
+        Err(_) => false,
+        Ok(Err(e)) => !e.is_timeout(),
+        Ok(Ok(())) => true,
+    }
+}
+
+/// Applies a command; an unsubscription is sent at once.
+async fn apply(command: Command, wanted: &mut Wanted, conn: &mut ClusterConnection) {
+    if let Some(channel) = wanted.apply(command) {
+        if let Err(e) = conn.sunsubscribe(&channel).await {
+            debug!(channel, error = %e, "redis adapter: unsubscribing from a shard channel failed");
         }
     }
 }

@@ -273,9 +273,16 @@ pub(crate) async fn read(
         return;
     };
     let block = u64::try_from(config.block_time.as_millis()).unwrap_or(u64::MAX);
+    let Some(within) = bus
+        .upgrade()
+        .map(|b| config.block_time + b.config.requests_timeout)
+    else {
+        return;
+    };
     let mut pause = Duration::from_millis(50);
     loop {
-        let result = redis::cmd("XREAD")
+        let mut xread = redis::cmd("XREAD");
+        let read = xread
             .arg("COUNT")
             .arg(config.read_count.max(1))
             .arg("BLOCK")
@@ -283,9 +290,13 @@ pub(crate) async fn read(
             .arg("STREAMS")
             .arg(&stream)
             .arg(&offset)
-            .query_async::<RedisValue>(&mut conn)
-            .await
-            .map(xread_entries);
+            .query_async::<RedisValue>(&mut conn);
+        // Bounded here too: a cluster connection tries a timed-out command again, several
+        // times, before it reports it.
+        let result = match tokio::time::timeout(within, read).await {
+            Ok(read) => read.map(xread_entries),
+            Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
+        };
         let Some(bus) = bus.upgrade() else { return };
         match result {
             Ok(read) => {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{serve, Client, WAIT};
-use redis_process::Redis;
+use redis_process::{Forgetful, Redis};
 use serde_json::json;
 use switchboard_socketio::{AckError, Config, EmitError, ServerEvent, Socket, SocketIo, Value};
 use switchboard_socketio_redis::{
@@ -939,51 +939,6 @@ async fn a_server_that_falls_behind_drops_messages_and_carries_on(kind: Kind) {
     // b carries on: a later broadcast is the next thing its socket sees.
     ns(&a).emit("later", &true).unwrap();
     expect_event(&mut listener, "later", json!([true])).await;
-}
-
-/// A TCP proxy that can drop the connections it carries the way a NAT or a load balancer
-/// that forgot them does: Redis's side is closed, the server's side stays open and hears
-/// nothing more. Connections made afterwards pass.
-struct Forgetful {
-    url: String,
-    forget: tokio::sync::watch::Sender<u64>,
-}
-
-impl Forgetful {
-    async fn start(target: u16) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("redis://{}", listener.local_addr().unwrap());
-        let (forget, forgotten) = tokio::sync::watch::channel(0u64);
-        tokio::spawn(async move {
-            // The server's ends of forgotten connections: never read, never closed.
-            let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
-            while let Ok((mut near, _)) = listener.accept().await {
-                let Ok(mut far) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
-                else {
-                    continue;
-                };
-                let mut forgotten = forgotten.clone();
-                let born = *forgotten.borrow();
-                let kept = Arc::clone(&kept);
-                tokio::spawn(async move {
-                    let dropped = tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut near, &mut far) => false,
-                        _ = forgotten.wait_for(|n| *n > born) => true,
-                    };
-                    if dropped {
-                        drop(far);
-                        kept.lock().unwrap().push(near);
-                    }
-                });
-            }
-        });
-        Self { url, forget }
-    }
-
-    /// Forgets every connection open now.
-    fn forget_all(&self) {
-        self.forget.send_modify(|n| *n += 1);
-    }
 }
 
 /// Emits through `from` until `to` hears it (subscriptions and reconnections take their time);

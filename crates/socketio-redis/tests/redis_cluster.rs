@@ -318,3 +318,64 @@ async fn servers_reach_each_other_over_a_tls_cluster(kind: Kind) {
         started.elapsed()
     );
 }
+
+on_every_adapter!(connections_to_the_nodes_that_die_silently_are_replaced);
+/// Every connection to every node goes through a proxy that then forgets them all, as a NAT
+/// or a load balancer does: the nodes see them close, the servers' ends stay open and hear
+/// nothing more. Both servers find out by their heartbeat and connect again.
+async fn connections_to_the_nodes_that_die_silently_are_replaced(kind: Kind) {
+    let mut pairs = Vec::new();
+    let mut proxies = Vec::new();
+    for _ in 0..3 {
+        let port = redis_process::free_port();
+        let proxy = redis_process::Forgetful::start(port).await;
+        pairs.push((port, proxy.port));
+        proxies.push(proxy);
+    }
+    // redis-cli reaches the nodes through the proxies, which run on this runtime.
+    let starting = tokio::task::spawn_blocking(move || RedisCluster::start_behind(&pairs));
+    let Some(cluster) = starting.await.unwrap() else {
+        return;
+    };
+    let watchful = RedisAdapterConfig {
+        requests_timeout: Duration::from_millis(500),
+        heartbeat_interval: Some(Duration::from_millis(200)),
+        ..kind.config()
+    };
+    let rooms = room_per_node(&cluster);
+    let connect =
+        || RedisAdapterFactory::connect_cluster([proxies[0].url.clone()], watchful.clone());
+    let a = SocketIo::with_adapter(Config::default(), connect().await.expect("a"));
+    a.ns("/", |_: Socket| async move {});
+    let b_adapters = connect().await.expect("b");
+    let b = SocketIo::with_adapter(Config::default(), b_adapters.clone());
+    b.ns("/", |socket: Socket| async move {
+        let room = socket
+            .handshake()
+            .auth
+            .as_object()
+            .and_then(|a| a.get("room"))
+            .cloned();
+        if let Some(Value::String(room)) = room {
+            socket.join(room);
+        }
+    });
+    b_adapters.subscribed().await;
+    let b_addr = serve(b.clone()).await;
+    let mut members = Vec::new();
+    for room in &rooms {
+        let mut member = client(b_addr, "b", Some(room)).await;
+        emit_until_heard(&ns(&a).to(room.as_str()), &mut member, "before").await;
+        members.push(member);
+    }
+
+    for proxy in &proxies {
+        proxy.forget_all();
+    }
+    for (room, member) in rooms.iter().zip(&mut members) {
+        emit_until_heard(&ns(&a).to(room.as_str()), member, "after").await;
+    }
+    // Requests cross again too.
+    let found = ns(&a).fetch_sockets().await.unwrap();
+    assert_eq!(found.len(), rooms.len());
+}

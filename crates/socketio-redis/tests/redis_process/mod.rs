@@ -32,7 +32,7 @@ pub struct Redis {
 }
 
 /// A port nobody listens on now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -235,23 +235,31 @@ pub struct RedisCluster {
     dir: std::path::PathBuf,
     /// With [`RedisCluster::start_tls`]: the nodes speak TLS, to clients and to each other.
     tls: bool,
+    /// With [`RedisCluster::start_behind`]: each node's port and the port it announces.
+    announced: Vec<(u16, u16)>,
 }
 
 impl RedisCluster {
     /// Starts three nodes and joins them with `redis-cli --cluster create`, or `None` (the test
     /// is skipped) when redis-server is missing and `SWITCHBOARD_INTEROP` is not set.
     pub fn start() -> Option<Self> {
-        Self::start_with(false)
+        Self::start_with(false, &[])
+    }
+
+    /// On the given ports, each node telling clients (`CLUSTER SLOTS`) to connect to another
+    /// port instead: `(port, announced)` pairs, the announced ports a proxy's in front.
+    pub fn start_behind(ports: &[(u16, u16)]) -> Option<Self> {
+        Self::start_with(false, ports)
     }
 
     /// As [`Redis::start_tls`], for every node: TLS to clients (a certificate for `localhost`
     /// and 127.0.0.1 from a private CA, client certificates asked for, a user `app` with
     /// password `s3cret`) and on the cluster bus; the plain ports stay, for the helpers.
     pub fn start_tls() -> Option<Self> {
-        Self::start_with(true)
+        Self::start_with(true, &[])
     }
 
-    fn start_with(tls: bool) -> Option<Self> {
+    fn start_with(tls: bool, announced: &[(u16, u16)]) -> Option<Self> {
         let dir = std::env::temp_dir().join(format!(
             "sb-redis-cluster-{}-{}",
             std::process::id(),
@@ -265,9 +273,11 @@ impl RedisCluster {
             nodes: Vec::new(),
             dir,
             tls,
+            announced: announced.to_vec(),
         };
-        for _ in 0..3 {
-            let node = cluster.node(free_port(), tls.then(free_port))?;
+        for i in 0..3 {
+            let port = announced.get(i).map_or_else(free_port, |(port, _)| *port);
+            let node = cluster.node(port, tls.then(free_port))?;
             cluster.nodes.push(node);
         }
         let addresses: Vec<String> = cluster
@@ -315,6 +325,14 @@ impl RedisCluster {
             "--dir".to_owned(),
             dir.to_str().unwrap().to_owned(),
         ];
+        if let Some((_, to)) = self.announced.iter().find(|(p, _)| *p == port) {
+            extra.extend([
+                "--cluster-announce-port".to_owned(),
+                to.to_string(),
+                "--cluster-announce-bus-port".to_owned(),
+                (port + 10_000).to_string(),
+            ]);
+        }
         let Some(tls_port) = tls_port else {
             return Redis::spawn(port, None, &extra);
         };
@@ -388,7 +406,12 @@ impl RedisCluster {
                 .nth(1)
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
-            let Some(owner) = self.nodes.iter().position(|n| n.port == port) else {
+            let real = self
+                .announced
+                .iter()
+                .find(|(_, to)| *to == port)
+                .map_or(port, |(p, _)| *p);
+            let Some(owner) = self.nodes.iter().position(|n| n.port == real) else {
                 continue;
             };
             for range in fields.iter().skip(8).filter(|f| !f.starts_with('[')) {
@@ -461,5 +484,53 @@ impl Drop for RedisCluster {
     fn drop(&mut self) {
         self.nodes.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP proxy that can drop the connections it carries the way a NAT or a load balancer
+/// that forgot them does: Redis's side is closed, the server's side stays open and hears
+/// nothing more. Connections made afterwards pass.
+pub struct Forgetful {
+    pub url: String,
+    /// The port it listens on.
+    pub port: u16,
+    forget: tokio::sync::watch::Sender<u64>,
+}
+
+impl Forgetful {
+    pub async fn start(target: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("redis://127.0.0.1:{port}");
+        let (forget, forgotten) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(async move {
+            // The server's ends of forgotten connections: never read, never closed.
+            let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            while let Ok((mut near, _)) = listener.accept().await {
+                let Ok(mut far) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                else {
+                    continue;
+                };
+                let mut forgotten = forgotten.clone();
+                let born = *forgotten.borrow();
+                let kept = std::sync::Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let dropped = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut near, &mut far) => false,
+                        _ = forgotten.wait_for(|n| *n > born) => true,
+                    };
+                    if dropped {
+                        drop(far);
+                        kept.lock().unwrap().push(near);
+                    }
+                });
+            }
+        });
+        Self { url, port, forget }
+    }
+
+    /// Forgets every connection open now.
+    pub fn forget_all(&self) {
+        self.forget.send_modify(|n| *n += 1);
     }
 }
