@@ -6,7 +6,7 @@
 #   - a Python venv at .test-deps/venv with tests/interop/python/requirements.txt
 #   - Autobahn's wstest under .test-deps/autobahn (scripts/autobahn.sh --install)
 #   - coturn's test clients (tests/turn) and cargo-fuzz (scripts/fuzz-smoke.sh)
-#   - redis-server for the Socket.IO Redis adapter interop test
+#   - redis-server and redis-cli for the Socket.IO Redis adapter tests (one server, and clusters)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.test-deps"
@@ -23,9 +23,11 @@ apt_install() {
 command -v openssl >/dev/null || apt_install openssl
 # coturn's test clients (turnutils_*) for tests/turn; the packaged service is never started.
 command -v turnutils_uclient >/dev/null || { echo "install-test-deps: coturn"; apt_install coturn; }
-# redis-server for tests/interop/node/socketio-redis.test.mjs, which starts a private one per run;
-# the packaged service is never relied on.
+# redis-server for the Redis adapter's tests, which start private ones per run, and redis-cli
+# (redis-tools) to join three of them into a Redis Cluster; the packaged service is never relied
+# on.
 command -v redis-server >/dev/null || { echo "install-test-deps: redis-server"; apt_install redis-server; }
+command -v redis-cli >/dev/null || { echo "install-test-deps: redis-tools"; apt_install redis-tools; }
 
 echo "install-test-deps: npm packages"
 for dir in tests/interop bench/node-ws; do
