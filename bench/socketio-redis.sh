@@ -9,7 +9,8 @@
 # Usage: bench/socketio-redis.sh [seconds-per-run]   (ROUNDS=N, default 3; N=receivers, default
 # 10000; K=broadcasts in flight, default 16; SHARDED=static|dynamic|dynamic-private for both
 # kinds on the sharded adapter, createShardedAdapter, instead of the classic one; STREAMS=1 for
-# both on the streams adapter, @socket.io/redis-streams-adapter, with connection-state recovery)
+# both on the streams adapter, @socket.io/redis-streams-adapter, with connection-state recovery;
+# CLUSTER=1 for a Redis Cluster of three primaries, all on core 1, instead of one redis-server)
 # Appends the reports to bench/results-socketio-redis.jsonl and prints the medians and ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ receivers="${N:-10000}"
 k="${K:-16}"
 sharded="${SHARDED:-}"
 streams="${STREAMS:-}"
+cluster="${CLUSTER:-}"
 # The redis_server example's third argument: a subscription mode, or `streams`.
 if [ -n "$sharded" ] && [ -n "$streams" ]; then echo "SHARDED and STREAMS are two adapters: set one" >&2; exit 2; fi
 variant="$sharded"; [ -n "$streams" ] && variant=streams
@@ -28,15 +30,29 @@ cargo build --release --quiet -p switchboard-socketio-redis --example redis_serv
   (cd bench/node-socketio && npm ci --no-audit --no-fund --loglevel=error)
 bin=target/release
 out=bench/results-socketio-redis.jsonl
-redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-  >/dev/null &
-redis_pid=$!
-redis_url="redis://127.0.0.1:$redis_port/"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+redis_dir=$(mktemp -d)
+redis_pids=()
+redis_urls=()
+for _ in $(seq $([ -n "$cluster" ] && echo 3 || echo 1)); do
+  redis_port=$(free_port)
+  taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$redis_dir" ${cluster:+--cluster-enabled yes --cluster-port "$(free_port)" --cluster-config-file "$redis_dir/nodes-$redis_port.conf"} \
+    >/dev/null &
+  redis_pids+=($!)
+  redis_urls+=("redis://127.0.0.1:$redis_port")
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$redis_port) 2>/dev/null && break; sleep 0.05; done
+done
 pids=()
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
-trap 'stop_servers; kill $redis_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$redis_port) 2>/dev/null && break; sleep 0.05; done
+trap 'stop_servers; kill "${redis_pids[@]}" 2>/dev/null || true; rm -rf "$redis_dir"' EXIT
+if [ -n "$cluster" ]; then
+  redis-cli --cluster create "${redis_urls[@]#redis://}" --cluster-replicas 0 --cluster-yes >/dev/null
+  for url in "${redis_urls[@]}"; do
+    until redis-cli -u "$url" cluster info | grep -q cluster_state:ok; do sleep 0.05; done
+  done
+fi
+redis_url=$(IFS=,; echo "${redis_urls[*]}")
 
 port=3600
 start() { # kind core -> echoes "pid port"
@@ -54,7 +70,7 @@ start() { # kind core -> echoes "pid port"
 run() { # kind
   start "$1" 0; local b_pid=$last_pid b_port=$last_port
   start "$1" 1; local a_port=$last_port
-  taskset -c 1 $bin/switchboard bench --label "$1${sharded:+ sharded-$sharded}${streams:+ streams}" --mode sio-broadcast \
+  taskset -c 1 $bin/switchboard bench --label "$1${sharded:+ sharded-$sharded}${streams:+ streams}${cluster:+ cluster}" --mode sio-broadcast \
     --url "ws://127.0.0.1:$b_port/" --sender-url "ws://127.0.0.1:$a_port/" \
     --server-pid "$b_pid" -d "$secs" -n "$receivers" -s 64 -k "$k" --ramp 256 --json >> "$out" ||
     echo "$1 failed" >&2

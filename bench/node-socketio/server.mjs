@@ -4,7 +4,8 @@
 // Redis form one cluster through @socket.io/redis-adapter (bench/socketio-redis.sh): its classic
 // adapter, or its sharded one with REDIS_SHARDED set to a subscription mode; or, with
 // REDIS_STREAMS=1, through @socket.io/redis-streams-adapter with connection-state recovery on
-// (as switchboard's redis_server example runs it).
+// (as switchboard's redis_server example runs it). A REDIS_URL of several URLs, comma-separated,
+// names nodes of a Redis Cluster (node-redis's createCluster).
 //   node server.mjs [port]
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
@@ -12,20 +13,24 @@ import { Server } from 'socket.io';
 const port = Number(process.argv[2] ?? 3000);
 const http = createServer();
 const streams = Boolean(process.env.REDIS_STREAMS);
+/// A node-redis client for REDIS_URL: a cluster client when it lists several nodes.
+async function redisClient() {
+  const { createClient, createCluster } = await import('redis');
+  const urls = process.env.REDIS_URL.split(',');
+  return urls.length > 1 ? createCluster({ rootNodes: urls.map((url) => ({ url })) }) : createClient({ url: urls[0] });
+}
 const io = new Server(http, {
   serveClient: false,
   ...(streams ? { connectionStateRecovery: {} } : {}),
 });
 if (process.env.REDIS_URL && streams) {
-  const { createClient } = await import('redis');
   const { createAdapter } = await import('@socket.io/redis-streams-adapter');
-  const client = createClient({ url: process.env.REDIS_URL });
+  const client = await redisClient();
   await client.connect();
   io.adapter(createAdapter(client));
 } else if (process.env.REDIS_URL) {
-  const { createClient } = await import('redis');
   const { createAdapter, createShardedAdapter } = await import('@socket.io/redis-adapter');
-  const pub = createClient({ url: process.env.REDIS_URL });
+  const pub = await redisClient();
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
   const mode = process.env.REDIS_SHARDED;
@@ -35,7 +40,10 @@ if (process.env.REDIS_URL && streams) {
   const [numsub, channel] = mode
     ? ['SHARDNUMSUB', `socket.io#/#${uid}#`]
     : ['NUMSUB', `socket.io-response#/#${uid}#`];
-  const counted = async () => Number((await pub.sendCommand(['PUBSUB', numsub, channel]))[1]);
+  // On a cluster, every primary's count, added up.
+  const nodes = pub.masters ? pub.masters.map((node) => node.client) : [pub];
+  const counted = async () => (await Promise.all(nodes.map((node) => node.sendCommand(['PUBSUB', numsub, channel]))))
+    .reduce((sum, reply) => sum + Number(reply[1]), 0);
   while ((await counted()) < 1) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 io.on('connection', (socket) => {

@@ -22,6 +22,7 @@ use crate::shard::{ShardMessage, ShardSubscriber};
 use crate::shard_cluster::ClusterShardSubscriber;
 use crate::wire::Channels;
 use crate::RedisAdapterConfig;
+use redis::cluster_routing::Slot as HashSlot;
 
 /// What a subscribed channel carries for its namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,7 +325,8 @@ impl Bus {
         match (which, &self.subscriber) {
             (Which::Commands, _) => Some(self.commands.get()),
             (Which::Subscriber, Subscriber::PubSub(slot)) => Some(slot.get()),
-            (Which::Subscriber, Subscriber::Shard(_)) | (Which::Reader, _) => None,
+            (Which::Subscriber, Subscriber::Shard(_))
+            | (Which::Reader | Which::ShardSubscriber, _) => None,
         }
     }
 
@@ -343,7 +345,7 @@ impl Bus {
         let mut fresh = self.redis.open(&self.config, which, pushes).await?;
         match which {
             Which::Commands => self.commands.set(fresh),
-            Which::Reader => {}
+            Which::Reader | Which::ShardSubscriber => {}
             Which::Subscriber => {
                 let Some(slot) = self.pubsub() else {
                     return Ok(());
@@ -740,14 +742,20 @@ async fn check(bus: &Bus, which: Which) {
     let Some(mut conn) = bus.connection(which) else {
         return;
     };
-    let Err(e) = conn.ping().await else {
-        return;
+    let timeout = bus.config.requests_timeout;
+    let e = match tokio::time::timeout(timeout, conn.ping()).await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(_) => std::io::Error::from(std::io::ErrorKind::TimedOut).into(),
     };
-    // Other failures (Redis down, refusing) are the connection manager's to retry.
-    if !e.is_timeout() {
+    // Other failures (Redis down, refusing) are the connection manager's to retry; but the
+    // pub/sub subscriber of a cluster is on one node, and moves to another when that one is
+    // away.
+    let moves = which == Which::Subscriber && bus.redis.is_cluster();
+    if !e.is_timeout() && !moves {
         return;
     }
-    warn!(connection = ?which, "redis adapter: no answer to PING; connecting again");
+    warn!(connection = ?which, error = %e, "redis adapter: no answer to PING; connecting again");
     if let Err(e) = bus.replace(which).await {
         warn!(connection = ?which, error = %e, "redis adapter: connecting again failed");
     }
@@ -755,8 +763,8 @@ async fn check(bus: &Bus, which: Which) {
 
 /// Sends queued messages in order, as pipelines of whatever is queued, on whichever
 /// connection the slot holds at the time. On a cluster a pipeline stays within one slot: the
-/// batch is split by slot, and the pipelines go to their nodes at once, so messages keep their
-/// order per channel (per stream, per key), as with Node's adapters on a cluster.
+/// batch is split by slot (plain `PUBLISH`es, which have none, together to one node), and the
+/// pipelines go to their nodes at once, so messages keep their order per slot.
 async fn publisher(
     commands: Arc<Slot>,
     mut queue: mpsc::UnboundedReceiver<Publication>,
@@ -774,14 +782,14 @@ async fn publisher(
         // One pipeline (always, on one server) is sent from here; several, each from a task.
         let mut results = Vec::with_capacity(groups.len());
         if groups.len() == 1 {
-            for (indices, pipe) in groups {
-                results.push((indices, send(conn.clone(), pipe).await));
+            for (slot, indices, pipe) in groups {
+                results.push((indices, conn.clone().send(pipe, slot).await));
             }
         } else {
             let mut sending = tokio::task::JoinSet::new();
-            for (indices, pipe) in groups {
-                let conn = conn.clone();
-                sending.spawn(async move { (indices, send(conn, pipe).await) });
+            for (slot, indices, pipe) in groups {
+                let mut conn = conn.clone();
+                sending.spawn(async move { (indices, conn.send(pipe, slot).await) });
             }
             while let Some(done) = sending.join_next().await {
                 results.extend(done.ok());
@@ -830,28 +838,20 @@ async fn publisher(
     }
 }
 
-/// Sends one pipeline: each command's own result, so that one failing (an XADD refused for
-/// memory, say) fails only its own publication.
-async fn send(
-    mut conn: Conn,
-    mut pipe: redis::Pipeline,
-) -> redis::RedisResult<Vec<redis::RedisResult<redis::Value>>> {
-    pipe.ignore_errors().query_async(&mut conn).await
-}
-
-/// The batch's commands as pipelines, each with the indices of its publications in the batch:
-/// one pipeline, or on a cluster one per slot (messages on plain pub/sub have no slot: they
-/// reach every node from any).
+/// The batch's commands as pipelines, each with the indices of its publications in the batch
+/// and its slot: one pipeline, or on a cluster one per slot (of the shard channel, the stream
+/// or the key) and one of plain `PUBLISH`es (no slot).
 fn pipelines(
     batch: &[Publication],
     verb: &str,
     max_len: u64,
     cluster: bool,
-) -> Vec<(Vec<usize>, redis::Pipeline)> {
-    let mut groups: HashMap<Option<redis::cluster_routing::Slot>, (Vec<usize>, redis::Pipeline)> =
-        HashMap::new();
+) -> Vec<(Option<HashSlot>, Vec<usize>, redis::Pipeline)> {
+    let mut groups: HashMap<Option<HashSlot>, (Vec<usize>, redis::Pipeline)> = HashMap::new();
     for (i, publication) in batch.iter().enumerate() {
         let key = match publication {
+            // A plain PUBLISH reaches every node from any: on a cluster, all of them go to one
+            // node, in one pipeline, in order.
             Publication::Message { channel, .. } => (verb == "SPUBLISH").then_some(channel),
             Publication::Entry { stream, .. } => Some(stream),
             Publication::Session { key, .. } => Some(key),
@@ -887,7 +887,10 @@ fn pipelines(
             Publication::Flush(_) => {}
         }
     }
-    groups.into_values().collect()
+    groups
+        .into_iter()
+        .map(|(slot, (indices, pipe))| (slot, indices, pipe))
+        .collect()
 }
 
 /// Hands each message the subscriber receives to its namespace's adapter.

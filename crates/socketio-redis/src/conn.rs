@@ -16,7 +16,10 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo, Slot};
+use redis::cluster_routing::{
+    MultipleNodeRoutingInfo, ResponsePolicy, Route, RoutingInfo, SingleNodeRoutingInfo, Slot,
+    SlotAddr,
+};
 use redis::{
     Cmd, ConnectionInfo, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError, RedisFuture,
     Value,
@@ -28,7 +31,11 @@ use crate::RedisAdapterConfig;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Which {
     Commands,
+    /// The pub/sub subscriber (classic and streams adapters): on a cluster, a connection to
+    /// one primary, as Node's is (plain pub/sub messages reach every node).
     Subscriber,
+    /// The sharded adapter's subscriber on a cluster: each channel on its slot's node.
+    ShardSubscriber,
     /// A stream reader of the streams adapter (its reads block).
     Reader,
 }
@@ -40,11 +47,24 @@ pub(crate) enum Target {
 }
 
 /// One Redis server or a cluster, able to open connections.
-#[allow(clippy::large_enum_variant)] // A few per adapter factory.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // A few per adapter factory.
 pub(crate) enum Deployment {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    Cluster(Cluster),
+}
+
+/// A Redis Cluster's clients.
+#[derive(Clone)]
+pub(crate) struct Cluster {
+    /// For commands and the sharded subscriber: a request, retries and redirections included,
+    /// ends within `requests_timeout`.
+    client: ClusterClient,
+    /// For stream readers, whose reads block: `block_time` more.
+    readers: ClusterClient,
+    /// The first seed: how to reach one node (credentials, TLS) for the pub/sub subscriber.
+    template: ConnectionInfo,
+    tls: Option<redis::TlsCertificates>,
 }
 
 impl Deployment {
@@ -82,26 +102,47 @@ impl Deployment {
             return Err(insecure_refused());
         }
         let seeds: Vec<ConnectionInfo> = seeds.into_iter().map(resp3).collect();
-        let tls = seeds
-            .first()
-            .is_some_and(|s| matches!(s.addr(), redis::ConnectionAddr::TcpTls { .. }));
-        let mut builder = ClusterClientBuilder::new(seeds)
-            .use_protocol(ProtocolVersion::RESP3)
-            // Commands wait for a node that is away about as long as a lost single server's
-            // connection manager would keep trying; requests_timeout bounds each anyway.
-            .retries(6)
-            .max_retry_wait(u64::try_from(config.reconnect_max_delay.as_millis()).unwrap_or(2_000));
-        match (&config.tls, tls) {
-            (Some(certificates), true) => builder = builder.certs(certificates.clone()),
-            (Some(_), false) => {
-                return Err(RedisError::from((
-                    redis::ErrorKind::InvalidClientConfig,
-                    "RedisAdapterConfig::tls is set, but the cluster's URLs are not rediss://",
-                )))
-            }
-            (None, _) => {}
+        let Some(template) = seeds.first().cloned() else {
+            return Err(RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "a Redis cluster needs the URL of at least one of its nodes",
+            )));
+        };
+        let tls = matches!(template.addr(), redis::ConnectionAddr::TcpTls { .. });
+        if config.tls.is_some() && !tls {
+            return Err(RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "RedisAdapterConfig::tls is set, but the cluster's URLs are not rediss://",
+            )));
         }
-        Ok(Self::Cluster(builder.build()?))
+        let client = |overall: Duration| {
+            let mut builder = ClusterClientBuilder::new(seeds.clone())
+                .use_protocol(ProtocolVersion::RESP3)
+                .connection_timeout(config.connect_timeout)
+                // Bounded as a whole, retries and redirections included; an attempt on its own
+                // is given longer, so that a slow answer is not asked for again (which would
+                // publish twice) before the whole gives up.
+                .overall_response_timeout(Some(overall))
+                .response_timeout(overall * 2)
+                .retries(6)
+                .max_retry_wait(
+                    u64::try_from(config.reconnect_max_delay.as_millis()).unwrap_or(2_000),
+                );
+            if let Some(certificates) = &config.tls {
+                builder = builder.certs(certificates.clone());
+            }
+            builder.build()
+        };
+        let block = config
+            .streams
+            .as_ref()
+            .map_or(Duration::ZERO, |s| s.block_time);
+        Ok(Self::Cluster(Cluster {
+            client: client(config.requests_timeout)?,
+            readers: client(block + config.requests_timeout)?,
+            template,
+            tls: config.tls.clone(),
+        }))
     }
 
     pub(crate) fn is_cluster(&self) -> bool {
@@ -116,51 +157,27 @@ impl Deployment {
         which: Which,
         pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
     ) -> Result<Conn, RedisError> {
-        let response_timeout = match which {
-            Which::Reader => {
-                config
-                    .streams
-                    .as_ref()
-                    .map_or(Duration::ZERO, |s| s.block_time)
-                    + config.requests_timeout
-            }
-            Which::Commands | Which::Subscriber => config.requests_timeout,
-        };
         match self {
             Self::Single(client) => {
-                let mut settings = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(config.connect_timeout))
-                    .set_response_timeout(Some(response_timeout))
-                    .set_max_delay(config.reconnect_max_delay);
-                if let Some(pushes) = pushes {
-                    settings = settings
-                        .set_push_sender(pushes)
-                        .set_automatic_resubscription();
-                }
-                Ok(Conn::Single(
-                    client.get_connection_manager_with_config(settings).await?,
-                ))
+                let response_timeout = match which {
+                    Which::Reader => {
+                        config
+                            .streams
+                            .as_ref()
+                            .map_or(Duration::ZERO, |s| s.block_time)
+                            + config.requests_timeout
+                    }
+                    _ => config.requests_timeout,
+                };
+                open_single(client, config, response_timeout, pushes).await
             }
-            Self::Cluster(client) => {
-                let mut settings = ClusterConfig::new()
-                    .set_connection_timeout(config.connect_timeout)
-                    .set_response_timeout(response_timeout);
-                if let Some(pushes) = pushes {
-                    settings = settings.set_push_sender(pushes);
+            Self::Cluster(cluster) => match which {
+                Which::Subscriber => cluster.open_pubsub(config, pushes).await,
+                Which::Commands | Which::ShardSubscriber => {
+                    cluster.open(&cluster.client, config, pushes).await
                 }
-                let conn = tokio::time::timeout(
-                    config.connect_timeout,
-                    client.get_async_connection_with_config(settings),
-                )
-                .await
-                .map_err(|_| {
-                    RedisError::from(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "no node of the Redis cluster answered in time",
-                    ))
-                })??;
-                Ok(Conn::Cluster(conn))
-            }
+                Which::Reader => cluster.open(&cluster.readers, config, pushes).await,
+            },
         }
     }
 
@@ -178,12 +195,162 @@ impl Deployment {
             }
             // A cluster connection asks a seed for the slots at once, which a refused password
             // or certificate fails.
-            Self::Cluster(_) => self
-                .open(config, Which::Commands, None::<NoPushes>)
+            Self::Cluster(cluster) => cluster
+                .open(&cluster.client, config, None::<NoPushes>)
                 .await
                 .map(drop),
         }
     }
+}
+
+/// A `ConnectionManager` to one server: it reconnects by itself and, with `pushes`,
+/// resubscribes after each reconnection.
+async fn open_single(
+    client: &redis::Client,
+    config: &RedisAdapterConfig,
+    response_timeout: Duration,
+    pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
+) -> Result<Conn, RedisError> {
+    let mut settings = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(response_timeout))
+        .set_max_delay(config.reconnect_max_delay);
+    if let Some(pushes) = pushes {
+        settings = settings
+            .set_push_sender(pushes)
+            .set_automatic_resubscription();
+    }
+    Ok(Conn::Single(
+        client.get_connection_manager_with_config(settings).await?,
+    ))
+}
+
+impl Cluster {
+    /// A cluster connection of `client`: it connects to the seeds, learns the slots, then
+    /// connects to every primary, each step within `connect_timeout`.
+    async fn open(
+        &self,
+        client: &ClusterClient,
+        config: &RedisAdapterConfig,
+        pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
+    ) -> Result<Conn, RedisError> {
+        let mut settings = ClusterConfig::new().set_connection_timeout(config.connect_timeout);
+        if let Some(pushes) = pushes {
+            settings = settings.set_push_sender(pushes);
+        }
+        let within = config.connect_timeout * 2 + config.requests_timeout;
+        let conn = tokio::time::timeout(within, client.get_async_connection_with_config(settings))
+            .await
+            .map_err(|_| {
+                RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the Redis cluster's nodes did not all answer in time",
+                ))
+            })??;
+        Ok(Conn::Cluster(conn))
+    }
+
+    /// The pub/sub subscriber: a connection to one primary, taken at random as Node's cluster
+    /// clients take theirs (a plain `PUBLISH` reaches every node), the next one when it cannot
+    /// be reached. One node's connection, unlike a cluster connection's subscriptions, which
+    /// redis-rs moves to each channel's slot owner and can leave on two nodes at once.
+    async fn open_pubsub(
+        &self,
+        config: &RedisAdapterConfig,
+        pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
+    ) -> Result<Conn, RedisError> {
+        let Conn::Cluster(mut cluster) = self.open(&self.client, config, None::<NoPushes>).await?
+        else {
+            return Err(RedisError::from((
+                redis::ErrorKind::Client,
+                "a cluster connection expected",
+            )));
+        };
+        let mut primaries = primaries(&mut cluster).await?;
+        if primaries.is_empty() {
+            return Err(RedisError::from((
+                redis::ErrorKind::ClusterConnectionNotFound,
+                "the Redis cluster has no primary",
+            )));
+        }
+        let first = rand::random_range(0..primaries.len());
+        primaries.rotate_left(first);
+        let mut last = None;
+        for (host, port) in primaries {
+            let host = if host.is_empty() {
+                match self.template.addr() {
+                    redis::ConnectionAddr::Tcp(host, _)
+                    | redis::ConnectionAddr::TcpTls { host, .. } => host.clone(),
+                    _ => continue,
+                }
+            } else {
+                host
+            };
+            let addr = match self.template.addr().clone() {
+                redis::ConnectionAddr::TcpTls {
+                    insecure,
+                    tls_params,
+                    ..
+                } => redis::ConnectionAddr::TcpTls {
+                    host,
+                    port,
+                    insecure,
+                    tls_params,
+                },
+                _ => redis::ConnectionAddr::Tcp(host, port),
+            };
+            let info = self.template.clone().set_addr(addr);
+            let client = match &self.tls {
+                Some(certificates) => redis::Client::build_with_tls(info, certificates.clone())?,
+                None => redis::Client::open(info)?,
+            };
+            match open_single(&client, config, config.requests_timeout, pushes.clone()).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            RedisError::from((
+                redis::ErrorKind::ClusterConnectionNotFound,
+                "no primary to subscribe on",
+            ))
+        }))
+    }
+}
+
+/// The cluster's primaries (`CLUSTER SLOTS`): host and port, once each. An empty host means
+/// the node asked.
+async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, RedisError> {
+    let slots: Value = conn
+        .route_command(
+            redis::cmd("CLUSTER").arg("SLOTS").clone(),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+        )
+        .await?;
+    let mut found: Vec<(String, u16)> = Vec::new();
+    let Value::Array(ranges) = slots else {
+        return Ok(found);
+    };
+    for range in ranges {
+        let Value::Array(fields) = range else {
+            continue;
+        };
+        let Some(Value::Array(primary)) = fields.get(2) else {
+            continue;
+        };
+        let host = primary
+            .first()
+            .and_then(|h| redis::from_redis_value::<String>(h.clone()).ok());
+        let port = primary
+            .get(1)
+            .and_then(|p| redis::from_redis_value::<u16>(p.clone()).ok());
+        if let (Some(host), Some(port)) = (host, port) {
+            if !found.contains(&(host.clone(), port)) {
+                found.push((host, port));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The type of "no push sender".
@@ -272,6 +439,30 @@ impl ConnectionLike for Conn {
 }
 
 impl Conn {
+    /// Sends `pipe`, whose commands are all of `slot` (`None`: commands without one, which any
+    /// node takes), and returns each command's own result, so that one failing (an XADD refused
+    /// for memory, say) fails only its own publication.
+    pub(crate) async fn send(
+        &mut self,
+        mut pipe: Pipeline,
+        slot: Option<Slot>,
+    ) -> Result<Vec<redis::RedisResult<Value>>, RedisError> {
+        let (Self::Cluster(conn), None) = (&mut *self, slot) else {
+            return pipe.ignore_errors().query_async(self).await;
+        };
+        // To one node (slot 0's primary), where redis-rs would route each by its channel.
+        let count = pipe.cmd_iter().count();
+        let route = SingleNodeRoutingInfo::SpecificNode(Route::new(0, SlotAddr::Master));
+        let replies = conn.route_pipeline(pipe, 0, count, route).await?;
+        Ok(replies
+            .into_iter()
+            .map(|reply| match reply {
+                Value::ServerError(e) => Err(e.into()),
+                reply => Ok(reply),
+            })
+            .collect())
+    }
+
     pub(crate) async fn subscribe(&mut self, channels: &[String]) -> Result<(), RedisError> {
         match self {
             Self::Single(conn) => conn.subscribe(channels).await,
@@ -332,9 +523,15 @@ impl Conn {
                 // Without a response policy, each node's own reply, by its address.
                 let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllNodes, None));
                 let replies = conn.route_command(cmd, routing).await?;
-                Ok(match replies {
-                    Value::Map(by_node) => by_node.into_iter().map(|(_, n)| count_of(n)).sum(),
-                    one => count_of(one),
+                // A node's error (a Redis without the command, one loading) fails the count
+                // rather than count that node's subscribers as none.
+                let replies = match replies {
+                    Value::Map(by_node) => by_node.into_iter().map(|(_, n)| n).collect(),
+                    one => vec![one],
+                };
+                replies.into_iter().try_fold(0, |sum, reply| match reply {
+                    Value::ServerError(e) => Err(RedisError::from(e)),
+                    reply => Ok(sum + count_of(reply)),
                 })
             }
         }

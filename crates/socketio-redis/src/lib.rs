@@ -231,14 +231,17 @@ impl RedisAdapterFactory {
     /// Connects to the Redis Cluster that `nodes` belong to (one is enough; the others are
     /// found from it): `redis://[user:password@]host:port`, or `rediss://…`, with the same
     /// credentials and scheme for each. Every adapter works on a cluster, as Node's do on a
-    /// cluster client: the classic one (its pub/sub reaches every node), the sharded one
-    /// (each channel on the node that owns its slot, subscribed to again when the slot
-    /// moves), and the streams one (each stream on its own node). Servers are counted on every
-    /// node, replicas included. Needs Redis 6 (7 for the sharded adapter) on every node.
+    /// cluster client: the classic one (its subscriber on one primary, as plain pub/sub
+    /// reaches every node), the sharded one (each channel on the node that owns its slot,
+    /// subscribed to again when the slot moves), and the streams one (each stream on its own
+    /// node). Servers are counted on every node, replicas included. Needs Redis 6 (7 for the
+    /// sharded adapter) on every node. The credentials and the scheme are the first URL's;
+    /// over TLS, each node's certificate must be valid for the address the cluster gives for
+    /// it.
     ///
     /// # Errors
-    /// As [`Self::connect`]; also when `nodes` is empty or its URLs differ in credentials or
-    /// scheme, or a node is a Unix socket.
+    /// As [`Self::connect`]; also when `nodes` is empty, its URLs differ in scheme, or a node
+    /// is a Unix socket.
     pub async fn connect_cluster<T: IntoConnectionInfo>(
         nodes: impl IntoIterator<Item = T>,
         config: RedisAdapterConfig,

@@ -6,16 +6,17 @@
 //! hash to different slots, as our channels do, and the refusal is not reported. So this task
 //! keeps the channels wanted itself and subscribes to them again, one `SSUBSCRIBE` per channel
 //! as Node does, after every lost connection. When a slot moves to another node, Redis drops
-//! its channels' subscriptions (an unasked `SUNSUBSCRIBE`): redis-rs subscribes again on the
-//! new owner, and so does this task, in case it did not (a second `SSUBSCRIBE` of a channel
-//! changes nothing).
+//! its channels' subscriptions (an unasked `SUNSUBSCRIBE`): this task subscribes to it again,
+//! which redis-rs sends to the new owner (should redis-rs have done so too, a second
+//! `SSUBSCRIBE` of a channel changes nothing). A channel whose node is away waits for its own
+//! retry while the others go ahead.
 //!
 //! Every `heartbeat_interval` it PINGs every primary; when one does not answer within
 //! `requests_timeout` (a node's connection that went silent without failing: a NAT or a load
 //! balancer in between forgot it), the whole connection is replaced and every channel
 //! subscribed to again.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,7 +59,11 @@ impl<P: redis::aio::AsyncPushSender + Clone> Link<P> {
     async fn open(&self) -> Result<ClusterConnection, RedisError> {
         match self
             .deployment
-            .open(&self.config, Which::Subscriber, Some(self.pushes.clone()))
+            .open(
+                &self.config,
+                Which::ShardSubscriber,
+                Some(self.pushes.clone()),
+            )
             .await?
         {
             Conn::Cluster(conn) => Ok(conn),
@@ -143,8 +148,11 @@ fn on_push(
 #[derive(Default)]
 struct Wanted {
     channels: HashSet<String>,
-    /// In order, so that a pass retries the same way each time.
-    to_subscribe: BTreeSet<String>,
+    /// Channels to subscribe to (again), in the order asked; one that failed waits until its
+    /// time in `not_before` while the others go ahead (they may live on other nodes).
+    to_subscribe: VecDeque<String>,
+    queued: HashSet<String>,
+    not_before: HashMap<String, Instant>,
     waiting: HashMap<String, Vec<oneshot::Sender<()>>>,
 }
 
@@ -152,8 +160,8 @@ impl Wanted {
     fn apply(&mut self, command: Command) -> Option<String> {
         match command {
             Command::Subscribe { channel, done } => {
-                if self.channels.insert(channel.clone()) || self.to_subscribe.contains(&channel) {
-                    self.to_subscribe.insert(channel.clone());
+                if self.channels.insert(channel.clone()) || self.queued.contains(&channel) {
+                    self.queue(channel.clone());
                     self.waiting.entry(channel).or_default().push(done);
                 } else {
                     let _ = done.send(());
@@ -161,22 +169,56 @@ impl Wanted {
                 None
             }
             Command::Unsubscribe(channel) => {
-                self.to_subscribe.remove(&channel);
+                if self.queued.remove(&channel) {
+                    self.to_subscribe.retain(|c| *c != channel);
+                }
+                self.not_before.remove(&channel);
                 self.waiting.remove(&channel);
                 self.channels.remove(&channel).then_some(channel)
             }
             Command::Dropped(channel) => {
                 if self.channels.contains(&channel) {
                     debug!(channel, "redis adapter: Redis dropped a shard subscription");
-                    self.to_subscribe.insert(channel);
+                    self.queue(channel);
                 }
                 None
             }
             Command::Lost => {
-                self.to_subscribe.extend(self.channels.iter().cloned());
+                let all: Vec<String> = self.channels.iter().cloned().collect();
+                for channel in all {
+                    self.queue(channel);
+                }
                 None
             }
         }
+    }
+
+    fn queue(&mut self, channel: String) {
+        if self.queued.insert(channel.clone()) {
+            self.to_subscribe.push_back(channel);
+        }
+    }
+
+    /// Takes the first channel due at `now` out of the queue; else, when the next one is due.
+    fn next_due(&mut self, now: Instant) -> Result<String, Option<Instant>> {
+        let mut earliest: Option<Instant> = None;
+        for _ in 0..self.to_subscribe.len() {
+            let Some(channel) = self.to_subscribe.pop_front() else {
+                break;
+            };
+            match self.not_before.get(&channel) {
+                Some(at) if *at > now => {
+                    earliest = Some(earliest.map_or(*at, |e| e.min(*at)));
+                    self.to_subscribe.push_back(channel);
+                }
+                _ => {
+                    self.queued.remove(&channel);
+                    self.not_before.remove(&channel);
+                    return Ok(channel);
+                }
+            }
+        }
+        Err(earliest)
     }
 }
 
@@ -189,50 +231,49 @@ async fn run<P: redis::aio::AsyncPushSender + Clone>(
     let mut wanted = Wanted::default();
     let first_pause = Duration::from_millis(50);
     let mut pause = first_pause;
-    // After a failed subscription: when to try again.
-    let mut retry_at: Option<Instant> = None;
     let heartbeat = link.config.heartbeat_interval.filter(|i| !i.is_zero());
     let mut ticks = tokio::time::interval(heartbeat.unwrap_or(Duration::from_secs(3600)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
-        let due = !wanted.to_subscribe.is_empty() && retry_at.is_none_or(|at| Instant::now() >= at);
-        if due {
-            // Commands and news queued come first, so that a channel subscribed to and left
-            // again meanwhile costs nothing.
-            match commands.try_recv() {
-                Ok(command) => {
-                    apply(command, &mut wanted, &mut conn).await;
-                    continue;
-                }
-                Err(mpsc::error::TryRecvError::Disconnected) => return,
-                Err(mpsc::error::TryRecvError::Empty) => {}
-            }
-            if let Ok(command) = news.try_recv() {
+        // Commands and news queued come first, so that a channel subscribed to and left again
+        // meanwhile costs nothing.
+        match commands.try_recv() {
+            Ok(command) => {
                 apply(command, &mut wanted, &mut conn).await;
                 continue;
             }
-            let Some(channel) = wanted.to_subscribe.pop_first() else {
-                continue;
-            };
-            match conn.ssubscribe(&channel).await {
-                Ok(()) => {
-                    (pause, retry_at) = (first_pause, None);
-                    for done in wanted.waiting.remove(&channel).unwrap_or_default() {
-                        let _ = done.send(());
-                    }
-                }
-                Err(e) => {
-                    warn!(channel, error = %e, "redis adapter: subscribing to a shard channel failed; retrying");
-                    wanted.to_subscribe.insert(channel);
-                    retry_at = Some(Instant::now() + pause);
-                    pause = (pause * 2).min(link.config.reconnect_max_delay);
-                }
-            }
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        if let Ok(command) = news.try_recv() {
+            apply(command, &mut wanted, &mut conn).await;
             continue;
         }
+        let wake = match wanted.next_due(Instant::now()) {
+            Ok(channel) => {
+                match conn.ssubscribe(&channel).await {
+                    Ok(()) => {
+                        pause = first_pause;
+                        for done in wanted.waiting.remove(&channel).unwrap_or_default() {
+                            let _ = done.send(());
+                        }
+                    }
+                    Err(e) => {
+                        warn!(channel, error = %e, "redis adapter: subscribing to a shard channel failed; retrying");
+                        wanted
+                            .not_before
+                            .insert(channel.clone(), Instant::now() + pause);
+                        wanted.queue(channel);
+                        pause = (pause * 2).min(link.config.reconnect_max_delay);
+                    }
+                }
+                continue;
+            }
+            Err(wake) => wake,
+        };
         let retry = async {
-            match retry_at {
+            match wake {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
@@ -243,15 +284,14 @@ async fn run<P: redis::aio::AsyncPushSender + Clone>(
                 None => return,
             },
             Some(command) = news.recv() => apply(command, &mut wanted, &mut conn).await,
-            () = retry => retry_at = None,
+            () = retry => {}
             _ = ticks.tick(), if heartbeat.is_some() => {
                 if !answers(&mut conn, link.config.requests_timeout).await {
                     warn!("redis adapter: a Redis Cluster node did not answer PING; connecting again");
                     match link.open().await {
                         Ok(fresh) => {
                             conn = fresh;
-                            wanted.to_subscribe.extend(wanted.channels.iter().cloned());
-                            retry_at = None;
+                            wanted.apply(Command::Lost);
                         }
                         Err(e) => warn!(error = %e, "redis adapter: connecting again failed"),
                     }

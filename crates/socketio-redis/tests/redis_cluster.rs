@@ -186,6 +186,31 @@ async fn servers_share_rooms_queries_and_acknowledgements_over_a_cluster(kind: K
     assert!(on_a.quiet_for(Duration::from_millis(300)).await);
     assert!(on_b[0].quiet_for(Duration::from_millis(1)).await);
 
+    // Several channels (slots, nodes) in one tick: broadcasts to every room and a request
+    // leave in one batch of the publisher, split by slot.
+    // (The request is queued when fetch_sockets is first polled, before this task yields to
+    // the publisher.)
+    for (i, room) in rooms.iter().enumerate() {
+        ns(&a).to(room.as_str()).emit("burst", &i).unwrap();
+    }
+    ns(&a).emit("burst-all", &0).unwrap();
+    let everyone = ns(&a);
+    assert_eq!(
+        everyone.fetch_sockets().await.unwrap().len(),
+        rooms.len() + 1
+    );
+    // In the order emitted: the classic adapter sends every plain PUBLISH to one node, the
+    // streams adapter appends both to the namespace's stream. The sharded one publishes each
+    // on its own channel's node, so only the order per channel holds, as with Node's.
+    let burst = |i: usize| vec![json!(["burst", i]), json!(["burst-all", 0])];
+    for (i, c) in on_b.iter_mut().chain([&mut on_a]).enumerate() {
+        let mut got = vec![c.next().await.data, c.next().await.data];
+        if kind == Kind::Sharded {
+            got.sort_by_key(|v| v[0].as_str().map(str::len));
+        }
+        assert_eq!(got, burst(i % rooms.len()), "client {}", c.id);
+    }
+
     // fetchSockets sees the other server's sockets, with their rooms and data.
     let found = ns(&a).fetch_sockets().await.unwrap();
     assert_eq!(found.len(), rooms.len() + 1);
@@ -195,7 +220,6 @@ async fn servers_share_rooms_queries_and_acknowledgements_over_a_cluster(kind: K
 
     // Acknowledgements from both servers: the servers were counted across the nodes (a count
     // too low ends the broadcast early, too high waits out the timeout).
-    let started = Instant::now();
     let asking = tokio::spawn({
         let a = a.clone();
         async move {
@@ -213,7 +237,6 @@ async fn servers_share_rooms_queries_and_acknowledgements_over_a_cluster(kind: K
     let acks = asking.await.unwrap().unwrap();
     assert!(acks.complete(), "{acks:?}");
     assert_eq!(acks.expected, rooms.len() + 1);
-    assert!(started.elapsed() < Duration::from_secs(4));
 }
 
 on_every_adapter!(subscriptions_survive_a_node_restart_and_a_slot_moving);
@@ -238,6 +261,30 @@ async fn subscriptions_survive_a_node_restart_and_a_slot_moving(kind: Kind) {
         cluster.restart(node);
         for (room, member) in rooms.iter().zip(&mut members) {
             emit_until_heard(&ns(&a).to(room.as_str()), member, "after-restart").await;
+        }
+        // Requests and their answers cross again too, whichever node their channels are on.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = ns(&a).fetch_sockets().await.map(|f| f.len());
+            if found == Ok(members.len()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fetchSockets after a restart: {found:?}"
+            );
+        }
+        // Each broadcast arrives once: no subscription was left on two nodes.
+        ns(&a).emit("once", &node).unwrap();
+        ns(&a).emit("marker", &node).unwrap();
+        for member in &mut members {
+            loop {
+                let got = member.next().await;
+                if got.event() == "once" {
+                    break;
+                }
+            }
+            expect_event(member, "marker", json!([node])).await;
         }
     }
 

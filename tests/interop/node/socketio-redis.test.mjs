@@ -123,8 +123,9 @@ async function startRedisCluster() {
   const dir = mkdtempSync(join(tmpdir(), 'sb-redis-cluster-'));
   const nodes = [];
   for (let i = 0; i < 3; i++) {
+    // The bus port chosen free too: the default, port + 10000, may be taken or too large.
     nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000',
-      '--cluster-config-file', join(dir, `nodes-${i}.conf`)]));
+      '--cluster-port', String(await freePort()), '--cluster-config-file', join(dir, `nodes-${i}.conf`)]));
   }
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));

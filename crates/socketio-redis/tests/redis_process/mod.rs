@@ -237,6 +237,9 @@ pub struct RedisCluster {
     tls: bool,
     /// With [`RedisCluster::start_behind`]: each node's port and the port it announces.
     announced: Vec<(u16, u16)>,
+    /// Each node's cluster bus port, chosen free like the others (not port + 10000, which
+    /// may be taken, or too large).
+    buses: Vec<u16>,
 }
 
 impl RedisCluster {
@@ -274,10 +277,13 @@ impl RedisCluster {
             dir,
             tls,
             announced: announced.to_vec(),
+            buses: Vec::new(),
         };
         for i in 0..3 {
             let port = announced.get(i).map_or_else(free_port, |(port, _)| *port);
-            let node = cluster.node(port, tls.then(free_port))?;
+            let bus = free_port();
+            cluster.buses.push(bus);
+            let node = cluster.node(port, tls.then(free_port), bus)?;
             cluster.nodes.push(node);
         }
         let addresses: Vec<String> = cluster
@@ -312,7 +318,7 @@ impl RedisCluster {
         Some(cluster)
     }
 
-    fn node(&self, port: u16, tls_port: Option<u16>) -> Option<Redis> {
+    fn node(&self, port: u16, tls_port: Option<u16>, bus: u16) -> Option<Redis> {
         let dir = &self.dir;
         let config = dir.join(format!("nodes-{port}.conf"));
         let mut extra = vec![
@@ -322,6 +328,8 @@ impl RedisCluster {
             config.to_str().unwrap().to_owned(),
             "--cluster-node-timeout".to_owned(),
             "2000".to_owned(),
+            "--cluster-port".to_owned(),
+            bus.to_string(),
             "--dir".to_owned(),
             dir.to_str().unwrap().to_owned(),
         ];
@@ -330,7 +338,7 @@ impl RedisCluster {
                 "--cluster-announce-port".to_owned(),
                 to.to_string(),
                 "--cluster-announce-bus-port".to_owned(),
-                (port + 10_000).to_string(),
+                bus.to_string(),
             ]);
         }
         let Some(tls_port) = tls_port else {
@@ -475,7 +483,7 @@ impl RedisCluster {
         let (port, tls_port) = (node.port, node.tls.as_ref().map(|(port, _)| *port));
         let _ = node.child.kill();
         let _ = node.child.wait();
-        self.nodes[i] = self.node(port, tls_port).unwrap();
+        self.nodes[i] = self.node(port, tls_port, self.buses[i]).unwrap();
         self.wait_ok();
     }
 }
