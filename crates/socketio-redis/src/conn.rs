@@ -65,6 +65,9 @@ pub(crate) struct Cluster {
     /// The first seed: how to reach one node (credentials, TLS) for the pub/sub subscriber.
     template: ConnectionInfo,
     tls: Option<redis::TlsCertificates>,
+    /// The primaries last learnt, for when no seed answers (the one seed given is the node
+    /// that went away).
+    known: std::sync::Arc<std::sync::Mutex<Vec<(String, u16)>>>,
 }
 
 impl Deployment {
@@ -142,6 +145,7 @@ impl Deployment {
             readers: client(block + config.requests_timeout)?,
             template,
             tls: config.tls.clone(),
+            known: std::sync::Arc::default(),
         }))
     }
 
@@ -259,14 +263,34 @@ impl Cluster {
         config: &RedisAdapterConfig,
         pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
     ) -> Result<Conn, RedisError> {
-        let Conn::Cluster(mut cluster) = self.open(&self.client, config, None::<NoPushes>).await?
-        else {
-            return Err(RedisError::from((
-                redis::ErrorKind::Client,
-                "a cluster connection expected",
-            )));
+        let learnt = match self.open(&self.client, config, None::<NoPushes>).await {
+            Ok(Conn::Cluster(mut cluster)) => primaries(&mut cluster).await,
+            Ok(Conn::Single(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
         };
-        let mut primaries = primaries(&mut cluster).await?;
+        let known = || {
+            self.known
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        };
+        let mut primaries = match learnt {
+            Ok(primaries) if !primaries.is_empty() => {
+                *self
+                    .known
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = primaries.clone();
+                primaries
+            }
+            Ok(_) => known(),
+            Err(e) => {
+                let known = known();
+                if known.is_empty() {
+                    return Err(e);
+                }
+                known
+            }
+        };
         if primaries.is_empty() {
             return Err(RedisError::from((
                 redis::ErrorKind::ClusterConnectionNotFound,
