@@ -976,3 +976,95 @@ fn bulk_bytes(value: redis::Value) -> Option<Bytes> {
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn message(channel: &str) -> Publication {
+        Publication::Message {
+            channel: channel.into(),
+            payload: Bytes::from_static(b"x"),
+        }
+    }
+
+    fn entry(stream: &str) -> Publication {
+        Publication::Entry {
+            stream: stream.into(),
+            fields: vec![("nsp", Bytes::from_static(b"/"))],
+            then: None,
+        }
+    }
+
+    fn session(key: &str) -> Publication {
+        Publication::Session {
+            key: key.into(),
+            value: Bytes::from_static(b"s"),
+            ttl_ms: 1,
+        }
+    }
+
+    /// Each group's slot and the indices it carries, sorted by first index.
+    fn groups(
+        batch: &[Publication],
+        verb: &str,
+        cluster: bool,
+    ) -> Vec<(Option<HashSlot>, Vec<usize>)> {
+        let mut groups: Vec<_> = pipelines(batch, verb, 10, cluster)
+            .into_iter()
+            .map(|(slot, indices, pipe)| {
+                assert_eq!(pipe.cmd_iter().count(), indices.len());
+                (slot, indices)
+            })
+            .collect();
+        groups.sort_by_key(|(_, indices)| indices[0]);
+        groups
+    }
+
+    #[test]
+    fn one_pipeline_in_order_on_one_server() {
+        let (done, _) = tokio::sync::oneshot::channel();
+        let batch = [
+            message("a"),
+            entry("s"),
+            Publication::Flush(done),
+            session("k"),
+        ];
+        assert_eq!(
+            groups(&batch, "PUBLISH", false),
+            vec![(None, vec![0, 1, 3])]
+        );
+    }
+
+    #[test]
+    fn a_cluster_batch_splits_by_slot_and_plain_publishes_stay_together() {
+        let slot = crate::conn::slot_of;
+        // "a" and "b" hash to different slots; "{a}x" to a's.
+        assert_ne!(slot("a"), slot("b"));
+        let batch = [
+            message("a"),
+            entry("b"),
+            message("b"),
+            session("{a}x"),
+            message("c"),
+        ];
+        assert_eq!(
+            groups(&batch, "PUBLISH", true),
+            vec![
+                (None, vec![0, 2, 4]),
+                (Some(slot("b")), vec![1]),
+                (Some(slot("a")), vec![3]),
+            ]
+        );
+        // Shard channels go to their slots' nodes, one pipeline per slot, in order within.
+        assert_eq!(
+            groups(&batch, "SPUBLISH", true),
+            vec![
+                (Some(slot("a")), vec![0, 3]),
+                (Some(slot("b")), vec![1, 2]),
+                (Some(slot("c")), vec![4]),
+            ]
+        );
+    }
+}

@@ -320,3 +320,59 @@ async fn apply(command: Command, wanted: &mut Wanted, conn: &mut ClusterConnecti
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn subscribe(wanted: &mut Wanted, channel: &str) -> oneshot::Receiver<()> {
+        let (done, confirmed) = oneshot::channel();
+        wanted.apply(Command::Subscribe {
+            channel: channel.into(),
+            done,
+        });
+        confirmed
+    }
+
+    #[test]
+    fn a_channel_that_failed_waits_while_the_others_go_ahead() {
+        let mut wanted = Wanted::default();
+        let _a = subscribe(&mut wanted, "a");
+        let _b = subscribe(&mut wanted, "b");
+        let now = Instant::now();
+        assert_eq!(wanted.next_due(now), Ok("a".into()));
+        // "a" failed: it waits a second, and "b" goes first.
+        let later = now + Duration::from_secs(1);
+        wanted.not_before.insert("a".into(), later);
+        wanted.queue("a".into());
+        assert_eq!(wanted.next_due(now), Ok("b".into()));
+        assert_eq!(wanted.next_due(now), Err(Some(later)));
+        assert_eq!(wanted.next_due(later), Ok("a".into()));
+        assert_eq!(wanted.next_due(later), Err(None));
+    }
+
+    #[test]
+    fn a_lost_connection_queues_every_channel_once_and_leaving_unqueues() {
+        let mut wanted = Wanted::default();
+        let _a = subscribe(&mut wanted, "a");
+        let _b = subscribe(&mut wanted, "b");
+        wanted.apply(Command::Lost);
+        wanted.apply(Command::Dropped("a".into()));
+        assert_eq!(wanted.to_subscribe.len(), 2);
+        assert_eq!(
+            wanted.apply(Command::Unsubscribe("a".into())),
+            Some("a".into())
+        );
+        assert_eq!(wanted.to_subscribe, ["b"]);
+        // Dropped by Redis after being left: nothing to do.
+        wanted.apply(Command::Dropped("a".into()));
+        assert_eq!(wanted.to_subscribe, ["b"]);
+        // Subscribing again to a confirmed channel is answered at once.
+        let now = Instant::now();
+        assert_eq!(wanted.next_due(now), Ok("b".into()));
+        let mut again = subscribe(&mut wanted, "b");
+        assert_eq!(again.try_recv(), Ok(()));
+        assert!(wanted.to_subscribe.is_empty());
+    }
+}
