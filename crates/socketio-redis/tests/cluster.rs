@@ -13,6 +13,7 @@
 #[path = "../../socketio/tests/common/mod.rs"]
 mod common;
 mod redis_process;
+mod two_servers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use switchboard_socketio::{AckError, Config, EmitError, ServerEvent, Socket, Soc
 use switchboard_socketio_redis::{
     RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
 };
+use two_servers::{client, emit_until_heard, expect_event, join_auth_room, ns};
 
 /// Which adapter a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,37 +118,12 @@ async fn server_at(
 ) -> (SocketIo, SocketAddr, Arc<RedisAdapterFactory>) {
     let adapters = factory_at(url, config).await;
     let io = SocketIo::with_adapter(Config::default(), adapters.clone());
-    io.ns("/", |socket: Socket| async move {
-        let auth = socket.handshake().auth.as_object();
-        if let Some(room) = auth.and_then(|a| a.get("room")).and_then(Value::as_str) {
-            socket.join(room.to_owned());
-        }
-        let name = auth.and_then(|a| a.get("name")).cloned();
-        socket.set_data(&json!({ "name": name })).unwrap();
-    });
+    io.ns("/", join_auth_room);
     tokio::time::timeout(WAIT, adapters.subscribed())
         .await
         .expect("subscribed in time");
     let addr = serve(io.clone()).await;
     (io, addr, adapters)
-}
-
-async fn client(addr: SocketAddr, name: &str, room: Option<&str>) -> Client {
-    Client::connect_with(addr, Some(json!({ "name": name, "room": room })))
-        .await
-        .0
-}
-
-fn ns(io: &SocketIo) -> switchboard_socketio::BroadcastOperator {
-    io.of("/").expect("namespace /")
-}
-
-/// Asserts the next packet is event `event` with `args`.
-async fn expect_event(client: &mut Client, event: &str, args: serde_json::Value) {
-    let got = client.next().await;
-    let mut want = vec![json!(event)];
-    want.extend(args.as_array().cloned().unwrap_or_default());
-    assert_eq!(got.data, json!(want), "client {}", client.id);
 }
 
 const QUIET: Duration = Duration::from_millis(300);
@@ -939,35 +916,6 @@ async fn a_server_that_falls_behind_drops_messages_and_carries_on(kind: Kind) {
     // b carries on: a later broadcast is the next thing its socket sees.
     ns(&a).emit("later", &true).unwrap();
     expect_event(&mut listener, "later", json!([true])).await;
-}
-
-/// Emits through `from` until `to` hears it (subscriptions and reconnections take their time);
-/// returns the other events `to` heard meanwhile.
-async fn emit_until_heard(
-    from: &switchboard_socketio::BroadcastOperator,
-    to: &mut Client,
-    event: &str,
-    within: Duration,
-) -> Vec<String> {
-    let mut skipped = Vec::new();
-    let deadline = Instant::now() + within;
-    let mut n = 0u64;
-    loop {
-        n += 1;
-        let _ = from.emit(event, &n);
-        // Late copies of an earlier event may come first: skip them.
-        let window = Instant::now() + Duration::from_millis(200);
-        while let Ok(got) = tokio::time::timeout_at(window.into(), to.next()).await {
-            if got.event() == event {
-                return skipped;
-            }
-            skipped.push(got.event().to_owned());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{event}: nothing heard in {within:?}"
-        );
-    }
 }
 
 on_every_adapter!(a_server_whose_redis_connections_die_silently_connects_again);

@@ -12,17 +12,19 @@
 #[path = "../../socketio/tests/common/mod.rs"]
 mod common;
 mod redis_process;
+mod two_servers;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{serve, Client, WAIT};
+use common::{serve, WAIT};
 use redis_process::RedisCluster;
 use serde_json::json;
-use switchboard_socketio::{BroadcastOperator, Config, Socket, SocketIo, Value};
+use switchboard_socketio::{Config, SocketIo, Value};
 use switchboard_socketio_redis::{
     RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
 };
+use two_servers::{client, emit_until_heard, expect_event, join_auth_room, ns};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -73,21 +75,14 @@ macro_rules! on_every_adapter {
     };
 }
 
-/// A server on the cluster whose sockets join `auth.room` and keep `auth.name` as data.
-async fn server(cluster: &RedisCluster, kind: Kind) -> (SocketIo, SocketAddr) {
-    // One seed is enough: the other nodes are learnt from it.
-    let adapters = RedisAdapterFactory::connect_cluster([cluster.urls()[0].clone()], kind.config())
+/// A server on the cluster that `seed` belongs to (one node's URL is enough: the others are
+/// learnt from it), running [`join_auth_room`].
+async fn server_on(seed: &str, config: RedisAdapterConfig) -> (SocketIo, SocketAddr) {
+    let adapters = RedisAdapterFactory::connect_cluster([seed], config)
         .await
         .expect("the cluster");
     let io = SocketIo::with_adapter(Config::default(), adapters.clone());
-    io.ns("/", |socket: Socket| async move {
-        let auth = socket.handshake().auth.as_object();
-        if let Some(room) = auth.and_then(|a| a.get("room")).and_then(Value::as_str) {
-            socket.join(room.to_owned());
-        }
-        let name = auth.and_then(|a| a.get("name")).cloned();
-        socket.set_data(&json!({ "name": name })).unwrap();
-    });
+    io.ns("/", join_auth_room);
     tokio::time::timeout(WAIT, adapters.subscribed())
         .await
         .expect("subscribed in time");
@@ -95,22 +90,12 @@ async fn server(cluster: &RedisCluster, kind: Kind) -> (SocketIo, SocketAddr) {
     (io, addr)
 }
 
-async fn client(addr: SocketAddr, name: &str, room: Option<&str>) -> Client {
-    Client::connect_with(addr, Some(json!({ "name": name, "room": room })))
-        .await
-        .0
+async fn server(cluster: &RedisCluster, kind: Kind) -> (SocketIo, SocketAddr) {
+    server_on(&cluster.urls()[0], kind.config()).await
 }
 
-fn ns(io: &SocketIo) -> BroadcastOperator {
-    io.of("/").expect("namespace /")
-}
-
-async fn expect_event(client: &mut Client, event: &str, args: serde_json::Value) {
-    let got = client.next().await;
-    let mut want = vec![json!(event)];
-    want.extend(args.as_array().cloned().unwrap_or_default());
-    assert_eq!(got.data, json!(want), "client {}", client.id);
-}
+/// How long a test waits for the cluster to carry broadcasts again.
+const SETTLE: Duration = Duration::from_secs(20);
 
 /// One room per node: each room's sharded channel (`socket.io#/#room#`) hashes to a slot of a
 /// different node.
@@ -125,24 +110,6 @@ fn room_per_node(cluster: &RedisCluster) -> Vec<String> {
         }
     }
     rooms.into_iter().map(Option::unwrap).collect()
-}
-
-/// Emits through `from` until `to` hears `event` (a subscription being made again, a node
-/// coming back); skips late copies of earlier events.
-async fn emit_until_heard(from: &BroadcastOperator, to: &mut Client, event: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut n = 0u64;
-    loop {
-        n += 1;
-        let _ = from.emit(event, &n);
-        let window = Instant::now() + Duration::from_millis(200);
-        while let Ok(got) = tokio::time::timeout_at(window.into(), to.next()).await {
-            if got.event() == event {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{event}: nothing heard");
-    }
 }
 
 on_every_adapter!(servers_share_rooms_queries_and_acknowledgements_over_a_cluster);
@@ -161,7 +128,7 @@ async fn servers_share_rooms_queries_and_acknowledgements_over_a_cluster(kind: K
     // Node's does: wait until each room hears a.
     if kind == Kind::Sharded {
         for (room, member) in rooms.iter().zip(&mut on_b) {
-            emit_until_heard(&ns(&a).to(room.as_str()), member, "hello").await;
+            emit_until_heard(&ns(&a).to(room.as_str()), member, "hello", SETTLE).await;
         }
     }
     let mut on_a = client(a_addr, "a", Some(&rooms[0])).await;
@@ -252,7 +219,7 @@ async fn subscriptions_survive_a_node_restart_and_a_slot_moving(kind: Kind) {
         members.push(client(b_addr, &format!("b{i}"), Some(room)).await);
     }
     for (room, member) in rooms.iter().zip(&mut members) {
-        emit_until_heard(&ns(&a).to(room.as_str()), member, "before").await;
+        emit_until_heard(&ns(&a).to(room.as_str()), member, "before", SETTLE).await;
     }
 
     // Every node in turn goes away and comes back: each room hears a again, whichever node
@@ -260,7 +227,7 @@ async fn subscriptions_survive_a_node_restart_and_a_slot_moving(kind: Kind) {
     for node in 0..cluster.nodes.len() {
         cluster.restart(node);
         for (room, member) in rooms.iter().zip(&mut members) {
-            emit_until_heard(&ns(&a).to(room.as_str()), member, "after-restart").await;
+            emit_until_heard(&ns(&a).to(room.as_str()), member, "after-restart", SETTLE).await;
         }
         // Requests and their answers cross again too, whichever node their channels are on.
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -292,7 +259,13 @@ async fn subscriptions_survive_a_node_restart_and_a_slot_moving(kind: Kind) {
     // the sharded adapter subscribes again on the new owner.
     let slot = cluster.slot(&format!("socket.io#/#{}#", rooms[1]));
     cluster.move_slot(slot, 2);
-    emit_until_heard(&ns(&a).to(rooms[1].as_str()), &mut members[1], "after-move").await;
+    emit_until_heard(
+        &ns(&a).to(rooms[1].as_str()),
+        &mut members[1],
+        "after-move",
+        SETTLE,
+    )
+    .await;
     // It keeps working: each broadcast now arrives at once.
     for n in 0..5 {
         ns(&a).to(rooms[1].as_str()).emit("steady", &n).unwrap();
@@ -327,28 +300,12 @@ async fn servers_reach_each_other_over_a_tls_cluster(kind: Kind) {
     };
     let rooms = room_per_node(&cluster);
     let seeds = cluster.tls_urls("s3cret");
-    let connect = || RedisAdapterFactory::connect_cluster([seeds[0].clone()], config.clone());
-    let a = SocketIo::with_adapter(Config::default(), connect().await.expect("a"));
-    let b_adapters = connect().await.expect("b");
-    let b = SocketIo::with_adapter(Config::default(), b_adapters.clone());
-    b.ns("/", |socket: Socket| async move {
-        let room = socket
-            .handshake()
-            .auth
-            .as_object()
-            .and_then(|a| a.get("room"))
-            .cloned();
-        if let Some(Value::String(room)) = room {
-            socket.join(room);
-        }
-    });
-    a.ns("/", |_: Socket| async move {});
-    b_adapters.subscribed().await;
-    let b_addr = serve(b.clone()).await;
+    let (a, _) = server_on(&seeds[0], config.clone()).await;
+    let (_b, b_addr) = server_on(&seeds[0], config.clone()).await;
     let mut members = Vec::new();
     for room in &rooms {
         let mut member = client(b_addr, "b", Some(room)).await;
-        emit_until_heard(&ns(&a).to(room.as_str()), &mut member, "over-tls").await;
+        emit_until_heard(&ns(&a).to(room.as_str()), &mut member, "over-tls", SETTLE).await;
         members.push(member);
     }
     let found = ns(&a).fetch_sockets().await.unwrap();
@@ -390,29 +347,12 @@ async fn connections_to_the_nodes_that_die_silently_are_replaced(kind: Kind) {
         ..kind.config()
     };
     let rooms = room_per_node(&cluster);
-    let connect =
-        || RedisAdapterFactory::connect_cluster([proxies[0].url.clone()], watchful.clone());
-    let a = SocketIo::with_adapter(Config::default(), connect().await.expect("a"));
-    a.ns("/", |_: Socket| async move {});
-    let b_adapters = connect().await.expect("b");
-    let b = SocketIo::with_adapter(Config::default(), b_adapters.clone());
-    b.ns("/", |socket: Socket| async move {
-        let room = socket
-            .handshake()
-            .auth
-            .as_object()
-            .and_then(|a| a.get("room"))
-            .cloned();
-        if let Some(Value::String(room)) = room {
-            socket.join(room);
-        }
-    });
-    b_adapters.subscribed().await;
-    let b_addr = serve(b.clone()).await;
+    let (a, _) = server_on(&proxies[0].url, watchful.clone()).await;
+    let (_b, b_addr) = server_on(&proxies[0].url, watchful).await;
     let mut members = Vec::new();
     for room in &rooms {
         let mut member = client(b_addr, "b", Some(room)).await;
-        emit_until_heard(&ns(&a).to(room.as_str()), &mut member, "before").await;
+        emit_until_heard(&ns(&a).to(room.as_str()), &mut member, "before", SETTLE).await;
         members.push(member);
     }
 
@@ -420,7 +360,7 @@ async fn connections_to_the_nodes_that_die_silently_are_replaced(kind: Kind) {
         proxy.forget_all();
     }
     for (room, member) in rooms.iter().zip(&mut members) {
-        emit_until_heard(&ns(&a).to(room.as_str()), member, "after").await;
+        emit_until_heard(&ns(&a).to(room.as_str()), member, "after", SETTLE).await;
     }
     // Requests cross again too.
     let found = ns(&a).fetch_sockets().await.unwrap();
