@@ -13,6 +13,7 @@
 #[path = "../../socketio/tests/common/mod.rs"]
 mod common;
 mod redis_process;
+#[macro_use]
 mod two_servers;
 
 use std::net::SocketAddr;
@@ -23,61 +24,8 @@ use common::{serve, Client, WAIT};
 use redis_process::{Forgetful, Redis};
 use serde_json::json;
 use switchboard_socketio::{AckError, Config, EmitError, ServerEvent, Socket, SocketIo, Value};
-use switchboard_socketio_redis::{
-    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
-};
-use two_servers::{client, emit_until_heard, expect_event, join_auth_room, ns};
-
-/// Which adapter a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Node's `createAdapter` (pub/sub).
-    Classic,
-    /// Node's `createShardedAdapter` (sharded pub/sub), in its default dynamic mode.
-    Sharded,
-    /// Node's `@socket.io/redis-streams-adapter`.
-    Streams,
-}
-
-impl Kind {
-    /// The adapter's default settings.
-    fn config(self) -> RedisAdapterConfig {
-        match self {
-            Kind::Classic => RedisAdapterConfig::default(),
-            Kind::Sharded => RedisAdapterConfig {
-                sharded: Some(SubscriptionMode::Dynamic),
-                ..RedisAdapterConfig::default()
-            },
-            Kind::Streams => RedisAdapterConfig {
-                streams: Some(StreamsConfig::default()),
-                ..RedisAdapterConfig::default()
-            },
-        }
-    }
-}
-
-/// Runs the test function `name(kind)` on every adapter, as `name::classic`,
-/// `name::sharded` and `name::streams`, with the given `#[tokio::test]` arguments.
-macro_rules! on_every_adapter {
-    ($name:ident $(, $($runtime:tt)*)?) => {
-        mod $name {
-            #[tokio::test$(($($runtime)*))?]
-            async fn classic() {
-                super::$name(super::Kind::Classic).await;
-            }
-
-            #[tokio::test$(($($runtime)*))?]
-            async fn sharded() {
-                super::$name(super::Kind::Sharded).await;
-            }
-
-            #[tokio::test$(($($runtime)*))?]
-            async fn streams() {
-                super::$name(super::Kind::Streams).await;
-            }
-        }
-    };
-}
+use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use two_servers::{client, emit_until_heard, expect_event, join_auth_room, ns, Kind};
 
 /// A server on the Redis adapter whose sockets join `auth.room` and keep `auth.name` as data.
 async fn server(redis: &Redis, kind: Kind) -> (SocketIo, SocketAddr) {

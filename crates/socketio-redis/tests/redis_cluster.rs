@@ -12,6 +12,7 @@
 #[path = "../../socketio/tests/common/mod.rs"]
 mod common;
 mod redis_process;
+#[macro_use]
 mod two_servers;
 
 use std::net::SocketAddr;
@@ -21,58 +22,17 @@ use common::{serve, WAIT};
 use redis_process::RedisCluster;
 use serde_json::json;
 use switchboard_socketio::{Config, SocketIo, Value};
-use switchboard_socketio_redis::{
-    RedisAdapterConfig, RedisAdapterFactory, StreamsConfig, SubscriptionMode,
-};
-use two_servers::{client, emit_until_heard, expect_event, join_auth_room, ns};
+use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+use two_servers::{client, emit_until_heard, expect_event, join_auth_room, ns, Kind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Classic,
-    /// In the dynamic mode: a channel per room, each on the node owning its slot.
-    Sharded,
-    Streams,
-}
-
-impl Kind {
-    fn config(self) -> RedisAdapterConfig {
-        match self {
-            Kind::Classic => RedisAdapterConfig::default(),
-            Kind::Sharded => RedisAdapterConfig {
-                sharded: Some(SubscriptionMode::Dynamic),
-                ..RedisAdapterConfig::default()
-            },
-            Kind::Streams => RedisAdapterConfig {
-                // Two streams, so that namespaces' streams may live on different nodes.
-                streams: Some(StreamsConfig {
-                    stream_count: 2,
-                    ..StreamsConfig::default()
-                }),
-                ..RedisAdapterConfig::default()
-            },
-        }
+/// The adapter's settings on a cluster: the streams adapter spreads namespaces over two
+/// streams, which may live on different nodes.
+fn config(kind: Kind) -> RedisAdapterConfig {
+    let mut config = kind.config();
+    if let Some(streams) = &mut config.streams {
+        streams.stream_count = 2;
     }
-}
-
-macro_rules! on_every_adapter {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn classic() {
-                super::$name(super::Kind::Classic).await;
-            }
-
-            #[tokio::test]
-            async fn sharded() {
-                super::$name(super::Kind::Sharded).await;
-            }
-
-            #[tokio::test]
-            async fn streams() {
-                super::$name(super::Kind::Streams).await;
-            }
-        }
-    };
+    config
 }
 
 /// A server on the cluster that `seed` belongs to (one node's URL is enough: the others are
@@ -91,7 +51,7 @@ async fn server_on(seed: &str, config: RedisAdapterConfig) -> (SocketIo, SocketA
 }
 
 async fn server(cluster: &RedisCluster, kind: Kind) -> (SocketIo, SocketAddr) {
-    server_on(&cluster.urls()[0], kind.config()).await
+    server_on(&cluster.urls()[0], config(kind)).await
 }
 
 /// How long a test waits for the cluster to carry broadcasts again.
@@ -296,7 +256,7 @@ async fn servers_reach_each_other_over_a_tls_cluster(kind: Kind) {
             }),
             root_cert: Some(read("ca.pem")),
         }),
-        ..kind.config()
+        ..config(kind)
     };
     let rooms = room_per_node(&cluster);
     let seeds = cluster.tls_urls("s3cret");
@@ -344,7 +304,7 @@ async fn connections_to_the_nodes_that_die_silently_are_replaced(kind: Kind) {
     let watchful = RedisAdapterConfig {
         requests_timeout: Duration::from_millis(500),
         heartbeat_interval: Some(Duration::from_millis(200)),
-        ..kind.config()
+        ..config(kind)
     };
     let rooms = room_per_node(&cluster);
     let (a, _) = server_on(&proxies[0].url, watchful.clone()).await;

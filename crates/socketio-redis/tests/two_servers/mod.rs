@@ -13,8 +13,60 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard_socketio::{BroadcastOperator, Socket, SocketIo, Value};
+use switchboard_socketio_redis::{RedisAdapterConfig, StreamsConfig, SubscriptionMode};
 
 use crate::common::Client;
+
+/// Which adapter a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Node's `createAdapter` (pub/sub).
+    Classic,
+    /// Node's `createShardedAdapter` (sharded pub/sub), in its default dynamic mode.
+    Sharded,
+    /// Node's `@socket.io/redis-streams-adapter`.
+    Streams,
+}
+
+impl Kind {
+    /// The adapter's default settings.
+    pub fn config(self) -> RedisAdapterConfig {
+        match self {
+            Kind::Classic => RedisAdapterConfig::default(),
+            Kind::Sharded => RedisAdapterConfig {
+                sharded: Some(SubscriptionMode::Dynamic),
+                ..RedisAdapterConfig::default()
+            },
+            Kind::Streams => RedisAdapterConfig {
+                streams: Some(StreamsConfig::default()),
+                ..RedisAdapterConfig::default()
+            },
+        }
+    }
+}
+
+/// Runs the test function `name(kind)` on every adapter (`Kind` in scope at the crate root), as `name::classic`,
+/// `name::sharded` and `name::streams`, with the given `#[tokio::test]` arguments.
+macro_rules! on_every_adapter {
+    ($name:ident $(, $($runtime:tt)*)?) => {
+        mod $name {
+            #[tokio::test$(($($runtime)*))?]
+            async fn classic() {
+                super::$name(super::Kind::Classic).await;
+            }
+
+            #[tokio::test$(($($runtime)*))?]
+            async fn sharded() {
+                super::$name(super::Kind::Sharded).await;
+            }
+
+            #[tokio::test$(($($runtime)*))?]
+            async fn streams() {
+                super::$name(super::Kind::Streams).await;
+            }
+        }
+    };
+}
 
 /// The application on `/`: a socket joins `auth.room` and keeps `{name: auth.name}` as data.
 pub async fn join_auth_room(socket: Socket) {
