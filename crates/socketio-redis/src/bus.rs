@@ -750,12 +750,18 @@ async fn check(bus: &Bus, which: Which) {
     };
     // Other failures (Redis down, refusing) are the connection manager's to retry; but the
     // pub/sub subscriber of a cluster is on one node, and moves to another when that one is
-    // away.
-    let moves = which == Which::Subscriber && bus.redis.is_cluster();
+    // away (not when it merely refuses PING, an ACL say).
+    let away = e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || matches!(e.code(), Some("LOADING" | "MASTERDOWN" | "BUSY"));
+    let moves = which == Which::Subscriber && bus.redis.is_cluster() && away;
     if !e.is_timeout() && !moves {
         return;
     }
-    warn!(connection = ?which, error = %e, "redis adapter: no answer to PING; connecting again");
+    // Let go of the old connection first: while both are subscribed, messages come twice.
+    drop(conn);
+    warn!(connection = ?which, error = %e, "redis adapter: PING failed; connecting again");
     if let Err(e) = bus.replace(which).await {
         warn!(connection = ?which, error = %e, "redis adapter: connecting again failed");
     }

@@ -301,15 +301,6 @@ impl Cluster {
         primaries.rotate_left(first);
         let mut last = None;
         for (host, port) in primaries {
-            let host = if host.is_empty() {
-                match self.template.addr() {
-                    redis::ConnectionAddr::Tcp(host, _)
-                    | redis::ConnectionAddr::TcpTls { host, .. } => host.clone(),
-                    _ => continue,
-                }
-            } else {
-                host
-            };
             let addr = match self.template.addr().clone() {
                 redis::ConnectionAddr::TcpTls {
                     insecure,
@@ -328,9 +319,19 @@ impl Cluster {
                 Some(certificates) => redis::Client::build_with_tls(info, certificates.clone())?,
                 None => redis::Client::open(info)?,
             };
-            match open_single(&client, config, config.requests_timeout, pushes.clone()).await {
-                Ok(conn) => return Ok(conn),
-                Err(e) => last = Some(e),
+            // A connection manager's first connect is tried again several times: a node that
+            // does not answer costs one attempt's time here, then the next node is tried.
+            let attempt = open_single(&client, config, config.requests_timeout, pushes.clone());
+            match tokio::time::timeout(config.connect_timeout + config.requests_timeout, attempt)
+                .await
+            {
+                Ok(Ok(conn)) => return Ok(conn),
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {
+                    last = Some(RedisError::from(std::io::Error::from(
+                        std::io::ErrorKind::TimedOut,
+                    )))
+                }
             }
         }
         Err(last.unwrap_or_else(|| {
@@ -342,39 +343,22 @@ impl Cluster {
     }
 }
 
-/// The cluster's primaries (`CLUSTER SLOTS`): host and port, once each. An empty host means
-/// the node asked.
+/// The cluster's primaries, as redis-rs resolved their addresses (announced hostnames, IPs,
+/// endpoints it maps): the nodes a PING to every primary went to.
 async fn primaries(conn: &mut ClusterConnection) -> Result<Vec<(String, u16)>, RedisError> {
-    let slots: Value = conn
-        .route_command(
-            redis::cmd("CLUSTER").arg("SLOTS").clone(),
-            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
-        )
-        .await?;
-    let mut found: Vec<(String, u16)> = Vec::new();
-    let Value::Array(ranges) = slots else {
-        return Ok(found);
+    let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+    let replies = conn.route_command(redis::cmd("PING"), routing).await?;
+    let Value::Map(by_node) = replies else {
+        return Ok(Vec::new());
     };
-    for range in ranges {
-        let Value::Array(fields) = range else {
-            continue;
-        };
-        let Some(Value::Array(primary)) = fields.get(2) else {
-            continue;
-        };
-        let host = primary
-            .first()
-            .and_then(|h| redis::from_redis_value::<String>(h.clone()).ok());
-        let port = primary
-            .get(1)
-            .and_then(|p| redis::from_redis_value::<u16>(p.clone()).ok());
-        if let (Some(host), Some(port)) = (host, port) {
-            if !found.contains(&(host.clone(), port)) {
-                found.push((host, port));
-            }
-        }
-    }
-    Ok(found)
+    Ok(by_node
+        .into_iter()
+        .filter_map(|(address, _)| {
+            let address = redis::from_redis_value::<String>(address).ok()?;
+            let (host, port) = address.rsplit_once(':')?;
+            Some((host.trim_matches(['[', ']']).to_owned(), port.parse().ok()?))
+        })
+        .collect())
 }
 
 /// The type of "no push sender".

@@ -235,9 +235,9 @@ impl RedisAdapterFactory {
     /// reaches every node), the sharded one (each channel on the node that owns its slot,
     /// subscribed to again when the slot moves), and the streams one (each stream on its own
     /// node). Servers are counted on every node, replicas included. Needs Redis 6 (7 for the
-    /// sharded adapter) on every node. The credentials and the scheme are the first URL's;
-    /// over TLS, each node's certificate must be valid for the address the cluster gives for
-    /// it.
+    /// sharded adapter) on every node. Every URL must have the first one's scheme, database and
+    /// (when it has them) credentials, which every node is connected to with; over TLS, each
+    /// node's certificate must be valid for the address the cluster gives for it.
     ///
     /// # Errors
     /// As [`Self::connect`]; also when `nodes` is empty, its URLs differ in scheme, or a node

@@ -153,6 +153,8 @@ struct Wanted {
     to_subscribe: VecDeque<String>,
     queued: HashSet<String>,
     not_before: HashMap<String, Instant>,
+    /// The last wait of each channel that failed, doubled at each failure.
+    backoff: HashMap<String, Duration>,
     waiting: HashMap<String, Vec<oneshot::Sender<()>>>,
 }
 
@@ -173,6 +175,7 @@ impl Wanted {
                     self.to_subscribe.retain(|c| *c != channel);
                 }
                 self.not_before.remove(&channel);
+                self.backoff.remove(&channel);
                 self.waiting.remove(&channel);
                 self.channels.remove(&channel).then_some(channel)
             }
@@ -229,13 +232,18 @@ async fn run<P: redis::aio::AsyncPushSender + Clone>(
     mut news: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut wanted = Wanted::default();
-    let first_pause = Duration::from_millis(50);
-    let mut pause = first_pause;
     let heartbeat = link.config.heartbeat_interval.filter(|i| !i.is_zero());
-    let mut ticks = tokio::time::interval(heartbeat.unwrap_or(Duration::from_secs(3600)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    // A deadline checked before anything else: a run of subscriptions failing against a silent
+    // node must not put the check off.
+    let mut next_check = heartbeat.map(|every| Instant::now() + every);
     loop {
+        if let (Some(at), Some(every)) = (next_check, heartbeat) {
+            if Instant::now() >= at {
+                check(&link, &mut conn, &mut wanted).await;
+                next_check = Some(Instant::now() + every);
+                continue;
+            }
+        }
         // Commands and news queued come first, so that a channel subscribed to and left again
         // meanwhile costs nothing.
         match commands.try_recv() {
@@ -252,27 +260,22 @@ async fn run<P: redis::aio::AsyncPushSender + Clone>(
         }
         let wake = match wanted.next_due(Instant::now()) {
             Ok(channel) => {
-                match conn.ssubscribe(&channel).await {
-                    Ok(()) => {
-                        pause = first_pause;
-                        for done in wanted.waiting.remove(&channel).unwrap_or_default() {
-                            let _ = done.send(());
-                        }
-                    }
-                    Err(e) => {
-                        warn!(channel, error = %e, "redis adapter: subscribing to a shard channel failed; retrying");
-                        wanted
-                            .not_before
-                            .insert(channel.clone(), Instant::now() + pause);
-                        wanted.queue(channel);
-                        pause = (pause * 2).min(link.config.reconnect_max_delay);
-                    }
-                }
+                subscribe(
+                    &channel,
+                    &mut conn,
+                    &mut wanted,
+                    link.config.reconnect_max_delay,
+                )
+                .await;
                 continue;
             }
             Err(wake) => wake,
         };
-        let retry = async {
+        let wake = match (wake, next_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let sleep = async {
             match wake {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
@@ -284,20 +287,58 @@ async fn run<P: redis::aio::AsyncPushSender + Clone>(
                 None => return,
             },
             Some(command) = news.recv() => apply(command, &mut wanted, &mut conn).await,
-            () = retry => {}
-            _ = ticks.tick(), if heartbeat.is_some() => {
-                if !answers(&mut conn, link.config.requests_timeout).await {
-                    warn!("redis adapter: a Redis Cluster node did not answer PING; connecting again");
-                    match link.open().await {
-                        Ok(fresh) => {
-                            conn = fresh;
-                            wanted.apply(Command::Lost);
-                        }
-                        Err(e) => warn!(error = %e, "redis adapter: connecting again failed"),
-                    }
-                }
+            () = sleep => {}
+        }
+    }
+}
+
+/// Subscribes to `channel`; on failure it waits its own backoff (doubling up to `max_delay`)
+/// while the other channels go ahead.
+async fn subscribe(
+    channel: &str,
+    conn: &mut ClusterConnection,
+    wanted: &mut Wanted,
+    max_delay: Duration,
+) {
+    match conn.ssubscribe(channel).await {
+        Ok(()) => {
+            wanted.backoff.remove(channel);
+            for done in wanted.waiting.remove(channel).unwrap_or_default() {
+                let _ = done.send(());
             }
         }
+        Err(e) => {
+            warn!(channel, error = %e, "redis adapter: subscribing to a shard channel failed; retrying");
+            let pause = wanted
+                .backoff
+                .get(channel)
+                .map_or(Duration::from_millis(50), |p| (*p * 2).min(max_delay));
+            wanted.backoff.insert(channel.to_owned(), pause);
+            wanted
+                .not_before
+                .insert(channel.to_owned(), Instant::now() + pause);
+            wanted.queue(channel.to_owned());
+        }
+    }
+}
+
+/// The heartbeat: when a primary does not answer a PING in time, the connection is replaced
+/// and every channel subscribed to again on the new one.
+async fn check<P: redis::aio::AsyncPushSender + Clone>(
+    link: &Link<P>,
+    conn: &mut ClusterConnection,
+    wanted: &mut Wanted,
+) {
+    if answers(conn, link.config.requests_timeout).await {
+        return;
+    }
+    warn!("redis adapter: a Redis Cluster node did not answer PING; connecting again");
+    match link.open().await {
+        Ok(fresh) => {
+            *conn = fresh;
+            wanted.apply(Command::Lost);
+        }
+        Err(e) => warn!(error = %e, "redis adapter: connecting again failed"),
     }
 }
 

@@ -291,8 +291,7 @@ pub(crate) async fn read(
             .arg(&stream)
             .arg(&offset)
             .query_async::<RedisValue>(&mut conn);
-        // Bounded here too: a cluster connection tries a timed-out command again, several
-        // times, before it reports it.
+        // Bounded here too, whatever the connection's own timeouts do.
         let result = match tokio::time::timeout(within, read).await {
             Ok(read) => read.map(xread_entries),
             Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()),
