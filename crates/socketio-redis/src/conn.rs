@@ -6,10 +6,12 @@
 //! the node that owns its key's slot, follows `MOVED` redirections and reconnects by itself.
 //! What differs in a cluster, as in Node's adapters on a cluster client:
 //!
-//! - a pipeline must stay within one slot ([`slot_of`] groups the publisher's batches);
+//! - a pipeline must stay within one slot ([`slot_of`] groups the publisher's batches), and
+//!   plain `PUBLISH`es, which any node takes, go together to one ([`Conn::send`]);
 //! - servers are counted on every node (`PUBSUB NUMSUB` and `SHARDNUMSUB` count a node's own
 //!   subscribers only), and the counts added up ([`Conn::subscribers`]);
-//! - plain pub/sub messages reach every node, so the classic subscriber listens on one.
+//! - plain pub/sub messages reach every node, so the pub/sub subscriber is a
+//!   `ConnectionManager` to one primary ([`Cluster::open_pubsub`]).
 
 use std::time::Duration;
 
@@ -62,6 +64,8 @@ pub(crate) struct Cluster {
     client: ClusterClient,
     /// For stream readers, whose reads block: `block_time` more.
     readers: ClusterClient,
+    /// `block_time + requests_timeout`.
+    reads: Duration,
     /// The first seed: how to reach one node (credentials, TLS) for the pub/sub subscriber.
     template: ConnectionInfo,
     tls: Option<redis::TlsCertificates>,
@@ -89,8 +93,8 @@ impl Deployment {
         }))
     }
 
-    /// The cluster that `seeds` (some of its nodes) belong to. The credentials and TLS mode are
-    /// the first seed's, and every seed must have the same.
+    /// The cluster that `seeds` (some of its nodes) belong to; every seed must have the first
+    /// one's TLS mode (and credentials, when it has them).
     pub(crate) fn cluster(
         seeds: Vec<ConnectionInfo>,
         config: &RedisAdapterConfig,
@@ -122,11 +126,9 @@ impl Deployment {
             let mut builder = ClusterClientBuilder::new(seeds.clone())
                 .use_protocol(ProtocolVersion::RESP3)
                 .connection_timeout(config.connect_timeout)
-                // Bounded as a whole, retries and redirections included; an attempt on its own
-                // is given longer, so that a slow answer is not asked for again (which would
-                // publish twice) before the whole gives up.
+                // Bounded as a whole, retries and redirections included (an attempt on its
+                // own is given longer: see `Cluster::open`).
                 .overall_response_timeout(Some(overall))
-                .response_timeout(overall * 2)
                 .retries(6)
                 .max_retry_wait(
                     u64::try_from(config.reconnect_max_delay.as_millis()).unwrap_or(2_000),
@@ -143,6 +145,7 @@ impl Deployment {
         Ok(Self::Cluster(Cluster {
             client: client(config.requests_timeout)?,
             readers: client(block + config.requests_timeout)?,
+            reads: block + config.requests_timeout,
             template,
             tls: config.tls.clone(),
             known: std::sync::Arc::default(),
@@ -178,9 +181,15 @@ impl Deployment {
             Self::Cluster(cluster) => match which {
                 Which::Subscriber => cluster.open_pubsub(config, pushes).await,
                 Which::Commands | Which::ShardSubscriber => {
-                    cluster.open(&cluster.client, config, pushes).await
+                    cluster
+                        .open(&cluster.client, config.requests_timeout, config, pushes)
+                        .await
                 }
-                Which::Reader => cluster.open(&cluster.readers, config, pushes).await,
+                Which::Reader => {
+                    cluster
+                        .open(&cluster.readers, cluster.reads, config, pushes)
+                        .await
+                }
             },
         }
     }
@@ -200,7 +209,12 @@ impl Deployment {
             // A cluster connection asks a seed for the slots at once, which a refused password
             // or certificate fails.
             Self::Cluster(cluster) => cluster
-                .open(&cluster.client, config, None::<NoPushes>)
+                .open(
+                    &cluster.client,
+                    config.requests_timeout,
+                    config,
+                    None::<NoPushes>,
+                )
                 .await
                 .map(drop),
         }
@@ -235,10 +249,15 @@ impl Cluster {
     async fn open(
         &self,
         client: &ClusterClient,
+        overall: Duration,
         config: &RedisAdapterConfig,
         pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
     ) -> Result<Conn, RedisError> {
-        let mut settings = ClusterConfig::new().set_connection_timeout(config.connect_timeout);
+        // Each attempt given longer than the whole (the client's overall timeout): a slow
+        // answer is not asked for again, which would publish twice, before the whole gives up.
+        let mut settings = ClusterConfig::new()
+            .set_connection_timeout(config.connect_timeout)
+            .set_response_timeout(overall * 2);
         if let Some(pushes) = pushes {
             settings = settings.set_push_sender(pushes);
         }
@@ -263,7 +282,15 @@ impl Cluster {
         config: &RedisAdapterConfig,
         pushes: Option<impl redis::aio::AsyncPushSender + Clone>,
     ) -> Result<Conn, RedisError> {
-        let learnt = match self.open(&self.client, config, None::<NoPushes>).await {
+        let learnt = match self
+            .open(
+                &self.client,
+                config.requests_timeout,
+                config,
+                None::<NoPushes>,
+            )
+            .await
+        {
             Ok(Conn::Cluster(mut cluster)) => primaries(&mut cluster).await,
             Ok(Conn::Single(_)) => Ok(Vec::new()),
             Err(e) => Err(e),
