@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use redis::cluster_routing::Slot as HashSlot;
 use redis::{PushInfo, PushKind, RedisError};
 use tokio::sync::{mpsc, Notify};
 use tracing::{debug, error, warn};
@@ -22,7 +23,6 @@ use crate::shard::{ShardMessage, ShardSubscriber};
 use crate::shard_cluster::ClusterShardSubscriber;
 use crate::wire::Channels;
 use crate::RedisAdapterConfig;
-use redis::cluster_routing::Slot as HashSlot;
 
 /// What a subscribed channel carries for its namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -970,7 +970,8 @@ async fn check_sharded_pubsub(conn: &mut Conn) -> Result<(), RedisError> {
     }
 }
 
-fn bulk_bytes(value: redis::Value) -> Option<Bytes> {
+/// A bulk or simple string's bytes.
+pub(crate) fn bulk_bytes(value: redis::Value) -> Option<Bytes> {
     match value {
         redis::Value::BulkString(b) => Some(Bytes::from(b)),
         redis::Value::SimpleString(s) => Some(Bytes::from(s)),

@@ -19,7 +19,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
-use bytes::Bytes;
+use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, PushKind, RedisError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -28,7 +28,6 @@ use tracing::{debug, warn};
 use crate::conn::{Conn, Deployment, Which};
 use crate::shard::ShardMessage;
 use crate::RedisAdapterConfig;
-use redis::cluster_async::ClusterConnection;
 
 enum Command {
     Subscribe {
@@ -113,17 +112,14 @@ impl ClusterShardSubscriber {
         let _ = self.commands.send(Command::Unsubscribe(channel));
     }
 }
+
 /// Messages go to `messages`; news of a dropped subscription or a lost connection to the task.
 fn on_push(
     push: PushInfo,
     messages: &impl Fn(ShardMessage),
     news: &mpsc::UnboundedSender<Command>,
 ) {
-    let mut data = push.data.into_iter().map(|value| match value {
-        redis::Value::BulkString(b) => Some(Bytes::from(b)),
-        redis::Value::SimpleString(s) => Some(Bytes::from(s)),
-        _ => None,
-    });
+    let mut data = push.data.into_iter().map(crate::bus::bulk_bytes);
     match push.kind {
         PushKind::SMessage => {
             if let (Some(Some(channel)), Some(Some(payload))) = (data.next(), data.next()) {
