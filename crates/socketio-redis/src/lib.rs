@@ -45,6 +45,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! On a Redis Cluster, any adapter: one node's URL is enough, the others are learnt from it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), redis::RedisError> {
+//! use switchboard_socketio_redis::{RedisAdapterConfig, RedisAdapterFactory};
+//!
+//! let nodes = ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"];
+//! let adapters = RedisAdapterFactory::connect_cluster(nodes, RedisAdapterConfig::default()).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! Delivery is Redis pub/sub's: at most once. Messages published while Redis is unreachable
 //! are lost (logged); both connections reconnect by themselves and the subscriptions are
 //! restored.
