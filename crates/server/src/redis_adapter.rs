@@ -29,8 +29,9 @@ pub(crate) struct RedisArgs {
     )]
     pub(crate) redis_url: Option<String>,
     /// `--redis-url` names nodes of a Redis Cluster: one is enough, the others are found from
-    /// it; several, comma-separated, are tried in turn (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`).
-    /// Every adapter works on a cluster. Needs `--redis-url` [default: one Redis server].
+    /// it; several are comma-separated (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`), any one
+    /// answering is enough. Every adapter works on a cluster. Needs `--redis-url` [default: one
+    /// Redis server].
     #[arg(long, env = "SWITCHBOARD_REDIS_CLUSTER")]
     pub(crate) redis_cluster: bool,
     /// Speak Node's sharded Redis adapter (`createShardedAdapter`, Redis 7's sharded Pub/Sub)
@@ -164,7 +165,7 @@ impl RedisSettings {
             }
             return Ok(None);
         };
-        if url.contains(',') && !cluster {
+        if node_urls(&url).len() > 1 && !cluster {
             return Err(String::from(
                 "several URLs in redis_url are nodes of a Redis Cluster: add redis_cluster",
             ));
@@ -238,8 +239,7 @@ impl RedisSettings {
     pub(crate) async fn connect(&self) -> Result<Arc<RedisAdapterFactory>, String> {
         let config = self.adapter.clone();
         let connected = if self.cluster {
-            let nodes = self.url.split(',').map(str::trim);
-            RedisAdapterFactory::connect_cluster(nodes, config).await
+            RedisAdapterFactory::connect_cluster(node_urls(&self.url), config).await
         } else {
             RedisAdapterFactory::connect(self.url.as_str(), config).await
         };
@@ -250,6 +250,25 @@ impl RedisSettings {
             )
         })
     }
+}
+
+/// The URLs of a comma-separated list. A comma not followed by a URL (`scheme://`) stays in
+/// its URL: a password may hold one.
+fn node_urls(list: &str) -> Vec<&str> {
+    let mut urls: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (at, _) in list.match_indices(',') {
+        let next = &list[at + 1..];
+        let scheme = next.split_once("://").map(|(scheme, _)| scheme.trim());
+        if scheme.is_some_and(|s| {
+            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')
+        }) {
+            urls.push(list[start..at].trim());
+            start = at + 1;
+        }
+    }
+    urls.push(list[start..].trim());
+    urls
 }
 
 /// The certificates of `--redis-tls-*`, read now so that a wrong path stops the server at
@@ -423,6 +442,24 @@ mod tests {
         });
         let err = RedisSettings::resolve(both, RedisFile::default()).unwrap_err();
         assert!(err.contains("choose one"), "{err}");
+    }
+
+    #[test]
+    fn a_list_splits_at_commas_before_a_url_only() {
+        assert_eq!(
+            node_urls("redis://a:1, rediss://u:p,w@b:2,redis://c:3"),
+            ["redis://a:1", "rediss://u:p,w@b:2", "redis://c:3"]
+        );
+        assert_eq!(node_urls("redis://u:p,q@a:1/"), ["redis://u:p,q@a:1/"]);
+        // A single URL whose password has a comma is not a list.
+        let settings = RedisSettings::resolve(
+            RedisArgs {
+                redis_url: Some("redis://u:p,q@a:1/".into()),
+                ..RedisArgs::default()
+            },
+            RedisFile::default(),
+        );
+        assert!(!settings.unwrap().unwrap().is_cluster());
     }
 
     #[test]
