@@ -4,10 +4,11 @@
 // acknowledgements, and the servers exchange server-side events (serverSideEmit,
 // serverSideEmitWithAck). Three topologies: the Node reference (redis-node-server.mjs) next to
 // one of ours, each side initiating in turn, two of ours, and the Node reference next to ours on
-// a Redis Cluster of three primaries (node-redis's createCluster against our connect_cluster). Each runs with the classic
-// adapter (createAdapter, pub/sub), with the sharded one (createShardedAdapter, Redis 7's
-// sharded pub/sub) in each subscription mode, and with @socket.io/redis-streams-adapter, where
-// a client that lost its connection to one server recovers its session on the other.
+// a Redis Cluster of three primaries (node-redis's createCluster against our connect_cluster).
+// Each runs with the classic adapter (createAdapter, pub/sub), with the sharded one
+// (createShardedAdapter, Redis 7's sharded pub/sub) in each subscription mode, and with
+// @socket.io/redis-streams-adapter, where a client that lost its connection to one server
+// recovers its session on the other.
 //
 // $SOCKETIO_REDIS_SERVER_BIN is our server (same command line and events as
 // redis-node-server.mjs); `node-reference` puts the Node reference in its place, to check this
