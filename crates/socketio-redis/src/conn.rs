@@ -62,10 +62,8 @@ pub(crate) struct Cluster {
     /// For commands and the sharded subscriber: a request, retries and redirections included,
     /// ends within `requests_timeout`.
     client: ClusterClient,
-    /// For stream readers, whose reads block: `block_time` more.
+    /// For stream readers, whose reads block: [`read_timeout`].
     readers: ClusterClient,
-    /// `block_time + requests_timeout`.
-    reads: Duration,
     /// The first seed: how to reach one node (credentials, TLS) for the pub/sub subscriber.
     template: ConnectionInfo,
     tls: Option<redis::TlsCertificates>,
@@ -138,14 +136,9 @@ impl Deployment {
             }
             builder.build()
         };
-        let block = config
-            .streams
-            .as_ref()
-            .map_or(Duration::ZERO, |s| s.block_time);
         Ok(Self::Cluster(Cluster {
             client: client(config.requests_timeout)?,
-            readers: client(block + config.requests_timeout)?,
-            reads: block + config.requests_timeout,
+            readers: client(read_timeout(config))?,
             template,
             tls: config.tls.clone(),
             known: std::sync::Arc::default(),
@@ -167,13 +160,7 @@ impl Deployment {
         match self {
             Self::Single(client) => {
                 let response_timeout = match which {
-                    Which::Reader => {
-                        config
-                            .streams
-                            .as_ref()
-                            .map_or(Duration::ZERO, |s| s.block_time)
-                            + config.requests_timeout
-                    }
+                    Which::Reader => read_timeout(config),
                     _ => config.requests_timeout,
                 };
                 open_single(client, config, response_timeout, pushes).await
@@ -187,7 +174,7 @@ impl Deployment {
                 }
                 Which::Reader => {
                     cluster
-                        .open(&cluster.readers, cluster.reads, config, pushes)
+                        .open(&cluster.readers, read_timeout(config), config, pushes)
                         .await
                 }
             },
@@ -405,6 +392,16 @@ pub(crate) fn insecure_refused() -> RedisError {
         "rediss:// with #insecure (no certificate check) is not supported: trust the server's \
          certificate with RedisAdapterConfig::tls instead",
     ))
+}
+
+/// How long a stream read may take: it blocks up to `block_time`, then gets
+/// `requests_timeout` to answer.
+pub(crate) fn read_timeout(config: &RedisAdapterConfig) -> Duration {
+    let block = config
+        .streams
+        .as_ref()
+        .map_or(Duration::ZERO, |s| s.block_time);
+    block + config.requests_timeout
 }
 
 /// `info` speaking RESP3, whatever its URL said (pushes need it).

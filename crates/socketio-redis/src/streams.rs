@@ -269,16 +269,13 @@ pub(crate) async fn read(
     stream: String,
     mut offset: String,
 ) {
-    let Some(config) = bus.upgrade().and_then(|b| b.config.streams.clone()) else {
+    let Some((config, within)) = bus.upgrade().and_then(|b| {
+        let streams = b.config.streams.clone()?;
+        Some((streams, crate::conn::read_timeout(&b.config)))
+    }) else {
         return;
     };
     let block = u64::try_from(config.block_time.as_millis()).unwrap_or(u64::MAX);
-    let Some(within) = bus
-        .upgrade()
-        .map(|b| config.block_time + b.config.requests_timeout)
-    else {
-        return;
-    };
     let mut pause = Duration::from_millis(50);
     loop {
         let mut xread = redis::cmd("XREAD");
