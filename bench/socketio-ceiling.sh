@@ -8,7 +8,9 @@
 #   would still make the same reads and writes.
 # - MODE=broadcast: one sender to 10,000 sockets, 16 broadcasts in flight, beside
 #   bench/peers/broadcast-floor, which answers the handshakes with fixed strings and relays each
-#   frame, framed once, to every other connection: no parsing, no Socket.IO state, no locks.
+#   frame, framed once, to every other connection: no parsing, no Socket.IO state, no locks;
+#   and beside bench/peers/broadcast-floor-uring, the same relay with no task per connection,
+#   its sends made by send(2) in a loop (broadcast-floor-send) or submitted to io_uring.
 # Usage: bench/socketio-ceiling.sh [seconds-per-run]   (ROUNDS=N, default 3; MODE=broadcast;
 # for echo, SOCKETS="100 1000" and K=messages in flight, default 1)
 # Appends the reports to bench/results-socketio-ceiling.jsonl and prints the medians and ratios.
@@ -17,7 +19,8 @@ cd "$(dirname "$0")/.."
 secs="${1:-8}"
 rounds="${ROUNDS:-3}"
 mode="${MODE:-echo}"
-cargo build --release --quiet -p switchboard -p bench-socketioxide-server -p bench-broadcast-floor
+cargo build --release --quiet -p switchboard -p bench-socketioxide-server -p bench-broadcast-floor \
+  -p bench-broadcast-floor-uring
 cargo build --release --quiet -p switchboard-socketio --example bench_server
 bin=target/release
 out=bench/results-socketio-ceiling.jsonl
@@ -37,6 +40,10 @@ run() { # label sockets in-flight
       taskset -c 0 $bin/switchboard serve --workers 1 --listen 127.0.0.1:$port >/dev/null 2>&1 &
       bench_mode=echo url="ws://127.0.0.1:$port/ws/echo" ;;
     broadcast-floor) taskset -c 0 $bin/bench-broadcast-floor 127.0.0.1:$port >/dev/null & ;;
+    broadcast-floor-uring)
+      taskset -c 0 $bin/bench-broadcast-floor-uring 127.0.0.1:$port >/dev/null & ;;
+    broadcast-floor-send)
+      FLOOR_IO=send taskset -c 0 $bin/bench-broadcast-floor-uring 127.0.0.1:$port >/dev/null & ;;
   esac
   pid=$!
   for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.05; done
@@ -48,7 +55,7 @@ run() { # label sockets in-flight
 if [ "$mode" = echo ]; then
   sockets="${SOCKETS:-100 1000}" k="${K:-1}" ceiling=plain-websocket
 else
-  sockets=10000 k=16 ceiling=broadcast-floor
+  sockets=10000 k=16 ceiling="broadcast-floor broadcast-floor-send broadcast-floor-uring"
 fi
 start=0; [ -f "$out" ] && start=$(wc -l < "$out")
 for n in $sockets; do
@@ -58,18 +65,21 @@ for n in $sockets; do
 done
 tail -n +"$((start + 1))" "$out" | CEILING=$ceiling K=$k python3 -c '
 import json, os, statistics, sys
-ceiling, k = os.environ["CEILING"], os.environ["K"]
+ceilings, k = os.environ["CEILING"].split(), os.environ["K"]
 runs = [json.loads(l) for l in sys.stdin if l.startswith("{")]
 for n in sorted({r["connections"] for r in runs}):
     med = {}
-    for label in ("switchboard", "socketioxide", ceiling):
+    for label in ["switchboard", "socketioxide"] + ceilings:
         rates = [r["messages_per_server_cpu_second"] for r in runs
                  if r["label"] == label and r["connections"] == n]
         med[label] = statistics.median(rates)
         listed = ", ".join("%.0f" % (x / 1000) for x in rates)
         print("%d sockets, %s in flight, %s: median %.0f k msgs per server CPU-s (runs: %s)"
               % (n, k, label, med[label] / 1000, listed))
-    sx, sb, top = med["socketioxide"], med["switchboard"], med[ceiling]
-    print("  ceiling (%s) / socketioxide: %.2fx; switchboard / socketioxide: %.2fx;"
-          " switchboard / ceiling: %.2f" % (ceiling, top / sx, sb / sx, sb / top))
+    sx, sb = med["socketioxide"], med["switchboard"]
+    print("  switchboard / socketioxide: %.2fx" % (sb / sx))
+    for ceiling in ceilings:
+        top = med[ceiling]
+        print("  ceiling (%s) / socketioxide: %.2fx; switchboard / ceiling: %.2f"
+              % (ceiling, top / sx, sb / top))
 '
