@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use switchboard_ws::{
-    CloseCode, CloseInfo, Connection, Event, Initiator, Message, PreparedMessage, SendError,
+    CloseCode, CloseInfo, Connection, Event, Initiator, Message, PreparedMessage, Role, SendError,
 };
 use tokio::io::ReadBuf;
 use tokio::time::Sleep;
@@ -103,6 +103,38 @@ impl<S: Transport> WebSocket<S> {
     /// Bytes queued and not yet written to the transport.
     pub fn buffered_amount(&self) -> usize {
         self.conn.buffered_amount() + self.pending_bytes
+    }
+
+    /// The socket, while whole unmasked frames written to it directly (by someone holding no
+    /// `&mut` to this WebSocket) would reach the peer correctly: the transport is plain TCP,
+    /// this is the server side, no permessage-deflate was negotiated (so no frame needs a
+    /// compression context), the connection is open and nothing is queued here (so such bytes
+    /// cannot cut into a frame of ours). The caller must stop writing to it before it next
+    /// uses this WebSocket, and hand what it could not write to
+    /// [`queue_raw`](Self::queue_raw), ahead of anything else.
+    #[cfg(unix)]
+    pub fn direct_fd(&self) -> Option<std::os::fd::RawFd> {
+        let eligible = self.conn.role() == Role::Server
+            && self.conn.deflate().is_none()
+            && self.conn.is_open()
+            && self.buffered_amount() == 0;
+        eligible
+            .then(|| self.io.plain_fd(crate::stream::sealed_token()))
+            .flatten()
+    }
+
+    /// Queues bytes that are whole frames already (what a direct writer left, see
+    /// [`direct_fd`](Self::direct_fd)), after everything queued before. They are written as
+    /// they are: anything but whole server frames corrupts the stream for the peer.
+    pub fn queue_raw(&mut self, frames: Bytes) {
+        while let Some(bytes) = self.conn.poll_transmit() {
+            self.pending_bytes += bytes.len();
+            self.pending.push_back(bytes);
+        }
+        if !frames.is_empty() {
+            self.pending_bytes += frames.len();
+            self.pending.push_back(frames);
+        }
     }
 
     /// Queues a message; it is written while the socket is polled.

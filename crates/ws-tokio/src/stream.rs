@@ -1,6 +1,8 @@
 //! The byte streams a WebSocket runs over: plain TCP or TLS.
 
 use std::io;
+#[cfg(unix)]
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -16,11 +18,41 @@ pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn poll_read_ready(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
+
+    /// The socket this transport owns, when bytes written to it reach the peer as they are
+    /// (plain TCP, not TLS): see [`crate::WebSocket::direct_fd`]. Sealed: only this crate's
+    /// transports, whose writes are known to go straight to the socket they own, can say
+    /// yes; every other transport answers `None`.
+    #[cfg(unix)]
+    #[doc(hidden)]
+    fn plain_fd(&self, _sealed: sealed::Token) -> Option<RawFd> {
+        None
+    }
+}
+
+/// The token [`Transport::plain_fd`] is called with.
+#[cfg(unix)]
+pub(crate) fn sealed_token() -> sealed::Token {
+    sealed::Token(())
+}
+
+/// Makes [`Transport::plain_fd`] impossible to override outside this crate: a descriptor it
+/// hands out is written to directly, so it must be one the transport owns and does not buffer
+/// or transform writes to.
+mod sealed {
+    /// Only this crate can name or make one.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Token(pub(crate) ());
 }
 
 impl Transport for TcpStream {
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         TcpStream::poll_read_ready(self, cx)
+    }
+
+    #[cfg(unix)]
+    fn plain_fd(&self, _sealed: sealed::Token) -> Option<RawFd> {
+        Some(self.as_raw_fd())
     }
 }
 
@@ -33,6 +65,11 @@ pub type BoxTransport = Box<dyn Transport>;
 impl Transport for BoxTransport {
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         (**self).poll_read_ready(cx)
+    }
+
+    #[cfg(unix)]
+    fn plain_fd(&self, sealed: sealed::Token) -> Option<RawFd> {
+        (**self).plain_fd(sealed)
     }
 }
 
@@ -54,6 +91,14 @@ impl Transport for Stream {
             Stream::Plain(tcp) => tcp.poll_read_ready(cx),
             // TLS may hold decrypted bytes the socket no longer signals.
             Stream::Tls(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    #[cfg(unix)]
+    fn plain_fd(&self, _sealed: sealed::Token) -> Option<RawFd> {
+        match self {
+            Stream::Plain(tcp) => Some(tcp.as_raw_fd()),
+            Stream::Tls(_) => None,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Waker};
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use switchboard_engineio::{CloseReason, EncodedPacket};
 use tokio::sync::oneshot;
 
 use super::compression::Encoding;
+use super::lane::{self, Flusher, RawFd};
 use super::Body;
 
 /// A WebSocket of a session.
@@ -74,6 +75,28 @@ struct State {
     /// A close is queued: the packets before it are handed over even to a backed-up task,
     /// so that the close is not stuck behind them (they are bounded by the queue's limit).
     closing: bool,
+    /// Frames written for the sleeping task (see [`lane`]).
+    lane: Lane,
+}
+
+/// A mailbox's lane: while open, packets are framed here and written by the flusher.
+#[derive(Default)]
+struct Lane {
+    /// The socket, while the lane is open: the task sleeps with nothing queued on it.
+    fd: Option<RawFd>,
+    /// Frames not yet written, oldest first: the task queues them ahead of all else when it
+    /// takes over.
+    bytes: Vec<u8>,
+    /// Listed with the flusher.
+    listed: bool,
+}
+
+/// Where a mailbox's lane is written, when lanes are on.
+struct Lanes {
+    flusher: Arc<Flusher>,
+    shard: usize,
+    /// Most bytes a lane holds before the task takes over.
+    max_bytes: usize,
 }
 
 /// The shared inbox.
@@ -87,6 +110,7 @@ pub(crate) struct Mailbox {
     listening: AtomicBool,
     /// The session runs over WebSocket (from the start, or since its upgrade).
     websocket: AtomicBool,
+    lanes: Option<Lanes>,
 }
 
 impl std::fmt::Debug for Mailbox {
@@ -104,11 +128,16 @@ pub(crate) struct Taken {
     pub(crate) inputs: VecDeque<Input>,
     pub(crate) packets: VecDeque<Outgoing>,
     pub(crate) kill: Option<CloseReason>,
+    /// Frames the lane had not written when the task took over: they go out first.
+    pub(crate) lane: Vec<u8>,
 }
 
 impl Taken {
     pub(crate) fn is_empty(&self) -> bool {
-        self.inputs.is_empty() && self.packets.is_empty() && self.kill.is_none()
+        self.inputs.is_empty()
+            && self.packets.is_empty()
+            && self.kill.is_none()
+            && self.lane.is_empty()
     }
 }
 
@@ -131,14 +160,38 @@ fn trim<T>(buffer: &mut VecDeque<T>) {
 }
 
 impl Mailbox {
-    /// An inbox holding at most `limit` outgoing packets.
+    /// An inbox holding at most `limit` outgoing packets, without a lane.
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit: limit.max(1),
             state: Mutex::new(State::default()),
             listening: AtomicBool::new(false),
             websocket: AtomicBool::new(false),
+            lanes: None,
         }
+    }
+
+    /// An inbox whose lane, when its task opens it, is written by `flusher`'s shard `shard`
+    /// and holds at most `max_bytes` bytes (see [`lane::MAX_BYTES`]).
+    pub(crate) fn with_lane(
+        limit: usize,
+        flusher: Arc<Flusher>,
+        shard: usize,
+        max_bytes: usize,
+    ) -> Self {
+        Self {
+            lanes: Some(Lanes {
+                flusher,
+                shard,
+                max_bytes,
+            }),
+            ..Self::new(limit)
+        }
+    }
+
+    /// Whether this mailbox's task may open a lane.
+    pub(crate) fn has_lane(&self) -> bool {
+        self.lanes.is_some()
     }
 
     /// The session now runs over WebSocket.
@@ -169,12 +222,18 @@ impl Mailbox {
         self.listening.store(false, Ordering::Relaxed);
     }
 
-    /// Queues a packet; when `limit` are waiting the session is killed instead.
-    pub(crate) fn send(&self, packet: EncodedPacket) -> Result<(), SendError> {
-        let mut state = self.lock();
+    /// Queues a packet; when `limit` are waiting the session is killed instead. With the lane
+    /// open, the packet's frame goes there instead, and nobody is woken.
+    pub(crate) fn send(self: &Arc<Self>, packet: EncodedPacket) -> Result<(), SendError> {
+        let state = self.lock();
         if state.closed {
             return Err(SendError::Closed);
         }
+        let mut state = match self.onto_lane(state, std::slice::from_ref(&packet), false) {
+            Ok(None) => return Ok(()),
+            Ok(Some(state)) => state,
+            Err(e) => return Err(e),
+        };
         if state.packets.len() >= self.limit {
             if state.kill.is_none() {
                 state.kill = Some(CloseReason::TransportError);
@@ -193,11 +252,19 @@ impl Mailbox {
     /// not when the queue lacks room for all, nor while the task holds packets back (its
     /// transport is backed up: Node drops volatile packets while the transport is not
     /// writable), so stale ones do not queue behind the backlog. The session lives on.
-    pub(crate) fn send_volatile(&self, packets: &[EncodedPacket]) -> Result<(), SendError> {
-        let mut state = self.lock();
+    pub(crate) fn send_volatile(
+        self: &Arc<Self>,
+        packets: &[EncodedPacket],
+    ) -> Result<(), SendError> {
+        let state = self.lock();
         if state.closed {
             return Err(SendError::Closed);
         }
+        let mut state = match self.onto_lane(state, packets, true) {
+            Ok(None) => return Ok(()),
+            Ok(Some(state)) => state,
+            Err(e) => return Err(e),
+        };
         if state.held || state.packets.len() + packets.len() > self.limit {
             return Err(SendError::Full);
         }
@@ -208,10 +275,85 @@ impl Mailbox {
         Ok(())
     }
 
+    /// With the lane open, frames `packets` into it and lists it with the flusher (`None`:
+    /// done). When they do not fit (a payload above [`lane::MAX_PACKET`], or the lane full:
+    /// the flusher is behind), the task takes over and `state` is handed back for the queue;
+    /// a volatile send to a full lane is dropped instead, as Node drops volatile packets
+    /// while the transport is not writable. With the lane shut, `state` is handed back.
+    fn onto_lane<'a>(
+        self: &Arc<Self>,
+        mut state: MutexGuard<'a, State>,
+        packets: &[EncodedPacket],
+        volatile: bool,
+    ) -> Result<Option<MutexGuard<'a, State>>, SendError> {
+        let Some(lanes) = self.lanes.as_ref().filter(|_| state.lane.fd.is_some()) else {
+            return Ok(Some(state));
+        };
+        let room = lanes.max_bytes.saturating_sub(state.lane.bytes.len());
+        match lane::frames_len(packets) {
+            Some(len) if len <= room => {
+                for packet in packets {
+                    lane::append_frame(&mut state.lane.bytes, packet);
+                }
+                if !state.lane.listed {
+                    state.lane.listed = true;
+                    drop(state);
+                    lanes.flusher.push(lanes.shard, Arc::clone(self));
+                }
+                return Ok(None);
+            }
+            Some(_) if volatile => return Err(SendError::Full),
+            _ => {}
+        }
+        // The task takes over: it is listening, and the queue path wakes it.
+        state.lane.fd = None;
+        Ok(Some(state))
+    }
+
+    /// Writes what the lane holds (the flusher's part). What the socket does not take now,
+    /// and a failed write, are left to the task, which is woken for them.
+    pub(crate) fn flush_lane(&self) {
+        let mut state = self.lock();
+        state.lane.listed = false;
+        let Some(fd) = state.lane.fd else {
+            return;
+        };
+        if state.lane.bytes.is_empty() {
+            return;
+        }
+        // SAFETY: `fd` is the open lane's, read under the mailbox lock held until the end.
+        match unsafe { lane::write_now(fd, &state.lane.bytes) } {
+            Ok(n) if n == state.lane.bytes.len() => {
+                // Freed rather than kept: a burst leaves no memory behind in idle sessions.
+                state.lane.bytes = Vec::new();
+                return;
+            }
+            Ok(n) => {
+                state.lane.bytes.drain(..n);
+            }
+            // The task's own write meets the error (or waits for room) and acts on it.
+            Err(_) => {}
+        }
+        state.lane.fd = None;
+        self.wake(&state);
+    }
+
+    /// The task takes over from its lane (it is about to use its WebSocket): the lane is
+    /// shut, and what it had not written is moved to `taken.lane`.
+    pub(crate) fn shut_lane(&self, taken: &mut Taken) {
+        let mut state = self.lock();
+        state.lane.fd = None;
+        if !state.lane.bytes.is_empty() {
+            std::mem::swap(&mut state.lane.bytes, &mut taken.lane);
+        }
+    }
+
     /// Asks the session to close after the packets queued before.
     pub(crate) fn close(&self, reason: CloseReason) {
         let mut state = self.lock();
         if !state.closed {
+            // Nothing sent after the close goes out: the lane's bytes wait for the task.
+            state.lane.fd = None;
             state.packets.push_back(Outgoing::Close(reason));
             state.closing = true;
             self.wake(&state);
@@ -242,13 +384,18 @@ impl Mailbox {
     /// close is queued among them, and until the next take of them their arrival wakes
     /// nobody: they fill the queue, and a full queue kills the session. Requests and the kill
     /// are taken, and wake it, either way.
+    ///
+    /// With `lane` (the task's socket, whose WebSocket has nothing queued) the lane opens if
+    /// the task is to listen and nothing was waiting; the return value says whether it did.
+    /// The task must then not touch that WebSocket until it has [shut](Self::shut_lane) it.
     pub(crate) fn take(
         &self,
         cx: &mut Context<'_>,
         taken: &mut Taken,
         listen: bool,
         packets: Packets,
-    ) {
+        lane: Option<RawFd>,
+    ) -> bool {
         trim(&mut taken.inputs);
         trim(&mut taken.packets);
         let mut state = self.lock();
@@ -268,6 +415,11 @@ impl Mailbox {
                 _ => state.waker = Some(cx.waker().clone()),
             }
         }
+        let open_lane = listening && take_packets && self.lanes.is_some() && lane.is_some();
+        if open_lane {
+            state.lane.fd = lane;
+        }
+        open_lane
     }
 
     /// Marks the session ended and hands back the requests still waiting (to be refused).
@@ -275,6 +427,7 @@ impl Mailbox {
         let mut state = self.lock();
         state.closed = true;
         state.packets = VecDeque::new();
+        state.lane = Lane::default();
         state.waker = None;
         std::mem::take(&mut state.inputs)
     }
@@ -305,65 +458,65 @@ mod tests {
 
     #[test]
     fn a_full_queue_kills_the_session_but_volatile_packets_are_just_dropped() {
-        let mailbox = Mailbox::new(2);
+        let mailbox = Arc::new(Mailbox::new(2));
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert!(taken.is_empty(), "nothing yet: the waker is registered");
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send_volatile(&[packet()]), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.packets.len(), 2);
         assert_eq!(taken.kill, None, "a volatile packet does not kill");
         taken.packets.clear();
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send(packet()), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.kill, Some(CloseReason::TransportError));
     }
 
     #[test]
     fn only_a_listening_task_is_woken_and_once_per_wait() {
-        let mailbox = Mailbox::new(8);
+        let mailbox = Arc::new(Mailbox::new(8));
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
         let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
         // At work: what its own handlers send is taken before it sleeps, without a wake-up.
-        mailbox.take(&mut cx, &mut taken, false, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, false, Packets::Take, None);
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 0);
         // Listening with something waiting: it is handed over, and nothing is registered.
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.packets.len(), 1);
         taken.packets.clear();
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 0);
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         taken.packets.clear();
         // Listening on an empty mailbox: the first arrival wakes it, the next ones do not.
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert!(taken.is_empty());
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send(packet()), Ok(()));
         mailbox.close(CloseReason::ForcedClose);
         assert_eq!(woken(), 1);
         // Woken (by anything) and at work again: arrivals are taken before it sleeps.
-        mailbox.take(&mut cx, &mut taken, false, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, false, Packets::Take, None);
         taken.packets.clear();
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         mailbox.at_work();
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 1);
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.packets.len(), 1);
         taken.packets.clear();
         // Listening again: a request wakes it too.
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         let (respond, _answer) = oneshot::channel();
         let poll = Input::Poll {
             respond,
@@ -375,13 +528,13 @@ mod tests {
 
     #[test]
     fn held_packets_wake_nobody_and_fill_the_queue_until_a_kill_wakes_the_task() {
-        let mailbox = Mailbox::new(3);
+        let mailbox = Arc::new(Mailbox::new(3));
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
         let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
         // The transport is backed up: the task listens for requests but leaves packets.
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(woken(), 0, "a held packet does not wake the task");
@@ -390,7 +543,7 @@ mod tests {
             Err(SendError::Full),
             "a volatile packet is dropped while packets are held"
         );
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert!(taken.is_empty(), "still held: nothing handed over");
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send_volatile(&[packet()]), Err(SendError::Full));
@@ -401,14 +554,14 @@ mod tests {
         );
         assert_eq!(mailbox.send(packet()), Err(SendError::Full));
         assert_eq!(woken(), 1, "the kill wakes it");
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert_eq!(taken.kill, Some(CloseReason::TransportError));
         assert!(taken.packets.is_empty());
         // Room again: the held packets come out in order, and arrivals wake it as before.
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.packets.len(), 3);
         taken.packets.clear();
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(
             mailbox.send_volatile(&[packet()]),
             Ok(()),
@@ -419,7 +572,7 @@ mod tests {
 
     #[test]
     fn a_volatile_message_with_attachments_is_queued_whole_or_not_at_all() {
-        let mailbox = Mailbox::new(3);
+        let mailbox = Arc::new(Mailbox::new(3));
         let (_wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
@@ -427,28 +580,28 @@ mod tests {
         assert_eq!(mailbox.send(packet()), Ok(()));
         let message = [packet(), packet()];
         assert_eq!(mailbox.send_volatile(&message), Err(SendError::Full));
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.packets.len(), 2, "no part of the message was queued");
         assert_eq!(taken.kill, None);
         taken.packets.clear();
         assert_eq!(mailbox.send_volatile(&message), Ok(()));
-        mailbox.take(&mut cx, &mut taken, true, Packets::Take);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Take, None);
         assert_eq!(taken.packets.len(), 2);
     }
 
     #[test]
     fn a_close_behind_held_packets_is_handed_over_with_them() {
-        let mailbox = Mailbox::new(8);
+        let mailbox = Arc::new(Mailbox::new(8));
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert_eq!(mailbox.send(packet()), Ok(()));
         assert_eq!(mailbox.send(packet()), Ok(()));
         mailbox.close(CloseReason::ForcedClose);
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
         // Still backed up, but the close must not wait behind the packets.
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert_eq!(taken.packets.len(), 3);
         assert!(matches!(
             taken.packets.back(),
@@ -457,18 +610,18 @@ mod tests {
         taken.packets.clear();
         // Handed over, the close no longer makes the next takes take packets.
         assert_eq!(mailbox.send(packet()), Ok(()));
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert!(taken.packets.is_empty());
     }
 
     #[test]
     fn a_held_mailbox_still_wakes_the_task_for_requests() {
-        let mailbox = Mailbox::new(3);
+        let mailbox = Arc::new(Mailbox::new(3));
         let (wakes, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         let mut taken = Taken::default();
         assert_eq!(mailbox.send(packet()), Ok(()));
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert!(taken.is_empty());
         let (respond, _answer) = oneshot::channel();
         let post = Input::Post {
@@ -478,14 +631,14 @@ mod tests {
         };
         assert!(mailbox.input(post).is_ok());
         assert_eq!(wakes.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        mailbox.take(&mut cx, &mut taken, true, Packets::Leave);
+        mailbox.take(&mut cx, &mut taken, true, Packets::Leave, None);
         assert_eq!(taken.inputs.len(), 1);
         assert!(taken.packets.is_empty());
     }
 
     #[test]
     fn a_closed_mailbox_refuses_everything_and_hands_back_waiting_requests() {
-        let mailbox = Mailbox::new(4);
+        let mailbox = Arc::new(Mailbox::new(4));
         let (respond, _answer) = oneshot::channel();
         assert!(mailbox
             .input(Input::Poll {
@@ -508,7 +661,7 @@ mod tests {
 
     #[test]
     fn request_floods_are_refused() {
-        let mailbox = Mailbox::new(4);
+        let mailbox = Arc::new(Mailbox::new(4));
         let mut answers = Vec::new();
         for i in 0..MAX_INPUTS + 2 {
             let (respond, answer) = oneshot::channel();
@@ -522,6 +675,266 @@ mod tests {
                     .is_ok(),
                 i < MAX_INPUTS
             );
+        }
+    }
+
+    #[cfg(unix)]
+    mod lanes {
+        use super::*;
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        use std::os::unix::net::UnixStream;
+        use std::sync::atomic::Ordering::SeqCst;
+
+        /// The frames of `packets` as the session would write them.
+        fn frames(packets: &[EncodedPacket]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for packet in packets {
+                lane::append_frame(&mut out, packet);
+            }
+            out
+        }
+
+        fn read_exactly(from: &mut UnixStream, n: usize) -> Vec<u8> {
+            from.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut got = vec![0; n];
+            from.read_exact(&mut got).unwrap();
+            got
+        }
+
+        fn lane_mailbox(lane_limit: usize) -> Arc<Mailbox> {
+            Arc::new(Mailbox::with_lane(8, Flusher::new(), 0, lane_limit))
+        }
+
+        #[test]
+        fn a_lane_opens_only_for_a_listening_task_with_room_and_nothing_waiting() {
+            let mailbox = lane_mailbox(1 << 20);
+            let (socket, _peer) = UnixStream::pair().unwrap();
+            let fd = Some(socket.as_raw_fd());
+            let (_, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut taken = Taken::default();
+            assert!(
+                !mailbox.take(&mut cx, &mut taken, false, Packets::Take, fd),
+                "at work"
+            );
+            assert!(
+                !mailbox.take(&mut cx, &mut taken, true, Packets::Leave, fd),
+                "backed up"
+            );
+            mailbox.send(packet()).unwrap();
+            assert!(
+                !mailbox.take(&mut cx, &mut taken, true, Packets::Take, fd),
+                "a packet came"
+            );
+            assert_eq!(taken.packets.len(), 1);
+            taken.packets.clear();
+            assert!(
+                !mailbox.take(&mut cx, &mut taken, true, Packets::Take, None),
+                "no socket"
+            );
+            let unlaned = Arc::new(Mailbox::new(8));
+            assert!(
+                !unlaned.take(&mut cx, &mut taken, true, Packets::Take, fd),
+                "lanes off"
+            );
+            assert!(mailbox.take(&mut cx, &mut taken, true, Packets::Take, fd));
+        }
+
+        #[test]
+        fn an_open_lane_is_written_without_waking_the_task_and_in_order() {
+            let mailbox = lane_mailbox(1 << 20);
+            let (socket, mut peer) = UnixStream::pair().unwrap();
+            socket.set_nonblocking(true).unwrap();
+            let (wakes, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut taken = Taken::default();
+            assert!(mailbox.take(
+                &mut cx,
+                &mut taken,
+                true,
+                Packets::Take,
+                Some(socket.as_raw_fd())
+            ));
+            let sent = [
+                EncodedPacket::text("first"),
+                EncodedPacket::binary(vec![1u8, 2, 3]),
+                EncodedPacket::text(&"x".repeat(300)),
+            ];
+            for packet in &sent {
+                mailbox.send(packet.clone()).unwrap();
+            }
+            mailbox
+                .send_volatile(&[EncodedPacket::text("last")])
+                .unwrap();
+            // No runtime here: the flusher writes at once.
+            let want = frames(&[
+                sent[0].clone(),
+                sent[1].clone(),
+                sent[2].clone(),
+                EncodedPacket::text("last"),
+            ]);
+            assert_eq!(read_exactly(&mut peer, want.len()), want);
+            assert_eq!(wakes.0.load(SeqCst), 0, "the task slept through it");
+        }
+
+        /// Opens `mailbox`'s lane on `socket` (the task's last take before it sleeps).
+        fn open(mailbox: &Mailbox, cx: &mut Context<'_>, socket: &UnixStream) {
+            let mut taken = Taken::default();
+            let fd = Some(socket.as_raw_fd());
+            assert!(mailbox.take(cx, &mut taken, true, Packets::Take, fd));
+        }
+
+        /// What the task finds when it wakes: the lane's leftovers and the queued packets.
+        fn wake_up(mailbox: &Mailbox, cx: &mut Context<'_>) -> Taken {
+            let mut taken = Taken::default();
+            mailbox.at_work();
+            mailbox.shut_lane(&mut taken);
+            mailbox.take(cx, &mut taken, false, Packets::Take, None);
+            taken
+        }
+
+        fn queued(taken: &Taken) -> Vec<EncodedPacket> {
+            let packets = taken.packets.iter();
+            let packets = packets.filter_map(|p| match p {
+                Outgoing::Packet(p) => Some(p.clone()),
+                Outgoing::Close(_) => None,
+            });
+            packets.collect()
+        }
+
+        #[test]
+        fn what_the_socket_does_not_take_goes_to_the_task_ahead_of_later_packets() {
+            let mailbox = lane_mailbox(64 << 20);
+            let (socket, mut peer) = UnixStream::pair().unwrap();
+            socket.set_nonblocking(true).unwrap();
+            let (wakes, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            open(&mailbox, &mut cx, &socket);
+            // The peer does not read: the socket's buffer fills, and the lane hands over.
+            let packet = EncodedPacket::binary(vec![9u8; lane::MAX_PACKET]);
+            let mut sent = 0;
+            while wakes.0.load(SeqCst) == 0 {
+                mailbox.send(packet.clone()).unwrap();
+                sent += 1;
+                assert!(sent < 100_000, "the socket never filled");
+            }
+            // Now packets queue up for the task, behind what the lane kept.
+            mailbox.send(EncodedPacket::text("after")).unwrap();
+            assert_eq!(wakes.0.load(SeqCst), 1);
+            let taken = wake_up(&mailbox, &mut cx);
+            assert!(!taken.lane.is_empty());
+            assert_eq!(queued(&taken), [EncodedPacket::text("after")]);
+            // What the socket took and what the lane kept are the frames, whole and in order.
+            let whole = frames(&vec![packet; sent]);
+            let written = whole.len() - taken.lane.len();
+            assert_eq!(read_exactly(&mut peer, written), whole[..written]);
+            assert_eq!(taken.lane, whole[written..]);
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_full_lane_hands_over_and_a_reopened_one_is_written_by_the_flusher_task() {
+            let mailbox = lane_mailbox(1000);
+            let (socket, mut peer) = UnixStream::pair().unwrap();
+            socket.set_nonblocking(true).unwrap();
+            let (wakes, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            open(&mailbox, &mut cx, &socket);
+            // The flusher's task has not run yet (this task has not yielded): frames gather.
+            let packet = EncodedPacket::text(&"y".repeat(100));
+            for _ in 0..9 {
+                mailbox.send(packet.clone()).unwrap();
+            }
+            assert_eq!(wakes.0.load(SeqCst), 0);
+            assert_eq!(
+                mailbox.send_volatile(std::slice::from_ref(&packet)),
+                Err(SendError::Full),
+                "a volatile packet that does not fit is dropped, the lane stays"
+            );
+            assert_eq!(wakes.0.load(SeqCst), 0);
+            mailbox.send(packet.clone()).unwrap();
+            assert_eq!(
+                wakes.0.load(SeqCst),
+                1,
+                "past 1000 bytes the task takes over"
+            );
+            let taken = wake_up(&mailbox, &mut cx);
+            assert_eq!(taken.lane, frames(&vec![packet.clone(); 9]));
+            assert_eq!(queued(&taken), [packet]);
+            // A lane that reopens is written by the flusher's task.
+            open(&mailbox, &mut cx, &socket);
+            mailbox.send(EncodedPacket::text("z")).unwrap();
+            let want = frames(&[EncodedPacket::text("z")]);
+            let got = tokio::task::spawn_blocking(move || read_exactly(&mut peer, want.len()))
+                .await
+                .unwrap();
+            assert_eq!(got, frames(&[EncodedPacket::text("z")]));
+        }
+
+        #[test]
+        fn a_large_packet_is_left_to_the_task_behind_what_the_lane_holds() {
+            let mailbox = lane_mailbox(64 << 20);
+            let (socket, _peer) = UnixStream::pair().unwrap();
+            let (wakes, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            open(&mailbox, &mut cx, &socket);
+            let large = EncodedPacket::binary(vec![1u8; lane::MAX_PACKET + 1]);
+            mailbox.send(large.clone()).unwrap();
+            assert_eq!(wakes.0.load(SeqCst), 1, "the task takes over at once");
+            mailbox.send(EncodedPacket::text("then")).unwrap();
+            let taken = wake_up(&mailbox, &mut cx);
+            assert!(taken.lane.is_empty());
+            assert_eq!(queued(&taken), [large, EncodedPacket::text("then")]);
+        }
+
+        #[test]
+        fn nothing_sent_after_a_close_goes_through_the_lane() {
+            let mailbox = lane_mailbox(64 << 20);
+            let (socket, _peer) = UnixStream::pair().unwrap();
+            let (_, waker) = counting_waker();
+            let mut cx = Context::from_waker(&waker);
+            open(&mailbox, &mut cx, &socket);
+            mailbox.close(CloseReason::ForcedClose);
+            mailbox.send(EncodedPacket::text("late")).unwrap();
+            let taken = wake_up(&mailbox, &mut cx);
+            assert!(taken.lane.is_empty(), "the lane shut with the close");
+            assert!(matches!(
+                taken.packets.front(),
+                Some(Outgoing::Close(CloseReason::ForcedClose))
+            ));
+            assert_eq!(
+                queued(&taken),
+                [EncodedPacket::text("late")],
+                "behind the close"
+            );
+        }
+
+        #[test]
+        fn lane_frames_are_the_frames_the_connection_writes() {
+            use switchboard_ws::{Config, Connection, Role};
+            for len in [0, 1, 125, 126, 127, 4095, lane::MAX_PACKET] {
+                let text = EncodedPacket::text(&"t".repeat(len.saturating_sub(1)));
+                let binary = EncodedPacket::binary(vec![5u8; len]);
+                for packet in [text, binary] {
+                    let now = std::time::Instant::now();
+                    let mut conn = Connection::new(Role::Server, Config::default(), None, now);
+                    let bytes = packet.as_bytes().clone();
+                    if packet.is_binary() {
+                        conn.send_uncompressed(switchboard_ws::Message::Binary(bytes))
+                            .unwrap();
+                    } else {
+                        conn.send_text_bytes(bytes, false).unwrap();
+                    }
+                    let mut written = Vec::new();
+                    while let Some(chunk) = conn.poll_transmit() {
+                        written.extend_from_slice(&chunk);
+                    }
+                    let packets = std::slice::from_ref(&packet);
+                    assert_eq!(frames(packets), written, "{len} bytes");
+                    assert_eq!(lane::frames_len(packets), Some(written.len()));
+                }
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use switchboard_engineio::{
-    CloseReason, EncodedPacket, Event, Session, Transmit, TransportKind, WsFrame, WsInput,
+    CloseReason, EncodedPacket, Event, Protocol, Session, Transmit, TransportKind, WsFrame, WsInput,
 };
 use switchboard_ws_tokio::protocol::{CloseCode, Event as WsEvent, Message as WsMessage};
 use tokio::sync::oneshot;
@@ -141,7 +141,20 @@ pub(crate) struct SessionTask<A: EngineApp> {
     /// The time at the start of this round of work: one clock read per round rather than per
     /// message (the machine's deadlines are seconds long).
     now: std::time::Instant,
+    /// The mailbox's lane is open: the flusher may be writing to the WebSocket's socket, which
+    /// must not be touched before the lane is shut.
+    lane_open: bool,
     state: Option<A::Session>,
+}
+
+impl<A: EngineApp> Drop for SessionTask<A> {
+    /// A task dropped asleep (its runtime shutting down) shuts its lane before its WebSocket,
+    /// and with it the socket the lane writes to, is closed.
+    fn drop(&mut self) {
+        if self.lane_open {
+            self.mailbox.shut_lane(&mut self.taken);
+        }
+    }
 }
 
 impl<A: EngineApp> SessionTask<A> {
@@ -166,6 +179,7 @@ impl<A: EngineApp> SessionTask<A> {
             timer_at: None,
             ws_settled: false,
             now: now(),
+            lane_open: false,
             state: Some(state),
         }
     }
@@ -204,6 +218,17 @@ impl<A: EngineApp> SessionTask<A> {
     fn poll(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> Poll<CloseReason> {
         self.ws_settled = false;
         self.mailbox.at_work();
+        if self.lane_open {
+            self.lane_open = false;
+            self.mailbox.shut_lane(&mut self.taken);
+        }
+        if !self.taken.lane.is_empty() {
+            // Frames the lane did not write go out before anything of this wake-up.
+            let frames = bytes::Bytes::from(std::mem::take(&mut self.taken.lane));
+            if let Some(ws) = self.ws.as_mut() {
+                ws.queue_raw(frames);
+            }
+        }
         for _ in 0..ROUNDS_PER_WAKE {
             self.now = now();
             let mut progressed = !self.ws_settled && self.poll_websockets(cx);
@@ -226,6 +251,10 @@ impl<A: EngineApp> SessionTask<A> {
             let room = self.transport_has_room();
             let packets = if room { Packets::Take } else { Packets::Leave };
             progressed |= self.poll_mailbox(cx, quiet, packets);
+            if self.lane_open {
+                // Quiet, and nothing queued anywhere: sleep, leaving the socket to the lane.
+                return Poll::Pending;
+            }
             if let Some(reason) = self.drain() {
                 return Poll::Ready(reason);
             }
@@ -255,7 +284,10 @@ impl<A: EngineApp> SessionTask<A> {
     /// Takes what the mailbox holds (listening for more when it is empty and `listen`);
     /// with [`Packets::Leave`], requests and a kill only (and a close with what is before it).
     fn poll_mailbox(&mut self, cx: &mut Context<'_>, listen: bool, packets: Packets) -> bool {
-        self.mailbox.take(cx, &mut self.taken, listen, packets);
+        let lane = if listen { self.lane_fd() } else { None };
+        self.lane_open = self
+            .mailbox
+            .take(cx, &mut self.taken, listen, packets, lane);
         if self.taken.is_empty() {
             return false;
         }
@@ -277,6 +309,27 @@ impl<A: EngineApp> SessionTask<A> {
             }
         }
         true
+    }
+
+    /// The socket a lane may write to: an Engine.IO 4 session settled on its WebSocket (no
+    /// upgrade under way), open, with nothing queued anywhere
+    /// ([`switchboard_ws_tokio::WebSocket::direct_fd`] says which sockets qualify).
+    fn lane_fd(&self) -> Option<super::lane::RawFd> {
+        let settled = self.mailbox.has_lane()
+            && self.candidate.is_none()
+            && self.pending_get.is_none()
+            && self.session.transport() == TransportKind::WebSocket
+            && self.session.protocol() == Protocol::V4
+            && !self.session.is_closed();
+        let ws = self.ws.as_ref().filter(|_| settled)?;
+        #[cfg(unix)]
+        let fd = ws.direct_fd();
+        #[cfg(not(unix))]
+        let fd = {
+            let _ = ws;
+            None
+        };
+        fd
     }
 
     /// Writes the frames the round queued; true when a write failed (the next read reports
