@@ -23,7 +23,7 @@ use tokio::time::{Instant, Sleep};
 use super::compression::Encoding;
 use super::mailbox::{Input, Mailbox, Outgoing, Packets, SendError, Taken, Ws};
 use super::registry::Registry;
-use super::{http_io, Body, EngineApp, Shared, CLOSE_FLUSH};
+use super::{http_io, Body, EngineApp, RunningTask, Shared, CLOSE_FLUSH};
 
 /// Sends packets to one session from anywhere. Cheap to clone.
 #[derive(Clone)]
@@ -145,6 +145,9 @@ pub(crate) struct SessionTask<A: EngineApp> {
     /// must not be touched before the lane is shut.
     lane_open: bool,
     state: Option<A::Session>,
+    /// Counts this task for `Engine::closed` until the task and all it holds are dropped
+    /// (the last field, so the last dropped).
+    _running: RunningTask<A>,
 }
 
 impl<A: EngineApp> Drop for SessionTask<A> {
@@ -165,6 +168,7 @@ impl<A: EngineApp> SessionTask<A> {
         ws: Option<Box<Ws>>,
         mailbox: Arc<Mailbox>,
         state: A::Session,
+        running: RunningTask<A>,
     ) -> Self {
         Self {
             shared,
@@ -181,6 +185,7 @@ impl<A: EngineApp> SessionTask<A> {
             now: now(),
             lane_open: false,
             state: Some(state),
+            _running: running,
         }
     }
 
