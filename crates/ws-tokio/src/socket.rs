@@ -8,8 +8,10 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
+#[cfg(unix)]
+use switchboard_ws::Role;
 use switchboard_ws::{
-    CloseCode, CloseInfo, Connection, Event, Initiator, Message, PreparedMessage, Role, SendError,
+    CloseCode, CloseInfo, Connection, Event, Initiator, Message, PreparedMessage, SendError,
 };
 use tokio::io::ReadBuf;
 use tokio::time::Sleep;
@@ -123,9 +125,9 @@ impl<S: Transport> WebSocket<S> {
             .flatten()
     }
 
-    /// Queues bytes that are whole frames already (what a direct writer left, see
-    /// [`direct_fd`](Self::direct_fd)), after everything queued before. They are written as
-    /// they are: anything but whole server frames corrupts the stream for the peer.
+    /// Queues bytes a direct writer left (see [`direct_fd`](Self::direct_fd)), after
+    /// everything queued before: whole frames, or the rest of frames whose start it wrote.
+    /// They are written as they are: anything else corrupts the stream for the peer.
     pub fn queue_raw(&mut self, frames: Bytes) {
         while let Some(bytes) = self.conn.poll_transmit() {
             self.pending_bytes += bytes.len();

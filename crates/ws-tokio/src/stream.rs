@@ -39,6 +39,7 @@ pub(crate) fn sealed_token() -> sealed::Token {
 /// Makes [`Transport::plain_fd`] impossible to override outside this crate: a descriptor it
 /// hands out is written to directly, so it must be one the transport owns and does not buffer
 /// or transform writes to.
+#[cfg(unix)]
 mod sealed {
     /// Only this crate can name or make one.
     #[derive(Debug, Clone, Copy)]

@@ -243,11 +243,19 @@ struct Running {
 }
 
 impl Drop for Running {
+    /// Also writes what is still listed: those lanes are not listed again until written, and
+    /// nothing else would write them before the next push starts another task.
     fn drop(&mut self) {
         if let Some(flusher) = self.flusher.upgrade() {
-            let mut state = flusher.shards[self.shard].lock();
-            state.running = false;
-            state.waker = None;
+            let listed = {
+                let mut state = flusher.shards[self.shard].lock();
+                state.running = false;
+                state.waker = None;
+                std::mem::take(&mut state.queue)
+            };
+            for mailbox in listed {
+                mailbox.flush_lane();
+            }
         }
     }
 }

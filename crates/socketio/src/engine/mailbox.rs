@@ -305,8 +305,9 @@ impl Mailbox {
             Some(_) if volatile => return Err(SendError::Full),
             _ => {}
         }
-        // The task takes over: it is listening, and the queue path wakes it.
+        // The task takes over (it is listening: woken here, whatever the queue path does).
         state.lane.fd = None;
+        self.wake(&state);
         Ok(Some(state))
     }
 
@@ -678,7 +679,7 @@ mod tests {
         }
     }
 
-    #[cfg(unix)]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     mod lanes {
         use super::*;
         use std::io::Read;

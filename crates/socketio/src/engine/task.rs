@@ -224,8 +224,8 @@ impl<A: EngineApp> SessionTask<A> {
         self.ws_settled = false;
         self.mailbox.at_work();
         if self.lane_open {
-            self.lane_open = false;
             self.mailbox.shut_lane(&mut self.taken);
+            self.lane_open = false;
         }
         if !self.taken.lane.is_empty() {
             // Frames the lane did not write go out before anything of this wake-up.
