@@ -5,16 +5,19 @@
 //! writes that buffer to the socket, without waking the task. A broadcast to 10,000 sockets
 //! thus costs 10,000 buffer appends and, per receiver, one `send(2)` carrying every frame that
 //! gathered meanwhile, instead of a task wake-up and poll per receiver (the relay with no task
-//! per connection reaches 1.4× the one with tasks: BENCHMARKS.md, "The floor for broadcast").
+//! per connection reaches 1.4× the one with tasks: BENCHMARKS.md, "Direct writes to sleeping
+//! sessions").
 //!
 //! The task takes over again whenever it has anything to do: it shuts the lane under the
 //! mailbox lock before it touches its WebSocket, and queues what the lane had not written yet
 //! ahead of everything else. The flusher hands over too, when the socket does not take all
 //! (the task then waits for it to drain, with its own back-pressure), and so does a sender
-//! whose frames would make the lane hold more than `send_buffer` bytes.
+//! whose packet is over [`MAX_PACKET`] or would make the lane hold more than [`MAX_BYTES`]
+//! (or `send_buffer`, if smaller).
 //!
-//! Only whole frames a session would write the same way itself go through a lane: plain TCP,
-//! Engine.IO 4, no permessage-deflate ([`switchboard_ws_tokio::WebSocket::direct_fd`]).
+//! Only whole frames a session would write the same way itself go through a lane: Linux,
+//! plain TCP, Engine.IO 4, no permessage-deflate
+//! ([`switchboard_ws_tokio::WebSocket::direct_fd`]).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -162,8 +165,9 @@ impl Flusher {
     }
 
     /// The shard for sessions created on this thread, its task started on this thread's
-    /// runtime if it has none yet: with a runtime per worker thread (`switchboard serve`), each
-    /// worker writes the lanes of its own sessions.
+    /// runtime if it has none yet: with a runtime per worker thread (`switchboard serve`) and
+    /// no more workers than cores, each worker writes the lanes of its own sessions (with
+    /// more, some share a shard, written from the runtime that started it).
     pub(crate) fn shard_here(self: &Arc<Self>) -> usize {
         static THREADS: AtomicUsize = AtomicUsize::new(0);
         thread_local! {
