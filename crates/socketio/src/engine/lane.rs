@@ -52,11 +52,10 @@ pub(crate) const MAX_BYTES: usize = 64 * 1024;
 /// broadcast among them, whose next messages then gather in the lanes it has not reached).
 const BATCH: usize = 512;
 
-/// Appends `packet` as the WebSocket frame an Engine.IO 4 session writes for it (a server's
+/// The header of the WebSocket frame an Engine.IO 4 session writes for `packet` (a server's
 /// frame: unmasked, uncompressed, unfragmented).
-pub(crate) fn append_frame(out: &mut Vec<u8>, packet: &EncodedPacket) {
-    let payload = packet.as_bytes();
-    let header = FrameHeader {
+fn header(packet: &EncodedPacket) -> FrameHeader {
+    FrameHeader {
         fin: true,
         rsv1: false,
         rsv2: false,
@@ -67,10 +66,15 @@ pub(crate) fn append_frame(out: &mut Vec<u8>, packet: &EncodedPacket) {
             OpCode::TEXT
         },
         mask: None,
-        payload_len: payload.len() as u64,
-    };
+        payload_len: packet.as_bytes().len() as u64,
+    }
+}
+
+/// Appends `packet` as the frame an Engine.IO 4 session writes for it.
+pub(crate) fn append_frame(out: &mut Vec<u8>, packet: &EncodedPacket) {
+    let payload = packet.as_bytes();
     let mut head = [0u8; MAX_HEADER_LEN];
-    let len = header.encode(&mut head);
+    let len = header(packet).encode(&mut head);
     out.reserve(len + payload.len());
     out.extend_from_slice(&head[..len]);
     out.extend_from_slice(payload);
@@ -80,12 +84,8 @@ pub(crate) fn append_frame(out: &mut Vec<u8>, packet: &EncodedPacket) {
 pub(crate) fn frames_len(packets: &[EncodedPacket]) -> Option<usize> {
     packets.iter().try_fold(0, |total, packet| {
         let len = packet.as_bytes().len();
-        let header = match len {
-            0..=125 => 2,
-            126..=65_535 => 4,
-            _ => 10,
-        };
-        (len <= MAX_PACKET).then_some(total + header + len)
+        let head = header(packet).encode(&mut [0u8; MAX_HEADER_LEN]);
+        (len <= MAX_PACKET).then_some(total + head + len)
     })
 }
 

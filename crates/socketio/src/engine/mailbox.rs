@@ -229,10 +229,8 @@ impl Mailbox {
         if state.closed {
             return Err(SendError::Closed);
         }
-        let mut state = match self.onto_lane(state, std::slice::from_ref(&packet), false) {
-            Ok(None) => return Ok(()),
-            Ok(Some(state)) => state,
-            Err(e) => return Err(e),
+        let Some(mut state) = self.onto_lane(state, std::slice::from_ref(&packet), false)? else {
+            return Ok(());
         };
         if state.packets.len() >= self.limit {
             if state.kill.is_none() {
@@ -260,10 +258,8 @@ impl Mailbox {
         if state.closed {
             return Err(SendError::Closed);
         }
-        let mut state = match self.onto_lane(state, packets, true) {
-            Ok(None) => return Ok(()),
-            Ok(Some(state)) => state,
-            Err(e) => return Err(e),
+        let Some(mut state) = self.onto_lane(state, packets, true)? else {
+            return Ok(());
         };
         if state.held || state.packets.len() + packets.len() > self.limit {
             return Err(SendError::Full);
@@ -708,6 +704,38 @@ mod tests {
             Arc::new(Mailbox::with_lane(8, Flusher::new(), 0, lane_limit))
         }
 
+        /// A connected pair whose first end, the server's socket, never blocks.
+        fn socket_pair() -> (UnixStream, UnixStream) {
+            let (socket, peer) = UnixStream::pair().unwrap();
+            socket.set_nonblocking(true).unwrap();
+            (socket, peer)
+        }
+
+        /// Opens `mailbox`'s lane on `socket` (the task's last take before it sleeps).
+        fn open(mailbox: &Mailbox, cx: &mut Context<'_>, socket: &UnixStream) {
+            let mut taken = Taken::default();
+            let fd = Some(socket.as_raw_fd());
+            assert!(mailbox.take(cx, &mut taken, true, Packets::Take, fd));
+        }
+
+        /// What the task finds when it wakes: the lane's leftovers and the queued packets.
+        fn wake_up(mailbox: &Mailbox, cx: &mut Context<'_>) -> Taken {
+            let mut taken = Taken::default();
+            mailbox.at_work();
+            mailbox.shut_lane(&mut taken);
+            mailbox.take(cx, &mut taken, false, Packets::Take, None);
+            taken
+        }
+
+        fn queued(taken: &Taken) -> Vec<EncodedPacket> {
+            let packets = taken.packets.iter();
+            let packets = packets.filter_map(|p| match p {
+                Outgoing::Packet(p) => Some(p.clone()),
+                Outgoing::Close(_) => None,
+            });
+            packets.collect()
+        }
+
         #[test]
         fn a_lane_opens_only_for_a_listening_task_with_room_and_nothing_waiting() {
             let mailbox = lane_mailbox(1 << 20);
@@ -746,18 +774,10 @@ mod tests {
         #[test]
         fn an_open_lane_is_written_without_waking_the_task_and_in_order() {
             let mailbox = lane_mailbox(1 << 20);
-            let (socket, mut peer) = UnixStream::pair().unwrap();
-            socket.set_nonblocking(true).unwrap();
+            let (socket, mut peer) = socket_pair();
             let (wakes, waker) = counting_waker();
             let mut cx = Context::from_waker(&waker);
-            let mut taken = Taken::default();
-            assert!(mailbox.take(
-                &mut cx,
-                &mut taken,
-                true,
-                Packets::Take,
-                Some(socket.as_raw_fd())
-            ));
+            open(&mailbox, &mut cx, &socket);
             let sent = [
                 EncodedPacket::text("first"),
                 EncodedPacket::binary(vec![1u8, 2, 3]),
@@ -780,36 +800,10 @@ mod tests {
             assert_eq!(wakes.0.load(SeqCst), 0, "the task slept through it");
         }
 
-        /// Opens `mailbox`'s lane on `socket` (the task's last take before it sleeps).
-        fn open(mailbox: &Mailbox, cx: &mut Context<'_>, socket: &UnixStream) {
-            let mut taken = Taken::default();
-            let fd = Some(socket.as_raw_fd());
-            assert!(mailbox.take(cx, &mut taken, true, Packets::Take, fd));
-        }
-
-        /// What the task finds when it wakes: the lane's leftovers and the queued packets.
-        fn wake_up(mailbox: &Mailbox, cx: &mut Context<'_>) -> Taken {
-            let mut taken = Taken::default();
-            mailbox.at_work();
-            mailbox.shut_lane(&mut taken);
-            mailbox.take(cx, &mut taken, false, Packets::Take, None);
-            taken
-        }
-
-        fn queued(taken: &Taken) -> Vec<EncodedPacket> {
-            let packets = taken.packets.iter();
-            let packets = packets.filter_map(|p| match p {
-                Outgoing::Packet(p) => Some(p.clone()),
-                Outgoing::Close(_) => None,
-            });
-            packets.collect()
-        }
-
         #[test]
         fn what_the_socket_does_not_take_goes_to_the_task_ahead_of_later_packets() {
             let mailbox = lane_mailbox(64 << 20);
-            let (socket, mut peer) = UnixStream::pair().unwrap();
-            socket.set_nonblocking(true).unwrap();
+            let (socket, mut peer) = socket_pair();
             let (wakes, waker) = counting_waker();
             let mut cx = Context::from_waker(&waker);
             open(&mailbox, &mut cx, &socket);
@@ -837,8 +831,7 @@ mod tests {
         #[tokio::test(flavor = "current_thread")]
         async fn a_full_lane_hands_over_and_a_reopened_one_is_written_by_the_flusher_task() {
             let mailbox = lane_mailbox(1000);
-            let (socket, mut peer) = UnixStream::pair().unwrap();
-            socket.set_nonblocking(true).unwrap();
+            let (socket, mut peer) = socket_pair();
             let (wakes, waker) = counting_waker();
             let mut cx = Context::from_waker(&waker);
             open(&mailbox, &mut cx, &socket);
