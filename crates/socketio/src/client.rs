@@ -12,6 +12,7 @@ use tokio::time::Sleep;
 
 use crate::adapter::RecoveredSession;
 use crate::engine::{ConnHandle, RequestInfo};
+use crate::fnv::FnvBuild;
 use crate::handler::{BoxFuture, Incoming};
 use crate::io::IoInner;
 use crate::namespace::ConnectError;
@@ -89,7 +90,8 @@ pub(crate) struct Client {
     request: Arc<RequestInfo>,
     decoder: WireDecoder,
     protocol: wire::Protocol,
-    sockets: HashMap<String, Socket>,
+    /// By namespace; looked up for every packet, so hashed with FNV (the names are short).
+    sockets: HashMap<String, Socket, FnvBuild>,
     spawner: Spawner,
     running: Vec<BoxFuture>,
     /// Closes the connection when no namespace is joined in time (`connectTimeout`).
@@ -107,7 +109,7 @@ impl Client {
             request: Arc::new(request.clone()),
             decoder,
             protocol,
-            sockets: HashMap::new(),
+            sockets: HashMap::default(),
             spawner: Spawner::default(),
             running: Vec::new(),
             connect_deadline,
