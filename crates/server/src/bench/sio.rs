@@ -84,9 +84,37 @@ async fn join_all(
 
 /// A string argument of `size` bytes starting with the send time in 16 hex digits.
 pub(super) fn stamped(size: usize, sent: u64) -> String {
-    let mut s = format!("{sent:016x}");
-    s.push_str(&"x".repeat(size.saturating_sub(16)));
+    let mut s = String::with_capacity(size.max(16));
+    push_stamp(&mut s, size, sent);
     s
+}
+
+/// Appends what [`stamped`] returns, without `fmt`: the load generator must cost less per
+/// message than the servers it measures, or they stop being saturated.
+fn push_stamp(out: &mut String, size: usize, sent: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(char::from(HEX[(sent >> (shift * 4)) as usize & 0xf]));
+    }
+    out.extend(std::iter::repeat_n('x', size.saturating_sub(16)));
+}
+
+/// The echo emit `42<id>["echo","<stamp>"]`, in one exact allocation.
+fn echo_packet(ack_id: u64, size: usize, sent: u64) -> String {
+    let digits = ack_id.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let mut out = String::with_capacity(2 + digits + r#"["echo",""]"#.len() + size.max(16));
+    out.push_str("42");
+    let mut n = ack_id;
+    let mut buf = [0u8; 20];
+    for slot in buf[..digits].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    buf[..digits].iter().for_each(|&d| out.push(char::from(d)));
+    out.push_str(r#"["echo",""#);
+    push_stamp(&mut out, size, sent);
+    out.push_str(r#""]"#);
+    out
 }
 
 /// The send time in the first string argument of an event or ack (`…["<16 hex>…`).
@@ -130,7 +158,7 @@ async fn drive_echo(
 ) {
     let mut next_ack = 0u64;
     let mut emit = |ws: &mut WebSocket<Stream>, now: u64| {
-        let packet = format!(r#"42{next_ack}["echo","{}"]"#, stamped(size, now));
+        let packet = echo_packet(next_ack, size, now);
         next_ack += 1;
         ws.queue(Message::text(packet)).is_ok()
     };
@@ -296,6 +324,17 @@ mod tests {
         assert_eq!(stamp_of(&format!(r#"4317["{s}"]"#)), Some(0xabc));
         assert_eq!(stamp_of(&format!(r#"42["broadcast","{s}"]"#)), Some(0xabc));
         assert_eq!(stamp_of("43["), None);
+    }
+
+    #[test]
+    fn echo_packets_are_exact() {
+        for (id, size, sent) in [(0, 32, 0xabc), (9, 8, 1), (10, 32, u64::MAX), (12345, 100, 7)] {
+            let packet = echo_packet(id, size, sent);
+            let expected = format!(r#"42{id}["echo","{}"]"#, stamped(size, sent));
+            assert_eq!(packet, expected);
+            assert_eq!(packet.len(), packet.capacity(), "{packet}");
+            assert_eq!(stamp_of(&packet), Some(sent));
+        }
     }
 
     #[test]
