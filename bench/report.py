@@ -67,6 +67,26 @@ def main(path):
                 f'{r["p50_us"] / 1000:.2f} / {r["p99_us"] / 1000:.2f} / {r["p999_us"] / 1000:.2f}' if r and r["messages"] else "–"
             )
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if any(r.get("server_system_seconds") is not None for r in runs):
+        print()
+        print("Server CPU per message, µs: kernel + user (median run). The kernel part is what")
+        print("no server saves by doing less of its own work:")
+        print()
+        print("| scenario | " + " | ".join(servers) + " |")
+        print("| --- |" + " --- |" * len(servers))
+        for name, by_server in table.items():
+            if name.startswith(("idle", "sio-idle")):
+                continue
+            cells = []
+            for s in servers:
+                r = by_server.get(s)
+                system = r and r.get("server_system_seconds")
+                if system is None or not r["messages"] or not r.get("server_cpu_seconds"):
+                    cells.append("–")
+                    continue
+                per = 1e6 / r["messages"]
+                cells.append(f'{system * per:.2f} + {(r["server_cpu_seconds"] - system) * per:.2f}')
+            print(f"| {name} | " + " | ".join(cells) + " |")
     print()
     print("Server memory per idle WebSocket (RSS growth / connections):")
     print()

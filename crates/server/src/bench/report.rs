@@ -72,8 +72,8 @@ impl Recorder {
 
 /// CPU time of the generator and (when known) the server at one instant.
 pub(crate) struct CpuSnapshot {
-    client: Option<Duration>,
-    server: Option<Duration>,
+    client: Option<procstat::CpuTime>,
+    server: Option<procstat::CpuTime>,
     at: tokio::time::Instant,
 }
 
@@ -104,6 +104,9 @@ pub(crate) struct Report {
     pub(crate) max_us: u64,
     pub(crate) client_cpu_seconds: Option<f64>,
     pub(crate) server_cpu_seconds: Option<f64>,
+    /// The part of `server_cpu_seconds` spent in the kernel (system calls and the TCP work
+    /// charged to the server): what no server can save by doing less of its own work.
+    pub(crate) server_system_seconds: Option<f64>,
     pub(crate) messages_per_server_cpu_second: Option<f64>,
     pub(crate) server_rss_bytes: Option<u64>,
     pub(crate) server_rss_per_connection: Option<f64>,
@@ -168,8 +171,11 @@ impl Report {
             self.p999_us = h.value_at_quantile(0.999);
             self.max_us = h.max();
         }
-        self.client_cpu_seconds = diff(start.client, end.client);
-        self.server_cpu_seconds = diff(start.server, end.server);
+        let total = |cpu: Option<procstat::CpuTime>| cpu.map(|c| c.total());
+        self.client_cpu_seconds = diff(total(start.client), total(end.client));
+        self.server_cpu_seconds = diff(total(start.server), total(end.server));
+        let system = |cpu: Option<procstat::CpuTime>| cpu.map(|c| c.system);
+        self.server_system_seconds = diff(system(start.server), system(end.server));
         self.messages_per_server_cpu_second = self
             .server_cpu_seconds
             .filter(|cpu| *cpu > 0.0)
@@ -210,6 +216,9 @@ impl fmt::Display for Report {
         }
         if let Some(cpu) = self.server_cpu_seconds {
             write!(f, "; server CPU {cpu:.2}s")?;
+            if let Some(system) = self.server_system_seconds.filter(|_| cpu > 0.0) {
+                write!(f, " ({:.0}% in the kernel)", 100.0 * system / cpu)?;
+            }
         }
         if let Some(rate) = self.messages_per_server_cpu_second {
             write!(f, " = {rate:.0} msg per server CPU-second")?;
