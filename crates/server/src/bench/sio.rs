@@ -328,7 +328,12 @@ mod tests {
 
     #[test]
     fn echo_packets_are_exact() {
-        for (id, size, sent) in [(0, 32, 0xabc), (9, 8, 1), (10, 32, u64::MAX), (12345, 100, 7)] {
+        for (id, size, sent) in [
+            (0, 32, 0xabc),
+            (9, 8, 1),
+            (10, 32, u64::MAX),
+            (12345, 100, 7),
+        ] {
             let packet = echo_packet(id, size, sent);
             let expected = format!(r#"42{id}["echo","{}"]"#, stamped(size, sent));
             assert_eq!(packet, expected);
