@@ -52,58 +52,45 @@ def main(path):
             )
             cells.append(f"{rate / 1000:,.0f} k{ratio}{spread}")
         print(f"| {name} | " + " | ".join(cells) + " |")
-    print()
-    print("Latency at saturation, p50 / p99 / p99.9 in ms (client-observed):")
-    print()
-    print("| scenario | " + " | ".join(servers) + " |")
-    print("| --- |" + " --- |" * len(servers))
-    for name, by_server in table.items():
-        if name.startswith(("idle", "sio-idle")):
-            continue
-        cells = []
-        for s in servers:
-            r = by_server.get(s)
-            cells.append(
-                f'{r["p50_us"] / 1000:.2f} / {r["p99_us"] / 1000:.2f} / {r["p999_us"] / 1000:.2f}' if r and r["messages"] else "–"
-            )
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    if any(r.get("server_system_seconds") is not None for r in runs):
+    def latency(name, s, r):
+        if not r or not r["messages"]:
+            return "–"
+        return f'{r["p50_us"] / 1000:.2f} / {r["p99_us"] / 1000:.2f} / {r["p999_us"] / 1000:.2f}'
+
+    def cpu_split(name, s, r):
+        # The median of the runs that measured the split (older reports lack it).
+        split = [x for x in grouped[name].get(s, []) if x.get("server_system_seconds") is not None]
+        r = split and median_run(split)
+        if not r or not r["messages"] or not r.get("server_cpu_seconds"):
+            return "–"
+        system, per = r["server_system_seconds"], 1e6 / r["messages"]
+        return f'{system * per:.2f} + {(r["server_cpu_seconds"] - system) * per:.2f}'
+
+    def idle_memory(name, s, r):
+        per = r and r.get("server_rss_per_connection")
+        return f"{per / 1024:.2f} KiB" if per else "–"
+
+    def sub_table(title, cell, idle=False):
+        """One row per scenario (the idle ones, or all others), one column per server."""
         print()
-        print("Server CPU per message, µs: kernel + user (median of the runs that measured it). The")
-        print("kernel part is what no server saves by doing less of its own work:")
+        print(title)
         print()
         print("| scenario | " + " | ".join(servers) + " |")
         print("| --- |" + " --- |" * len(servers))
         for name, by_server in table.items():
-            if name.startswith(("idle", "sio-idle")):
+            if name.startswith(("idle", "sio-idle")) != idle:
                 continue
-            cells = []
-            for s in servers:
-                # The median of the runs that measured the split (older reports lack it).
-                split = [x for x in grouped[name].get(s, []) if x.get("server_system_seconds") is not None]
-                r = split and median_run(split)
-                system = r and r["server_system_seconds"]
-                if not r or not r["messages"] or not r.get("server_cpu_seconds"):
-                    cells.append("–")
-                    continue
-                per = 1e6 / r["messages"]
-                cells.append(f'{system * per:.2f} + {(r["server_cpu_seconds"] - system) * per:.2f}')
+            cells = [cell(name, s, by_server.get(s)) for s in servers]
             print(f"| {name} | " + " | ".join(cells) + " |")
-    print()
-    print("Server memory per idle WebSocket (RSS growth / connections):")
-    print()
-    print("| scenario | " + " | ".join(servers) + " |")
-    print("| --- |" + " --- |" * len(servers))
-    for name, by_server in table.items():
-        if not name.startswith(("idle", "sio-idle")):
-            continue
-        cells = []
-        for s in servers:
-            r = by_server.get(s)
-            per = r and r.get("server_rss_per_connection")
-            cells.append(f"{per / 1024:.2f} KiB" if per else "–")
-        print(f"| {name} | " + " | ".join(cells) + " |")
 
+    sub_table("Latency at saturation, p50 / p99 / p99.9 in ms (client-observed):", latency)
+    if any(r.get("server_system_seconds") is not None for r in runs):
+        sub_table(
+            "Server CPU per message, µs: kernel + user (median of the runs that measured it). The\n"
+            "kernel part is what no server saves by doing less of its own work:",
+            cpu_split,
+        )
+    sub_table("Server memory per idle WebSocket (RSS growth / connections):", idle_memory, idle=True)
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "bench/results.jsonl")

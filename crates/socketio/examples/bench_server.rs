@@ -6,8 +6,11 @@
 //!
 //! `DIRECT_WRITES=0` turns off `EngineConfig::direct_writes`, to measure what it does.
 
-use switchboard_socketio::{Ack, Args, Config, Socket, SocketIo};
+use switchboard_socketio::{Config, SocketIo};
 use tokio::net::TcpListener;
+
+#[path = "common/bench_app.rs"]
+mod bench_app;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -17,14 +20,7 @@ async fn main() -> std::io::Result<()> {
     let mut config = Config::default();
     config.engine.direct_writes = std::env::var("DIRECT_WRITES").as_deref() != Ok("0");
     let io = SocketIo::new(config);
-    io.ns("/", |socket: Socket| async move {
-        socket.on("echo", |Args(args): Args, ack: Ack| async move {
-            ack.send_args(args);
-        });
-        socket.on("broadcast", |socket: Socket, Args(args): Args| async move {
-            let _ = socket.broadcast().emit_args("broadcast", args);
-        });
-    });
+    bench_app::register(&io);
     let listener = TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     io.serve(listener).await

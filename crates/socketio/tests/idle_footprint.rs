@@ -21,7 +21,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use switchboard_socketio::{Ack, Args, Config, Socket, SocketIo};
+use switchboard_socketio::{Config, SocketIo};
+
+#[path = "../examples/common/bench_app.rs"]
+mod bench_app;
 
 /// Counts the bytes of live heap blocks.
 struct Counting;
@@ -80,14 +83,7 @@ fn server() -> SocketIo {
     config.engine.protocol.ping_interval = Duration::from_secs(300);
     config.engine.protocol.ping_timeout = Duration::from_secs(300);
     let io = SocketIo::new(config);
-    io.ns("/", |socket: Socket| async move {
-        socket.on("echo", |Args(args): Args, ack: Ack| async move {
-            ack.send_args(args);
-        });
-        socket.on("broadcast", |socket: Socket, Args(args): Args| async move {
-            let _ = socket.broadcast().emit_args("broadcast", args);
-        });
-    });
+    bench_app::register(&io);
     io
 }
 
