@@ -20,7 +20,8 @@ fn codec(c: &mut Criterion) {
             assert_eq!(args.len(), 1);
         });
     });
-    let object = r#"["move",{"x":12.5,"y":-3,"player":"p-17","keys":["up","left"],"t":1733580000123}]"#;
+    let object =
+        r#"["move",{"x":12.5,"y":-3,"player":"p-17","keys":["up","left"],"t":1733580000123}]"#;
     group.bench_function("parse_event of a game update", |b| {
         b.iter(|| parse_event(black_box(object)).unwrap());
     });

@@ -25,9 +25,13 @@ pub(crate) fn cpu_time(pid: Option<u32>) -> Option<CpuTime> {
         Some(pid) => format!("/proc/{pid}/stat"),
         None => String::from("/proc/self/stat"),
     };
-    let stat = std::fs::read_to_string(path).ok()?;
+    parse_stat(&std::fs::read_to_string(path).ok()?)
+}
+
+/// The CPU times in a `/proc/PID/stat` line.
+fn parse_stat(stat: &str) -> Option<CpuTime> {
     // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     let utime: u64 = fields.get(11)?.parse().ok()?;
@@ -59,9 +63,20 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let pid = std::process::id();
-        let cpu = cpu_time(Some(pid)).unwrap();
-        assert_eq!(cpu.total(), cpu.user + cpu.system);
+        assert!(cpu_time(Some(pid)).is_some());
         assert!(cpu_time(None).is_some());
         assert!(rss_bytes(pid).unwrap() > 0);
+    }
+
+    #[test]
+    fn user_and_system_times_are_told_apart() {
+        // A command name with spaces and a parenthesis; utime 250 and stime 75 ticks.
+        let line = "4242 (bench (x) 2) R 1 4242 4242 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 1 0";
+        let cpu = parse_stat(line).unwrap();
+        assert_eq!(cpu.user, Duration::from_millis(2500));
+        assert_eq!(cpu.system, Duration::from_millis(750));
+        assert_eq!(cpu.total(), Duration::from_millis(3250));
+        assert!(parse_stat("4242 (truncated) R 1 2").is_none());
+        assert!(parse_stat("4242 (cut)").is_none());
     }
 }
