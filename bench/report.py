@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Turns `switchboard bench --json` lines (bench/run.sh's bench/results.jsonl) into Markdown
-tables: messages per server CPU-second with ratios against switchboard, latency, memory.
+tables: messages per server CPU-second with ratios against switchboard, latency, server CPU
+per message split into kernel and user (from reports that carry `server_system_seconds`),
+memory.
 When a server ran a scenario several times, its median run (by messages per server
 CPU-second) stands for it and the cell says how many runs and their range."""
 import json
@@ -87,7 +89,7 @@ def main(path):
     if any(r.get("server_system_seconds") is not None for r in runs):
         sub_table(
             "Server CPU per message, µs: kernel + user (median of the runs that measured it). The\n"
-            "kernel part is what no server saves by doing less of its own work:",
+            "kernel part shrinks with fewer, larger system calls, not with faster user code:",
             cpu_split,
         )
     sub_table("Server memory per idle WebSocket (RSS growth / connections):", idle_memory, idle=True)

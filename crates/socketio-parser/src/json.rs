@@ -92,8 +92,8 @@ struct Parser<'a> {
     at: usize,
     depth: usize,
     /// The entries of the objects being parsed, innermost last: an object's map is built
-    /// once its size is known, in one allocation instead of growing (and rehashing) through
-    /// 3 and 7 buckets.
+    /// once its size is known, allocated once at that size instead of growing (and
+    /// rehashing) through 3 and 7 buckets.
     entries: Vec<(String, Value)>,
 }
 
@@ -251,11 +251,17 @@ impl<'a> Parser<'a> {
         }
         self.at += 1;
         self.depth -= 1;
-        let mut map = Map::with_capacity(self.entries.len() - first);
+        let count = self.entries.len() - first;
+        let mut map = Map::with_capacity(count);
         // A repeated key keeps its first position and takes the last value, as `JSON.parse`
-        // does (and `insert` does).
+        // does for keys that are not array indices (and `insert` does).
         for (key, value) in self.entries.drain(first..) {
             map.insert(key, value);
+        }
+        if map.len() < count {
+            // Repeats: do not keep room for them (`{"a":0,"a":0,…}` in a 1 MB body would
+            // otherwise hold megabytes for one entry).
+            map.shrink_to_fit();
         }
         Ok(Value::Object(map))
     }
@@ -598,6 +604,29 @@ mod tests {
         ] {
             event_as_json(text);
         }
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place_and_last_value() {
+        let parsed = parse_json(r#"{"a":{"a":1,"b":2},"b":3,"a":4}"#).unwrap();
+        let Value::Object(map) = parsed else {
+            panic!("an object: {parsed:?}")
+        };
+        let entries: Vec<_> = map.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        assert_eq!(
+            entries,
+            [("a", Value::from(4u64)), ("b", Value::from(3u64))]
+        );
+        let repeats = format!("{{{}\"z\":1}}", r#""a":0,"#.repeat(1000));
+        let Value::Object(map) = parse_json(&repeats).unwrap() else {
+            panic!("an object")
+        };
+        assert_eq!(map.len(), 2);
+        assert!(
+            map.capacity() < 100,
+            "room kept for repeats: {}",
+            map.capacity()
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::time::Duration;
 pub(crate) struct CpuTime {
     /// Time running the process's own code.
     pub(crate) user: Duration,
-    /// Time in the kernel on its behalf (system calls, and the network stack's work charged
-    /// to it: on loopback, a send also runs the receiver's side of TCP).
+    /// Time in the kernel on its behalf: system calls, and the network stack's work charged
+    /// to it (on loopback a send may also run the receiver's side of TCP, depending on how the
+    /// kernel accounts interrupt time).
     pub(crate) system: Duration,
 }
 

@@ -104,8 +104,9 @@ pub(crate) struct Report {
     pub(crate) max_us: u64,
     pub(crate) client_cpu_seconds: Option<f64>,
     pub(crate) server_cpu_seconds: Option<f64>,
-    /// The part of `server_cpu_seconds` spent in the kernel (system calls and the TCP work
-    /// charged to the server): what no server can save by doing less of its own work.
+    /// The part of `server_cpu_seconds` spent in the kernel: system calls and the TCP work
+    /// charged to the server. It shrinks with fewer, larger system calls, not with faster
+    /// user code.
     pub(crate) server_system_seconds: Option<f64>,
     pub(crate) messages_per_server_cpu_second: Option<f64>,
     pub(crate) server_rss_bytes: Option<u64>,

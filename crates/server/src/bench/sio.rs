@@ -333,6 +333,7 @@ mod tests {
             (9, 8, 1),
             (10, 32, u64::MAX),
             (12345, 100, 7),
+            (u64::MAX, 32, 5),
         ] {
             let packet = echo_packet(id, size, sent);
             let expected = format!(r#"42{id}["echo","{}"]"#, stamped(size, sent));
