@@ -7,6 +7,7 @@
 //! - `sio-broadcast`: one sender emits `broadcast`, `connections` sockets receive it;
 //! - `sio-idle`: open sockets joined to `/` and report the server's memory per socket.
 
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,14 +104,8 @@ fn push_stamp(out: &mut String, size: usize, sent: u64) {
 fn echo_packet(ack_id: u64, size: usize, sent: u64) -> String {
     let digits = ack_id.checked_ilog10().map_or(1, |d| d as usize + 1);
     let mut out = String::with_capacity(2 + digits + r#"["echo",""]"#.len() + size.max(16));
-    out.push_str("42");
-    let mut n = ack_id;
-    let mut buf = [0u8; 20];
-    for slot in buf[..digits].iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    buf[..digits].iter().for_each(|&d| out.push(char::from(d)));
+    // Writing to a String cannot fail.
+    let _ = write!(out, "42{ack_id}");
     out.push_str(r#"["echo",""#);
     push_stamp(&mut out, size, sent);
     out.push_str(r#""]"#);
