@@ -654,6 +654,7 @@ impl NamespaceAdapter {
 
 impl Drop for NamespaceAdapter {
     fn drop(&mut self) {
+        // After `close`, finds nothing left of this adapter to unregister.
         self.bus.unregister(self);
     }
 }
@@ -885,6 +886,12 @@ impl Adapter for NamespaceAdapter {
         if self.bus.keep_session(key, value, ttl.max(1)).is_err() {
             warn!(sid = %session.sid, "redis adapter: a session could not be kept, too many messages queued");
         }
+    }
+
+    /// Unsubscribes from the namespace's channels now, rather than when the last handle to
+    /// the adapter goes.
+    fn close(&self) {
+        self.bus.unregister(self);
     }
 
     /// Every namespace's publications share one queue: this waits for all of it.

@@ -606,8 +606,9 @@ impl Bus {
         routes.channels.get(&main)?.0.upgrade()
     }
 
-    /// Forgets `adapter`'s channels (it is being dropped) and unsubscribes from them, unless
-    /// another adapter of the namespace took them over (a second `SocketIo` on this factory).
+    /// Forgets `adapter`'s channels (it is closed or being dropped) and unsubscribes from
+    /// them, unless another adapter of the namespace took them over (a second `SocketIo` on
+    /// this factory). Does nothing the second time.
     pub(crate) fn unregister(self: &Arc<Self>, adapter: &NamespaceAdapter) {
         let ours = |weak: &Weak<NamespaceAdapter>| std::ptr::eq(weak.as_ptr(), adapter);
         if let Subscriber::Shard(subscriber) = &self.subscriber {

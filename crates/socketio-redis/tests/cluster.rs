@@ -772,6 +772,63 @@ async fn a_namespace_made_while_redis_is_down_subscribes_once_it_is_back(kind: K
     drop(redis);
 }
 
+on_every_adapter!(an_empty_dynamic_namespace_stops_listening_to_the_cluster);
+async fn an_empty_dynamic_namespace_stops_listening_to_the_cluster(kind: Kind) {
+    let Some(redis) = Redis::start() else { return };
+    let (a, a_addr) = server(&redis, kind).await;
+    let b_adapters = factory(&redis, kind.config()).await;
+    let b = SocketIo::with_adapter(
+        Config {
+            cleanup_empty_child_namespaces: true,
+            ..Config::default()
+        },
+        b_adapters.clone(),
+    );
+    for io in [&a, &b] {
+        io.dynamic_namespace(|name| name.starts_with("/dyn"))
+            .on_connect(|_socket: Socket| async {});
+    }
+    let b_addr = serve(b.clone()).await;
+    // The namespace's own channel: subscribed by every dialect (classic by pattern, so its
+    // request channel stands in for it there).
+    let (which, channel) = match kind {
+        Kind::Classic => ("NUMSUB", "socket.io-request#/dyn-1#"),
+        Kind::Sharded => ("SHARDNUMSUB", "socket.io#/dyn-1#"),
+        Kind::Streams => ("NUMSUB", "socket.io#/dyn-1#"),
+    };
+    let subscribers_become = |want: usize| {
+        let redis = &redis;
+        async move {
+            let deadline = Instant::now() + WAIT;
+            while redis.subscribers(which, channel) != want {
+                assert!(
+                    Instant::now() < deadline,
+                    "{channel}: never {want} subscribers"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+
+    let (mut member, _) = Client::connect_to(b_addr, "/dyn-1", None).await;
+    subscribers_become(1).await;
+    // A handle the application keeps does not keep the subscription: the adapter is closed.
+    let kept = b.of("/dyn-1").expect("namespace /dyn-1 on b");
+    member.leave().await;
+    subscribers_become(0).await;
+    assert!(b.of("/dyn-1").is_none(), "removed from b");
+    drop(kept);
+
+    // Joined again, the name gets a fresh namespace that hears the cluster.
+    let (mut member, _) = Client::connect_to(b_addr, "/dyn-1", None).await;
+    tokio::time::timeout(WAIT, b_adapters.subscribed())
+        .await
+        .expect("subscribed in time");
+    let (_sender, _) = Client::connect_to(a_addr, "/dyn-1", None).await;
+    let dyn_a = a.of("/dyn-1").expect("namespace /dyn-1 on a");
+    emit_until_heard(&dyn_a, &mut member, "hello", WAIT).await;
+}
+
 #[tokio::test]
 async fn a_custom_key_and_answers_on_the_requester_s_channel() {
     let Some(redis) = Redis::start() else { return };

@@ -30,7 +30,8 @@
 //! server sees: `polling` or `websocket`).
 //!
 //! `GET /sessions` answers the number of open Engine.IO sessions, for tests that check none is
-//! left behind.
+//! left behind; `GET /namespaces/<name>` the sockets of namespace `/<name>`, or 404 when it does
+//! not exist (with `--cleanup-namespaces`, an empty dynamic namespace is removed).
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -198,6 +199,13 @@ fn interop_handlers(socket: &Socket) {
     );
 }
 
+/// An empty answer with `code`.
+fn status(code: hyper::StatusCode) -> hyper::Response<switchboard_socketio::engine::Body> {
+    let mut response = hyper::Response::new(Default::default());
+    *response.status_mut() = code;
+    response
+}
+
 /// The value after flag `name`, if the flag is given.
 fn flag_value(name: &str) -> Option<String> {
     let mut args = std::env::args().skip_while(|a| a != name);
@@ -254,6 +262,9 @@ async fn main() -> std::io::Result<()> {
     if std::env::args().any(|a| a == "--recovery") {
         config.connection_state_recovery = Some(RecoveryConfig::default());
     }
+    if std::env::args().any(|a| a == "--cleanup-namespaces") {
+        config.cleanup_empty_child_namespaces = true;
+    }
     engine_options(&mut config);
     let io = SocketIo::new(config);
     io.ns("/", |socket: Socket| async move {
@@ -302,6 +313,12 @@ async fn main() -> std::io::Result<()> {
                     } else if req.uri().path() == "/sessions" {
                         // Open Engine.IO sessions, for tests checking that none is left over.
                         Ok(hyper::Response::new(io.sessions().to_string().into()))
+                    } else if let Some(name) = req.uri().path().strip_prefix("/namespaces/") {
+                        // Namespace `/name`: its socket count here, 404 when it does not exist.
+                        Ok(match io.of(name) {
+                            Some(ns) => hyper::Response::new(ns.sockets().len().to_string().into()),
+                            None => status(hyper::StatusCode::NOT_FOUND),
+                        })
                     } else if req.uri().path() == "/" {
                         // A blank page: an http:// origin for browser tests.
                         let page = "<!doctype html><title>conformance</title>";
@@ -309,9 +326,7 @@ async fn main() -> std::io::Result<()> {
                             bytes::Bytes::from_static(page.as_bytes()).into(),
                         ))
                     } else {
-                        let mut not_found = hyper::Response::new(Default::default());
-                        *not_found.status_mut() = hyper::StatusCode::NOT_FOUND;
-                        Ok(not_found)
+                        Ok(status(hyper::StatusCode::NOT_FOUND))
                     }
                 }
             });

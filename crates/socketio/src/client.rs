@@ -178,7 +178,7 @@ impl Client {
             tracing::debug!(%nsp, "already connected to this namespace");
             return;
         }
-        let Some(ns) = self.io.namespace_for(&nsp) else {
+        let Some(claim) = self.io.claim_namespace(&nsp) else {
             let refusal = ConnectError::new("Invalid namespace");
             let packets = wire::connect_error(&nsp, &refusal, self.io.config.codec, self.protocol);
             for p in packets.iter() {
@@ -186,6 +186,7 @@ impl Client {
             }
             return;
         };
+        let ns = Arc::clone(claim.namespace());
         self.connect_deadline = None;
         let handshake = Handshake {
             auth: auth.clone(),
@@ -202,6 +203,7 @@ impl Client {
             let socket = self.new_socket(fresh, &ns, handshake);
             self.sockets.insert(nsp, socket.clone());
             accept(socket, auth, None);
+            claim.hand_to_socket();
             return;
         }
         // Asynchronous: a recovery lookup, the middleware, or both.
@@ -238,6 +240,9 @@ impl Client {
             };
             if restored.is_none() || !skip_middleware {
                 if let Err(refusal) = ns.run_middleware(&socket).await {
+                    // Given back before the client hears of it: an empty dynamic namespace
+                    // is gone by then.
+                    drop(claim);
                     let packets = wire::connect_error(socket.nsp(), &refusal, codec, protocol);
                     for p in packets.iter() {
                         let _ = conn.send(p.clone());
@@ -247,6 +252,7 @@ impl Client {
             }
             spawner.attach(socket.clone());
             accept(socket, auth, restored);
+            claim.hand_to_socket();
         }));
     }
 

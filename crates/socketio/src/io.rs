@@ -1,6 +1,7 @@
 //! The server handle: namespaces, broadcast, and the Engine.IO glue.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::task::Context;
 use std::time::Duration;
@@ -36,6 +37,13 @@ pub struct Config {
     /// client whose connection drops gets its socket id, rooms, data and the packets it
     /// missed back when it reconnects in time.
     pub connection_state_recovery: Option<RecoveryConfig>,
+    /// Removes a dynamic namespace once its last socket has left (Node's
+    /// `cleanupEmptyChildNamespaces`, off by default), closing its adapter: without it, every
+    /// name a client ever joined keeps a namespace and an adapter (with Redis, its
+    /// subscriptions) for the server's life. What the namespace held goes with it, as in
+    /// Node: its room listener, and with connection-state recovery the sessions the
+    /// in-memory adapter kept. A client joining the name again gets a fresh namespace.
+    pub cleanup_empty_child_namespaces: bool,
 }
 
 impl Default for Config {
@@ -46,6 +54,7 @@ impl Default for Config {
             codec: Codec::Text,
             max_attachments: 10,
             connection_state_recovery: None,
+            cleanup_empty_child_namespaces: false,
         }
     }
 }
@@ -55,18 +64,41 @@ type NamespaceMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 pub(crate) struct IoInner {
     pub(crate) config: Config,
-    adapters: Arc<dyn AdapterFactory>,
+    pub(crate) adapters: Arc<dyn AdapterFactory>,
     namespaces: RwLock<HashMap<String, Arc<Namespace>>>,
     dynamic: RwLock<Vec<(NamespaceMatcher, NamespaceSetup)>>,
     pub(crate) server_listeners: Arc<ServerListeners>,
-    state: Arc<StateMap>,
+    pub(crate) state: Arc<StateMap>,
 }
 
 impl IoInner {
+    /// Namespace `name` for a socket that is joining it, created from a matching dynamic
+    /// pattern when needed. The socket counts among the namespace's members (so an empty
+    /// dynamic namespace is not removed under it) until the claim is dropped or handed to
+    /// the connected socket.
+    pub(crate) fn claim_namespace(self: &Arc<Self>, name: &str) -> Option<NamespaceClaim> {
+        // Counted under the map's lock, which removal holds while it checks the count.
+        let count = |ns: &Arc<Namespace>| {
+            ns.members.fetch_add(1, Ordering::AcqRel);
+            NamespaceClaim::new(Arc::clone(ns))
+        };
+        self.lookup(name, count)
+    }
+
     /// The namespace named `name`, created from a matching dynamic pattern when needed.
-    pub(crate) fn namespace_for(&self, name: &str) -> Option<Arc<Namespace>> {
+    fn namespace_for(self: &Arc<Self>, name: &str) -> Option<Arc<Namespace>> {
+        self.lookup(name, Arc::clone)
+    }
+
+    /// Calls `found` on namespace `name` (created from a matching dynamic pattern when
+    /// needed) while the namespaces are locked.
+    fn lookup<T>(
+        self: &Arc<Self>,
+        name: &str,
+        found: impl FnOnce(&Arc<Namespace>) -> T,
+    ) -> Option<T> {
         if let Some(ns) = read(&self.namespaces).get(name) {
-            return Some(Arc::clone(ns));
+            return Some(found(ns));
         }
         let setup = read(&self.dynamic)
             .iter()
@@ -75,13 +107,13 @@ impl IoInner {
         let mut namespaces = write(&self.namespaces);
         let ns = namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup)));
-        Some(Arc::clone(ns))
+            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup, true)));
+        Some(found(ns))
     }
 
     /// The namespace named `name`, created when it does not exist yet (as Node's `io.of`):
     /// from a matching dynamic pattern, or else with a connection handler that does nothing.
-    pub(crate) fn namespace_or_create(&self, name: &str) -> Arc<Namespace> {
+    pub(crate) fn namespace_or_create(self: &Arc<Self>, name: &str) -> Arc<Namespace> {
         if let Some(ns) = self.namespace_for(name) {
             return ns;
         }
@@ -92,21 +124,72 @@ impl IoInner {
         let mut namespaces = write(&self.namespaces);
         let ns = namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup)));
+            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup, false)));
         Arc::clone(ns)
     }
 
-    fn new_namespace(&self, name: String, setup: NamespaceSetup) -> Namespace {
-        let recovery = self.config.connection_state_recovery;
-        Namespace::new(
-            name,
-            setup,
-            self.config.codec,
-            recovery,
-            &*self.adapters,
-            Arc::clone(&self.server_listeners),
-            Arc::clone(&self.state),
-        )
+    /// A new namespace; `child` when made from a dynamic pattern (removable once empty,
+    /// with [`Config::cleanup_empty_child_namespaces`]).
+    fn new_namespace(
+        self: &Arc<Self>,
+        name: String,
+        setup: NamespaceSetup,
+        child: bool,
+    ) -> Namespace {
+        let removable = child && self.config.cleanup_empty_child_namespaces;
+        Namespace::new(name, setup, self, removable)
+    }
+
+    /// Removes `ns` if it is still this server's namespace of its name and has no member
+    /// (none joined since its last one left), then closes its adapter.
+    pub(crate) fn remove_if_empty(&self, ns: &Arc<Namespace>) {
+        let removed = {
+            let mut namespaces = write(&self.namespaces);
+            let current = namespaces
+                .get(ns.name())
+                .is_some_and(|found| Arc::ptr_eq(found, ns));
+            current
+                && ns.members.load(Ordering::Acquire) == 0
+                && namespaces.remove(ns.name()).is_some()
+        };
+        if removed {
+            tracing::debug!(nsp = ns.name(), "empty dynamic namespace removed");
+            ns.adapter.close();
+        }
+    }
+}
+
+/// A joining socket's place among its namespace's members: given back when dropped (the
+/// socket was refused, or its session ended while it was joining), unless handed to the
+/// connected socket, which gives it back when it disconnects.
+pub(crate) struct NamespaceClaim {
+    ns: Arc<Namespace>,
+    handed_over: bool,
+}
+
+impl NamespaceClaim {
+    fn new(ns: Arc<Namespace>) -> Self {
+        Self {
+            ns,
+            handed_over: false,
+        }
+    }
+
+    pub(crate) fn namespace(&self) -> &Arc<Namespace> {
+        &self.ns
+    }
+
+    /// The socket connected: [`Socket::closed`] gives the place back.
+    pub(crate) fn hand_to_socket(mut self) {
+        self.handed_over = true;
+    }
+}
+
+impl Drop for NamespaceClaim {
+    fn drop(&mut self) {
+        if !self.handed_over {
+            self.ns.leave();
+        }
     }
 }
 
@@ -165,7 +248,7 @@ impl NamespaceBuilder {
                 match namespaces.get(&name) {
                     Some(ns) => ns.set_up(setup),
                     None => {
-                        let ns = Arc::new(inner.new_namespace(name.clone(), setup));
+                        let ns = Arc::new(inner.new_namespace(name.clone(), setup, false));
                         namespaces.insert(name, ns);
                     }
                 }
@@ -237,7 +320,8 @@ impl SocketIo {
         }
     }
 
-    /// Namespace `name`, if it exists (a dynamic one once a client has joined it).
+    /// Namespace `name`, if it exists (a dynamic one once a client has joined it, and with
+    /// [`Config::cleanup_empty_child_namespaces`] until its last socket has left).
     pub fn of(&self, name: &str) -> Option<BroadcastOperator> {
         read(&self.inner.namespaces)
             .get(&normalize(name))
@@ -403,5 +487,69 @@ impl EngineApp for SioApp {
 
     fn close(&self, mut client: Client, reason: CloseReason) {
         client.close(reason.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(cleanup: bool) -> SocketIo {
+        let io = SocketIo::new(Config {
+            cleanup_empty_child_namespaces: cleanup,
+            ..Config::default()
+        });
+        io.dynamic_namespace(|name| name.starts_with("/dyn-"))
+            .on_connect(|| async {});
+        io
+    }
+
+    fn claim(io: &SocketIo, name: &str) -> NamespaceClaim {
+        io.inner.claim_namespace(name).expect("a matching name")
+    }
+
+    #[test]
+    fn the_last_claim_given_back_removes_the_namespace() {
+        let io = server(true);
+        let (first, second) = (claim(&io, "/dyn-1"), claim(&io, "/dyn-1"));
+        assert!(Arc::ptr_eq(first.namespace(), second.namespace()));
+        drop(first);
+        assert!(io.of("/dyn-1").is_some(), "a member is left");
+        drop(second);
+        assert!(io.of("/dyn-1").is_none());
+        assert!(
+            io.inner.claim_namespace("/other").is_none(),
+            "no pattern matches"
+        );
+    }
+
+    #[test]
+    fn a_removal_decided_before_a_new_claim_keeps_the_namespace() {
+        // A leaver that counted zero, then lost the lock to a joiner, finds a member.
+        let io = server(true);
+        let ns = Arc::clone(claim(&io, "/dyn-1").namespace());
+        assert!(io.of("/dyn-1").is_none());
+        let joiner = claim(&io, "/dyn-1");
+        let stale = Arc::clone(joiner.namespace());
+        assert!(
+            !Arc::ptr_eq(&ns, &stale),
+            "a fresh namespace after the removal"
+        );
+        io.inner.remove_if_empty(&stale);
+        assert!(io.of("/dyn-1").is_some(), "kept for the joiner");
+        // And a namespace removed earlier never takes the name from its successor.
+        io.inner.remove_if_empty(&ns);
+        assert!(io.of("/dyn-1").is_some());
+    }
+
+    #[test]
+    fn without_the_option_or_for_a_static_name_nothing_is_removed() {
+        let io = server(false);
+        drop(claim(&io, "/dyn-1"));
+        assert!(io.of("/dyn-1").is_some());
+        let io = server(true);
+        io.ns("/static", || async {});
+        drop(claim(&io, "/static"));
+        assert!(io.of("/static").is_some());
     }
 }

@@ -1,11 +1,12 @@
 //! Namespaces: their middleware and connection handler, their sockets, their adapter.
 
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 
-use crate::adapter::{Adapter, AdapterFactory, LocalNamespace, RecoveryConfig};
+use crate::adapter::{Adapter, LocalNamespace};
 use crate::handler::ErasedHandler;
-use crate::server_events::ServerListeners;
+use crate::io::IoInner;
 use crate::socket::Socket;
 use crate::state::StateMap;
 use crate::value::Value;
@@ -60,6 +61,12 @@ pub struct Namespace {
     pub(crate) state: Arc<StateMap>,
     pub(crate) local: LocalNamespace,
     pub(crate) adapter: Arc<dyn Adapter>,
+    /// Sockets joining (in middleware) or connected. Raised only under the server's lock
+    /// of its namespaces, which removal holds while it checks for zero.
+    pub(crate) members: AtomicUsize,
+    /// The server, for a dynamic namespace removed once empty
+    /// ([`crate::Config::cleanup_empty_child_namespaces`]); `None` for one that stays.
+    removable_from: Option<Weak<IoInner>>,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -71,22 +78,39 @@ impl std::fmt::Debug for Namespace {
 }
 
 impl Namespace {
+    /// A namespace of server `io`; `removable` once empty (see [`Namespace::leave`]).
     pub(crate) fn new(
         name: String,
         setup: NamespaceSetup,
-        codec: Codec,
-        recovery: Option<RecoveryConfig>,
-        adapters: &dyn AdapterFactory,
-        server_listeners: Arc<ServerListeners>,
-        state: Arc<StateMap>,
+        io: &Arc<IoInner>,
+        removable: bool,
     ) -> Self {
-        let local = LocalNamespace::new(name, codec, recovery, server_listeners);
-        let adapter = adapters.create(local.clone());
+        let config = &io.config;
+        let local = LocalNamespace::new(
+            name,
+            config.codec,
+            config.connection_state_recovery,
+            Arc::clone(&io.server_listeners),
+        );
+        let adapter = io.adapters.create(local.clone());
         Self {
             setup: RwLock::new(Arc::new(setup)),
-            state,
+            state: Arc::clone(&io.state),
             local,
             adapter,
+            members: AtomicUsize::new(0),
+            removable_from: removable.then(|| Arc::downgrade(io)),
+        }
+    }
+
+    /// A member (a joining or connected socket) left: the last one out removes a removable
+    /// namespace.
+    pub(crate) fn leave(self: &Arc<Self>) {
+        if self.members.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        if let Some(io) = self.removable_from.as_ref().and_then(Weak::upgrade) {
+            io.remove_if_empty(self);
         }
     }
 

@@ -701,6 +701,8 @@ impl Socket {
         }
         self.inner.ns.local.remove(self);
         self.inner.ns.adapter.del_all(&self.inner.id);
+        // The place its namespace claim gave it (`NamespaceClaim::hand_to_socket`).
+        self.inner.ns.leave();
         self.inner.acks.clear();
         if let Some(handler) = lock(&self.inner.disconnect_handler).take() {
             self.inner.spawner.spawn(handler(self.clone(), reason));

@@ -5,9 +5,9 @@
 // SWITCHBOARD_INTEROP is set.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { io } from 'socket.io-client';
+import { io, Manager } from 'socket.io-client';
 import { withTimeout } from './server.mjs';
-import { TRANSPORTS, connected, once, skip, startExample as startServer } from './sio-example.mjs';
+import { TRANSPORTS, connected, eventually, once, skip, startExample as startServer } from './sio-example.mjs';
 
 let server;
 before(async () => { if (!skip) server = await startServer(); });
@@ -332,5 +332,42 @@ describe('switchboard serve --socketio-recovery: a dropped client gets back what
     assert.equal(a.id, id, 'same socket id');
     await withTimeout(bothMissed, 5_000, 'the two messages published while away');
     assert.deepEqual(missed, [['from Socket.IO', 'kept'], ['from /ws', 'kept']]);
+  });
+});
+
+describe('empty dynamic namespaces are removed (cleanupEmptyChildNamespaces)', { skip }, () => {
+  let cleaning;
+  before(async () => { cleaning = await startServer(['--cleanup-namespaces']); });
+  after(async () => { await cleaning?.stop(); });
+
+  /// The sockets of namespace `/name` on the server, or null when it has none.
+  const members = async (name) => {
+    const res = await fetch(`${cleaning.url}/namespaces/${name}`);
+    return res.status === 404 ? null : Number(await res.text());
+  };
+
+  test('40 namespaces on one multiplexed connection go as their sockets leave, and come back', async () => {
+    const manager = new Manager(cleaning.url, { reconnection: false });
+    const names = Array.from({ length: 40 }, (_, i) => `dynamic-${i}`);
+    const sockets = names.map((name) => manager.socket(`/${name}`));
+    for (const socket of sockets) socket.connect();
+    const greetings = await Promise.all(sockets.map((socket) => once(socket, 'namespace')));
+    assert.deepEqual(greetings, names.map((name) => [`/${name}`]));
+    assert.deepEqual(await Promise.all(names.map(members)), names.map(() => 1));
+
+    // The first half leave; the session and the other namespaces stay.
+    for (const socket of sockets.slice(0, 20)) socket.disconnect();
+    await eventually(async () => (await members('dynamic-19')) === null, 5_000, 'dynamic-19 removed');
+    assert.deepEqual(await Promise.all(names.map(members)),
+      names.map((_, i) => (i < 20 ? null : 1)));
+    assert.equal(await cleaning.sessions(), 1);
+
+    // A namespace removed is served afresh when joined again.
+    sockets[0].connect();
+    assert.deepEqual(await once(sockets[0], 'namespace'), ['/dynamic-0']);
+    assert.equal(await members('dynamic-0'), 1);
+    manager.engine.close();
+    await eventually(async () => (await cleaning.sessions()) === 0, 5_000, 'the session to end');
+    assert.deepEqual(await Promise.all(names.map(members)), names.map(() => null));
   });
 });

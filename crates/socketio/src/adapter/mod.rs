@@ -119,6 +119,12 @@ pub trait Adapter: Send + Sync + 'static {
     fn flush(&self) -> AdapterFuture<()> {
         Box::pin(async { Ok(()) })
     }
+
+    /// The namespace was removed from its server (an empty dynamic namespace, with
+    /// [`Config::cleanup_empty_child_namespaces`](crate::Config)): stop listening to the
+    /// other servers for it (Node's `adapter.close()`). Called once. A handle still held
+    /// elsewhere may broadcast through the adapter afterwards. The default: nothing to stop.
+    fn close(&self) {}
 }
 
 /// Makes the adapter of each namespace (dynamic namespaces are created on demand). Any

@@ -78,6 +78,23 @@ impl Client {
         nsp: &str,
         auth: Option<serde_json::Value>,
     ) -> (Self, serde_json::Value) {
+        let (mut client, connected) = Self::request_join(addr, nsp, auth).await;
+        let body = connected
+            .strip_prefix("40")
+            .and_then(|rest| rest.strip_prefix(client.nsp.as_str()))
+            .unwrap_or_else(|| panic!("CONNECT answer, got {connected}"));
+        let body: serde_json::Value = serde_json::from_str(body).expect("CONNECT json");
+        client.id = body["sid"].as_str().expect("sid").to_owned();
+        (client, body)
+    }
+
+    /// Opens a session and asks to join namespace `nsp` with a CONNECT payload; returns the
+    /// server's answer as sent (`40…` accepted, `44…` refused), unchecked.
+    pub async fn request_join(
+        addr: SocketAddr,
+        nsp: &str,
+        auth: Option<serde_json::Value>,
+    ) -> (Self, String) {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = connect(&url, ClientConfig::default())
             .await
@@ -95,14 +112,13 @@ impl Client {
         assert!(open.starts_with("0{"), "open packet, got {open}");
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
         client.send(&format!("40{}{auth}", client.nsp)).await;
-        let connected = client.next_text().await;
-        let body = connected
-            .strip_prefix("40")
-            .and_then(|rest| rest.strip_prefix(client.nsp.as_str()))
-            .unwrap_or_else(|| panic!("CONNECT answer, got {connected}"));
-        let body: serde_json::Value = serde_json::from_str(body).expect("CONNECT json");
-        client.id = body["sid"].as_str().expect("sid").to_owned();
-        (client, body)
+        let answer = client.next_text().await;
+        (client, answer)
+    }
+
+    /// Leaves the namespace (a DISCONNECT packet); the session stays open.
+    pub async fn leave(&mut self) {
+        self.send(&format!("41{}", self.nsp)).await;
     }
 
     /// Drops the connection without a goodbye (the server sees the transport close).
