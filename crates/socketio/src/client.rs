@@ -36,6 +36,8 @@ struct SpawnQueue {
     detached: Vec<String>,
     /// Disconnect every namespace, then close the connection (Node's `disconnect(true)`).
     close_all: bool,
+    /// The connection is gone: a join that finishes now is refused by [`Spawner::attach`].
+    closed: bool,
     waker: Option<Waker>,
 }
 
@@ -49,12 +51,18 @@ impl Spawner {
         }
     }
 
-    fn attach(&self, socket: Socket) {
+    /// Registers a socket whose join finished; false when the connection has closed
+    /// meanwhile (then the socket must not be accepted).
+    fn attach(&self, socket: Socket) -> bool {
         let mut queue = lock(&self.shared);
+        if queue.closed {
+            return false;
+        }
         queue.attached.push(socket);
         if let Some(waker) = queue.waker.take() {
             waker.wake();
         }
+        true
     }
 
     /// Forgets the socket of namespace `nsp` (disconnected by the server).
@@ -202,8 +210,10 @@ impl Client {
         if restore.is_none() && ns.setup().middleware.is_empty() {
             let socket = self.new_socket(fresh, &ns, handshake);
             self.sockets.insert(nsp, socket.clone());
-            accept(socket, auth, None);
+            // Handed over first: should the connection handler panic, the place is kept
+            // rather than given back twice.
             claim.hand_to_socket();
+            accept(socket, auth, None);
             return;
         }
         // Asynchronous: a recovery lookup, the middleware, or both.
@@ -250,9 +260,11 @@ impl Client {
                     return;
                 }
             }
-            spawner.attach(socket.clone());
-            accept(socket, auth, restored);
+            if !spawner.attach(socket.clone()) {
+                return;
+            }
             claim.hand_to_socket();
+            accept(socket, auth, restored);
         }));
     }
 
@@ -296,7 +308,11 @@ impl Client {
                 break;
             }
             for socket in attached {
-                self.sockets.insert(socket.nsp().to_owned(), socket);
+                // A second CONNECT to a namespace whose first was still joining: the client
+                // now holds the later socket, so the earlier one goes.
+                if let Some(earlier) = self.sockets.insert(socket.nsp().to_owned(), socket) {
+                    earlier.closed(DisconnectReason::ClientNamespaceDisconnect);
+                }
             }
             for nsp in detached {
                 self.sockets.remove(&nsp);
@@ -320,10 +336,20 @@ impl Client {
     }
 
     pub(crate) fn close(&mut self, reason: DisconnectReason) {
-        for (_, socket) in self.sockets.drain() {
+        let attached = {
+            let mut queue = lock(&self.spawner.shared);
+            queue.closed = true;
+            std::mem::take(&mut queue.attached)
+        };
+        // Joins that finished since the last poll are connected too.
+        for socket in attached
+            .into_iter()
+            .chain(self.sockets.drain().map(|(_, s)| s))
+        {
             socket.closed(reason);
         }
         // Disconnect handlers were queued: run them once (they cannot reach the client now).
+        // A join among them that finishes later is refused by `attach`.
         let waker = futures_noop_waker();
         let mut cx = Context::from_waker(&waker);
         let queued = std::mem::take(&mut lock(&self.spawner.shared).futures);

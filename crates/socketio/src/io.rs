@@ -1,7 +1,7 @@
 //! The server handle: namespaces, broadcast, and the Engine.IO glue.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::Context;
 use std::time::Duration;
@@ -40,9 +40,13 @@ pub struct Config {
     /// Removes a dynamic namespace once its last socket has left (Node's
     /// `cleanupEmptyChildNamespaces`, off by default), closing its adapter: without it, every
     /// name a client ever joined keeps a namespace and an adapter (with Redis, its
-    /// subscriptions) for the server's life. What the namespace held goes with it, as in
-    /// Node: its room listener, and with connection-state recovery the sessions the
-    /// in-memory adapter kept. A client joining the name again gets a fresh namespace.
+    /// subscriptions) for the server's life. A socket still in middleware counts as a
+    /// member. What the namespace held goes with it, as in Node: its room listener, its
+    /// adapter's hearing of other servers ([`SocketIo::server_events`]), and with
+    /// connection-state recovery the sessions the in-memory adapter kept. A client joining
+    /// the name again, or `io.to`/`server_events` using it, makes a fresh namespace (one no
+    /// socket ever joins stays). Namespaces set up by name (`io.ns`) stay, and none is
+    /// removed once [`SocketIo::shutdown`] has begun.
     pub cleanup_empty_child_namespaces: bool,
 }
 
@@ -69,6 +73,8 @@ pub(crate) struct IoInner {
     dynamic: RwLock<Vec<(NamespaceMatcher, NamespaceSetup)>>,
     pub(crate) server_listeners: Arc<ServerListeners>,
     pub(crate) state: Arc<StateMap>,
+    /// Set by [`SocketIo::shutdown`]: namespaces stay, for `close` to flush their adapters.
+    shutting_down: AtomicBool,
 }
 
 impl IoInner {
@@ -143,12 +149,16 @@ impl IoInner {
     /// Removes `ns` if it is still this server's namespace of its name and has no member
     /// (none joined since its last one left), then closes its adapter.
     pub(crate) fn remove_if_empty(&self, ns: &Arc<Namespace>) {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
         let removed = {
             let mut namespaces = write(&self.namespaces);
             let current = namespaces
                 .get(ns.name())
                 .is_some_and(|found| Arc::ptr_eq(found, ns));
             current
+                && ns.removable()
                 && ns.members.load(Ordering::Acquire) == 0
                 && namespaces.remove(ns.name()).is_some()
         };
@@ -246,7 +256,10 @@ impl NamespaceBuilder {
                 // adapters of one namespace, and its sockets in neither's rooms.
                 let mut namespaces = write(&inner.namespaces);
                 match namespaces.get(&name) {
-                    Some(ns) => ns.set_up(setup),
+                    Some(ns) => {
+                        ns.set_up(setup);
+                        ns.keep();
+                    }
                     None => {
                         let ns = Arc::new(inner.new_namespace(name.clone(), setup, false));
                         namespaces.insert(name, ns);
@@ -275,6 +288,7 @@ impl SocketIo {
             dynamic: RwLock::new(Vec::new()),
             server_listeners: Arc::default(),
             state: Arc::default(),
+            shutting_down: AtomicBool::new(false),
         });
         let engine = Engine::new(
             engine_config,
@@ -373,6 +387,7 @@ impl SocketIo {
     /// `503 Service Unavailable`: for a stop, which cannot be undone. See
     /// [`close`](Self::close) to wait until they are closed.
     pub fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
         self.engine.shutdown();
     }
 
@@ -540,6 +555,43 @@ mod tests {
         // And a namespace removed earlier never takes the name from its successor.
         io.inner.remove_if_empty(&ns);
         assert!(io.of("/dyn-1").is_some());
+    }
+
+    #[test]
+    fn claims_racing_on_two_threads_always_hold_the_kept_namespace() {
+        let io = server(true);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    for _ in 0..20_000 {
+                        let claim = claim(&io, "/dyn-1");
+                        let kept = read(&io.inner.namespaces).get("/dyn-1").cloned();
+                        assert!(
+                            kept.is_some_and(|kept| Arc::ptr_eq(&kept, claim.namespace())),
+                            "a claim on a removed namespace"
+                        );
+                    }
+                });
+            }
+        });
+        assert!(io.of("/dyn-1").is_none());
+    }
+
+    #[test]
+    fn set_up_by_name_or_shutting_down_keeps_a_dynamic_namespace() {
+        let io = server(true);
+        let first = claim(&io, "/dyn-1");
+        io.ns("/dyn-1", || async {});
+        drop(first);
+        assert!(io.of("/dyn-1").is_some(), "the application named it");
+        let io = server(true);
+        let first = claim(&io, "/dyn-2");
+        io.shutdown();
+        drop(first);
+        assert!(
+            io.of("/dyn-2").is_some(),
+            "kept for close() to flush its adapter"
+        );
     }
 
     #[test]

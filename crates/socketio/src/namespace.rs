@@ -1,7 +1,7 @@
 //! Namespaces: their middleware and connection handler, their sockets, their adapter.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use crate::adapter::{Adapter, LocalNamespace};
@@ -67,6 +67,8 @@ pub struct Namespace {
     /// The server, for a dynamic namespace removed once empty
     /// ([`crate::Config::cleanup_empty_child_namespaces`]); `None` for one that stays.
     removable_from: Option<Weak<IoInner>>,
+    /// Cleared when the application sets the namespace up by its name (`io.ns`): it stays.
+    removable: AtomicBool,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -100,13 +102,26 @@ impl Namespace {
             adapter,
             members: AtomicUsize::new(0),
             removable_from: removable.then(|| Arc::downgrade(io)),
+            removable: AtomicBool::new(removable),
         }
+    }
+
+    /// Whether the namespace goes once empty (see [`Namespace::leave`]).
+    pub(crate) fn removable(&self) -> bool {
+        self.removable.load(Ordering::Acquire)
+    }
+
+    /// Keeps the namespace when it empties: the application set it up by name.
+    pub(crate) fn keep(&self) {
+        self.removable.store(false, Ordering::Release);
     }
 
     /// A member (a joining or connected socket) left: the last one out removes a removable
     /// namespace.
     pub(crate) fn leave(self: &Arc<Self>) {
-        if self.members.fetch_sub(1, Ordering::AcqRel) != 1 {
+        let before = self.members.fetch_sub(1, Ordering::AcqRel);
+        debug_assert_ne!(before, 0, "a namespace member left twice");
+        if before != 1 || !self.removable() {
             return;
         }
         if let Some(io) = self.removable_from.as_ref().and_then(Weak::upgrade) {

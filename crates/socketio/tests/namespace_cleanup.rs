@@ -9,9 +9,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use common::{serve, Client, WAIT};
+use http_body_util::{BodyExt, Full};
 use switchboard_socketio::{Config, ConnectError, Socket, SocketIo, Value};
-use tokio::sync::{mpsc, Notify};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify, Semaphore};
 
 /// A server whose `/dynamic-*` namespaces report each disconnection on the returned channel
 /// (sent from the disconnect handler, which runs after the socket has left its namespace).
@@ -195,36 +198,153 @@ async fn a_session_that_ends_while_joining_gives_its_place_back() {
 }
 
 /// Joins and leaves racing on one name: a socket that joins while the last one leaves must
-/// land in the namespace the server keeps, not in one just removed.
+/// land in the namespace the server keeps, not in one just removed. The joiner's session is
+/// open before the race, so its CONNECT and the leaver's DISCONNECT arrive together, on two
+/// sessions the two runtime threads serve at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_racing_the_last_leave_land_in_the_kept_namespace() {
     let (io, _rx) = server(true);
     let addr = serve(io.clone()).await;
-    for round in 0..40 {
+    for round in 0..100 {
         let (mut leaving, _) = Client::connect_to(addr, "/dynamic-race", None).await;
-        let ((), (mut joined, _)) = tokio::join!(
-            leaving.leave(),
-            Client::connect_to(addr, "/dynamic-race", None)
+        let mut joining = Client::open(addr, "/dynamic-race").await;
+        let ((), answer) = tokio::join!(leaving.leave(), joining.join(None));
+        assert!(
+            answer.starts_with("40/dynamic-race,"),
+            "joined, got {answer}"
         );
         // The leaver's DISCONNECT may still be in flight: wait until only the joiner is left.
         let deadline = Instant::now() + WAIT;
-        loop {
-            let ids: Vec<String> = io
-                .of("/dynamic-race")
-                .map(|ns| ns.sockets().iter().map(|s| s.id().to_owned()).collect())
-                .unwrap_or_default();
-            if ids == [joined.id.clone()] {
-                break;
-            }
+        while sockets_in(&io, "/dynamic-race") != Some(1) {
             assert!(
                 Instant::now() < deadline,
-                "round {round}: the namespace holds {ids:?}, not the joiner {}",
-                joined.id
+                "round {round}: the joiner is not in the kept namespace ({:?} sockets)",
+                sockets_in(&io, "/dynamic-race")
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        joined.leave().await;
+        joining.leave().await;
         gone(&io, "/dynamic-race").await;
-        leaving.drop_connection().await;
     }
+}
+
+/// A server whose dynamic namespaces hold each join in middleware until `gate` opens (one
+/// permit per join), and say when a join reached it.
+fn gated_server() -> (SocketIo, Arc<Semaphore>, Arc<Semaphore>) {
+    let io = SocketIo::new(Config {
+        cleanup_empty_child_namespaces: true,
+        ..Config::default()
+    });
+    let gate = Arc::new(Semaphore::new(0));
+    let reached = Arc::new(Semaphore::new(0));
+    let (g, r) = (Arc::clone(&gate), Arc::clone(&reached));
+    io.dynamic_namespace(|name| name.starts_with("/dynamic-"))
+        .with(move |_: Socket| {
+            let (gate, reached) = (Arc::clone(&g), Arc::clone(&r));
+            async move {
+                reached.add_permits(1);
+                gate.acquire().await.expect("gate open").forget();
+                Ok(())
+            }
+        })
+        .on_connect(|_: Socket| async {});
+    (io, gate, reached)
+}
+
+async fn reached(joins: &Semaphore) {
+    tokio::time::timeout(WAIT, joins.acquire())
+        .await
+        .expect("the join reaches the middleware")
+        .expect("open")
+        .forget();
+}
+
+#[tokio::test]
+async fn a_socket_in_middleware_keeps_the_namespace_its_last_member_left() {
+    let (io, gate, reached_middleware) = gated_server();
+    let addr = serve(io.clone()).await;
+    gate.add_permits(1);
+    let (mut member, _) = Client::connect_to(addr, "/dynamic-5", None).await;
+    reached(&reached_middleware).await;
+    let mut joiner = Client::open(addr, "/dynamic-5").await;
+    joiner.send("40/dynamic-5,").await;
+    reached(&reached_middleware).await;
+    member.leave().await;
+    let deadline = Instant::now() + WAIT;
+    while sockets_in(&io, "/dynamic-5") != Some(0) {
+        assert!(Instant::now() < deadline, "the member never left");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gate.add_permits(1);
+    let answer = joiner.next_text().await;
+    assert!(answer.starts_with("40/dynamic-5,"), "joined, got {answer}");
+    let ids: Vec<String> = io
+        .of("/dynamic-5")
+        .expect("kept for the joiner")
+        .sockets()
+        .iter()
+        .map(|s| s.id().to_owned())
+        .collect();
+    let sid: serde_json::Value = serde_json::from_str(&answer["40/dynamic-5,".len()..]).unwrap();
+    assert_eq!(ids, [sid["sid"].as_str().unwrap()]);
+}
+
+#[tokio::test]
+async fn a_second_connect_while_the_first_is_joining_leaves_one_socket() {
+    let (io, gate, reached_middleware) = gated_server();
+    let addr = serve(io.clone()).await;
+    let mut client = Client::open(addr, "/dynamic-2").await;
+    client.send("40/dynamic-2,").await;
+    client.send("40/dynamic-2,").await;
+    reached(&reached_middleware).await;
+    reached(&reached_middleware).await;
+    gate.add_permits(2);
+    for _ in 0..2 {
+        let answer = client.next_text().await;
+        assert!(answer.starts_with("40/dynamic-2,"), "joined, got {answer}");
+    }
+    let deadline = Instant::now() + WAIT;
+    while sockets_in(&io, "/dynamic-2") != Some(1) {
+        assert!(
+            Instant::now() < deadline,
+            "the earlier socket stays: {:?} sockets",
+            sockets_in(&io, "/dynamic-2")
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    client.leave().await;
+    gone(&io, "/dynamic-2").await;
+}
+
+/// One long-polling request to `io`, answered within [`WAIT`]; the answer's body as text.
+async fn polling(io: &SocketIo, method: &str, sid: Option<&str>, body: &str) -> String {
+    let sid = sid.map(|sid| format!("&sid={sid}")).unwrap_or_default();
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/socket.io/?EIO=4&transport=polling{sid}"))
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let response = tokio::time::timeout(WAIT, io.handle::<TcpStream, _>(req))
+        .await
+        .expect("an answer in time");
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_join_that_finishes_after_its_session_closed_is_not_accepted() {
+    let (io, gate, reached_middleware) = gated_server();
+    let open = polling(&io, "GET", None, "").await;
+    let handshake: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+    let sid = handshake["sid"].as_str().unwrap().to_owned();
+    // CONNECT and the Engine.IO close in one body: the session ends with the join pending.
+    polling(&io, "POST", Some(&sid), "40/dynamic-3,\u{1e}1").await;
+    reached(&reached_middleware).await;
+    let deadline = Instant::now() + WAIT;
+    while io.sessions() != 0 {
+        assert!(Instant::now() < deadline, "the session never closed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gate.add_permits(1);
+    gone(&io, "/dynamic-3").await;
 }

@@ -122,8 +122,11 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// The namespace was removed from its server (an empty dynamic namespace, with
     /// [`Config::cleanup_empty_child_namespaces`](crate::Config)): stop listening to the
-    /// other servers for it (Node's `adapter.close()`). Called once. A handle still held
-    /// elsewhere may broadcast through the adapter afterwards. The default: nothing to stop.
+    /// other servers for it (Node's `adapter.close()`). Called once, on the task whose
+    /// socket left last (maybe while this adapter handles a request), so it must not block.
+    /// A new adapter for the same name may exist already: tear down what belongs to this
+    /// instance only. A handle still held elsewhere may broadcast through the adapter
+    /// afterwards; `flush` is not called after it. The default: nothing to stop.
     fn close(&self) {}
 }
 

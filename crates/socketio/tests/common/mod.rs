@@ -95,6 +95,13 @@ impl Client {
         nsp: &str,
         auth: Option<serde_json::Value>,
     ) -> (Self, String) {
+        let mut client = Self::open(addr, nsp).await;
+        let answer = client.join(auth).await;
+        (client, answer)
+    }
+
+    /// Opens a session for namespace `nsp` without joining it yet (see [`Client::join`]).
+    pub async fn open(addr: SocketAddr, nsp: &str) -> Self {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = connect(&url, ClientConfig::default())
             .await
@@ -110,10 +117,14 @@ impl Client {
         };
         let open = client.next_text().await;
         assert!(open.starts_with("0{"), "open packet, got {open}");
+        client
+    }
+
+    /// Asks to join the namespace with a CONNECT payload; returns the server's answer as sent.
+    pub async fn join(&mut self, auth: Option<serde_json::Value>) -> String {
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
-        client.send(&format!("40{}{auth}", client.nsp)).await;
-        let answer = client.next_text().await;
-        (client, answer)
+        self.send(&format!("40{}{auth}", self.nsp)).await;
+        self.next_text().await
     }
 
     /// Leaves the namespace (a DISCONNECT packet); the session stays open.
