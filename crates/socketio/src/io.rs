@@ -500,6 +500,10 @@ impl EngineApp for SioApp {
         client.poll(cx);
     }
 
+    fn warm(&self, client: &Client) {
+        client.warm();
+    }
+
     fn close(&self, mut client: Client, reason: CloseReason) {
         client.close(reason.into());
     }

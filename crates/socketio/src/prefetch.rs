@@ -14,3 +14,13 @@ pub(crate) fn prefetch<T>(ptr: *const T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = ptr;
 }
+
+/// [`prefetch`]es every cache line of the `T` at `ptr`.
+#[inline]
+pub(crate) fn prefetch_object<T>(ptr: *const T) {
+    const LINE: usize = 64;
+    let start = ptr.cast::<u8>();
+    for offset in (0..std::mem::size_of::<T>()).step_by(LINE) {
+        prefetch(start.wrapping_add(offset));
+    }
+}

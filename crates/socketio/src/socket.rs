@@ -275,6 +275,11 @@ impl Socket {
         crate::prefetch::prefetch(Arc::as_ptr(&self.inner));
     }
 
+    /// Starts loading all of the socket's state into the cache, every line of it.
+    pub(crate) fn prefetch_whole(&self) {
+        crate::prefetch::prefetch_object(Arc::as_ptr(&self.inner));
+    }
+
     /// Starts loading the connection's mailbox into the cache; best after
     /// [`prefetch`](Self::prefetch) had time to bring in the socket.
     pub(crate) fn prefetch_mailbox(&self) {

@@ -63,6 +63,12 @@ pub trait EngineApp: Send + Sync + 'static {
         let _ = (session, cx);
     }
 
+    /// The session's task woke and is about to read: a hint to start loading into the
+    /// cache what handling a message will touch, so that the loads overlap the read.
+    fn warm(&self, session: &Self::Session) {
+        let _ = session;
+    }
+
     /// The session ended.
     fn close(&self, session: Self::Session, reason: switchboard_engineio::CloseReason);
 }

@@ -221,6 +221,9 @@ impl<A: EngineApp> SessionTask<A> {
     /// they (and others) sent and writes it: a message and its answer take one round, and
     /// the task's own sends never wake it.
     fn poll(&mut self, cx: &mut Context<'_>, mut timer: Pin<&mut Sleep>) -> Poll<CloseReason> {
+        if let Some(state) = self.state.as_ref() {
+            self.shared.app.warm(state);
+        }
         self.ws_settled = false;
         self.mailbox.at_work();
         if self.lane_open {
