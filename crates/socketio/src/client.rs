@@ -144,6 +144,7 @@ impl Client {
     /// nor a key of its own (at 1,000 sockets each is a cache miss per packet). The map keeps
     /// SipHash because a client fills it with names it picks (dynamic namespaces).
     fn socket_in(&self, nsp: &str) -> Option<&Socket> {
+        debug_assert!(self.only_is_current(), "`only` out of step with the map");
         match &self.only {
             Some(socket) => (socket.nsp() == nsp).then_some(socket),
             None => self.sockets.get(nsp),
@@ -172,6 +173,20 @@ impl Client {
         let removed = self.sockets.remove(nsp);
         self.sockets_changed();
         removed
+    }
+
+    /// `only` is the map's one socket, or `None` when the map holds another number.
+    fn only_is_current(&self) -> bool {
+        match &self.only {
+            Some(only) => {
+                self.sockets.len() == 1
+                    && self
+                        .sockets
+                        .get(only.nsp())
+                        .is_some_and(|socket| socket.identity() == only.identity())
+            }
+            None => self.sockets.len() != 1,
+        }
     }
 
     fn sockets_changed(&mut self) {
@@ -372,6 +387,7 @@ impl Client {
             queue.closed = true;
             std::mem::take(&mut queue.attached)
         };
+        self.only = None;
         // Joins that finished since the last poll are connected too.
         for socket in attached
             .into_iter()
@@ -379,7 +395,6 @@ impl Client {
         {
             socket.closed(reason);
         }
-        self.only = None;
         // Disconnect handlers were queued: run them once (they cannot reach the client now).
         // A join among them that finishes later is refused by `attach`.
         let waker = futures_noop_waker();

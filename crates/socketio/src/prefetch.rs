@@ -1,4 +1,5 @@
-//! A cache prefetch hint, for walks over many cold objects (broadcast fan-out).
+//! Cache prefetch hints: for walks over many cold objects (broadcast fan-out), and for the
+//! state a session's packet will touch, started before the read that brings the packet.
 
 /// Asks the CPU to start loading the cache line at `ptr`. A hint only: it never faults and
 /// changes nothing observable, whatever the address. A no-op off x86-64.
@@ -15,12 +16,16 @@ pub(crate) fn prefetch<T>(ptr: *const T) {
     let _ = ptr;
 }
 
-/// [`prefetch`]es every cache line of the `T` at `ptr`.
+/// [`prefetch`]es every cache line the `T` at `ptr` overlaps. `ptr` need not be valid: the
+/// addresses are only computed (wrapping) and hinted, never dereferenced.
 #[inline]
 pub(crate) fn prefetch_object<T>(ptr: *const T) {
     const LINE: usize = 64;
     let start = ptr.cast::<u8>();
-    for offset in (0..std::mem::size_of::<T>()).step_by(LINE) {
-        prefetch(start.wrapping_add(offset));
+    // From the start of the first line: an object need not begin on one.
+    let into_line = start.addr() % LINE;
+    let first_line = start.wrapping_sub(into_line);
+    for offset in (0..std::mem::size_of::<T>() + into_line).step_by(LINE) {
+        prefetch(first_line.wrapping_add(offset));
     }
 }

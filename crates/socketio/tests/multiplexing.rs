@@ -63,4 +63,11 @@ async fn packets_reach_the_socket_of_their_namespace_as_namespaces_come_and_go()
         r#"43/chat,7["/chat","g"]"#,
     )
     .await;
+
+    // None left, then / joined again: the first answer is the CONNECT, / answers.
+    client.send("41/chat,").await;
+    client.send(r#"42/chat,8["echo","h"]"#).await;
+    client.send("40").await;
+    assert!(client.next_text().await.starts_with("40{"));
+    exchange(&mut client, r#"429["echo","i"]"#, r#"439["/","i"]"#).await;
 }

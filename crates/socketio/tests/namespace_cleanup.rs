@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::{serve, Client, WAIT};
 use http_body_util::{BodyExt, Full};
-use switchboard_socketio::{Config, ConnectError, Socket, SocketIo, Value};
+use switchboard_socketio::{Ack, Config, ConnectError, Socket, SocketIo, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify, Semaphore};
 
@@ -229,7 +229,8 @@ async fn joins_racing_the_last_leave_land_in_the_kept_namespace() {
 }
 
 /// A server whose dynamic namespaces hold each join in middleware until `gate` opens (one
-/// permit per join), and say when a join reached it.
+/// permit per join), and say when a join reached it; `whoami` is acknowledged with the
+/// socket's id.
 fn gated_server() -> (SocketIo, Arc<Semaphore>, Arc<Semaphore>) {
     let io = SocketIo::new(Config {
         cleanup_empty_child_namespaces: true,
@@ -247,7 +248,11 @@ fn gated_server() -> (SocketIo, Arc<Semaphore>, Arc<Semaphore>) {
                 Ok(())
             }
         })
-        .on_connect(|_: Socket| async {});
+        .on_connect(|socket: Socket| async move {
+            socket.on("whoami", |socket: Socket, ack: Ack| async move {
+                ack.send(socket.id());
+            });
+        });
     (io, gate, reached)
 }
 
@@ -299,10 +304,21 @@ async fn a_second_connect_while_the_first_is_joining_leaves_one_socket() {
     reached(&reached_middleware).await;
     reached(&reached_middleware).await;
     gate.add_permits(2);
+    let mut ids = Vec::new();
     for _ in 0..2 {
         let answer = client.next_text().await;
-        assert!(answer.starts_with("40/dynamic-2,"), "joined, got {answer}");
+        let body = answer
+            .strip_prefix("40/dynamic-2,")
+            .unwrap_or_else(|| panic!("joined, got {answer}"));
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        ids.push(body["sid"].as_str().unwrap().to_owned());
     }
+    // Packets reach the socket the client was told of last.
+    client.send(r#"42/dynamic-2,1["whoami"]"#).await;
+    assert_eq!(
+        client.next_text().await,
+        format!(r#"43/dynamic-2,1["{}"]"#, ids[1])
+    );
     let deadline = Instant::now() + WAIT;
     while sockets_in(&io, "/dynamic-2") != Some(1) {
         assert!(

@@ -63,8 +63,10 @@ pub trait EngineApp: Send + Sync + 'static {
         let _ = (session, cx);
     }
 
-    /// The session's task woke and is about to read: a hint to start loading into the
-    /// cache what handling a message will touch, so that the loads overlap the read.
+    /// Called first thing at every wake-up of the session's task, before anything is read:
+    /// a hint to start loading into the cache what handling a message will touch, so that
+    /// the loads overlap the read. It must be cheap, must not block, and must change nothing
+    /// observable.
     fn warm(&self, session: &Self::Session) {
         let _ = session;
     }
