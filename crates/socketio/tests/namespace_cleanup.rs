@@ -54,10 +54,20 @@ fn sockets_in(io: &SocketIo, name: &str) -> Option<usize> {
 
 /// Waits until `io` has no namespace `name`.
 async fn gone(io: &SocketIo, name: &str) {
+    sockets_become(io, name, None, "removed").await;
+}
+
+/// Waits until namespace `name` has `want` sockets (`None`: no namespace), a disconnection
+/// being on its way; fails after [`WAIT`] saying `what` did not happen.
+async fn sockets_become(io: &SocketIo, name: &str, want: Option<usize>, what: &str) {
     let deadline = Instant::now() + WAIT;
-    while io.of(name).is_some() {
-        assert!(Instant::now() < deadline, "{name} still there");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    while sockets_in(io, name) != want {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {what} ({:?} sockets)",
+            sockets_in(io, name)
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
@@ -214,15 +224,8 @@ async fn joins_racing_the_last_leave_land_in_the_kept_namespace() {
             "joined, got {answer}"
         );
         // The leaver's DISCONNECT may still be in flight: wait until only the joiner is left.
-        let deadline = Instant::now() + WAIT;
-        while sockets_in(&io, "/dynamic-race") != Some(1) {
-            assert!(
-                Instant::now() < deadline,
-                "round {round}: the joiner is not in the kept namespace ({:?} sockets)",
-                sockets_in(&io, "/dynamic-race")
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        let what = format!("round {round}: the joiner is not in the kept namespace");
+        sockets_become(&io, "/dynamic-race", Some(1), &what).await;
         joining.leave().await;
         gone(&io, "/dynamic-race").await;
     }
@@ -275,11 +278,7 @@ async fn a_socket_in_middleware_keeps_the_namespace_its_last_member_left() {
     joiner.send("40/dynamic-5,").await;
     reached(&reached_middleware).await;
     member.leave().await;
-    let deadline = Instant::now() + WAIT;
-    while sockets_in(&io, "/dynamic-5") != Some(0) {
-        assert!(Instant::now() < deadline, "the member never left");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    sockets_become(&io, "/dynamic-5", Some(0), "the member never left").await;
     gate.add_permits(1);
     let answer = joiner.next_text().await;
     assert!(answer.starts_with("40/dynamic-5,"), "joined, got {answer}");
@@ -319,15 +318,7 @@ async fn a_second_connect_while_the_first_is_joining_leaves_one_socket() {
         client.next_text().await,
         format!(r#"43/dynamic-2,1["{}"]"#, ids[1])
     );
-    let deadline = Instant::now() + WAIT;
-    while sockets_in(&io, "/dynamic-2") != Some(1) {
-        assert!(
-            Instant::now() < deadline,
-            "the earlier socket stays: {:?} sockets",
-            sockets_in(&io, "/dynamic-2")
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    sockets_become(&io, "/dynamic-2", Some(1), "the earlier socket stays").await;
     client.leave().await;
     gone(&io, "/dynamic-2").await;
 }
