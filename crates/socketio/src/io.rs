@@ -110,11 +110,25 @@ impl IoInner {
             .iter()
             .find(|(matches, _)| matches(name))
             .map(|(_, setup)| setup.clone())?;
+        Some(self.create(name, setup, true, found))
+    }
+
+    /// Calls `found` on namespace `name`, made with `setup` unless another task made it
+    /// first, while the namespaces are locked; `child` when made from a dynamic pattern
+    /// (removable once empty, with [`Config::cleanup_empty_child_namespaces`]).
+    fn create<T>(
+        self: &Arc<Self>,
+        name: &str,
+        setup: NamespaceSetup,
+        child: bool,
+        found: impl FnOnce(&Arc<Namespace>) -> T,
+    ) -> T {
+        let removable = child && self.config.cleanup_empty_child_namespaces;
         let mut namespaces = write(&self.namespaces);
         let ns = namespaces
             .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup, true)));
-        Some(found(ns))
+            .or_insert_with(|| Arc::new(Namespace::new(name.to_owned(), setup, self, removable)));
+        found(ns)
     }
 
     /// The namespace named `name`, created when it does not exist yet (as Node's `io.of`):
@@ -127,23 +141,7 @@ impl IoInner {
             on_connect: erase(|| async {}),
             middleware: Vec::new(),
         };
-        let mut namespaces = write(&self.namespaces);
-        let ns = namespaces
-            .entry(name.to_owned())
-            .or_insert_with(|| Arc::new(self.new_namespace(name.to_owned(), setup, false)));
-        Arc::clone(ns)
-    }
-
-    /// A new namespace; `child` when made from a dynamic pattern (removable once empty,
-    /// with [`Config::cleanup_empty_child_namespaces`]).
-    fn new_namespace(
-        self: &Arc<Self>,
-        name: String,
-        setup: NamespaceSetup,
-        child: bool,
-    ) -> Namespace {
-        let removable = child && self.config.cleanup_empty_child_namespaces;
-        Namespace::new(name, setup, self, removable)
+        self.create(name, setup, false, Arc::clone)
     }
 
     /// Removes `ns` if it is still this server's namespace of its name and has no member
@@ -157,10 +155,8 @@ impl IoInner {
             let current = namespaces
                 .get(ns.name())
                 .is_some_and(|found| Arc::ptr_eq(found, ns));
-            current
-                && ns.removable()
-                && ns.members.load(Ordering::Acquire) == 0
-                && namespaces.remove(ns.name()).is_some()
+            let empty = ns.removable() && ns.members.load(Ordering::Acquire) == 0;
+            current && empty && namespaces.remove(ns.name()).is_some()
         };
         if removed {
             tracing::debug!(nsp = ns.name(), "empty dynamic namespace removed");
@@ -261,7 +257,7 @@ impl NamespaceBuilder {
                         ns.keep();
                     }
                     None => {
-                        let ns = Arc::new(inner.new_namespace(name.clone(), setup, false));
+                        let ns = Arc::new(Namespace::new(name.clone(), setup, inner, false));
                         namespaces.insert(name, ns);
                     }
                 }

@@ -64,10 +64,10 @@ pub struct Namespace {
     /// Sockets joining (in middleware) or connected. Raised only under the server's lock
     /// of its namespaces, which removal holds while it checks for zero.
     pub(crate) members: AtomicUsize,
-    /// The server, for a dynamic namespace removed once empty
-    /// ([`crate::Config::cleanup_empty_child_namespaces`]); `None` for one that stays.
-    removable_from: Option<Weak<IoInner>>,
-    /// Cleared when the application sets the namespace up by its name (`io.ns`): it stays.
+    /// The server, which removes the namespace once empty when it is `removable`.
+    io: Weak<IoInner>,
+    /// A dynamic namespace with [`crate::Config::cleanup_empty_child_namespaces`]; cleared
+    /// when the application sets the namespace up by its name (`io.ns`): then it stays.
     removable: AtomicBool,
 }
 
@@ -101,7 +101,7 @@ impl Namespace {
             local,
             adapter,
             members: AtomicUsize::new(0),
-            removable_from: removable.then(|| Arc::downgrade(io)),
+            io: Arc::downgrade(io),
             removable: AtomicBool::new(removable),
         }
     }
@@ -124,7 +124,7 @@ impl Namespace {
         if before != 1 || !self.removable() {
             return;
         }
-        if let Some(io) = self.removable_from.as_ref().and_then(Weak::upgrade) {
+        if let Some(io) = self.io.upgrade() {
             io.remove_if_empty(self);
         }
     }

@@ -111,24 +111,24 @@ async fn the_last_socket_out_removes_a_dynamic_namespace_and_a_new_one_comes_fre
     assert!(io.of("/dynamic-101").is_none());
 }
 
+/// A client joins namespace `name` and leaves it: the namespace stays, empty.
+async fn stays_when_its_socket_left(cleanup: bool, name: &str) {
+    let (io, mut rx) = server(cleanup);
+    let addr = serve(io.clone()).await;
+    let (mut client, _) = Client::connect_to(addr, name, None).await;
+    client.leave().await;
+    assert_eq!(left(&mut rx).await, name);
+    assert_eq!(sockets_in(&io, name), Some(0));
+}
+
 #[tokio::test]
 async fn without_the_option_an_empty_dynamic_namespace_stays() {
-    let (io, mut rx) = server(false);
-    let addr = serve(io.clone()).await;
-    let (mut client, _) = Client::connect_to(addr, "/dynamic-101", None).await;
-    client.leave().await;
-    assert_eq!(left(&mut rx).await, "/dynamic-101");
-    assert_eq!(sockets_in(&io, "/dynamic-101"), Some(0));
+    stays_when_its_socket_left(false, "/dynamic-101").await;
 }
 
 #[tokio::test]
 async fn a_static_namespace_stays_when_empty() {
-    let (io, mut rx) = server(true);
-    let addr = serve(io.clone()).await;
-    let (mut client, _) = Client::connect_to(addr, "/chat", None).await;
-    client.leave().await;
-    assert_eq!(left(&mut rx).await, "/chat");
-    assert_eq!(sockets_in(&io, "/chat"), Some(0));
+    stays_when_its_socket_left(true, "/chat").await;
 }
 
 /// A server whose dynamic namespaces refuse a client without `auth.pass`.
